@@ -1,0 +1,5 @@
+import sys
+
+from emocap.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Write outputs so that a crash or an error never leaves a half-written file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from emocap.errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only on success.
+
+    The temporary file keeps the final suffix, so libraries that pick a format
+    by extension (OpenCV's VideoWriter, matplotlib) still do the right thing.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise OutputError(f"cannot write {str(target)!r}: folder {str(directory)!r} does not exist")
+    if target.is_dir():
+        raise OutputError(f"cannot write {str(target)!r}: it is a folder")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=directory
+        )
+    except OSError as error:
+        raise OutputError(f"cannot write {str(target)!r}: {error.strerror}") from error
+    os.close(handle)
+    temporary_path = Path(temporary)
+    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary_path, 0o666 & ~umask)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, target)
+    except BaseException:
+        temporary_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_text(path: str | os.PathLike, newline: str | None = None) -> Iterator:
+    """Open a text file for writing that appears at `path` only when complete."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8", newline=newline) as stream:
+            yield stream

@@ -1,0 +1,70 @@
+"""The `emocap` command: one subcommand per job, each in `emocap.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from emocap.errors import EmocapError
+
+COMMANDS = ("live", "transcribe", "image", "serve", "train", "evaluate", "export")
+
+DESCRIPTION = """\
+emocap reads faces in video and says which emotion each one shows.
+
+Faces are found with MTCNN, each face is classified by a ResNet18 trained on
+FER2013 (angry, disgust, fear, happy, neutral, sad, surprise), and a per-face
+memory keeps one noisy frame from changing the caption. Everything runs on
+this machine; nothing is sent anywhere and nothing is saved unless you ask.
+
+common jobs:
+  emocap live                         captions on your webcam (q quits)
+  emocap live --source talk.mp4 --no-window
+                                      one JSON line per frame instead of a window
+  emocap transcribe talk.mp4 -o talk.vtt
+                                      emotion subtitles for a recorded video
+  emocap image photo.jpg              emotions of the faces in a photo
+  emocap serve                        a local web page with live captions
+  emocap evaluate --data fer2013/     accuracy of the built-in model
+  emocap train --preset paper --data fer2013/
+                                      train a model (needs emocap[train])
+
+Run `emocap COMMAND --help` for the options of each command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emocap",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from emocap import __version__
+
+    parser.add_argument("--version", action="version", version=f"emocap {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"emocap.commands.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except EmocapError as error:
+        print(f"emocap {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"emocap {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

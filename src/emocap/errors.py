@@ -1,0 +1,23 @@
+"""The errors emocap reports to a user as one line (the CLI turns them into exit codes)."""
+
+
+class EmocapError(Exception):
+    """A problem with the user's input or environment, reported without a traceback."""
+
+    exit_code = 2
+
+
+class DataError(EmocapError):
+    """A dataset, image or video that cannot be read as promised."""
+
+
+class SourceError(EmocapError):
+    """A camera, file, URL or screen region that cannot be opened or read."""
+
+
+class OutputError(EmocapError):
+    """An output path that cannot be written."""
+
+
+class ModelError(EmocapError):
+    """A model file that is missing or is not an emocap emotion model."""

@@ -1,0 +1,124 @@
+"""The one definition of how a face becomes model input.
+
+Training, evaluation, export and the run-time classifier all build their
+input from a `Preprocess`; its fields travel inside the exported model's
+metadata, so a model always gets the input it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+FER_SIZE = 48
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Grayscale uint8 faces (N, H, W) -> float32 model input (N, channels, size, size)."""
+
+    size: int = FER_SIZE
+    channels: int = 1
+    mean: float = 0.5
+    std: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.size <= 512:
+            raise ValueError(f"Preprocess.size must be in 8..512, got {self.size!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"Preprocess.channels must be 1 or 3, got {self.channels!r}")
+        if not self.std > 0:
+            raise ValueError(f"Preprocess.std must be positive, got {self.std!r}")
+
+    def __call__(self, gray_faces: np.ndarray) -> np.ndarray:
+        faces = np.asarray(gray_faces)
+        if faces.ndim != 3:
+            raise ValueError(f"expected grayscale faces of shape (N, H, W), got shape {faces.shape}")
+        if faces.shape[1:] != (self.size, self.size):
+            faces = resize_faces(faces, self.size)
+        scaled = faces.astype(np.float32) * (1.0 / 255.0)
+        normalised = (scaled - self.mean) / self.std
+        return np.repeat(normalised[:, None], self.channels, axis=1)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Preprocess":
+        try:
+            fields = json.loads(text)
+            return cls(**{k: fields[k] for k in ("size", "channels", "mean", "std")})
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"model metadata has no valid preprocessing: {text!r}") from error
+
+
+def resize_faces(faces: np.ndarray, size: int) -> np.ndarray:
+    """Resize a stack of grayscale faces to (N, size, size)."""
+    out = np.empty((len(faces), size, size), dtype=faces.dtype)
+    for i, face in enumerate(faces):
+        interpolation = cv2.INTER_AREA if face.shape[0] > size else cv2.INTER_LINEAR
+        out[i] = cv2.resize(face, (size, size), interpolation=interpolation)
+    return out
+
+
+DEFAULT_FACE_MARGIN = 0.25
+"""Extra border around a detector box, as a fraction of its side.
+
+MTCNN boxes stop at the brow and chin; FER2013 faces are framed a little
+wider (some forehead and hair). The value is measured by
+`benchmarks/pipeline_accuracy.py`."""
+
+
+def face_crop_boxes(boxes: np.ndarray, margin: float = DEFAULT_FACE_MARGIN) -> np.ndarray:
+    """Square boxes (n, 4) centred on each detection, side = longer side * (1 + margin)."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * (1 + margin)
+    half = side[:, None] / 2
+    return np.concatenate([centre - half, centre + half], axis=1)
+
+
+def crop_faces(
+    frame_bgr: np.ndarray,
+    boxes: np.ndarray,
+    *,
+    size: int = FER_SIZE,
+    margin: float = DEFAULT_FACE_MARGIN,
+) -> np.ndarray:
+    """Square grayscale crops (n, size, size) uint8 of each box, framed like FER2013.
+
+    Parts of a box outside the frame are filled by replicating the border,
+    so faces at the edge keep their scale.
+    """
+    gray = frame_bgr if frame_bgr.ndim == 2 else cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+    squares = face_crop_boxes(boxes, margin)
+    out = np.empty((len(squares), size, size), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(squares):
+        scale = size / max(x2 - x1, 1e-6)
+        affine = np.array([[scale, 0, -x1 * scale], [0, scale, -y1 * scale]], np.float32)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        out[i] = cv2.warpAffine(
+            gray, affine, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
+        )
+    return out
+
+
+def bgr_crops_to_gray(crops: list[np.ndarray], size: int) -> np.ndarray:
+    """A list of BGR (or grayscale) face crops of any size -> uint8 (N, size, size)."""
+    out = np.empty((len(crops), size, size), np.uint8)
+    for i, crop in enumerate(crops):
+        crop = np.asarray(crop)
+        if crop.dtype != np.uint8:
+            raise ValueError(f"face crop {i} must be uint8, got dtype {crop.dtype}")
+        if crop.ndim == 3 and crop.shape[2] == 3:
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        elif crop.ndim != 2:
+            raise ValueError(f"face crop {i} must be (H, W, 3) BGR or (H, W) gray, got shape {crop.shape}")
+        if min(crop.shape) < 1:
+            raise ValueError(f"face crop {i} is empty, shape {crop.shape}")
+        interpolation = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR
+        out[i] = cv2.resize(crop, (size, size), interpolation=interpolation)
+    return out
