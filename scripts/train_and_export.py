@@ -1,0 +1,55 @@
+"""Train one preset and export its best checkpoint to ONNX (fp32 + int8), without the CLI.
+
+Used on the GPU machine, where only PyTorch and friends are installed and the
+project runs from source (PYTHONPATH=src):
+
+    python scripts/train_and_export.py --preset fer-best --data data/fer2013-pack --out runs/fer-best
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emocap.datasets import load_fer2013
+from emocap.training import export
+from emocap.training.config import resolve_preset
+from emocap.training.trainer import train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--max-minutes", type=float)
+    parser.add_argument("--no-export", action="store_true")
+    parser.add_argument("--limit-train", type=int, help="train on N faces only (a quick check of this script)")
+    args = parser.parse_args()
+
+    config = resolve_preset(args.preset, epochs=args.epochs, seed=args.seed)
+    summary = train(config, args.data, args.out, max_minutes=args.max_minutes, limit_train=args.limit_train)
+    out = Path(args.out)
+    result = {k: (str(v) if isinstance(v, Path) else v) for k, v in summary.__dict__.items()}
+    if not args.no_export:
+        public = load_fer2013(args.data, "PublicTest")
+        train_data = load_fer2013(args.data, "train")
+        report = export.export_onnx(out / "best.pt", out / "model.onnx", sample_faces=public.images[:64])
+        _, _, preprocess, _ = export.load_checkpoint(out / "best.pt")
+        calibration = train_data.images[np.random.default_rng(0).choice(len(train_data), 512, replace=False)]
+        export.quantize_int8(out / "model.onnx", out / "model.int8.onnx", calibration_faces=calibration, preprocess=preprocess)
+        result.update(parity_max_abs_diff=report.parity_max_abs_diff)
+        for split in ("PublicTest", "PrivateTest"):
+            figures = export.agreement(out / "model.onnx", out / "model.int8.onnx", load_fer2013(args.data, split), preprocess)
+            result.update({f"{split}_{k}": v for k, v in figures.items()})
+    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Evaluation figures as PNG files: confusion matrix, t-SNE map, reliability diagram.
+
+Figures are built on `matplotlib.figure.Figure` directly (Agg canvas, no
+pyplot state), so plotting works without a display and leaks no windows,
+and each file appears only when it is completely written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from emocap.atomic import atomic_path
+from emocap.evaluation.metrics import ReliabilityBins
+
+# Okabe-Ito, distinguishable with the common colour-vision deficiencies. Fixed per class name so
+# maps of different models compare at a glance; fear and surprise (often confused) far apart.
+FER_CLASS_COLOURS = {
+    "angry": "#D55E00", "disgust": "#009E73", "fear": "#CC79A7", "happy": "#E69F00",
+    "neutral": "#000000", "sad": "#0072B2", "surprise": "#56B4E9",
+}
+CLASS_COLOURS = tuple(FER_CLASS_COLOURS.values()) + ("#F0E442",)
+"""Colours for class names other than FER2013's, by position."""
+DPI = 150
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    return path
+
+
+def save_confusion_matrix(
+    path: str | Path, confusion: np.ndarray, class_names: tuple[str, ...], *, title: str
+) -> Path:
+    """Cells coloured by the share of each true class, annotated with that share and the count."""
+    confusion = np.asarray(confusion)
+    k = len(class_names)
+    if confusion.shape != (k, k):
+        raise ValueError(f"confusion matrix of shape {confusion.shape} does not fit {k} class names")
+    totals = confusion.sum(1, keepdims=True)
+    shares = np.divide(confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
+    figure = _new_figure(1.0 + 0.9 * k, 0.6 + 0.8 * k)
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    for row, column in np.ndindex(k, k):
+        count = confusion[row, column]
+        axes.text(
+            column, row, f"{shares[row, column]:.0%}\n{count}" if count else "0",
+            ha="center", va="center", fontsize=7,
+            color="white" if shares[row, column] > 0.5 else "black",
+        )
+    axes.set_xticks(range(k), class_names, rotation=45, ha="right")
+    axes.set_yticks(range(k), [f"{name} ({total})" for name, total in zip(class_names, totals[:, 0])])
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class (faces)")
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, label="share of the true class", shrink=0.8)
+    return _save(figure, path)
+
+
+def save_embedding_map(
+    path: str | Path, points: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], *, title: str
+) -> Path:
+    """2-D points (N, 2), e.g. a t-SNE map, one colour per true class with a legend."""
+    points = np.asarray(points)
+    labels = np.asarray(labels)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"need points (N, 2) and labels (N,), got {points.shape} and {labels.shape}")
+    if len(class_names) > len(CLASS_COLOURS):
+        raise ValueError(f"at most {len(CLASS_COLOURS)} classes can be told apart by colour, got {len(class_names)}")
+    figure = _new_figure(7.0, 6.0)
+    axes = figure.add_subplot()
+    marker_size = float(np.clip(4000 / max(len(points), 1), 1.5, 20))
+    for index, name in enumerate(class_names):
+        chosen = labels == index
+        axes.scatter(
+            points[chosen, 0], points[chosen, 1], s=marker_size, c=FER_CLASS_COLOURS.get(name, CLASS_COLOURS[index]),
+            label=f"{name} ({int(chosen.sum())})", alpha=0.7, linewidths=0,
+        )
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.set_title(title)
+    axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=max(1.0, 6 / np.sqrt(marker_size)))
+    return _save(figure, path)
+
+
+def save_reliability_diagram(path: str | Path, bins: ReliabilityBins, *, title: str) -> Path:
+    """Accuracy against confidence per bin, the diagonal of perfect calibration, and face counts."""
+    figure = _new_figure(5.5, 6.0)
+    reliability, counts = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    centres = (bins.edges[:-1] + bins.edges[1:]) / 2
+    width = np.diff(bins.edges)
+    filled = bins.count > 0
+    reliability.bar(
+        centres[filled], bins.accuracy[filled], width=width[filled], color="#0072B2",
+        edgecolor="white", label="accuracy in bin",
+    )
+    reliability.bar(
+        centres[filled], bins.confidence[filled] - bins.accuracy[filled], bottom=bins.accuracy[filled],
+        width=width[filled], color="#D55E00", alpha=0.35, edgecolor="#D55E00", label="gap to confidence",
+    )
+    reliability.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect calibration")
+    reliability.set_xlim(0, 1)
+    reliability.set_ylim(0, 1)
+    reliability.set_ylabel("accuracy")
+    reliability.set_title(f"{title}\nECE {bins.expected_calibration_error:.1%} ({len(bins.count)} bins)")
+    reliability.legend(loc="upper left")
+    counts.bar(centres, bins.count, width=width, color="#999999", edgecolor="white")
+    counts.set_xlabel("confidence of the top class")
+    counts.set_ylabel("faces")
+    return _save(figure, path)

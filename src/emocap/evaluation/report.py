@@ -1,0 +1,240 @@
+"""Evaluate a classifier on FER2013: one pass over the test set, metrics per split, a text report.
+
+PublicTest and PrivateTest are halves of the test set told apart by their
+file names, so the test set is classified once and the halves are scored
+from the same predictions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from emocap.datasets import FerData, load_fer2013
+from emocap.errors import DataError
+from emocap.evaluation import metrics
+from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE
+from emocap.labels import VALENCE_OF, VALENCES
+
+TEST_SPLITS = ("test", "PrivateTest", "PublicTest")
+
+
+class FaceClassifier(Protocol):
+    """What evaluation needs of `emocap.classifier.EmotionClassifier`."""
+
+    labels: tuple[str, ...]
+
+    def predict(self, gray_faces: np.ndarray) -> np.ndarray: ...
+
+    def embed(self, gray_faces: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A classifier's output on a dataset, row for row.
+
+    labels      int64 (N,)     true classes, as indices into the classifier's `class_names`
+    probs       float32 (N, k) predicted probabilities
+    embeddings  float32 (N, d) penultimate-layer features; d = 0 when they were not asked for
+    files       where each face came from (PublicTest_* / PrivateTest_* names tell the test halves apart)
+    """
+
+    class_names: tuple[str, ...]
+    labels: np.ndarray
+    probs: np.ndarray
+    embeddings: np.ndarray
+    files: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        if self.probs.shape != (n, len(self.class_names)):
+            raise ValueError(f"probs of shape {self.probs.shape} do not fit {n} faces and {len(self.class_names)} classes")
+        if len(self.embeddings) != n or len(self.files) != n:
+            raise ValueError(f"{n} labels but {len(self.embeddings)} embeddings and {len(self.files)} files")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, mask: np.ndarray) -> "Predictions":
+        index = np.flatnonzero(mask)
+        return Predictions(
+            self.class_names, self.labels[index], self.probs[index], self.embeddings[index],
+            tuple(self.files[i] for i in index),
+        )
+
+
+def labels_in_model_order(data: FerData, class_names: tuple[str, ...]) -> np.ndarray:
+    """The dataset's labels re-indexed into the model's class order (the two may sort differently)."""
+    missing = sorted(set(data.labels_names) - set(class_names))
+    if missing:
+        raise DataError(f"the model cannot be scored on FER2013: it has no class {', '.join(map(repr, missing))}")
+    to_model = np.array([class_names.index(name) for name in data.labels_names], np.int64)
+    return to_model[data.labels]
+
+
+def predict_faces(
+    classifier: FaceClassifier,
+    data: FerData,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    with_embeddings: bool = False,
+    progress: bool = False,
+    description: str = "classifying",
+) -> Predictions:
+    """Run the classifier over every face of `data` in batches (a tqdm bar on a terminal if `progress`)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
+    class_names = tuple(classifier.labels)
+    labels = labels_in_model_order(data, class_names)
+    probs, embeddings = [], []
+    with tqdm(total=len(data), desc=description, unit="face", disable=None if progress else True) as bar:
+        for start in range(0, len(data), batch_size):
+            batch = data.images[start : start + batch_size]
+            probs.append(np.asarray(classifier.predict(batch), np.float32))
+            if with_embeddings:
+                embeddings.append(np.asarray(classifier.embed(batch), np.float32))
+            bar.update(len(batch))
+    return Predictions(
+        class_names=class_names,
+        labels=labels,
+        probs=np.concatenate(probs),
+        embeddings=np.concatenate(embeddings) if with_embeddings else np.zeros((len(data), 0), np.float32),
+        files=data.files,
+    )
+
+
+def check_splits(splits: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [split for split in splits if split not in TEST_SPLITS]
+    if unknown or not splits:
+        raise ValueError(f"splits must be some of {', '.join(TEST_SPLITS)}, got {tuple(splits)!r}")
+    return tuple(splits)
+
+
+def split_mask(files: tuple[str, ...], split: str) -> np.ndarray:
+    """Which test faces belong to `split`: all of them for "test", else those named `<split>_*`."""
+    check_splits((split,))
+    if split == "test":
+        return np.ones(len(files), bool)
+    return np.array([Path(name).name.startswith(f"{split}_") for name in files], bool)
+
+
+def split_metrics(predictions: Predictions) -> dict:
+    """Every metric of one split, as JSON-ready numbers and lists."""
+    labels, probs, names = predictions.labels, predictions.probs, predictions.class_names
+    per_class = metrics.per_class_scores(labels, probs)
+    valence = metrics.valence_scores(labels, probs, names)
+    bins = metrics.reliability_bins(labels, probs)
+    return {
+        "faces": len(predictions),
+        "accuracy": metrics.accuracy(labels, probs),
+        "macro_f1": metrics.macro_f1(labels, probs),
+        "per_class": {
+            name: {
+                "precision": float(per_class.precision[i]),
+                "recall": float(per_class.recall[i]),
+                "f1": float(per_class.f1[i]),
+                "support": int(per_class.support[i]),
+            }
+            for i, name in enumerate(names)
+        },
+        "confusion_matrix": metrics.confusion_matrix(labels, probs).tolist(),
+        "valence": {
+            "accuracy_summed_probs": valence.summed_accuracy,
+            "accuracy_top_class": valence.argmax_accuracy,
+            "confusion_summed_probs": valence.confusion.tolist(),
+        },
+        "ece": bins.expected_calibration_error,
+        "nll": metrics.negative_log_likelihood(labels, probs),
+        "reliability": {
+            "bin_edges": bins.edges.tolist(),
+            "count": bins.count.tolist(),
+            "confidence": [None if np.isnan(v) else float(v) for v in bins.confidence],
+            "accuracy": [None if np.isnan(v) else float(v) for v in bins.accuracy],
+        },
+    }
+
+
+def evaluate_predictions(predictions: Predictions, splits: tuple[str, ...] = TEST_SPLITS) -> dict:
+    """Metrics of each split that the file names can tell apart; the others listed with the reason."""
+    scored, missing = {}, {}
+    for split in check_splits(splits):
+        mask = split_mask(predictions.files, split)
+        if mask.any():
+            scored[split] = split_metrics(predictions.subset(mask))
+        else:
+            missing[split] = f"no {split}_* file names in the test data"
+    return {"labels": list(predictions.class_names), "splits": scored, "missing_splits": missing}
+
+
+def evaluate_model(
+    classifier: FaceClassifier,
+    data_root: str | Path,
+    *,
+    splits: tuple[str, ...] = TEST_SPLITS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> dict:
+    """Classify the FER2013 test set once and score `splits` of it.
+
+    Returns {"labels", "splits": {split: metrics}, "missing_splits": {split: reason},
+    "data", "timings_s": {"load", "classify"}, "faces_per_s"}.
+    """
+    splits = check_splits(splits)
+    started = time.perf_counter()
+    test = load_fer2013(data_root, "test")
+    loaded = time.perf_counter()
+    predictions = predict_faces(classifier, test, batch_size=batch_size, progress=progress)
+    classified = time.perf_counter()
+    return {
+        **evaluate_predictions(predictions, splits),
+        "data": str(data_root),
+        "timings_s": {"load": loaded - started, "classify": classified - loaded},
+        "faces_per_s": len(test) / max(classified - loaded, 1e-9),
+    }
+
+
+def _percent(value: float) -> str:
+    return f"{value:6.1%}"
+
+
+def format_report(report: dict) -> str:
+    """The report as a plain-text table: one row per split, then per-class scores of the first split."""
+    splits = report["splits"]
+    lines = [
+        f"{'split':<12} {'faces':>6} {'accuracy':>9} {'macro-F1':>9} {'valence':>9} {'valence':>9} {'ECE':>7} {'NLL':>6}",
+        f"{'':<12} {'':>6} {'':>9} {'':>9} {'(summed)':>9} {'(top)':>9} {'':>7} {'':>6}",
+    ]
+    for split, scores in splits.items():
+        valence = scores["valence"]
+        lines.append(
+            f"{split:<12} {scores['faces']:>6} {_percent(scores['accuracy']):>9} {_percent(scores['macro_f1']):>9} "
+            f"{_percent(valence['accuracy_summed_probs']):>9} {_percent(valence['accuracy_top_class']):>9} "
+            f"{_percent(scores['ece']):>7} {scores['nll']:>6.3f}"
+        )
+    for split, reason in report.get("missing_splits", {}).items():
+        lines.append(f"{split:<12} not scored: {reason}")
+    if splits:
+        first, scores = next(iter(splits.items()))
+        lines += ["", f"per class on {first}:", f"{'class':<12} {'precision':>9} {'recall':>9} {'F1':>9} {'support':>8}"]
+        for name, row in scores["per_class"].items():
+            lines.append(
+                f"{name:<12} {_percent(row['precision']):>9} {_percent(row['recall']):>9} "
+                f"{_percent(row['f1']):>9} {row['support']:>8}"
+            )
+    groups = "; ".join(
+        f"{valence}: {' '.join(name for name in report['labels'] if VALENCE_OF[name] == valence)}"
+        for valence in VALENCES
+    )
+    lines += [
+        "",
+        f"valence ({groups}):",
+        "  summed = the valence whose classes' probabilities add up to the most;",
+        "  top    = the valence of the single most probable class.",
+        "ECE: expected calibration error of the top-class confidence, 15 equal-width bins; NLL in nats.",
+    ]
+    return "\n".join(lines)

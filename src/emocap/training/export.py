@@ -1,0 +1,176 @@
+"""Export a checkpoint to ONNX (labels and preprocessing in the metadata), check parity, quantise to int8."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from emocap.atomic import atomic_path
+from emocap.datasets import FerData
+from emocap.labels import FER2013_LABELS
+from emocap.preprocessing import Preprocess
+from emocap.training.config import TrainConfig
+from emocap.training.model import EmotionNet, LogitsAndEmbedding
+
+INPUT_NAME = "faces"
+OUTPUT_NAMES = ("logits", "embedding")
+PARITY_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: Path
+    parity_max_abs_diff: float
+    int8_path: Path | None = None
+    int8_agreement: float | None = None
+    fp32_ms_per_face: float | None = None
+    int8_ms_per_face: float | None = None
+
+
+def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preprocess, dict]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise ValueError(f"{str(path)!r} is not an emocap training checkpoint")
+    config = TrainConfig.from_dict(json.loads(state["config"]))
+    preprocess = Preprocess.from_json(state.get("preprocess", Preprocess().to_json()))
+    net = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)
+    net.load_state_dict(state["model"])
+    net.eval()
+    return net, config, preprocess, state
+
+
+def model_metadata(config: TrainConfig, preprocess: Preprocess, extra: dict | None = None) -> dict[str, str]:
+    metadata = {
+        "emocap.labels": json.dumps(list(FER2013_LABELS)),
+        "emocap.preprocess": preprocess.to_json(),
+        "emocap.train_config": config.to_json(),
+        "emocap.output_names": json.dumps(list(OUTPUT_NAMES)),
+    }
+    for key, value in (extra or {}).items():
+        metadata[f"emocap.{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return metadata
+
+
+def _set_metadata(model: onnx.ModelProto, metadata: dict[str, str]) -> None:
+    del model.metadata_props[:]
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def export_onnx(
+    checkpoint: str | Path,
+    out_path: str | Path,
+    *,
+    sample_faces: np.ndarray,
+    extra_metadata: dict | None = None,
+) -> ExportReport:
+    """Write fp32 ONNX and check it against PyTorch on `sample_faces` (uint8 (N, 48, 48))."""
+    net, config, preprocess, _ = load_checkpoint(checkpoint)
+    wrapper = LogitsAndEmbedding(net).eval()
+    sample = torch.from_numpy(preprocess(sample_faces))
+    with atomic_path(out_path) as temporary:
+        torch.onnx.export(
+            wrapper, (sample[:2],), str(temporary), input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+            dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAMES[0]: {0: "n"}, OUTPUT_NAMES[1]: {0: "n"}},
+            opset_version=17, dynamo=False,
+        )
+        model = onnx.load(str(temporary))
+        _set_metadata(model, model_metadata(config, preprocess, extra_metadata))
+        onnx.save(model, str(temporary))
+        difference = parity_difference(wrapper, temporary, sample)
+        if difference > PARITY_TOLERANCE:
+            raise RuntimeError(
+                f"ONNX export disagrees with PyTorch: max abs logit difference {difference:.2e} > {PARITY_TOLERANCE}"
+            )
+    return ExportReport(path=Path(out_path), parity_max_abs_diff=difference)
+
+
+def parity_difference(wrapper: torch.nn.Module, onnx_path: str | Path, batch: torch.Tensor) -> float:
+    """Max abs difference of the logits of PyTorch and ONNX Runtime on the same batch."""
+    with torch.no_grad():
+        expected = wrapper(batch)[0].numpy()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAMES[0]], {INPUT_NAME: batch.numpy()})[0]
+    return float(np.abs(expected - got).max())
+
+
+class _CalibrationReader:
+    """Feeds training faces to the int8 calibrator, a batch at a time."""
+
+    def __init__(self, faces: np.ndarray, preprocess: Preprocess, batch_size: int = 32) -> None:
+        self.batches = iter([preprocess(faces[i : i + batch_size]) for i in range(0, len(faces), batch_size)])
+
+    def get_next(self):
+        batch = next(self.batches, None)
+        return None if batch is None else {INPUT_NAME: batch}
+
+    def rewind(self) -> None:  # required by some onnxruntime versions
+        pass
+
+
+def quantize_int8(
+    fp32_path: str | Path,
+    out_path: str | Path,
+    *,
+    calibration_faces: np.ndarray,
+    preprocess: Preprocess,
+) -> Path:
+    """Static int8 quantisation (QDQ, per-channel weights) calibrated on training faces."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    fp32_model = onnx.load(str(fp32_path))
+    metadata = {p.key: p.value for p in fp32_model.metadata_props}
+    with atomic_path(Path(out_path).with_suffix(".pre.onnx")) as prepared, atomic_path(out_path) as temporary:
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared), str(temporary), _CalibrationReader(calibration_faces, preprocess),
+            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.Percentile,
+            extra_options={"CalibPercentile": 99.99},
+        )
+        model = onnx.load(str(temporary))
+        _set_metadata(model, {**metadata, "emocap.quantization": "int8 static QDQ per-channel, calibrated on training faces"})
+        onnx.save(model, str(temporary))
+    Path(out_path).with_suffix(".pre.onnx").unlink(missing_ok=True)
+    return Path(out_path)
+
+
+def ms_per_face(onnx_path: str | Path, preprocess: Preprocess, repeats: int = 200, threads: int = 2) -> float:
+    """Median latency of one face (batch 1) with ONNX Runtime on the CPU."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    face = preprocess(np.full((1, preprocess.size, preprocess.size), 128, np.uint8))
+    for _ in range(10):
+        session.run([OUTPUT_NAMES[0]], {INPUT_NAME: face})
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run([OUTPUT_NAMES[0]], {INPUT_NAME: face})
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def agreement(fp32_path: str | Path, int8_path: str | Path, data: FerData, preprocess: Preprocess) -> dict[str, float]:
+    """Accuracy of both models and how often their top classes agree, on `data`."""
+    results = {}
+    predictions = {}
+    for name, path in (("fp32", fp32_path), ("int8", int8_path)):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        logits = np.concatenate([
+            session.run([OUTPUT_NAMES[0]], {INPUT_NAME: preprocess(data.images[i : i + 256])})[0]
+            for i in range(0, len(data), 256)
+        ])
+        predictions[name] = logits.argmax(1)
+        results[f"{name}_accuracy"] = float((predictions[name] == data.labels).mean())
+    results["top1_agreement"] = float((predictions["fp32"] == predictions["int8"]).mean())
+    return results

@@ -1,0 +1,51 @@
+"""The ResNet18 emotion network, built from a `TrainConfig`."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import resnet18
+
+from emocap.training.config import TrainConfig
+
+
+class EmotionNet(nn.Module):
+    """ResNet18 over grayscale faces; `forward` gives logits, `embed` the 512-d penultimate features."""
+
+    def __init__(self, config: TrainConfig, num_classes: int = 7, in_channels: int = 1) -> None:
+        super().__init__()
+        self.upsample = config.upsample
+        backbone = resnet18(weights=None, num_classes=num_classes)
+        if config.stem == "fer":
+            backbone.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        else:
+            backbone.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        backbone.fc = nn.Identity()
+        self.backbone = backbone
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(512, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="bilinear", align_corners=False)
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(x)))
+
+
+class LogitsAndEmbedding(nn.Module):
+    """What the exported ONNX model computes: (logits, embedding)."""
+
+    def __init__(self, net: EmotionNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.net.embed(x)
+        return self.net.head(embedding), embedding
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,287 @@
+"""The training loop: FER2013 held on the device, batch augmentation, honest model selection.
+
+Checkpoints are chosen on PublicTest only; PrivateTest is reported, never used
+to choose. The test set is never trained on.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from emocap.atomic import atomic_path, atomic_text
+from emocap.datasets import FerData, load_fer2013
+from emocap.labels import FER2013_LABELS
+from emocap.preprocessing import Preprocess
+from emocap.training.augment import BatchAugment, to_model_input
+from emocap.training.config import TrainConfig
+from emocap.training.model import EmotionNet
+
+CURVE_COLUMNS = (
+    "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
+    "public_acc", "private_acc", "seconds",
+)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    out_dir: Path
+    epochs_done: int
+    best_epoch: int
+    best_public_acc: float
+    private_acc_at_best: float
+    test_acc_at_best: float
+    seconds: float
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+class Evaluator:
+    """Loss and accuracy on the test set, with PublicTest / PrivateTest told apart by file name."""
+
+    def __init__(self, test: FerData, preprocess: Preprocess, device: torch.device) -> None:
+        self.images = torch.from_numpy(test.images).to(device)
+        self.labels = torch.from_numpy(test.labels).to(device)
+        names = [Path(f).name for f in test.files]
+        self.public = torch.tensor([n.startswith("PublicTest_") for n in names], device=device)
+        self.private = torch.tensor([n.startswith("PrivateTest_") for n in names], device=device)
+        self.preprocess = preprocess
+        self.device = device
+
+    @torch.no_grad()
+    def logits(self, model: nn.Module, batch_size: int = 1024) -> torch.Tensor:
+        model.eval()
+        outputs = []
+        for start in range(0, len(self.images), batch_size):
+            x = to_model_input(self.images[start : start + batch_size], self.preprocess)
+            with _autocast(self.device):
+                outputs.append(model(x.contiguous(memory_format=torch.channels_last)).float())
+        return torch.cat(outputs)
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        logits = self.logits(model)
+        loss = nn.functional.cross_entropy(logits, self.labels).item()
+        correct = logits.argmax(1) == self.labels
+        share = lambda mask: correct[mask].float().mean().item() if mask.any() else float("nan")  # noqa: E731
+        return {
+            "test_loss": loss,
+            "test_acc": correct.float().mean().item(),
+            "public_acc": share(self.public),
+            "private_acc": share(self.private),
+        }
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum,
+        weight_decay=config.weight_decay, nesterov=True,
+    )
+
+
+def _lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Learning-rate multiplier at an optimiser step (the schedule is applied per step)."""
+    epoch = step / steps_per_epoch
+    if config.warmup_epochs and epoch < config.warmup_epochs:
+        return (step + 1) / (config.warmup_epochs * steps_per_epoch)
+    if config.scheduler == "step":
+        return config.gamma ** int(epoch // config.step_size)
+    progress = (epoch - config.warmup_epochs) / max(config.epochs - config.warmup_epochs, 1e-9)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def train(
+    config: TrainConfig,
+    data_root: str | Path,
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    resume: bool = False,
+    max_minutes: float | None = None,
+    limit_train: int | None = None,
+    progress: bool = True,
+    preprocess: Preprocess = Preprocess(),
+) -> RunSummary:
+    """Train, writing config.json, curves.csv, curves.png, last.pt and best.pt into `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    torch.backends.cudnn.benchmark = dev.type == "cuda"
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device=dev).manual_seed(config.seed)
+
+    train_data = load_fer2013(data_root, "train")
+    test_data = load_fer2013(data_root, "test")
+    if limit_train:
+        keep = np.random.default_rng(config.seed).permutation(len(train_data))[:limit_train]
+        train_data = train_data.subset(np.sort(keep))
+    images = torch.from_numpy(train_data.images).to(dev)
+    labels = torch.from_numpy(train_data.labels).to(dev)
+    evaluator = Evaluator(test_data, preprocess, dev)
+
+    model = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)
+    model = model.to(dev).to(memory_format=torch.channels_last)
+    optimizer = _make_optimizer(config, model)
+    ema = None
+    if config.ema_decay > 0:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
+    augment = BatchAugment(config, preprocess)
+    mixer, criterion = _loss_and_mixer(config)
+
+    start_epoch, best = 0, {"epoch": -1, "public_acc": -1.0, "private_acc": float("nan"), "test_acc": float("nan")}
+    history: list[dict] = []
+    last_path = out / "last.pt"
+    if resume and last_path.exists():
+        state = torch.load(last_path, map_location=dev, weights_only=False)
+        if state["config"] != config.to_json():
+            raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        generator.set_state(state["generator"].cpu() if dev.type == "cpu" else state["generator"])
+        start_epoch, best, history = state["epoch"], state["best"], state["history"]
+    with atomic_text(out / "config.json") as stream:
+        stream.write(config.to_json())
+
+    steps_per_epoch = len(images) // config.batch_size
+    began = time.monotonic()
+    epochs = range(start_epoch, config.epochs)
+    for epoch in tqdm(epochs, desc="epochs", unit="epoch", disable=not progress, initial=start_epoch, total=config.epochs):
+        epoch_start = time.monotonic()
+        model.train()
+        order = torch.randperm(len(images), device=dev, generator=generator)
+        loss_sum = torch.zeros((), device=dev)
+        correct_sum = torch.zeros((), device=dev)
+        batches = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}", leave=False, disable=not progress or dev.type == "cuda")
+        for batch in batches:
+            step = epoch * steps_per_epoch + batch
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * _lr_factor(config, step, steps_per_epoch)
+            index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
+            x = augment(images[index], generator)
+            y = labels[index]
+            x, target = mixer(x, y) if mixer is not None else (x, y)
+            with _autocast(dev):
+                logits = model(x)
+                loss = criterion(logits.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update(model, step=step)
+            loss_sum += loss.detach()
+            correct_sum += (logits.argmax(1) == y).sum()
+            if dev.type == "cpu" and batch % 20 == 0:
+                batches.set_postfix(loss=f"{loss.item():.3f}")
+        eval_model = ema.module if ema is not None else model
+        row = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": (loss_sum / steps_per_epoch).item(),
+            "train_acc": (correct_sum / (steps_per_epoch * config.batch_size)).item(),
+            **evaluator(eval_model),
+            "seconds": time.monotonic() - epoch_start,
+        }
+        history.append(row)
+        if row["public_acc"] > best["public_acc"]:
+            best = {"epoch": epoch + 1, "public_acc": row["public_acc"], "private_acc": row["private_acc"], "test_acc": row["test_acc"]}
+            _save(out / "best.pt", {"config": config.to_json(), "model": eval_model.state_dict(), "epoch": epoch + 1, "metrics": row, "preprocess": preprocess.to_json()})
+        if progress:
+            tqdm.write(
+                f"epoch {epoch + 1}/{config.epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
+                f"test {row['test_acc']:.4f}  public {row['public_acc']:.4f}  private {row['private_acc']:.4f}  "
+                f"({row['seconds']:.1f}s)"
+            )
+        _save(last_path, {
+            "config": config.to_json(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "ema": ema.state_dict() if ema is not None else None, "generator": generator.get_state(),
+            "epoch": epoch + 1, "best": best, "history": history, "preprocess": preprocess.to_json(),
+        })
+        write_curves(history, out)
+        if max_minutes is not None and (time.monotonic() - began) / 60 > max_minutes and epoch + 1 < config.epochs:
+            if progress:
+                tqdm.write(f"stopping after {max_minutes} minutes; continue with --resume")
+            break
+    return RunSummary(
+        out_dir=out, epochs_done=history[-1]["epoch"] if history else start_epoch,
+        best_epoch=best["epoch"], best_public_acc=best["public_acc"],
+        private_acc_at_best=best["private_acc"], test_acc_at_best=best["test_acc"],
+        seconds=sum(r["seconds"] for r in history),
+    )
+
+
+def _loss_and_mixer(config: TrainConfig):
+    if config.uses_mix:
+        from timm.data import Mixup
+        from timm.loss import SoftTargetCrossEntropy
+
+        mixer = Mixup(
+            mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha, prob=config.mix_prob,
+            switch_prob=0.5, mode="batch", label_smoothing=config.label_smoothing, num_classes=len(FER2013_LABELS),
+        )
+        return mixer, SoftTargetCrossEntropy()
+    return None, nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+
+def _save(path: Path, state: dict) -> None:
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
+
+
+def write_curves(history: list[dict], out: Path) -> None:
+    """curves.csv and curves.png (train/test loss and accuracy per epoch, the paper's Fig. 3)."""
+    with atomic_text(out / "curves.csv", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CURVE_COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in CURVE_COLUMNS} for row in history)
+    plot_curves(history, out / "curves.png")
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    loss_axis.plot(epochs, [r["train_loss"] for r in history], label="train")
+    loss_axis.plot(epochs, [r["test_loss"] for r in history], label="test")
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    acc_axis.plot(epochs, [r["train_acc"] for r in history], label="train (augmented batches)")
+    acc_axis.plot(epochs, [r["test_acc"] for r in history], label="test (7,178)")
+    acc_axis.plot(epochs, [r["public_acc"] for r in history], label="PublicTest", linestyle=":")
+    acc_axis.plot(epochs, [r["private_acc"] for r in history], label="PrivateTest", linestyle="--")
+    acc_axis.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for axis in (loss_axis, acc_axis):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
+    plt.close(figure)
