@@ -1,0 +1,66 @@
+"""`HaarFaceDetector`: OpenCV's Viola-Jones cascade, a fallback when MTCNN is too slow or unwanted."""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emocap.detection.frames import check_bgr_frame
+from emocap.types import Faces
+
+DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
+
+
+class HaarFaceDetector:
+    """Frontal faces with an OpenCV Haar cascade.
+
+    min_face_size  smallest face side in pixels searched for (>= 24, the cascade's window)
+    scale_factor   step between the scales searched (> 1; smaller finds more, slower)
+    min_neighbors  overlapping raw hits a face needs; the knob that trades
+                   missed faces for false ones
+    cascade        a file name in `cv2.data.haarcascades` or a path to a cascade XML
+
+    The cascade gives no calibrated confidence (detectMultiScale3's level
+    weights are raw stage sums with no probability meaning), so every face
+    gets score 1.0, and landmarks are NaN (it finds none). Faces come in
+    OpenCV's order.
+    """
+
+    def __init__(
+        self,
+        min_face_size: int = 40,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        cascade: str | Path = DEFAULT_CASCADE,
+    ) -> None:
+        if not isinstance(min_face_size, numbers.Integral) or isinstance(min_face_size, bool) or min_face_size < 24:
+            raise ValueError(f"min_face_size must be an integer >= 24 (pixels), got {min_face_size!r}")
+        if not isinstance(scale_factor, numbers.Real) or not 1 < scale_factor <= 2:
+            raise ValueError(f"scale_factor must be in (1, 2], got {scale_factor!r}")
+        if not isinstance(min_neighbors, numbers.Integral) or isinstance(min_neighbors, bool) or min_neighbors < 0:
+            raise ValueError(f"min_neighbors must be an integer >= 0, got {min_neighbors!r}")
+        path = Path(cascade)
+        if not path.is_file():
+            path = Path(cv2.data.haarcascades) / str(cascade)
+        classifier = cv2.CascadeClassifier(str(path)) if path.is_file() else None
+        if classifier is None or classifier.empty():
+            raise ValueError(f"cascade must be a readable OpenCV cascade XML, got {str(cascade)!r}")
+        self.min_face_size = int(min_face_size)
+        self.scale_factor = float(scale_factor)
+        self.min_neighbors = int(min_neighbors)
+        self._classifier = classifier
+
+    def detect(self, frame_bgr: np.ndarray) -> Faces:
+        gray = cv2.cvtColor(check_bgr_frame(frame_bgr), cv2.COLOR_BGR2GRAY)
+        rectangles = self._classifier.detectMultiScale(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_face_size, self.min_face_size),
+        )
+        xywh = np.asarray(rectangles, np.float32).reshape(-1, 4)
+        boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+        return Faces(boxes=boxes, scores=np.ones(len(boxes), np.float32))

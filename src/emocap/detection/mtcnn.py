@@ -1,0 +1,94 @@
+"""`FaceDetector`: MTCNN (Zhang et al., 2016) on ONNX Runtime."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from emocap.detection.frames import check_bgr_frame
+from emocap.detection.mtcnn_stages import PNET_WINDOW, output_stage, propose, pyramid_scales, refine
+from emocap.detection.networks import MtcnnNetworks
+from emocap.types import Faces
+
+DEFAULT_MIN_FACE_SIZE = 40
+"""MTCNN's customary 20 px costs 3x the time: P-Net's first pyramid level has
+(12 / min_face_size)^2 of the frame's pixels. Measured on the 2-core target,
+640x480 with one face (benchmarks/detection_speed.py): about 22 ms at 20,
+8-9 ms at 40, 6-7 ms at 60. A 40 px face is a twelfth of a 480-line frame; the
+48x48 emotion classifier gets little from smaller ones."""
+
+MAX_SCALE_FACTOR = 0.95
+"""Above this the pyramid gets so many levels that detection takes seconds."""
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+
+
+class FaceDetector:
+    """Finds faces in BGR frames with MTCNN's three cascaded networks.
+
+    min_face_size   smallest face side in pixels that is searched for (>= 12,
+                    P-Net's window); larger values are much faster
+    thresholds      face probabilities each stage (P-Net, R-Net, O-Net) needs
+                    to pass a candidate on
+    min_confidence  final O-Net probability a face needs to be reported; 0.95
+                    is the threshold used by Nelms et al.
+    scale_factor    ratio between the pyramid's scales (0.709: each level
+                    holds faces sqrt(2) times bigger than the one before)
+    threads         ONNX Runtime threads per network; None uses every core
+                    (on 2 cores: 1 thread is ~1 ms faster with one face,
+                    2 threads ~25% faster with 4 to 8 faces)
+    networks        the three networks; None loads the shipped ONNX files
+
+    `detect(frame_bgr)` returns `Faces` with xyxy boxes (float32, in frame
+    pixels, not clipped to the frame), the O-Net face probabilities as scores,
+    and landmarks (n, 5, 2): the eye, eye, nose tip, mouth corner, mouth
+    corner, left and right as seen in the image. Faces come best score first.
+    """
+
+    def __init__(
+        self,
+        min_face_size: float = DEFAULT_MIN_FACE_SIZE,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        min_confidence: float = 0.95,
+        scale_factor: float = 0.709,
+        threads: int | None = None,
+        networks: MtcnnNetworks | None = None,
+    ) -> None:
+        if not _is_real(min_face_size) or min_face_size < PNET_WINDOW:
+            raise ValueError(f"min_face_size must be a number >= {PNET_WINDOW} (pixels), got {min_face_size!r}")
+        thresholds = tuple(thresholds) if isinstance(thresholds, (tuple, list)) else thresholds
+        if not (
+            isinstance(thresholds, tuple)
+            and len(thresholds) == 3
+            and all(_is_real(t) and 0 < t < 1 for t in thresholds)
+        ):
+            raise ValueError(f"thresholds must be three probabilities in (0, 1) for P-Net, R-Net, O-Net, got {thresholds!r}")
+        if not _is_real(min_confidence) or not 0 <= min_confidence < 1:
+            raise ValueError(f"min_confidence must be a probability in [0, 1), got {min_confidence!r}")
+        if not _is_real(scale_factor) or not 0 < scale_factor <= MAX_SCALE_FACTOR:
+            raise ValueError(f"scale_factor must be in (0, {MAX_SCALE_FACTOR}], got {scale_factor!r}")
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
+        self.min_face_size = float(min_face_size)
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.min_confidence = float(min_confidence)
+        self.scale_factor = float(scale_factor)
+        self.networks = networks if networks is not None else MtcnnNetworks.from_files(threads)
+
+    def detect(self, frame_bgr: np.ndarray) -> Faces:
+        frame = check_bgr_frame(frame_bgr)
+        scales = pyramid_scales(*frame.shape[:2], self.min_face_size, self.scale_factor)
+        candidates = propose(self.networks.pnet, frame, scales, self.thresholds[0])
+        if len(candidates) == 0:
+            return Faces.empty()
+        candidates = refine(self.networks.rnet, frame, candidates, self.thresholds[1])
+        candidates = output_stage(self.networks.onet, frame, candidates, self.thresholds[2])
+        confident = candidates.scores >= self.min_confidence
+        return Faces(
+            boxes=candidates.boxes[confident],
+            scores=candidates.scores[confident],
+            landmarks=candidates.landmarks[confident],
+        )

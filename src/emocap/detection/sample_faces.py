@@ -1,0 +1,101 @@
+"""Real faces from public-domain photos, and frames built from them, for tests and benchmarks.
+
+* "astronaut": Eileen Collins, NASA photo (public domain), shipped by
+  scikit-image as `skimage.data.astronaut()` (needs scikit-image, a test extra);
+* "grace_hopper": Grace Hopper, US Navy photo (public domain), shipped by
+  matplotlib as `mpl-data/sample_data/grace_hopper.jpg`.
+
+The face regions below were checked by eye on the photos (x1, y1, x2, y2:
+brow to chin, ear to ear, the extent MTCNN's boxes cover).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+FACE_REGIONS = {
+    "astronaut": (175.0, 55.0, 270.0, 175.0),
+    "grace_hopper": (170.0, 105.0, 355.0, 340.0),
+}
+PATCH_MARGIN = 0.6
+"""Border kept around a face when it is cut out, as a fraction of the face side (hair, neck)."""
+
+
+def astronaut_bgr() -> np.ndarray:
+    try:
+        from skimage import data
+    except ImportError as error:  # scikit-image is a test dependency only
+        raise ImportError("the astronaut photo needs scikit-image (pip install scikit-image)") from error
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def grace_hopper_bgr() -> np.ndarray:
+    from matplotlib import cbook
+
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"cannot read matplotlib's sample photo {str(path)!r}")
+    return image
+
+
+PHOTOS = {"astronaut": astronaut_bgr, "grace_hopper": grace_hopper_bgr}
+
+
+def face_patch(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A square cut around one photo's face, and the face's box inside that cut."""
+    if name not in PHOTOS:
+        raise ValueError(f"photo must be one of {sorted(PHOTOS)}, got {name!r}")
+    photo = PHOTOS[name]()
+    face = np.asarray(FACE_REGIONS[name])
+    centre = (face[:2] + face[2:]) / 2
+    side = (face[2:] - face[:2]).max() * (1 + PATCH_MARGIN)
+    x1, y1 = np.maximum(np.round(centre - side / 2), 0).astype(int)
+    x2, y2 = np.minimum(np.round(centre + side / 2), photo.shape[1::-1]).astype(int)
+    return photo[y1:y2, x1:x2].copy(), face - [x1, y1, x1, y1]
+
+
+def face_scene(
+    width: int,
+    height: int,
+    count: int,
+    face_side: float,
+    *,
+    background: int = 190,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A BGR frame with `count` real faces pasted on a plain background, and their boxes (count, 4).
+
+    Faces alternate between the two photos, sit one per cell of a grid with a
+    little random offset, and are scaled so each face box has about
+    `face_side` pixels on its longer side.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count!r}")
+    columns = min(count, math.ceil(math.sqrt(count * width / height)))
+    rows = math.ceil(count / columns)
+    cell_w, cell_h = width / columns, height / rows
+    patches = [face_patch(name) for name in ("astronaut", "grace_hopper")]
+    frame = np.full((height, width, 3), background, np.uint8)
+    boxes = np.zeros((count, 4))
+    rng = np.random.default_rng(seed)
+    for index in range(count):  # builds a test frame, not the per-frame path
+        patch, face = patches[index % len(patches)]
+        scale = face_side / (face[2:] - face[:2]).max()
+        resized = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        ph, pw = resized.shape[:2]
+        if pw > cell_w or ph > cell_h:
+            raise ValueError(
+                f"{count} faces of side {face_side!r} do not fit a {width}x{height} frame "
+                f"(a face with its border needs {pw}x{ph}, a cell is {cell_w:.0f}x{cell_h:.0f})"
+            )
+        row, column = divmod(index, columns)
+        slack_x, slack_y = cell_w - pw, cell_h - ph
+        x = int(column * cell_w + slack_x * rng.uniform(0.25, 0.75))
+        y = int(row * cell_h + slack_y * rng.uniform(0.25, 0.75))
+        frame[y : y + ph, x : x + pw] = resized
+        boxes[index] = face * scale + [x, y, x, y]
+    return frame, boxes
