@@ -1,0 +1,315 @@
+"""Compare the caption smoothers on the same simulated video of several people.
+
+Each simulated person is a sequence of segments, each segment one emotion
+(uniform over the 7 classes, never the previous one) lasting 1-4 s at
+--fps; the segment boundaries are the known switch points. Every frame shows
+a FER2013 PrivateTest face of the segment's class, classified by the real
+`emocap.classifier.EmotionClassifier`. Two ways to pick that face bracket
+real video, where consecutive frames are strongly but not fully correlated:
+
+- independent: a different random face of the class in every frame
+  (worst case: every frame's error is independent of the last one's);
+- jitter: one random face per segment, moved by a small random shift,
+  scale, rotation and brightness change in every frame (camera and detector
+  jitter; a misread face tends to stay misread for the whole segment).
+
+Detection drop-outs: in each frame a burst of missed detections starts with
+probability --dropout-start and lasts 1..--dropout-max frames; the face is
+absent from those frames (the smoothers push nulls / skip the update).
+People are given fixed track ids (the tracker is not under test here).
+
+Measured for raw argmax, PaperMemory(3), PaperMemory(4) and EmaSmoother:
+accuracy of the displayed label over the frames where the face is detected
+(no label counts as wrong), label changes per face per minute (flicker),
+frames from a true switch until the new class is first displayed (switches
+never displayed within their segment are counted as missed), and how often
+a runner-up is shown and, when the displayed label is wrong, how often the
+runner-up is the true class.
+
+The EMA's alpha and hysteresis are tuned on --tune-seed (best accuracy,
+averaged over the frame modes, among the settings whose flicker, averaged
+the same way, is no more than PaperMemory(4)'s) and reported on
+--report-seed.
+
+    python benchmarks/smoothing.py [--frames both] [--json out/smoothing.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emocap.atomic import atomic_text
+from emocap.classifier import EmotionClassifier
+from emocap.datasets import FerData, load_fer2013
+from emocap.errors import EmocapError
+from emocap.tracking import EmaSmoother, PaperMemory, TrackSmoother
+from emocap.types import NO_LABEL, Faces
+
+ROOT = Path(__file__).resolve().parents[1]
+ALPHAS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7)
+HYSTERESES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+MODES = ("independent", "jitter")
+
+
+@dataclass(frozen=True)
+class Video:
+    """A simulated recording of `people` faces over `frames` frames."""
+
+    truth: np.ndarray  # int64 (people, frames): the true class
+    present: np.ndarray  # bool (people, frames): the face was detected
+    probs: np.ndarray  # float32 (people, frames, k): classifier output (zeros when absent)
+    fps: float
+
+    @property
+    def minutes(self) -> float:
+        return self.truth.shape[1] / self.fps / 60
+
+
+@dataclass(frozen=True)
+class Shown:
+    display: np.ndarray  # int64 (people, frames), NO_LABEL when nothing (or no face) is shown
+    runner_up: np.ndarray  # int64 (people, frames)
+
+
+def segment_classes(rng, people: int, frames: int, fps: float, num_classes: int) -> np.ndarray:
+    truth = np.empty((people, frames), np.int64)
+    for person in range(people):
+        start, previous = 0, -1
+        while start < frames:
+            length = int(rng.integers(round(1 * fps), round(4 * fps) + 1))
+            choice = int(rng.integers(num_classes - 1 if previous >= 0 else num_classes))
+            previous = choice + (previous >= 0 and choice >= previous)
+            truth[person, start : start + length] = previous
+            start += length
+    return truth
+
+
+def dropouts(rng, people: int, frames: int, start_probability: float, longest: int) -> np.ndarray:
+    present = np.ones((people, frames), bool)
+    for person, start in zip(*np.nonzero(rng.random((people, frames)) < start_probability)):
+        present[person, start : start + int(rng.integers(1, longest + 1))] = False
+    return present
+
+
+def random_face_of_class(rng, data: FerData, classes: np.ndarray) -> np.ndarray:
+    """For each entry of `classes`, the index of a random face of that class."""
+    order = np.argsort(data.labels, kind="stable")
+    counts = np.bincount(data.labels, minlength=int(classes.max()) + 1)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pick = (rng.random(classes.shape) * counts[classes]).astype(np.int64)
+    return order[first[classes] + pick]
+
+
+def jittered(rng, face: np.ndarray) -> np.ndarray:
+    size = face.shape[0]
+    angle, scale = rng.uniform(-4, 4), rng.uniform(0.94, 1.06)
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    matrix[:, 2] += rng.uniform(-2, 2, size=2)
+    moved = cv2.warpAffine(face, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(moved.astype(np.float32) * rng.uniform(0.9, 1.1) + rng.uniform(-10, 10), 0, 255).astype(np.uint8)
+
+
+def simulate(mode: str, seed: int, data: FerData, data_probs: np.ndarray, classifier, args) -> Video:
+    rng = np.random.default_rng(seed)
+    frames = int(round(args.seconds * args.fps))
+    truth = segment_classes(rng, args.people, frames, args.fps, data_probs.shape[1])
+    present = dropouts(rng, args.people, frames, args.dropout_start, args.dropout_max)
+    probs = np.zeros((*truth.shape, data_probs.shape[1]), np.float32)
+    if mode == "independent":
+        probs[present] = data_probs[random_face_of_class(rng, data, truth[present])]
+        return Video(truth, present, probs, args.fps)
+    segment_start = np.ones_like(present)
+    segment_start[:, 1:] = truth[:, 1:] != truth[:, :-1]
+    segment_face = random_face_of_class(rng, data, truth[segment_start])
+    face_of_frame = segment_face[np.cumsum(segment_start.ravel()).reshape(truth.shape) - 1]
+    images = np.stack([jittered(rng, data.images[index]) for index in face_of_frame[present]])
+    probs[present] = np.concatenate(
+        [classifier.predict(images[i : i + 1024]) for i in range(0, len(images), 1024)]
+    )
+    return Video(truth, present, probs, args.fps)
+
+
+def run_smoother(smoother: TrackSmoother, video: Video) -> Shown:
+    people = np.arange(len(video.truth))
+    boxes = np.stack([people * 120.0, np.zeros_like(people, float), people * 120.0 + 100, np.full(len(people), 100.0)], 1)
+    display = np.full(video.truth.shape, NO_LABEL, np.int64)
+    runner_up = display.copy()
+    for frame in range(video.truth.shape[1]):
+        here = video.present[:, frame]
+        faces = Faces(boxes=boxes[here], scores=np.ones(here.sum()), track_ids=people[here], probs=video.probs[here, frame])
+        out = smoother.update(faces)
+        display[out.track_ids, frame] = out.display
+        runner_up[out.track_ids, frame] = out.runner_up
+    return Shown(display, runner_up)
+
+
+def raw_argmax(video: Video) -> Shown:
+    display = np.where(video.present, video.probs.argmax(axis=2), NO_LABEL)
+    return Shown(display, np.full_like(display, NO_LABEL))
+
+
+def measure(shown: Shown, video: Video) -> dict[str, float]:
+    present, truth, display = video.present, video.truth, shown.display
+    changes = 0
+    for person_display in display:
+        labelled = person_display[person_display != NO_LABEL]
+        changes += int(np.count_nonzero(labelled[1:] != labelled[:-1]))
+    delays, missed = [], 0
+    for person, person_truth in enumerate(truth):
+        bounds = np.flatnonzero(np.diff(person_truth)) + 1
+        for start, end in zip(bounds, np.append(bounds[1:], len(person_truth))):
+            hits = np.flatnonzero(display[person, start:end] == person_truth[start])
+            if len(hits):
+                delays.append(int(hits[0]))
+            else:
+                missed += 1
+    correct = display[present] == truth[present]
+    wrong_but_shown = ~correct & (display[present] != NO_LABEL)
+    runner_up = shown.runner_up[present]
+    people = len(truth)
+    return {
+        "accuracy_pct": 100 * correct.mean(),
+        "labelled_pct": 100 * (display[present] != NO_LABEL).mean(),
+        "changes_per_face_min": changes / people / video.minutes,
+        "true_switches_per_face_min": np.count_nonzero(np.diff(truth, axis=1)) / people / video.minutes,
+        "delay_mean_frames": float(np.mean(delays)) if delays else float("nan"),
+        "delay_median_frames": float(np.median(delays)) if delays else float("nan"),
+        "switches_missed_pct": 100 * missed / max(missed + len(delays), 1),
+        "runner_up_shown_pct": 100 * (runner_up != NO_LABEL).mean(),
+        "runner_up_right_when_wrong_pct": 100 * (runner_up[wrong_but_shown] == truth[present][wrong_but_shown]).mean()
+        if wrong_but_shown.any()
+        else float("nan"),
+    }
+
+
+def tune_ema(videos: dict[str, Video]) -> tuple[dict[str, float], list[tuple]]:
+    """(alpha, hysteresis) with the best mean accuracy over the modes among the settings whose
+    mean flicker over the modes is no more than PaperMemory(4)'s (so the two are compared as
+    equally calm), and the whole grid, best first."""
+    def mean_over_modes(make) -> tuple[float, float]:
+        scores = [measure(run_smoother(make(), video), video) for video in videos.values()]
+        return (
+            float(np.mean([s["accuracy_pct"] for s in scores])),
+            float(np.mean([s["changes_per_face_min"] for s in scores])),
+        )
+
+    _, paper_flicker = mean_over_modes(lambda: PaperMemory(4))
+    results = []
+    for alpha, hysteresis in product(ALPHAS, HYSTERESES):
+        accuracy, flicker = mean_over_modes(lambda: EmaSmoother(alpha, hysteresis))
+        results.append((flicker <= paper_flicker, accuracy, flicker, alpha, hysteresis))
+    results.sort(key=lambda row: (row[0], row[1]), reverse=True)
+    calm, _, _, alpha, hysteresis = results[0]
+    if not calm:
+        print("note: no EMA setting flickers as little as PaperMemory(4); taking the most accurate", file=sys.stderr)
+    return {"alpha": alpha, "hysteresis": hysteresis}, results
+
+
+COLUMNS = (
+    ("accuracy_pct", "acc %", "{:.1f}"),
+    ("labelled_pct", "shown %", "{:.1f}"),
+    ("changes_per_face_min", "changes/min", "{:.1f}"),
+    ("delay_mean_frames", "delay mean", "{:.1f}"),
+    ("delay_median_frames", "delay med", "{:.0f}"),
+    ("switches_missed_pct", "missed %", "{:.1f}"),
+    ("runner_up_shown_pct", "2nd shown %", "{:.1f}"),
+    ("runner_up_right_when_wrong_pct", "2nd right|wrong %", "{:.1f}"),
+)
+
+
+def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
+    print(f"\n{title}")
+    header = ["smoother".ljust(32)] + [name.rjust(max(len(name), 7)) for _, name, _ in COLUMNS]
+    print(" | ".join(header))
+    for smoother, figures in rows.items():
+        cells = [fmt.format(figures[key]).rjust(max(len(name), 7)) for key, name, fmt in COLUMNS]
+        print(" | ".join([smoother.ljust(32), *cells]))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--model", default=None, help="ONNX model (default: the built-in one)")
+    parser.add_argument("--frames", choices=(*MODES, "both"), default="both")
+    parser.add_argument("--people", type=int, default=24)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--dropout-start", type=float, default=0.02)
+    parser.add_argument("--dropout-max", type=int, default=10)
+    parser.add_argument("--tune-seed", type=int, default=0)
+    parser.add_argument("--report-seed", type=int, default=1)
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    for name in ("people", "seconds", "fps", "dropout_max"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)!r}")
+    if not 0 <= args.dropout_start < 1:
+        parser.error(f"--dropout-start must be in [0, 1), got {args.dropout_start!r}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    modes = MODES if args.frames == "both" else (args.frames,)
+    started = time.perf_counter()
+    try:
+        data = load_fer2013(args.data, "PrivateTest")
+        classifier = EmotionClassifier(args.model)
+    except EmocapError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    data_probs = classifier.predict(data.images)
+    print(
+        f"PrivateTest: {len(data)} faces, classifier accuracy {100 * (data_probs.argmax(1) == data.labels).mean():.1f}%; "
+        f"{args.people} people x {args.seconds:g} s at {args.fps:g} fps; drop-out bursts start p={args.dropout_start}, "
+        f"1-{args.dropout_max} frames"
+    )
+    videos = {
+        seed: {mode: simulate(mode, seed, data, data_probs, classifier, args) for mode in modes}
+        for seed in (args.tune_seed, args.report_seed)
+    }
+    tuned, grid = tune_ema(videos[args.tune_seed])
+    print(f"\nEMA tuned on seed {args.tune_seed}: alpha={tuned['alpha']}, hysteresis={tuned['hysteresis']}")
+    print("best settings (calm = flickers no more than PaperMemory(4); means over the modes):")
+    for calm, accuracy, flicker, alpha, hysteresis in grid[:6]:
+        print(f"  alpha={alpha:<5} hysteresis={hysteresis:<5} calm={calm!s:<5} acc={accuracy:.1f}% changes/min={flicker:.1f}")
+    default = EmaSmoother()
+    smoothers = {
+        "raw argmax": None,
+        "PaperMemory(length=3)": lambda: PaperMemory(length=3),
+        "PaperMemory(length=4)": lambda: PaperMemory(length=4),
+        f"EmaSmoother({tuned['alpha']}, {tuned['hysteresis']}) tuned": lambda: EmaSmoother(**tuned),
+    }
+    if (default.alpha, default.hysteresis) != (tuned["alpha"], tuned["hysteresis"]):
+        smoothers[f"EmaSmoother({default.alpha}, {default.hysteresis}) default"] = EmaSmoother
+    report = {"tuned_ema": tuned, "args": vars(args), "tables": {}}
+    for mode, video in videos[args.report_seed].items():
+        rows = {
+            name: measure(raw_argmax(video) if make is None else run_smoother(make(), video), video)
+            for name, make in smoothers.items()
+        }
+        truth_rate = rows["raw argmax"]["true_switches_per_face_min"]
+        print_table(f"frames={mode}, seed {args.report_seed} (true switches: {truth_rate:.1f} per face per minute)", rows)
+        report["tables"][mode] = rows
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    if args.json:
+        try:
+            with atomic_text(args.json) as stream:
+                json.dump(report, stream, indent=2)
+        except EmocapError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

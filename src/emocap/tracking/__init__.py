@@ -1,0 +1,25 @@
+"""Face identities across frames, and the per-face memory that steadies the captions.
+
+Stages (each `update(faces) -> faces`, `reset()`), in pipeline order:
+`IouTracker` sets `track_ids`; a smoother (`PaperMemory` or `EmaSmoother`,
+built by name with `make_smoother`) sets `display` and `runner_up`;
+`order_for_reading` sorts the faces right to left.
+"""
+
+from emocap.tracking.identity import IouTracker
+from emocap.tracking.ordering import order_for_reading
+from emocap.tracking.runner_up import RunnerUpRule
+from emocap.tracking.smoothers import NULL_ENTRY, SMOOTHERS, EmaSmoother, NoSmoothing, PaperMemory, TrackSmoother, make_smoother
+
+__all__ = [
+    "IouTracker",
+    "PaperMemory",
+    "EmaSmoother",
+    "NoSmoothing",
+    "TrackSmoother",
+    "RunnerUpRule",
+    "SMOOTHERS",
+    "NULL_ENTRY",
+    "make_smoother",
+    "order_for_reading",
+]

@@ -1,0 +1,21 @@
+"""Argument checks for the tracking stages' constructors (ValueErrors that quote the bad value)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_int(owner: str, name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{owner}.{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(owner: str, name: str, value, low: float, high: float, interval: str = "[]") -> float:
+    """`value` as a float, if it lies in the interval from `low` to `high` (`interval`: "[]", "(]", "[)" or "()")."""
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    above = is_number and (value > low if interval[0] == "(" else value >= low)
+    below = is_number and (value < high if interval[1] == ")" else value <= high)
+    if not (above and below):
+        raise ValueError(f"{owner}.{name} must be in {interval[0]}{low:g}, {high:g}{interval[1]}, got {value!r}")
+    return float(value)
