@@ -1,0 +1,112 @@
+"""`EmotionClassifier`: face crops -> class probabilities, on ONNX Runtime (no PyTorch).
+
+The model file carries what the classifier needs besides its weights: the
+class names in output order (`emocap.labels`) and the input definition
+(`emocap.preprocess`, a `Preprocess`), both written by `emocap export`. So a
+model always gets the input it was trained on, whoever made it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from emocap.detection.networks import session_options
+from emocap.errors import ModelError
+from emocap.preprocessing import DEFAULT_FACE_MARGIN, Preprocess, bgr_crops_to_gray, crop_faces
+
+BUILTIN_MODEL = Path(__file__).parent / "models" / "emotion.onnx"
+"""The model that ships inside the package (see docs/BENCHMARKS.md for its accuracy)."""
+
+LOGITS, EMBEDDING = "logits", "embedding"
+MAX_BATCH = 256
+"""Faces per ONNX Runtime call: bounds memory when a whole dataset is passed at once."""
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class EmotionClassifier:
+    """Classifies grayscale faces into the model's emotion classes.
+
+    `EmotionClassifier()` loads the built-in model; `EmotionClassifier(path)`
+    any model written by `emocap export`. `threads` caps ONNX Runtime's
+    threads (None: one per core).
+
+    labels      the class names, in the order of `predict`'s columns
+    preprocess  the model's input definition (size, channels, normalisation)
+    """
+
+    def __init__(self, path: str | Path | None = None, *, threads: int | None = None) -> None:
+        self.path = Path(path) if path is not None else BUILTIN_MODEL
+        if not self.path.is_file():
+            where = "the built-in model" if path is None else "model"
+            raise ModelError(f"{where} not found: {str(self.path)!r}")
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
+            raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {str(error).splitlines()[0]}") from None
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        try:
+            self.labels: tuple[str, ...] = tuple(json.loads(metadata["emocap.labels"]))
+            self.preprocess = Preprocess.from_json(metadata["emocap.preprocess"])
+        except (KeyError, ValueError, TypeError):
+            raise ModelError(
+                f"{str(self.path)!r} is not an emocap model: its metadata lacks labels or preprocessing "
+                "(make models with `emocap export`)"
+            ) from None
+        self._input = self._session.get_inputs()[0].name
+        outputs = [output.name for output in self._session.get_outputs()]
+        self._logits = LOGITS if LOGITS in outputs else outputs[0]
+        self._embedding = EMBEDDING if EMBEDDING in outputs else (outputs[1] if len(outputs) > 1 else None)
+
+    def __repr__(self) -> str:
+        return f"EmotionClassifier({str(self.path)!r}, labels={self.labels})"
+
+    def predict(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Probabilities float32 (N, len(labels)) for uint8 grayscale faces (N, H, W)
+        or a list of BGR (or grayscale) uint8 face crops of any size."""
+        logits = self._run(self._logits, self._as_gray(faces))
+        return softmax(logits) if len(logits) else np.zeros((0, len(self.labels)), np.float32)
+
+    def embed(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Penultimate-layer features float32 (N, d) of the same faces `predict` takes."""
+        if self._embedding is None:
+            raise ModelError(f"{str(self.path)!r} has no embedding output")
+        return self._run(self._embedding, self._as_gray(faces))
+
+    def classify_boxes(
+        self, frame_bgr: np.ndarray, boxes: np.ndarray, *, margin: float = DEFAULT_FACE_MARGIN
+    ) -> np.ndarray:
+        """Probabilities (n, k) of the faces in `boxes` (n, 4) xyxy of one frame, in one batch."""
+        if not len(boxes):
+            return np.zeros((0, len(self.labels)), np.float32)
+        return self.predict(crop_faces(frame_bgr, boxes, size=self.preprocess.size, margin=margin))
+
+    def _as_gray(self, faces) -> np.ndarray:
+        if isinstance(faces, (list, tuple)):
+            if not faces:
+                raise ValueError("expected at least one face crop, got an empty list")
+            return bgr_crops_to_gray(list(faces), self.preprocess.size)
+        if not isinstance(faces, np.ndarray):
+            raise ValueError(f"expected a uint8 array (N, H, W) or a list of face crops, got {type(faces).__name__}")
+        if faces.dtype != np.uint8:
+            raise ValueError(f"expected uint8 grayscale faces, got dtype {faces.dtype}")
+        if faces.ndim != 3 or min(faces.shape[1:], default=0) < 1:
+            raise ValueError(f"expected grayscale faces of shape (N, H, W), got shape {faces.shape}")
+        return faces
+
+    def _run(self, output: str, gray: np.ndarray) -> np.ndarray:
+        chunks = [
+            self._session.run([output], {self._input: self.preprocess(gray[start : start + MAX_BATCH])})[0]
+            for start in range(0, len(gray), MAX_BATCH)
+        ]
+        return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, 0), np.float32)

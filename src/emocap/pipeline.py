@@ -1,0 +1,129 @@
+"""`Pipeline`: one frame in, every face with its identity and emotion out.
+
+Stages, each a small object with one job, run in this order on every frame:
+
+    detect (MTCNN or Haar) -> classify (all faces in one batch)
+    -> track (identities) -> smooth (the paper's memory, or another) -> order (right to left)
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from emocap.classifier import EmotionClassifier
+from emocap.detection.factory import Detector
+from emocap.detection.frames import check_bgr_frame
+from emocap.detection.mtcnn import FaceDetector
+from emocap.tracking import IouTracker, TrackSmoother, make_smoother, order_for_reading
+from emocap.tracking.checks import check_int
+from emocap.types import Faces, FrameResult
+
+DEFAULT_SMOOTHER = "paper"
+DEFAULT_PATIENCE_FRAMES = 15
+"""Frames a face may go undetected and still keep its identity and memory (half a second at 30 fps)."""
+
+
+class Pipeline:
+    """Detector, classifier, tracker and smoother composed: `process(frame_bgr) -> FrameResult`.
+
+    detector         anything with `detect(frame_bgr) -> Faces` (default: MTCNN, confidence 0.95)
+    classifier       an `EmotionClassifier` (default: the built-in model)
+    smoother         "paper" (the last `memory` predictions must agree), "ema", "none",
+                     or a `TrackSmoother` instance
+    memory           length of the paper memory (default 4); only for smoother="paper"
+    detect_every     run the detector on every K-th frame; in between, the last boxes are
+                     carried over and their faces classified again (faster, lags fast motion)
+    patience_frames  frames a face may be missed and still keep its identity and memory
+    right_to_left    order faces right to left across the frame (the paper's reading order)
+    """
+
+    def __init__(
+        self,
+        detector: Detector | None = None,
+        classifier: EmotionClassifier | None = None,
+        *,
+        smoother: str | TrackSmoother = DEFAULT_SMOOTHER,
+        memory: int | None = None,
+        detect_every: int = 1,
+        patience_frames: int = DEFAULT_PATIENCE_FRAMES,
+        right_to_left: bool = True,
+    ) -> None:
+        self.detect_every = check_int("Pipeline", "detect_every", detect_every, 1)
+        self.patience_frames = check_int("Pipeline", "patience_frames", patience_frames, 0)
+        if memory is not None and smoother != "paper":
+            raise ValueError(f"Pipeline.memory applies to the paper smoother only, got smoother={smoother!r}")
+        self.detector = detector if detector is not None else FaceDetector()
+        self.classifier = classifier if classifier is not None else EmotionClassifier()
+        self._smoother_spec, self._memory = smoother, memory
+        if isinstance(smoother, TrackSmoother):
+            self.smoother = smoother
+        else:
+            options = {"patience_frames": self.patience_frames}
+            if memory is not None:
+                options["length"] = check_int("Pipeline", "memory", memory, 1)
+            self.smoother = make_smoother(smoother, **options)
+        self.tracker = IouTracker(patience_frames=self.patience_frames)
+        self.right_to_left = bool(right_to_left)
+        self.reset()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.classifier.labels
+
+    def reset(self) -> None:
+        """Forget every face: the next frame starts new identities and empty memories."""
+        self.tracker.reset()
+        self.smoother.reset()
+        self._index = 0
+        self._started: float | None = None
+        self._carried = Faces.empty()
+
+    def fresh(self) -> "Pipeline":
+        """A new pipeline with the same options that shares this one's detector and classifier
+        (the costly parts) but keeps its own identities and memory: one per viewer or video."""
+        smoother = self._smoother_spec
+        if isinstance(smoother, TrackSmoother):
+            raise ValueError("Pipeline.fresh() needs the smoother given by name, not as an instance")
+        return Pipeline(
+            self.detector, self.classifier, smoother=smoother, memory=self._memory,
+            detect_every=self.detect_every, patience_frames=self.patience_frames, right_to_left=self.right_to_left,
+        )
+
+    def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
+        """Faces of one frame, tracked and smoothed, right to left. `time_s` is the frame's time in the
+        stream; None takes the seconds since the first frame this pipeline processed."""
+        frame = check_bgr_frame(frame_bgr)
+        clock = time.perf_counter()
+        if self._started is None:
+            self._started = clock
+        timings: dict[str, float] = {}
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1000
+            clock = now
+
+        if self._index % self.detect_every == 0:
+            faces = self.detector.detect(frame)
+            self._carried = faces
+        else:
+            faces = self._carried
+        lap("detect")
+        faces = faces.with_(probs=self.classifier.classify_boxes(frame, faces.boxes))
+        lap("classify")
+        faces = self.smoother.update(self.tracker.update(faces))
+        faces = order_for_reading(faces, right_to_left=self.right_to_left)
+        lap("track")
+        result = FrameResult(
+            index=self._index,
+            time_s=float(time_s) if time_s is not None else clock - self._started,
+            frame_size=(frame.shape[1], frame.shape[0]),
+            faces=faces,
+            labels=self.labels,
+            timings_ms=timings,
+        )
+        self._index += 1
+        return result
