@@ -1,0 +1,235 @@
+"""End-to-end speed and memory of the live path: decode -> pipeline -> draw.
+
+Faces are real (two public-domain portraits: Eileen Collins via
+skimage.data.astronaut, Grace Hopper via matplotlib's sample data), pasted
+into frames of the tested size with a slow drift so that the tracker and the
+smoother do their usual work. Run from the repository root:
+
+    python benchmarks/pipeline_speed.py                 # everything (~6 min on 2 cores)
+    python benchmarks/pipeline_speed.py --memory-frames 0 --frames 60   # a quick look
+
+Prints:
+  1. end to end at 640x480, one face: a video file decoded with `open_source`,
+     the pipeline, the overlay drawn; FPS and per-stage milliseconds
+     (the pipeline's own `FrameResult.timings_ms`, plus decode and draw);
+  2. scaling with the number of faces (1, 4, 8) and resolution (640x480, 1280x720);
+  3. the same with --detect-every K (boxes tracked between detections);
+  4. resident memory over --memory-frames frames (default 10,000) of the
+     sample clip on a loop (faces come, go and come back), start and end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emocap.outputs import CaptionOverlay
+from emocap.sources import open_source, sample_clip
+
+RESOLUTIONS = ((640, 480), (1280, 720))
+FACE_COUNTS = (1, 4, 8)
+TARGET_FPS = 30.0
+
+
+def portraits() -> list[np.ndarray]:
+    """Head-and-shoulders crops of the two public-domain portraits (BGR)."""
+    from matplotlib import cbook
+    from skimage import data
+
+    collins = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:330, 90:370]
+    hopper = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))[40:460, 60:460]
+    return [collins, hopper]
+
+
+def grid_frames(faces: int, size: tuple[int, int], count: int) -> list[np.ndarray]:
+    """`count` frames of `size` with `faces` portraits in a grid, each drifting a few pixels per frame."""
+    width, height = size
+    columns = int(np.ceil(np.sqrt(faces * width / height)))
+    rows = int(np.ceil(faces / columns))
+    cell_w, cell_h = width // columns, height // rows
+    heads = portraits()
+    # Each portrait fills 80% of its cell, leaving room for the drift.
+    scales = [0.8 * min(cell_w / head.shape[1], cell_h / head.shape[0]) for head in heads]
+    tiles = [
+        cv2.resize(heads[i % 2], None, fx=scales[i % 2], fy=scales[i % 2], interpolation=cv2.INTER_AREA)
+        for i in range(faces)
+    ]
+    frames = []
+    for t in range(count):
+        frame = np.full((height, width, 3), (150, 165, 180), np.uint8)
+        for i, tile in enumerate(tiles):
+            row, column = divmod(i, columns)
+            slack_x, slack_y = cell_w - tile.shape[1], cell_h - tile.shape[0]
+            x = column * cell_w + int(slack_x * (0.5 + 0.4 * np.sin(0.05 * t + i)))
+            y = row * cell_h + int(slack_y * (0.5 + 0.4 * np.cos(0.04 * t + i)))
+            frame[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+        frames.append(frame)
+    return frames
+
+
+def write_video(frames: list[np.ndarray], path: Path, fps: float = 30.0) -> None:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+
+
+def make_pipeline(args, detect_every: int = 1):
+    from emocap.commands.live import build_pipeline
+
+    options = argparse.Namespace(
+        model=args.model, detector=args.detector, min_face_size=args.min_face_size,
+        smoother="paper", memory=None, detect_every=detect_every,
+    )
+    return build_pipeline(options)
+
+
+class StageClock:
+    """Milliseconds per stage, summed over frames."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self.frames = 0
+
+    def add(self, stage: str, ms: float) -> None:
+        self.totals[stage] = self.totals.get(stage, 0.0) + ms
+
+    def add_all(self, timings_ms: dict[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.add(stage, ms)
+
+    def means(self) -> str:
+        return "  ".join(f"{stage} {total / max(self.frames, 1):.1f}" for stage, total in self.totals.items())
+
+
+def end_to_end(args, video: Path, detect_every: int = 1) -> tuple[float, StageClock]:
+    """FPS of decode + pipeline + draw over a video file; the first frames warm up and are not counted."""
+    pipeline, overlay, clock = make_pipeline(args, detect_every), CaptionOverlay(), StageClock()
+    warmup = 10
+    with open_source(str(video)) as source:
+        started = time.perf_counter()
+        before_read = started
+        for frame in source:
+            decoded = time.perf_counter()
+            result = pipeline.process(frame.image_bgr, frame.time_s)
+            processed = time.perf_counter()
+            overlay.annotate(frame.image_bgr, result)
+            drawn = time.perf_counter()
+            if frame.index == warmup:
+                started, clock = before_read, StageClock()
+            clock.frames += 1
+            clock.add("decode", (decoded - before_read) * 1000)
+            clock.add_all(result.timings_ms)
+            clock.add("draw", (drawn - processed) * 1000)
+            before_read = time.perf_counter()
+    return clock.frames / (before_read - started), clock
+
+
+def in_memory(args, frames: list[np.ndarray], detect_every: int = 1) -> tuple[float, StageClock, float]:
+    """FPS of pipeline + draw on frames already in memory, and the mean number of faces found."""
+    pipeline, overlay, clock = make_pipeline(args, detect_every), CaptionOverlay(), StageClock()
+    found = []
+    for frame in frames[:5]:  # warm-up
+        pipeline.process(frame, None)
+    pipeline.reset()
+    started = time.perf_counter()
+    for index, frame in enumerate(frames):
+        result = pipeline.process(frame, index / 30.0)
+        drawn_from = time.perf_counter()
+        overlay.annotate(frame, result)
+        clock.add_all(result.timings_ms)
+        clock.add("draw", (time.perf_counter() - drawn_from) * 1000)
+        clock.frames += 1
+        found.append(len(result.faces))
+    return len(frames) / (time.perf_counter() - started), clock, float(np.mean(found))
+
+
+def rss_mib() -> float:
+    """Resident set size now, from /proc (Linux); the peak from getrusage elsewhere."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def memory_run(args) -> None:
+    with open_source(str(sample_clip())) as source:
+        clip = [frame.image_bgr for frame in source]
+    pipeline, overlay = make_pipeline(args), CaptionOverlay()
+    checkpoints = {1000, args.memory_frames // 2, args.memory_frames}
+    readings = []
+    started = time.perf_counter()
+    for index in range(args.memory_frames):
+        frame = clip[index % len(clip)]
+        overlay.annotate(frame, pipeline.process(frame, index / 15.0))
+        if index + 1 in checkpoints:
+            readings.append((index + 1, rss_mib()))
+    elapsed = time.perf_counter() - started
+    print(f"\n4. memory over {args.memory_frames} frames of the sample clip on a loop "
+          f"({args.memory_frames / elapsed:.1f} FPS, {elapsed:.0f} s)")
+    for frames, mib in readings:
+        print(f"   after {frames:>6} frames: RSS {mib:7.1f} MiB")
+    first, last = readings[0][1], readings[-1][1]
+    print(f"   change from frame 1000 to the end: {last - first:+.1f} MiB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=150, help="frames per measurement (default 150)")
+    parser.add_argument("--memory-frames", type=int, default=10_000, help="frames for the memory run (0 skips it)")
+    parser.add_argument("--detect-every", type=int, nargs="*", default=[2, 3], metavar="K")
+    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn")
+    parser.add_argument("--min-face-size", type=int, default=40)
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args(argv)
+
+    import onnxruntime
+
+    print(f"emocap pipeline speed: detector {args.detector}, min face {args.min_face_size} px, "
+          f"{args.frames} frames per row; OpenCV {cv2.__version__}, ONNX Runtime {onnxruntime.__version__}, "
+          f"{len(__import__('os').sched_getaffinity(0))} CPU cores")
+
+    with tempfile.TemporaryDirectory() as folder:
+        video = Path(folder) / "one_face_640x480.mp4"
+        write_video(grid_frames(1, (640, 480), args.frames + 10), video)
+        fps, clock = end_to_end(args, video)
+        verdict = "meets" if fps >= TARGET_FPS else "misses"
+        print(f"\n1. end to end, 640x480, one face, from a video file: {fps:.1f} FPS ({verdict} the {TARGET_FPS:.0f} FPS target)")
+        print(f"   ms per frame: {clock.means()}")
+
+    print("\n2. pipeline + draw, frames in memory (FPS; ms per frame by stage)")
+    for size in RESOLUTIONS:
+        for faces in FACE_COUNTS:
+            fps, clock, found = in_memory(args, grid_frames(faces, size, args.frames))
+            print(f"   {size[0]}x{size[1]}  {faces} face{'s' if faces > 1 else ' '}  {fps:6.1f} FPS  "
+                  f"(found {found:.1f})  {clock.means()}")
+
+    if args.detect_every:
+        print("\n3. --detect-every K, 640x480")
+        frames = grid_frames(1, (640, 480), args.frames)
+        for faces in (1, 4):
+            frames = grid_frames(faces, (640, 480), args.frames)
+            for k in (1, *args.detect_every):
+                fps, clock, found = in_memory(args, frames, detect_every=k)
+                print(f"   {faces} face{'s' if faces > 1 else ' '}  K={k}  {fps:6.1f} FPS  (found {found:.1f})  {clock.means()}")
+
+    if args.memory_frames:
+        memory_run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""`emocap image`: the emotion of every face in one or more photos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from emocap.commands.live import add_model_options, build_pipeline
+from emocap.errors import OutputError, SourceError
+
+TOP_CLASSES = 3
+ANNOTATED_SUFFIX = ".annotated.png"
+
+EPILOG = """\
+Each face is classified on its own (there is no memory to steady a still
+photo), so the label is the model's top class, with a runner-up when the
+two are close.
+
+examples:
+  emocap image photo.jpg
+      photo.jpg: 1 face
+        Face 1 (centre): happy - positive   happy 91%  surprise 5%  neutral 2%   box 120,64-310,290
+  emocap image photo.jpg --annotate photo-emotions.png
+  emocap image holiday/ --annotate marked/      a folder in, a folder of annotated copies out
+  emocap image a.jpg b.jpg --json > faces.jsonl
+      one JSON line per photo: {"path", "size", "faces": [...]} (faces as in `emocap live --no-window`)
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "image",
+        help="emotions of the faces in photos",
+        description="Find the faces in photos and say which emotion each one shows.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of images")
+    parser.add_argument("--annotate", type=Path, metavar="OUT",
+                        help="save a copy with boxes, captions and probability bars: a file for one photo, "
+                        f"an existing folder for several (each saved as NAME{ANNOTATED_SUFFIX})")
+    parser.add_argument("--json", action="store_true", help="one JSON line per photo instead of text")
+    add_model_options(parser)
+    # A still photo has no history to smooth or track.
+    parser.set_defaults(run=run, smoother="none", memory=None, detect_every=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    photos = expand_paths(args.paths)
+    targets = annotation_targets(photos, args.annotate)
+    pipeline = build_pipeline(args)
+    failures = 0
+    for photo, target in zip(photos, targets):
+        try:
+            describe(photo, target, pipeline, as_json=args.json)
+        except SourceError as error:
+            print(f"emocap image: error: {error}", file=sys.stderr)
+            failures += 1
+    return SourceError.exit_code if failures else 0
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files as given, folders replaced by their images; SourceError for a path that is neither."""
+    from emocap.sources import folder_images
+
+    photos: list[Path] = []
+    for text in paths:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            photos.extend(folder_images(path, text))
+        elif path.is_file():
+            photos.append(path)
+        else:
+            raise SourceError(f"no such image or folder: {text!r}")
+    return photos
+
+
+def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path | None]:
+    """Where each annotated copy goes: OUT itself for one photo, OUT/NAME.annotated.png for several."""
+    if annotate is None:
+        return [None] * len(photos)
+    if annotate.is_dir():
+        return [annotate / f"{photo.stem}{ANNOTATED_SUFFIX}" for photo in photos]
+    if len(photos) > 1:
+        raise OutputError(
+            f"--annotate {str(annotate)!r} must be an existing folder when there are {len(photos)} photos"
+        )
+    import cv2
+
+    if not cv2.haveImageWriter(str(annotate)):
+        raise OutputError(f"cannot write an image named {str(annotate)!r}: use .png or .jpg")
+    return [annotate]
+
+
+def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool) -> None:
+    """Classify the faces of one photo, print them, and save the annotated copy if asked."""
+    from emocap.outputs import CaptionOverlay, frame_record
+    from emocap.sources import read_image
+
+    image = read_image(photo, str(photo))
+    pipeline.reset()
+    result = pipeline.process(image, 0.0)
+    if target is not None:
+        save_annotated(CaptionOverlay().annotate(image, result), target)
+    if as_json:
+        record = frame_record(result)
+        line = {"path": str(photo), "size": list(result.frame_size), "faces": record["faces"]}
+        print(json.dumps(line, ensure_ascii=False, allow_nan=False), flush=True)
+    else:
+        print(text_report(photo, result), flush=True)
+
+
+def text_report(photo: Path, result) -> str:
+    """'photo.jpg: 2 faces' and one line per face: caption, top classes, box."""
+    import numpy as np
+
+    from emocap.outputs import caption_text, face_numbers, position_words
+
+    faces = result.faces
+    if not len(faces):
+        return f"{photo}: no face found"
+    labels = result.labels
+    lines = [f"{photo}: {len(faces)} face{'s' if len(faces) > 1 else ''}"]
+    top = np.argsort(-faces.probs, axis=1)[:, :TOP_CLASSES]
+    numbers = face_numbers(faces.track_ids).tolist()
+    positions = position_words(faces.boxes, result.frame_size[0]).tolist()
+    for row, (number, position) in enumerate(zip(numbers, positions)):
+        caption = caption_text(
+            number,
+            result.label_of(int(faces.display[row])),
+            result.label_of(int(faces.runner_up[row])),
+            position=position,
+            separator=" - ",
+        )
+        shares = "  ".join(f"{labels[c]} {faces.probs[row, c]:.0%}" for c in top[row])
+        x1, y1, x2, y2 = np.round(faces.boxes[row]).astype(int).tolist()
+        lines.append(f"  {caption}   {shares}   box {x1},{y1}-{x2},{y2}")
+    return "\n".join(lines)
+
+
+def save_annotated(annotated, target: Path) -> None:
+    import cv2
+
+    from emocap.atomic import atomic_path
+
+    with atomic_path(target) as temporary:
+        if not cv2.imwrite(str(temporary), annotated):
+            raise OutputError(f"cannot write {str(target)!r}")
+    print(f"emocap image: wrote {target}", file=sys.stderr)
+

@@ -1,0 +1,305 @@
+"""`emocap live`: emotion captions on a camera, video, stream, image folder or the screen, as it plays."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from emocap.errors import EmocapError, OutputError, SourceError
+
+WINDOW_TITLE = "emocap - q quits, space pauses, s saves a snapshot"
+QUIT_KEYS = frozenset({ord("q"), ord("Q"), 27})
+PAUSE_KEYS = frozenset({ord(" "), ord("p"), ord("P")})
+SNAPSHOT_KEYS = frozenset({ord("s"), ord("S")})
+STATUS_SECONDS = 2.0
+
+EPILOG = """\
+sources (--source):
+  0, 1, ...            a camera by index (default: 0)
+  talk.mp4             a video file, played at its own speed in the window
+  rtsp://host/stream   a network stream (rtsp, http, ...)
+  photos/              a folder of images, in natural order (2.png before 10.png)
+  screen               the whole screen
+  screen:X,Y,W,H       part of the screen, e.g. the other person in a video call
+
+With no --source and no camera, the bundled sample clip plays instead.
+
+keys in the window:
+  q or Esc             quit
+  space or p           pause / resume
+  s                    save a snapshot of the window (into --snapshot-dir)
+
+Nothing is saved unless you press s. With --no-window, each frame is one JSON
+line on stdout (fields as in docs/RECORDS.md): {"frame", "time", "faces":
+[{"face", "box", "score", "label", "runner_up", "valence", "probabilities",
+"valence_probabilities"}]}; "face" stays the same number while a face is tracked.
+
+examples:
+  emocap live
+  emocap live --source screen:0,0,960,540 --smoother ema
+  emocap live --source talk.mp4 --no-window --max-frames 100 > talk.jsonl
+  emocap live --detector haar --detect-every 3     faster on slow machines
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "live",
+        help="captions on a camera, video, stream or the screen, as it plays",
+        description="Show the emotion of each face as it plays: a box around every face, "
+        "its emotion and valence as a caption, and the class probabilities as bars.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", metavar="SPEC", help="camera index, video, URL, image or folder, or screen[:X,Y,W,H] (default: camera 0)")
+    parser.add_argument("--no-window", action="store_true", help="print one JSON line per frame instead of opening a window")
+    parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
+    parser.add_argument("--snapshot-dir", type=Path, default=Path("."), metavar="DIR",
+                        help="where the s key saves snapshots (default: the current folder)")
+    add_pipeline_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """All options `build_pipeline` reads (for commands that process video: `live`, `transcribe`)."""
+    add_model_options(parser)
+    add_smoothing_options(parser)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Detector and classifier options, shared by `live`, `image` and `transcribe`."""
+    group = parser.add_argument_group("faces and model")
+    group.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")
+    group.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
+                       help="face detector: mtcnn (the paper's, default) or haar (faster, frontal faces only)")
+    group.add_argument("--min-face-size", type=positive_int, default=40, metavar="PX",
+                       help="ignore faces smaller than this many pixels (default: 40)")
+
+
+def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
+    """Tracking and smoothing options, shared by `live` and `transcribe`."""
+    group = parser.add_argument_group("tracking and smoothing")
+    group.add_argument("--smoother", choices=("paper", "ema"), default="paper",
+                       help="paper: change a caption only when the last N predictions agree (default); "
+                       "ema: average probabilities over time")
+    group.add_argument("--memory", type=positive_int, default=None, metavar="N",
+                       help="predictions the paper memory keeps (default: the smoother's own, 4)")
+    group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
+                       help="run the face detector on every K-th frame and track boxes in between (default: 1)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {text!r}")
+    return value
+
+
+def build_pipeline(args: argparse.Namespace):
+    """A Pipeline from the shared options (heavy imports happen here, not at `emocap --help`)."""
+    from emocap.classifier import EmotionClassifier
+    from emocap.detection import make_detector
+    from emocap.pipeline import Pipeline
+
+    if args.model is not None and not Path(args.model).is_file():
+        raise EmocapError(f"model not found: {args.model!r}")
+    detector = make_detector(args.detector, min_face_size=args.min_face_size)
+    classifier = EmotionClassifier(args.model)
+    options = {"detect_every": args.detect_every}
+    if args.memory is not None:
+        options["memory"] = args.memory
+    return Pipeline(detector=detector, classifier=classifier, smoother=args.smoother, **options)
+
+
+def open_requested_source(spec: str | None):
+    """The named source; with none named, camera 0, or the bundled sample clip when no camera opens."""
+    from emocap.sources import open_source, sample_clip
+
+    if spec is not None:
+        return open_source(spec)
+    try:
+        return open_source("0")
+    except SourceError as error:
+        print(
+            f"emocap live: note: {error}; playing the bundled sample clip instead "
+            "(choose a camera, video, folder or the screen with --source)",
+            file=sys.stderr,
+        )
+        return open_source(str(sample_clip()))
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.no_window:
+        check_display()
+        if not args.snapshot_dir.is_dir():
+            raise OutputError(f"snapshot folder {str(args.snapshot_dir)!r} does not exist")
+    with open_requested_source(args.source) as source:
+        pipeline = build_pipeline(args)
+        if args.no_window:
+            count = print_json_lines(source, pipeline, args.max_frames)
+        else:
+            count = show_window(source, pipeline, args.max_frames, args.snapshot_dir)
+        if source.is_live and source.end_reason and count != args.max_frames:
+            print(f"emocap live: note: {source.end_reason}", file=sys.stderr)
+    return 0
+
+
+def print_json_lines(source, pipeline, max_frames: int | None) -> int:
+    from emocap.outputs import frame_record
+
+    count = 0
+    try:
+        for frame in source:
+            result = pipeline.process(frame.image_bgr, frame.time_s)
+            sys.stdout.write(json.dumps(frame_record(result), ensure_ascii=False, allow_nan=False) + "\n")
+            sys.stdout.flush()
+            count += 1
+            if count == max_frames:
+                break
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return count
+
+
+def check_display() -> None:
+    """Fail with one line, not a Qt abort, when there is no screen to open a window on."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise OutputError("no display to open a window on (DISPLAY is not set); use --no-window for JSON lines")
+
+
+class LiveWindow:
+    """The OpenCV window: shows frames with a status line, and reads the keyboard."""
+
+    def __init__(self, title: str = WINDOW_TITLE) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        except cv2.error as error:
+            raise OutputError(
+                "this OpenCV has no window support (opencv-python-headless?); use --no-window"
+            ) from error
+        self._status = ""
+        self._status_until = 0.0
+        self._sized = False
+
+    def say(self, text: str, seconds: float = STATUS_SECONDS) -> None:
+        self._status, self._status_until = text, time.monotonic() + seconds
+
+    def show(self, frame_bgr, sticky_status: str = "") -> None:
+        cv2 = self._cv2
+        if not self._sized:
+            cv2.resizeWindow(self.title, frame_bgr.shape[1], frame_bgr.shape[0])
+            self._sized = True
+        status = sticky_status or (self._status if time.monotonic() < self._status_until else "")
+        if status:
+            frame_bgr = frame_bgr.copy()
+            height = frame_bgr.shape[0]
+            cv2.rectangle(frame_bgr, (0, height - 28), (frame_bgr.shape[1], height), (0, 0, 0), -1)
+            cv2.putText(frame_bgr, status, (8, height - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.imshow(self.title, frame_bgr)
+
+    def key(self, wait_ms: int) -> int | None:
+        """The key pressed within wait_ms (at least 1), or None; Esc also when the user closed the window."""
+        cv2 = self._cv2
+        code = cv2.waitKey(max(1, int(wait_ms)))
+        if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            return 27
+        return None if code < 0 else code & 0xFF
+
+    def close(self) -> None:
+        self._cv2.destroyWindow(self.title)
+        self._cv2.waitKey(1)
+
+
+class Pacer:
+    """Plays recorded video at its own speed: how long to wait before showing a frame stamped time_s."""
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+
+    def wait_ms(self, time_s: float) -> float:
+        now = time.monotonic()
+        if self._offset is None:
+            self._offset = now - time_s
+        return max(0.0, (self._offset + time_s - now) * 1000.0)
+
+    def shift(self, seconds: float) -> None:
+        """Move the schedule later (after a pause)."""
+        if self._offset is not None:
+            self._offset += seconds
+
+
+def show_window(source, pipeline, max_frames: int | None, snapshot_dir: Path) -> int:
+    from emocap.outputs import CaptionOverlay, FpsMeter
+
+    overlay, meter = CaptionOverlay(), FpsMeter()
+    window = LiveWindow()
+    pacer = None if source.is_live else Pacer()
+    count = 0
+    try:
+        for frame in source:
+            result = pipeline.process(frame.image_bgr, frame.time_s)
+            annotated = overlay.annotate(frame.image_bgr, result, fps=meter.tick())
+            window.show(annotated)
+            count += 1
+            key = window.key(pacer.wait_ms(frame.time_s) if pacer else 1)
+            if key in SNAPSHOT_KEYS:
+                snapshot(window, annotated, snapshot_dir, frame.index)
+            elif key in PAUSE_KEYS:
+                key = pause(window, annotated, snapshot_dir, frame.index, pacer)
+                if source.is_live:
+                    pipeline.reset()  # the scene moved on while paused; start the memory afresh
+            if key in QUIT_KEYS or count == max_frames:
+                break
+    finally:
+        window.close()
+    return count
+
+
+def pause(window: LiveWindow, annotated, snapshot_dir: Path, index: int, pacer: Pacer | None) -> int | None:
+    """Hold the frame until space/p resumes (returns None) or q/Esc quits (returns that key)."""
+    started = time.monotonic()
+    try:
+        while True:
+            window.show(annotated, sticky_status="paused - space resumes, s saves a snapshot, q quits")
+            key = window.key(50)
+            if key in QUIT_KEYS:
+                return key
+            if key in PAUSE_KEYS:
+                return None
+            if key in SNAPSHOT_KEYS:
+                snapshot(window, annotated, snapshot_dir, index)
+    finally:
+        if pacer is not None:
+            pacer.shift(time.monotonic() - started)
+
+
+def snapshot(window: LiveWindow, annotated, snapshot_dir: Path, index: int) -> None:
+    path = save_snapshot(annotated, snapshot_dir, index)
+    window.say(f"saved {path.name}")
+    print(f"emocap live: saved {path}", file=sys.stderr)
+
+
+def save_snapshot(annotated, snapshot_dir: Path, index: int) -> Path:
+    """Write the annotated frame as a PNG named by date, time and frame index; atomically."""
+    import cv2
+
+    from emocap.atomic import atomic_path
+
+    path = snapshot_dir / f"emocap-{datetime.now():%Y%m%d-%H%M%S}-{index:06d}.png"
+    with atomic_path(path) as temporary:
+        if not cv2.imwrite(str(temporary), annotated):
+            raise OutputError(f"cannot write snapshot {str(path)!r}")
+    return path

@@ -1,0 +1,282 @@
+"""`emocap transcribe`: an emotion transcript of recorded video, as subtitles, records, an annotated copy."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from emocap.commands.live import add_pipeline_options, build_pipeline
+from emocap.errors import DataError, EmocapError, OutputError, SourceError
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts", ".ogv"}
+)
+"""What counts as a video when a folder is given (files are opened by OpenCV's FFmpeg whatever their name)."""
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+TRANSCRIPT_STEM = ".emotions"
+ANNOTATED_STEM = ".annotated"
+TIMELINE_STEM = ".timeline"
+FALLBACK_FPS = 30.0
+"""Frame rate assumed for the annotated copy and the last frame's length when a file does not give one."""
+TRUNCATION_TOLERANCE = 0.01
+"""Containers may estimate their frame count; a shortfall above 1% (and 2 frames) means the file is cut short."""
+
+DESCRIPTION = """\
+Write an emotion transcript of a recorded video: for each face, which emotion
+it shows and when that changes, as subtitles a video player shows under the
+picture (WebVTT, SRT), as records for analysis (JSON Lines, CSV), as a copy of
+the video with the captions drawn in, and as a summary of how long each face
+showed each emotion.
+"""
+
+EPILOG = """\
+outputs (-o, repeatable; the extension picks the format):
+  talk.vtt       WebVTT subtitles, one cue per face and emotion:
+                   00:00:01.200 --> 00:00:04.500
+                   Face 1 (left): happy — positive
+  talk.srt       SubRip subtitles, the same cues
+  talk.jsonl     JSON Lines: one record per frame (default) or per segment (--records)
+  talk.csv       CSV: the same fields, one row per face per frame, or per segment
+  vtt, srt, ...  a format name alone: named after the video, VIDEO.emotions.vtt,
+                 in --out-dir (default: the video's own folder)
+
+  With no -o, --annotate or --summary-plot, VIDEO.emotions.vtt is written.
+  Files appear only when complete: an error leaves no half-written output.
+  The record fields are described in docs/RECORDS.md.
+
+how captions are cut:
+  A face's caption is its emotion after the per-face memory ("sad"), with a
+  second one when the model finds two close ("sad / fear"). A new cue starts
+  when the caption changes and lasts --min-duration seconds or more; shorter
+  flickers, and drop-outs of the face shorter than that, stay in the cue
+  before. Times are each frame's own, so variable frame rates are kept.
+  Faces are numbered in order of appearance; left / centre / right is the
+  third of the picture the face is in.
+
+the annotated copy (--annotate):
+  Boxes, captions and probability bars drawn on every frame, at the video's
+  frame rate. It has no sound: OpenCV writes pictures only. To add the sound
+  of the original back, for example:
+    ffmpeg -i talk.annotated.mp4 -i talk.mp4 -map 0:v -map 1:a? -c copy talk.captioned.mp4
+
+summary:
+  At the end, a table per face: seconds with a caption, the share of each
+  emotion and of each valence (negative, neutral, positive). With
+  --summary-plot, also a timeline image: one row per face, coloured by emotion.
+
+examples:
+  emocap transcribe talk.mp4                      writes talk.emotions.vtt beside the video
+  emocap transcribe talk.mp4 -o talk.srt -o talk.jsonl --records segment
+  emocap transcribe talk.mp4 --annotate talk-captioned.mp4 --summary-plot talk.png
+  emocap transcribe interviews/ -o vtt -o csv --out-dir transcripts/
+                                                  every video in the folder, named after each
+  emocap transcribe long.mp4 --detect-every 3     faster: boxes tracked between detections
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "transcribe",
+        help="emotion subtitles and records for recorded video",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", metavar="VIDEO_OR_FOLDER", help="a video file, or a folder: every video in it")
+    parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE_OR_FORMAT",
+                        help="a transcript file (.vtt, .srt, .jsonl, .csv), or a format name (vtt, srt, jsonl, csv) "
+                        "to name it after the video; repeatable")
+    parser.add_argument("--out-dir", type=Path, metavar="DIR",
+                        help="folder for outputs named after the video (default: the video's folder; created if needed)")
+    parser.add_argument("--annotate", nargs="?", const="", metavar="OUT.mp4",
+                        help="also write a copy of the video with boxes and captions (.mp4, .mov, .m4v or .avi; "
+                        "no sound); alone, it is named VIDEO.annotated.mp4")
+    parser.add_argument("--records", choices=("frame", "segment"), default="frame",
+                        help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
+    parser.add_argument("--min-duration", type=seconds, default=0.5, metavar="S",
+                        help="shortest change of caption that starts a new cue, in seconds (default: 0.5)")
+    parser.add_argument("--summary-plot", nargs="?", const="", metavar="PNG",
+                        help="also save a timeline of each face's emotions (.png, .svg, .pdf); "
+                        "alone, it is named VIDEO.timeline.png")
+    parser.add_argument("--keep-partial", action="store_true",
+                        help="if a video ends early (a truncated file), keep the transcript of what could be read "
+                        "instead of failing")
+    add_pipeline_options(parser)
+    parser.set_defaults(run=run)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one video's outputs go."""
+
+    video: Path
+    transcripts: tuple[Path, ...]
+    annotated: Path | None
+    timeline: Path | None
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return (*self.transcripts, *(p for p in (self.annotated, self.timeline) if p is not None))
+
+
+def find_videos(input_path: Path) -> list[Path]:
+    """The video to transcribe, or the videos directly in a folder (not our own annotated copies)."""
+    if input_path.is_file():
+        return [input_path]
+    if not input_path.is_dir():
+        raise SourceError(f"no such file or folder: {str(input_path)!r}")
+    videos = sorted(
+        path for path in input_path.iterdir()
+        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and not path.stem.endswith(ANNOTATED_STEM)
+    )
+    if not videos:
+        raise SourceError(f"folder {str(input_path)!r} has no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    return videos
+
+
+def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPlan]:
+    """Each video's output paths, checked before any work: formats known, no clashes, folders there."""
+    from emocap.outputs.registry import WRITERS, writer_class
+    from emocap.outputs.summary import check_plot_path
+    from emocap.outputs.video import VIDEO_CODECS, video_codec
+
+    several = len(videos) > 1 or Path(args.input).is_dir()
+    nothing_else = args.annotate is None and args.summary_plot is None
+    requested = list(args.output) or (["vtt"] if nothing_else else [])
+    if args.out_dir is not None and args.out_dir.exists() and not args.out_dir.is_dir():
+        raise OutputError(f"--out-dir {str(args.out_dir)!r} is a file, not a folder")
+
+    def output_path(video: Path, value: str, tail: str, formats) -> Path:
+        """The user's path, or one named after the video when a format name (or nothing: the first format) is given."""
+        suffix = "." + value.lower().lstrip(".") if value else next(iter(formats))
+        if value.lower() in ("", suffix, suffix[1:]) and suffix in formats:
+            folder = args.out_dir if args.out_dir is not None else video.parent
+            return folder / f"{video.stem}{tail}{suffix}"
+        if several:
+            raise OutputError(
+                f"with several videos, name formats (-o vtt), not files ({value!r}): each output is named after its video"
+            )
+        return Path(value)
+
+    plans = []
+    for video in videos:
+        transcripts = tuple(output_path(video, value, TRANSCRIPT_STEM, WRITERS) for value in requested)
+        annotated = None if args.annotate is None else output_path(video, args.annotate, ANNOTATED_STEM, VIDEO_CODECS)
+        timeline = None if args.summary_plot is None else output_path(video, args.summary_plot, TIMELINE_STEM, PLOT_SUFFIXES)
+        for path in transcripts:
+            writer_class(path)
+        if annotated is not None:
+            video_codec(annotated)
+        if timeline is not None:
+            check_plot_path(timeline)
+        plans.append(OutputPlan(video, transcripts, annotated, timeline))
+
+    if args.out_dir is not None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    written_by: dict[Path, Path] = {}
+    for plan in plans:
+        for path in plan.paths:
+            key = path.resolve()
+            if key == plan.video.resolve():
+                raise OutputError(f"output {str(path)!r} would overwrite the video it transcribes")
+            if key in written_by:
+                raise OutputError(f"two outputs would both be written to {str(path)!r}")
+            written_by[key] = plan.video
+            if not path.parent.is_dir():
+                raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    return plans
+
+
+def run(args: argparse.Namespace) -> int:
+    videos = find_videos(Path(args.input))
+    plans = plan_outputs(videos, args)
+    pipeline = build_pipeline(args)
+    failures = 0
+    for plan in plans:
+        pipeline.reset()
+        try:
+            transcribe_video(plan, pipeline, args)
+        except EmocapError as error:
+            if len(plans) == 1:
+                raise
+            failures += 1
+            print(f"emocap transcribe: error: {plan.video}: {error}", file=sys.stderr)
+    if failures:
+        print(f"emocap transcribe: {failures} of {len(plans)} videos failed; their outputs were not written", file=sys.stderr)
+        return EmocapError.exit_code
+    return 0
+
+
+def transcribe_video(plan: OutputPlan, pipeline, args: argparse.Namespace) -> None:
+    """One video through the pipeline into all its outputs, in one pass."""
+    from tqdm import tqdm
+
+    from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
+    from emocap.outputs.transcript import TranscriptOutputs
+    from emocap.sources import open_source
+
+    last_time = 0.0
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(open_source(str(plan.video)))
+        fps = source.fps or FALLBACK_FPS
+        outputs = TranscriptOutputs(
+            [stack.enter_context(writer_for(path, records=args.records)) for path in plan.transcripts],
+            builder=SegmentBuilder(min_duration_s=args.min_duration),
+            summary=EmotionSummary(keep_timeline=plan.timeline is not None),
+            video=None if plan.annotated is None else stack.enter_context(
+                AnnotatedVideoWriter(plan.annotated, fps=fps, frame_size=source.size)
+            ),
+            overlay=CaptionOverlay(),
+        )
+        progress = stack.enter_context(
+            tqdm(total=source.frame_count, desc=plan.video.name, unit="frame", disable=None, leave=False)
+        )
+        for frame in source:
+            outputs.add(frame.image_bgr, pipeline.process(frame.image_bgr, frame.time_s))
+            last_time = frame.time_s
+            progress.update()
+        check_complete(plan.video, outputs.frames, source.frame_count, keep_partial=args.keep_partial)
+        outputs.finish(end_time_s=last_time + 1.0 / fps)
+        if plan.timeline is not None:
+            outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
+    report(plan, outputs, duration_s=last_time + 1.0 / fps)
+
+
+def check_complete(video: Path, frames: int, expected: int | None, *, keep_partial: bool) -> None:
+    """DataError when a video ends well before the frame count its container promises (a cut-off file)."""
+    if expected is None or frames >= expected - max(2, TRUNCATION_TOLERANCE * expected):
+        return
+    message = f"{str(video)!r} ended after {frames} of {expected} frames: the file looks truncated"
+    if not keep_partial:
+        raise DataError(f"{message}; nothing was written (--keep-partial keeps what could be read)")
+    print(f"emocap transcribe: warning: {message}; keeping the {frames} frames read", file=sys.stderr)
+
+
+def report(plan: OutputPlan, outputs, duration_s: float) -> None:
+    """The summary table on stdout; notes about the run on stderr."""
+    summary = outputs.summary
+    print(f"{plan.video}: {outputs.frames} frames, {duration_s:.1f} s; faces with a caption: {len(summary.track_ids)}")
+    if outputs.faces_seen == 0:
+        print(
+            f"emocap transcribe: note: no faces found in {str(plan.video)!r}; the transcript is empty",
+            file=sys.stderr,
+        )
+    else:
+        print(summary.table())
+    for path in plan.paths:
+        print(f"wrote {path}")

@@ -1,0 +1,76 @@
+"""The words of a caption, shared by the overlay, the subtitles and the records.
+
+One place decides how a face is named ("Face 2"), where it is ("left"), and
+how a shown class reads ("sad / fear — negative"), so the live window, the
+annotated video and the transcript say the same thing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emocap.labels import VALENCE_OF
+from emocap.types import NO_LABEL, UNTRACKED
+
+POSITION_WORDS: tuple[str, ...] = ("left", "centre", "right")
+"""Thirds of the frame, as the viewer sees it (image left is the viewer's left)."""
+
+
+def face_numbers(track_ids: np.ndarray) -> np.ndarray:
+    """The number each face is called by: tracker ids are 0-based, people count from 1.
+
+    Untracked faces (a single photo, where no tracker runs) are numbered by
+    their order in the frame.
+    """
+    track_ids = np.asarray(track_ids, np.int64)
+    order_numbers = np.arange(1, len(track_ids) + 1, dtype=np.int64)
+    return np.where(track_ids == UNTRACKED, order_numbers, track_ids + 1)
+
+
+def position_words(boxes: np.ndarray, frame_width: int) -> np.ndarray:
+    """'left' / 'centre' / 'right' for each box (n, 4), from its centre's third of the frame."""
+    if frame_width <= 0:
+        raise ValueError(f"frame_width must be positive, got {frame_width!r}")
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
+    thirds = np.digitize(centre_x, [frame_width / 3, 2 * frame_width / 3])
+    return np.asarray(POSITION_WORDS, dtype=object)[thirds]
+
+
+def valence_words(label: str, runner_up: str) -> str:
+    """'negative', or 'positive / negative' when the two shown classes differ in valence."""
+    words = [VALENCE_OF.get(name, "") for name in (label, runner_up) if name]
+    unique = [word for i, word in enumerate(words) if word and word not in words[:i]]
+    return " / ".join(unique)
+
+
+def emotion_words(label: str, runner_up: str) -> str:
+    """'sad' or 'sad / fear' (the runner-up is shown when the model finds the two close)."""
+    return f"{label} / {runner_up}" if runner_up else label
+
+
+def class_name(labels: tuple[str, ...], class_index: int) -> str:
+    """The name of a class index, '' for NO_LABEL."""
+    return labels[class_index] if class_index != NO_LABEL else ""
+
+
+def caption_text(
+    face_number: int,
+    label: str,
+    runner_up: str = "",
+    *,
+    position: str = "",
+    separator: str = " — ",
+) -> str:
+    """'Face 1 (left): happy — positive'; 'Face 2: sad / fear — negative'; 'Face 3: neutral';
+    'Face 4' when nothing is shown.
+
+    `separator` lets drawing code, whose fonts are ASCII only, use ' - '.
+    """
+    name = f"Face {face_number}" + (f" ({position})" if position else "")
+    if not label:
+        return name
+    valence = valence_words(label, runner_up)
+    if valence == label:  # 'neutral — neutral' says nothing twice
+        valence = ""
+    return f"{name}: {emotion_words(label, runner_up)}" + (f"{separator}{valence}" if valence else "")

@@ -1,0 +1,147 @@
+"""How long each face showed each emotion: a text table and a timeline plot.
+
+Built from the transcript's segments, so the shares agree with the
+subtitles: a face's share of an emotion is the time its caption showed that
+emotion (the runner-up is not counted) over all the time it had a caption.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emocap.atomic import atomic_path
+from emocap.errors import OutputError
+from emocap.labels import VALENCES, VALENCE_OF
+from emocap.outputs.captions import face_numbers
+from emocap.outputs.segments import Segment
+
+# Okabe-Ito colours (hex, for matplotlib): blues for the positive classes,
+# warm and purple tones for the negative ones, grey for neutral.
+EMOTION_COLOURS_HEX: dict[str, str] = {
+    "angry": "#D55E00",
+    "disgust": "#009E73",
+    "fear": "#CC79A7",
+    "happy": "#0072B2",
+    "neutral": "#999999",
+    "sad": "#E69F00",
+    "surprise": "#56B4E9",
+}
+
+
+class EmotionSummary:
+    """Seconds each face showed each class, gathered segment by segment.
+
+    `keep_timeline` keeps each segment's face, times and class (a few numbers
+    each) for `save_timeline`; without it memory does not grow with the video.
+    """
+
+    def __init__(self, *, keep_timeline: bool = False) -> None:
+        self.keep_timeline = bool(keep_timeline)
+        self.labels: tuple[str, ...] = ()
+        self._track_ids: list[int] = []
+        self._seconds = np.zeros((0, 0), np.float64)
+        self._timeline: list[tuple[int, float, float, int]] = []
+
+    def add(self, segment: Segment) -> None:
+        if not self.labels:
+            self.labels = tuple(segment.labels)
+            self._seconds = np.zeros((0, len(self.labels)), np.float64)
+        elif tuple(segment.labels) != self.labels:
+            raise ValueError(f"segment has labels {segment.labels!r}, earlier segments {self.labels!r}")
+        if segment.track_id not in self._track_ids:
+            self._track_ids.append(segment.track_id)
+            self._seconds = np.vstack([self._seconds, np.zeros((1, len(self.labels)))])
+        self._seconds[self._track_ids.index(segment.track_id), segment.display] += segment.duration_s
+        if self.keep_timeline:
+            self._timeline.append((segment.track_id, segment.start_s, segment.end_s, segment.display))
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        """int64 (m,), in order of first caption."""
+        return np.array(self._track_ids, np.int64)
+
+    @property
+    def seconds(self) -> np.ndarray:
+        """float64 (m, k): seconds face i showed class j."""
+        return self._seconds.copy()
+
+    def emotion_shares(self) -> np.ndarray:
+        """(m, k) fractions of each face's captioned time; each row sums to 1."""
+        totals = self._seconds.sum(axis=1, keepdims=True)
+        return np.divide(self._seconds, totals, out=np.zeros_like(self._seconds), where=totals > 0)
+
+    def valence_shares(self) -> np.ndarray:
+        """(m, 3) fractions of negative, neutral, positive time (classes without a valence count in none)."""
+        membership = np.array(
+            [[VALENCE_OF.get(name) == valence for valence in VALENCES] for name in self.labels], np.float64
+        ).reshape(len(self.labels), len(VALENCES))
+        return self.emotion_shares() @ membership
+
+    def table(self) -> str:
+        """A text table: one row per face, its captioned seconds, then % per class and per valence."""
+        if not self._track_ids:
+            return "no face had a caption"
+        heads = ["face", "captioned", *self.labels, "|", *VALENCES]
+        cells = [
+            [str(number), f"{total:.1f} s", *(f"{share:.0%}" for share in emotions), "|", *(f"{v:.0%}" for v in valences)]
+            for number, total, emotions, valences in zip(
+                face_numbers(self.track_ids).tolist(),
+                self._seconds.sum(axis=1).tolist(),
+                self.emotion_shares().tolist(),
+                self.valence_shares().tolist(),
+            )
+        ]
+        widths = [max(len(row[i]) for row in [heads, *cells]) for i in range(len(heads))]
+        lines = [heads, *cells]
+        return "\n".join(
+            "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths)))
+            for line in lines
+        )
+
+    def save_timeline(self, path: str | os.PathLike, *, title: str = "") -> None:
+        """A PNG (or any format matplotlib writes by extension) with one row per face, coloured by emotion."""
+        check_plot_path(path)
+        if not self.keep_timeline:
+            raise RuntimeError("EmotionSummary was made without keep_timeline=True, so it has no timeline to plot")
+        # The object-oriented API with an Agg canvas: no pyplot, no global backend switch.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+
+        rows = {track_id: row for row, track_id in enumerate(self._track_ids)}
+        figure = Figure(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)), dpi=100)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        colours = [EMOTION_COLOURS_HEX.get(name, f"C{i % 10}") for i, name in enumerate(self.labels)]
+        for track_id, start, end, shown in self._timeline:
+            axes.broken_barh([(start, end - start)], (rows[track_id] - 0.4, 0.8), facecolors=colours[shown])
+        axes.set_yticks(range(len(rows)), [f"Face {n}" for n in face_numbers(self.track_ids).tolist()])
+        axes.set_ylim(max(len(rows), 1) - 0.5, -0.5)
+        axes.set_xlabel("time (s)")
+        if title:
+            axes.set_title(title)
+        used = sorted({shown for *_, shown in self._timeline})
+        axes.legend(
+            handles=[Patch(color=colours[c], label=self.labels[c]) for c in used],
+            loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize="small",
+        )
+        if not rows:
+            axes.text(0.5, 0.5, "no face had a caption", ha="center", va="center", transform=axes.transAxes)
+        figure.tight_layout()
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary)
+
+
+def check_plot_path(path: str | os.PathLike) -> None:
+    """OutputError unless matplotlib can write this extension (checked before a long run, not after)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if suffix not in formats:
+        shown = repr("." + suffix) if suffix else "no extension"
+        raise OutputError(f"cannot write plot {str(path)!r}: {shown} is not an image format; use .png, .svg or .pdf")

@@ -1,0 +1,418 @@
+"""Where frames come from: a camera, a video file, a stream URL, photos, or the screen.
+
+`open_source(spec)` reads one string, as a user types it on the command line,
+and returns a `FrameSource`: a context manager and an iterator of `Frame`s.
+
+    with open_source("talk.mp4") as source:
+        for frame in source:
+            result = pipeline.process(frame.image_bgr, frame.time_s)
+
+Spec forms:
+
+    0, 1, ...              camera index (webcam)
+    talk.mp4               video file (any format OpenCV's FFmpeg reads)
+    rtsp://..., http://... network stream
+    photo.jpg              one image
+    frames/                a folder of images, in natural order (2.png before 10.png)
+    screen                 the whole primary screen
+    screen:X,Y,W,H         a region of the screen, e.g. the other person in a video call
+
+Time stamps: video files give each frame's own presentation time (variable
+frame rates are respected); cameras, streams and the screen are stamped by a
+monotonic clock from the first frame; images are spaced `1 / image_fps` apart.
+
+A source that cannot be opened raises `SourceError` with one line quoting the
+spec. A camera or stream that stops sending frames ends the iteration (the
+caller's `finally` flushes its outputs); `end_reason` says why it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from emocap.datasets import IMAGE_SUFFIXES
+from emocap.errors import SourceError
+
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+SAMPLE_CLIP_NAME = "faces.mp4"
+DEFAULT_IMAGE_FPS = 1.0
+"""Photos have no time of their own; one per second reads well in subtitles."""
+
+_SCREEN_SPEC = re.compile(r"screen(?::(?P<region>.*))?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: its position in the source, its time in seconds, and its pixels (H, W, 3) uint8 BGR."""
+
+    index: int
+    time_s: float
+    image_bgr: np.ndarray
+
+
+@dataclass(frozen=True)
+class ScreenRegion:
+    """A rectangle of the (virtual, all monitors) screen in pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"screen region must have a positive width and height, got {self.width}x{self.height}")
+
+    def as_mss(self) -> dict[str, int]:
+        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
+
+    def inside(self, monitor: dict[str, int]) -> bool:
+        return (
+            self.left >= monitor["left"]
+            and self.top >= monitor["top"]
+            and self.left + self.width <= monitor["left"] + monitor["width"]
+            and self.top + self.height <= monitor["top"] + monitor["height"]
+        )
+
+
+class FrameSource:
+    """Frames from one place, released when the `with` block or the iteration ends.
+
+    fps          nominal frames per second, or None when the source does not say
+    frame_count  number of frames, or None when unknown (cameras, streams, screen)
+    size         (width, height) of the first frame
+    is_live      True for cameras, streams and the screen (frames keep coming in real time)
+    end_reason   after iteration: why it stopped ("end of video", "camera stopped sending frames", ...)
+
+    Subclasses read their first frame while opening, so a source that opens
+    but gives nothing fails at once, and `size` is known before iterating.
+    """
+
+    is_live = False
+
+    def __init__(
+        self, spec: str, first: tuple[np.ndarray, float], *, fps: float | None, frame_count: int | None
+    ) -> None:
+        self.spec = spec
+        self.fps = fps
+        self.frame_count = frame_count
+        self.size = (first[0].shape[1], first[0].shape[0])
+        self.end_reason: str | None = None
+        self._first: tuple[np.ndarray, float] | None = first
+        self._closed = False
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        """The next image and its time in seconds, or None at the end (setting `end_reason`)."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Free the device or file handle; called once."""
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        try:
+            while not self._closed:
+                grabbed, self._first = self._first or self._read(), None
+                if grabbed is None:
+                    return
+                image, time_s = grabbed
+                yield Frame(index=index, time_s=time_s, image_bgr=image)
+                index += 1
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._release()
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r}, size={self.size}, fps={self.fps}, frames={self.frame_count})"
+
+
+class MonotonicClock:
+    """Seconds since the first call, from a clock that never goes backwards."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._start: float | None = None
+
+    def __call__(self) -> float:
+        now = self._now()
+        if self._start is None:
+            self._start = now
+        return now - self._start
+
+
+class PresentationClock:
+    """A video frame's own time stamp (CAP_PROP_POS_MSEC after `read`), so variable frame rates are kept.
+
+    Some containers report no time (0 or a repeated value); then the time
+    advances by one nominal frame interval, so stamps always increase.
+    """
+
+    def __init__(self, capture, fps: float | None) -> None:
+        self._capture = capture
+        self._interval = 1.0 / fps if fps else 1.0 / 30.0
+        self._last: float | None = None
+
+    def __call__(self) -> float:
+        stamp = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if self._last is None:
+            valid = math.isfinite(stamp) and stamp >= 0
+            self._last = stamp if valid else 0.0
+        elif math.isfinite(stamp) and stamp > self._last:
+            self._last = stamp
+        else:
+            self._last += self._interval
+        return self._last
+
+
+class CaptureSource(FrameSource):
+    """A cv2.VideoCapture: camera, video file or stream. The first frame is read on opening, to fail early."""
+
+    def __init__(self, spec: str, capture, *, live: bool, first: np.ndarray) -> None:
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = fps if math.isfinite(fps) and fps > 0 else None
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
+        self.is_live = live
+        self._capture = capture
+        self._clock: Callable[[], float] = MonotonicClock() if live else PresentationClock(capture, fps)
+        super().__init__(spec, (_as_bgr(first), self._clock()), fps=fps, frame_count=count if count > 0 else None)
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            self.end_reason = "the camera or stream stopped sending frames" if self.is_live else "end of video"
+            return None
+        return _as_bgr(image), self._clock()
+
+    def _release(self) -> None:
+        self._capture.release()
+
+
+class ImageSequenceSource(FrameSource):
+    """Image files read one at a time, `1 / fps` seconds apart."""
+
+    def __init__(self, spec: str, paths: list[Path], *, fps: float) -> None:
+        if not fps > 0:
+            raise ValueError(f"image_fps must be positive, got {fps!r}")
+        super().__init__(spec, (read_image(paths[0], spec), 0.0), fps=fps, frame_count=len(paths))
+        self.paths = tuple(paths)
+        self._next = 1
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        if self._next >= len(self.paths):
+            self.end_reason = "no more images"
+            return None
+        index = self._next
+        self._next += 1
+        return read_image(self.paths[index], self.spec), index / self.fps
+
+
+class ScreenSource(FrameSource):
+    """A region of the screen grabbed with `mss`, at most `max_fps` times a second."""
+
+    is_live = True
+
+    def __init__(self, spec: str, region: ScreenRegion | None, *, max_fps: float | None) -> None:
+        if max_fps is not None and not max_fps > 0:
+            raise ValueError(f"max_fps must be positive or None, got {max_fps!r}")
+        import mss  # only screen capture needs it
+
+        # mss 10 renamed the factory to MSS; 9.x (allowed by pyproject) has only mss.mss.
+        make_grabber = getattr(mss, "MSS", None) or mss.mss
+        try:
+            self._grabber = make_grabber()
+        except Exception as error:  # mss raises its own ScreenShotError, or OS errors, without a display
+            raise SourceError(f"cannot capture the screen ({spec!r}): {_first_line(error)}") from error
+        try:
+            self.spec, self.region = spec, _region_on_screen(spec, region, self._grabber.monitors)
+            first = self._grab()
+        except BaseException:
+            self._grabber.close()
+            raise
+        self._interval = 1.0 / max_fps if max_fps else 0.0
+        self._clock = MonotonicClock()
+        super().__init__(spec, (first, self._clock()), fps=max_fps, frame_count=None)
+        self._due = time.monotonic() + self._interval
+
+    def _grab(self) -> np.ndarray:
+        try:
+            shot = self._grabber.grab(self.region.as_mss())
+        except Exception as error:  # see above: mss's error types depend on the platform
+            raise SourceError(f"cannot capture the screen ({self.spec!r}): {_first_line(error)}") from error
+        # BGRA -> BGR; the copy makes it contiguous for OpenCV drawing.
+        return np.ascontiguousarray(np.asarray(shot)[:, :, :3])
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        if self._interval:
+            wait = self._due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._due = max(self._due + self._interval, time.monotonic())
+        try:
+            image = self._grab()
+        except SourceError as error:
+            self.end_reason = str(error)
+            return None
+        return image, self._clock()
+
+    def _release(self) -> None:
+        self._grabber.close()
+
+
+def sample_clip() -> Path:
+    """The bundled sample video (two public-domain portraits; see emocap/samples/README.md)."""
+    return Path(__file__).resolve().parent / "samples" / SAMPLE_CLIP_NAME
+
+
+def open_source(spec: str, *, max_fps: float | None = None, image_fps: float = DEFAULT_IMAGE_FPS) -> FrameSource:
+    """Open the source a user named (see the module docstring for the forms).
+
+    max_fps caps how often the screen is grabbed (cameras and files keep their own pace).
+    image_fps spaces the time stamps of photos and image folders.
+    Raises SourceError, with the spec quoted, when the source cannot be opened.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise SourceError(f"no source given ({spec!r}); use a camera index, a video, an image, a folder or 'screen'")
+    spec = spec.strip()
+    if spec.isdigit():
+        return _open_capture(spec, int(spec), live=True, what=f"camera {spec}")
+    if _SCREEN_SPEC.fullmatch(spec):
+        return ScreenSource(spec, parse_screen_spec(spec), max_fps=max_fps)
+    if spec.lower().startswith(STREAM_SCHEMES):
+        return _open_capture(spec, spec, live=True, what="stream")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ImageSequenceSource(spec, folder_images(path, spec), fps=image_fps)
+    if not path.exists():
+        raise SourceError(f"no such file, folder or camera: {spec!r}")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSequenceSource(spec, [path], fps=image_fps)
+    return _open_capture(spec, str(path), live=False, what="video")
+
+
+def _region_on_screen(spec: str, region: ScreenRegion | None, monitors: list[dict]) -> ScreenRegion:
+    """The region to grab: the primary monitor when none is given; SourceError when it is off the screen."""
+    everything = monitors[0]
+    if region is None:
+        primary = monitors[1] if len(monitors) > 1 else everything
+        return ScreenRegion(primary["left"], primary["top"], primary["width"], primary["height"])
+    if not region.inside(everything):
+        raise SourceError(
+            f"screen region {spec!r} is outside the screen, which spans X,Y,W,H = "
+            f"{everything['left']},{everything['top']},{everything['width']},{everything['height']}"
+        )
+    return region
+
+
+def parse_screen_spec(spec: str) -> ScreenRegion | None:
+    """'screen' -> None (the primary monitor); 'screen:X,Y,W,H' -> that region. SourceError otherwise."""
+    match = _SCREEN_SPEC.fullmatch(spec.strip())
+    if match is None:
+        raise SourceError(f"not a screen source: {spec!r} (expected 'screen' or 'screen:X,Y,W,H')")
+    region = match.group("region")
+    if region is None:
+        return None
+    parts = [part.strip() for part in region.split(",")]
+    if len(parts) != 4 or not all(re.fullmatch(r"-?\d+", part) for part in parts):
+        raise SourceError(f"bad screen region {spec!r}: expected 'screen:X,Y,W,H' with four whole numbers")
+    try:
+        return ScreenRegion(*(int(part) for part in parts))
+    except ValueError as error:
+        raise SourceError(f"bad screen region {spec!r}: {error}") from error
+
+
+def folder_images(folder: Path, spec: str) -> list[Path]:
+    """Image files directly in `folder`, in natural order (frame2.png before frame10.png); SourceError if none."""
+    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    if not files:
+        raise SourceError(f"folder {spec!r} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def natural_key(path: Path) -> tuple:
+    """Sort key that compares runs of digits as numbers."""
+    return tuple(
+        (0, int(part), part) if part.isdigit() else (1, 0, part.lower())
+        for part in re.split(r"(\d+)", path.name)
+        if part
+    )
+
+
+def read_image(path: Path, spec: str) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 BGR; SourceError when it cannot be decoded."""
+    # imdecode from bytes rather than imread: it also handles non-ASCII paths on Windows.
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise SourceError(f"cannot read image {str(path)!r} (from {spec!r}): {error.strerror}") from error
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise SourceError(f"cannot decode image {str(path)!r} (from {spec!r}): not an image OpenCV can read")
+    return image
+
+
+def _open_capture(spec: str, target: int | str, *, live: bool, what: str) -> CaptureSource:
+    with _quiet_opencv():
+        capture = cv2.VideoCapture(target)
+    try:
+        if not capture.isOpened():
+            raise SourceError(_cannot_open(spec, what))
+        ok, first = capture.read()
+        if not ok or first is None:
+            raise SourceError(f"{what} {spec!r} opened but gave no frame")
+        return CaptureSource(spec, capture, live=live, first=first)
+    except BaseException:
+        capture.release()
+        raise
+
+
+def _cannot_open(spec: str, what: str) -> str:
+    if what.startswith("camera"):
+        return f"cannot open {what} ({spec!r}): no such camera, or another program is using it"
+    if what == "stream":
+        return f"cannot open stream {spec!r}: unreachable, or not a stream OpenCV can read"
+    return f"cannot open video {spec!r}: not a video OpenCV can read"
+
+
+def _as_bgr(image: np.ndarray) -> np.ndarray:
+    """Some cameras deliver grayscale or BGRA; the pipeline always gets (H, W, 3)."""
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV logs WARN/ERROR lines to stderr while probing backends; our SourceError says it in one line."""
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

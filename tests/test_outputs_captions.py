@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from emocap.outputs.captions import caption_text, face_numbers, position_words, valence_words
+from emocap.types import UNTRACKED
+
+
+def test_faces_are_numbered_from_one_and_untracked_ones_by_order():
+    assert face_numbers(np.array([0, 4, 1])).tolist() == [1, 5, 2]
+    assert face_numbers(np.array([UNTRACKED, UNTRACKED])).tolist() == [1, 2]
+
+
+def test_position_is_the_third_of_the_frame_the_box_centre_is_in():
+    boxes = np.array([[0, 0, 100, 50], [250, 0, 350, 50], [500, 0, 640, 50], [200, 0, 228, 50], [200, 0, 226, 50]])
+    assert position_words(boxes, 640).tolist() == ["left", "centre", "right", "centre", "left"]  # 640 / 3 = 213.3
+    with pytest.raises(ValueError, match="frame_width must be positive, got 0"):
+        position_words(boxes, 0)
+
+
+def test_caption_text_variants():
+    assert caption_text(1, "happy", position="left") == "Face 1 (left): happy — positive"
+    assert caption_text(2, "sad", "fear") == "Face 2: sad / fear — negative"
+    assert caption_text(3, "surprise", "fear", separator=" - ") == "Face 3: surprise / fear - positive / negative"
+    assert caption_text(4, "neutral") == "Face 4: neutral"
+    assert caption_text(5, "") == "Face 5"
+    assert caption_text(6, "bored") == "Face 6: bored"  # a class with no known valence
+
+
+def test_valence_words_name_each_valence_once():
+    assert valence_words("sad", "fear") == "negative"
+    assert valence_words("happy", "neutral") == "positive / neutral"
+    assert valence_words("happy", "") == "positive"
