@@ -1,0 +1,99 @@
+"""`emocap serve`: a local web page that captions the camera or a shared window live."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Callable
+
+from emocap.commands.live import add_model_options, add_smoothing_options, build_pipeline
+from emocap.errors import EmocapError
+from emocap.web.origins import LOOPBACK_NAMES, parse_origin
+
+DESCRIPTION = """\
+Start a local web server with a page that captions faces live.
+
+Open the printed address in a browser, then choose your camera, or share the
+window of a video call to caption the other person. The page sends frames to
+this server only; nothing is saved. Only pages served by this server may
+connect, unless --allow-origin names another.
+"""
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a whole number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0..65535 (0 picks a free one), got {text!r}")
+    return port
+
+
+def origin(text: str) -> str:
+    try:
+        return parse_origin(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="a local web page with live captions",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this computer only)")
+    parser.add_argument("--port", type=port_number, default=8765, help="port to listen on; 0 picks a free one (default: %(default)s)")
+    parser.add_argument(
+        "--allow-origin",
+        type=origin,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also accept pages from this origin, e.g. http://192.168.1.5:8765 (repeatable)",
+    )
+    add_model_options(parser)
+    add_smoothing_options(parser)
+    parser.set_defaults(run=run)
+
+
+def build_pipeline_factory(args: argparse.Namespace) -> Callable:
+    """Pipelines that share one detector and classifier but each keep their own faces and memory."""
+    shared = build_pipeline(args)
+    return shared.fresh
+
+
+def run(args: argparse.Namespace) -> int:
+    from emocap.web.server import CaptionServer
+
+    server = CaptionServer(
+        build_pipeline_factory(args),
+        host=args.host,
+        port=args.port,
+        extra_origins=tuple(args.allow_origin),
+    )
+    try:
+        asyncio.run(_serve(server))
+    except KeyboardInterrupt:
+        print("emocap serve: stopped")
+    return 0
+
+
+async def _serve(server) -> None:
+    try:
+        await server.start()
+    except OSError as error:
+        raise EmocapError(f"cannot listen on {server.host}:{server.port}: {error.strerror or error}") from error
+    try:
+        print(f"emocap serve: open {server.url} in a browser (Ctrl+C stops)", flush=True)
+        if server.host not in LOOPBACK_NAMES:
+            print(
+                "emocap serve: note: other computers can reach this server; browsers allow the camera "
+                "only on http://localhost pages or over https",
+                flush=True,
+            )
+        await server.serve_forever()
+    finally:
+        await server.close()

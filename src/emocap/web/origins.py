@@ -1,0 +1,54 @@
+"""Which web pages may open the caption WebSocket.
+
+Browsers send an `Origin` header with every WebSocket handshake; checking it
+stops any other site open in the same browser from streaming the camera
+through this server (cross-site WebSocket hijacking) or reading its answers.
+A pinned list (not "whatever the Host header says") also defeats DNS
+rebinding. Clients that are not browsers send no Origin and are allowed:
+they are not a cross-site threat, and the server only listens locally.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
+def _host_in_url(host: str) -> str:
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host
+
+
+def parse_origin(text: str) -> str:
+    """A web origin as browsers write it (`http://host:port`, no path), or ValueError."""
+    candidate = text.strip().lower()
+    if not _ORIGIN.fullmatch(candidate):
+        raise ValueError(
+            f"origin {text!r} is not of the form http://HOST[:PORT] or https://HOST[:PORT] (no path, no trailing slash)"
+        )
+    return candidate
+
+
+@dataclass(frozen=True)
+class OriginPolicy:
+    """The origins allowed to connect: the server's own page plus `extra`."""
+
+    allowed: frozenset[str]
+
+    @classmethod
+    def for_server(cls, host: str, port: int, extra: tuple[str, ...] = ()) -> "OriginPolicy":
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port must be in 1..65535, got {port!r}")
+        # A page opened as http://localhost:PORT/ is the same server as 127.0.0.1.
+        hosts = LOOPBACK_NAMES if host in LOOPBACK_NAMES else (host,)
+        own = {f"http://{_host_in_url(name)}:{port}" for name in hosts}
+        return cls(frozenset(own | {parse_origin(origin) for origin in extra}))
+
+    def allows(self, origin: str | None) -> bool:
+        return origin is None or origin.lower() in self.allowed

@@ -1,0 +1,207 @@
+"""The caption server for real: real pipeline, real sockets on 127.0.0.1, real face."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
+
+from emocap.cli import build_parser
+from emocap.cli import main as emocap_main
+from emocap.commands.serve import build_pipeline_factory
+from emocap.web.server import CaptionServer
+
+FRAMES_TO_SETTLE = 8  # the paper's memory shows a label after a few agreeing frames
+
+
+@pytest.fixture(scope="module")
+def pipeline_factory():
+    return build_pipeline_factory(build_parser().parse_args(["serve"]))
+
+
+@pytest.fixture(scope="module")
+def face_jpeg() -> bytes:
+    """640x480 JPEG with one real face (scikit-image's astronaut) on a grey wall."""
+    from skimage import data
+
+    portrait = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 80:560] = cv2.resize(portrait, (480, 480), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return jpeg.tobytes()
+
+
+def socket_url(server: CaptionServer) -> str:
+    return f"ws://127.0.0.1:{server.port}/ws"
+
+
+def http_get(url: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+async def caption(client, jpeg: bytes) -> dict:
+    await client.send(jpeg)
+    return json.loads(await client.recv())
+
+
+def test_page_and_socket_share_one_port(pipeline_factory):
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            page = await asyncio.to_thread(http_get, server.url)
+            script = await asyncio.to_thread(http_get, server.url + "app.js")
+            missing = await asyncio.to_thread(http_get, server.url + "secrets.txt")
+            return page, script, missing
+
+    (status, headers, body), script, missing = asyncio.run(scenario())
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b'aria-live="polite"' in body and b"Use my camera" in body
+    assert "connect-src 'self'" in headers["Content-Security-Policy"]
+    assert script[0] == 200 and b"getUserMedia" in script[2] and b"getDisplayMedia" in script[2]
+    assert missing[0] == 404
+
+
+def test_a_face_is_boxed_and_captioned(pipeline_factory, face_jpeg):
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            async with connect(socket_url(server)) as client:
+                return [await caption(client, face_jpeg) for _ in range(FRAMES_TO_SETTLE)]
+
+    answers = asyncio.run(scenario())
+    assert [answer["frame"] for answer in answers] == [{"width": 640, "height": 480}] * FRAMES_TO_SETTLE
+    assert all(len(answer["faces"]) == 1 for answer in answers), [answer["faces"] for answer in answers]
+    face = answers[-1]["faces"][0]
+    x1, y1, x2, y2 = face["box"]
+    assert 200 < (x1 + x2) / 2 < 440 and 60 < (y1 + y2) / 2 < 260, face["box"]
+    assert face["score"] >= 0.95
+    assert abs(sum(face["probs"]) - 1) < 0.01 and len(face["probs"]) == len(answers[-1]["labels"])
+    assert face["label"] in answers[-1]["labels"], "the memory never settled on a label"
+    assert face["valence"] in ("negative", "neutral", "positive") and face["colour"].startswith("#")
+    assert len({answer["faces"][0]["id"] for answer in answers}) == 1  # one identity throughout
+    assert {"decode", "pipeline", "server"} <= set(answers[-1]["timings_ms"])
+
+
+BAD_CLIENTS = {
+    "text": ({}, lambda jpeg: "hello", 1003, "expected binary image frames"),
+    "garbage": ({}, lambda jpeg: b"\x00\x01garbage" * 100, 1003, "not an image (900 bytes"),
+    "empty": ({}, lambda jpeg: b"", 1003, "not an image (0 bytes"),
+    "oversized": ({}, lambda jpeg: jpeg + bytes(2 * 2**20), 1009, "exceeds limit of 2097152 bytes"),
+    "other origin": ({"origin": "http://evil.example"}, lambda jpeg: jpeg, 1008, "origin http://evil.example may not connect"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_CLIENTS)
+def test_a_bad_client_is_closed_while_another_keeps_being_served(pipeline_factory, face_jpeg, kind):
+    options, bad_message, code, reason = BAD_CLIENTS[kind]
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            async with connect(socket_url(server)) as good:
+                before = await caption(good, face_jpeg)
+                async with connect(socket_url(server), **options) as bad:
+                    with pytest.raises(ConnectionClosedError) as closed:
+                        await bad.send(bad_message(face_jpeg))  # a refused origin is closed before this
+                        await bad.recv()
+                after = await caption(good, face_jpeg)
+                return before, closed.value, after
+
+    before, closed, after = asyncio.run(scenario())
+    assert closed.rcvd.code == code
+    assert reason in closed.rcvd.reason
+    assert len(before["faces"]) == 1 and len(after["faces"]) == 1
+    assert after["index"] == before["index"] + 1  # the good client's pipeline went on undisturbed
+
+
+def test_each_connection_has_its_own_faces(pipeline_factory, face_jpeg):
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            async with connect(socket_url(server)) as first, connect(socket_url(server)) as second:
+                one = [await caption(first, face_jpeg) for _ in range(3)]
+                two = await caption(second, face_jpeg)
+                return one, two
+
+    one, two = asyncio.run(scenario())
+    # A fresh connection starts its own identities and frame count, not the first one's.
+    assert two["faces"][0]["id"] == one[0]["faces"][0]["id"]
+    assert two["index"] == one[0]["index"]
+
+
+def test_inference_runs_off_the_event_loop(pipeline_factory, face_jpeg):
+    """While one client's frame is in the pipeline, another client's ping is answered at once."""
+    frame = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    big = cv2.imencode(".jpg", cv2.resize(frame, (1920, 1440)))[1].tobytes()
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            async with connect(socket_url(server)) as busy, connect(socket_url(server)) as idle:
+                await busy.send(big)
+                await asyncio.sleep(0.005)  # let the frame reach the pipeline
+                started = time.perf_counter()
+                await (await idle.ping())
+                pong_ms = (time.perf_counter() - started) * 1000
+                answer = json.loads(await busy.recv())
+                return pong_ms, answer["timings_ms"]["pipeline"]
+
+    pong_ms, pipeline_ms = asyncio.run(scenario())
+    assert pipeline_ms > 20, "the frame was too quick to show anything"
+    assert pong_ms < pipeline_ms / 2, (pong_ms, pipeline_ms)
+
+
+def test_serve_refuses_bad_options(capsys):
+    with pytest.raises(SystemExit) as exited:
+        emocap_main(["serve", "--port", "70000"])
+    assert exited.value.code == 2
+    assert "port must be in 0..65535 (0 picks a free one), got '70000'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        emocap_main(["serve", "--allow-origin", "example.org"])
+    assert "origin 'example.org' is not of the form http://HOST[:PORT]" in capsys.readouterr().err
+
+
+def test_serve_reports_a_busy_port_in_one_line(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert emocap_main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"emocap serve: error: cannot listen on 127.0.0.1:{port}: ")
+    assert err.count("\n") == 1
+
+
+def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emocap", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("emocap serve: open http://127.0.0.1:"), line + process.stderr.read()
+        url = line.split()[3]
+        status, _, body = http_get(url)
+        assert status == 200 and b"emocap" in body
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
