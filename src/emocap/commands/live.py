@@ -27,7 +27,8 @@ sources (--source):
   screen               the whole screen
   screen:X,Y,W,H       part of the screen, e.g. the other person in a video call
 
-With no --source and no camera, the bundled sample clip plays instead.
+With no --source and no camera, the bundled sample clip plays instead; with no
+display (no DISPLAY on Linux), JSON lines are printed instead of a window.
 
 keys in the window:
   q or Esc             quit
@@ -90,7 +91,7 @@ def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--memory", type=positive_int, default=None, metavar="N",
                        help="predictions the paper memory keeps (default: the smoother's own, 4)")
     group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
-                       help="run the face detector on every K-th frame and track boxes in between (default: 1)")
+                       help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
 
 
 def positive_int(text: str) -> int:
@@ -137,8 +138,15 @@ def open_requested_source(spec: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.no_window and not has_display():
+        # Same spirit as the camera fallback: the main job still runs on a machine without a screen.
+        print(
+            "emocap live: note: no display to open a window on (DISPLAY is not set); "
+            "printing one JSON line per frame instead (--no-window asks for this directly)",
+            file=sys.stderr,
+        )
+        args.no_window = True
     if not args.no_window:
-        check_display()
         if not args.snapshot_dir.is_dir():
             raise OutputError(f"snapshot folder {str(args.snapshot_dir)!r} does not exist")
     with open_requested_source(args.source) as source:
@@ -170,10 +178,9 @@ def print_json_lines(source, pipeline, max_frames: int | None) -> int:
     return count
 
 
-def check_display() -> None:
-    """Fail with one line, not a Qt abort, when there is no screen to open a window on."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise OutputError("no display to open a window on (DISPLAY is not set); use --no-window for JSON lines")
+def has_display() -> bool:
+    """False where opening a window would abort inside Qt (Linux without X11 or Wayland)."""
+    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class LiveWindow:
