@@ -24,7 +24,7 @@ def read_back(path):
         capture.release()
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+@pytest.mark.parametrize("suffix", [".mp4", ".avi", ".webm"])
 def test_frames_are_written_in_order_at_the_given_rate(tmp_path, suffix):
     path = tmp_path / f"out{suffix}"
     with AnnotatedVideoWriter(path, fps=12.5, frame_size=(64, 48)) as video:
@@ -56,7 +56,7 @@ def test_a_video_without_frames_is_an_error_and_no_file(tmp_path):
 
 
 def test_unsupported_extension_names_the_supported_ones(tmp_path):
-    with pytest.raises(OutputError, match=r"'\.gif' is not supported; use \.mp4, \.m4v, \.mov, \.avi"):
+    with pytest.raises(OutputError, match=r"'\.gif' is not supported; use \.mp4, \.m4v, \.mov, \.avi, \.webm"):
         AnnotatedVideoWriter(tmp_path / "out.gif", fps=10, frame_size=(64, 48))
 
 

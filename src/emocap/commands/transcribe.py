@@ -60,7 +60,8 @@ how captions are cut:
 
 the annotated copy (--annotate):
   Boxes, captions and probability bars drawn on every frame, at the video's
-  frame rate. It has no sound: OpenCV writes pictures only. To add the sound
+  frame rate; name it .webm (VP8) to play it in a web browser, which does not
+  play the MPEG-4 of .mp4 copies. It has no sound: OpenCV writes pictures only. To add the sound
   of the original back, for example:
     ffmpeg -i talk.annotated.mp4 -i talk.mp4 -map 0:v -map 1:a? -c copy talk.captioned.mp4
 
@@ -94,8 +95,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out-dir", type=Path, metavar="DIR",
                         help="folder for outputs named after the video (default: the video's folder; created if needed)")
     parser.add_argument("--annotate", nargs="?", const="", metavar="OUT.mp4",
-                        help="also write a copy of the video with boxes and captions (.mp4, .mov, .m4v or .avi; "
-                        "no sound); alone, it is named VIDEO.annotated.mp4")
+                        help="also write a copy of the video with boxes and captions (.mp4, .mov, .m4v, .avi, "
+                        "or .webm to play it in a browser; no sound); alone, it is named VIDEO.annotated.mp4")
     parser.add_argument("--records", choices=("frame", "segment"), default="frame",
                         help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
     parser.add_argument("--min-duration", type=seconds, default=0.5, metavar="S",

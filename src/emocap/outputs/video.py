@@ -13,8 +13,9 @@ import numpy as np
 from emocap.atomic import atomic_path
 from emocap.errors import OutputError
 
-VIDEO_CODECS: dict[str, str] = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
-"""Extension -> FourCC. Both codecs ship with OpenCV's own FFmpeg build, so they work everywhere it does."""
+VIDEO_CODECS: dict[str, str] = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".webm": "VP80"}
+"""Extension -> FourCC. All three codecs ship with OpenCV's own FFmpeg build, so they work everywhere it
+does. Browsers play none of them in .mp4 (OpenCV's wheels cannot encode H.264), but they play VP8 .webm."""
 
 
 class AnnotatedVideoWriter:
