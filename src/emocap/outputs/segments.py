@@ -19,7 +19,7 @@ flickers is settled against the stretches around it:
 Neighbouring stretches in the same state are joined, and each stretch with
 a label becomes a `Segment`. So a face that drops out of detection for less
 than `min_duration_s` keeps its caption, and a face seen for a moment still
-gets one.
+gets one if it showed a label at all.
 
 `SegmentBuilder` does this as frames arrive and hands segments out in order
 of start time. It keeps only the faces still open, so memory stays flat on
