@@ -1,0 +1,342 @@
+"""End-to-end accuracy of the live path on labelled faces: frame -> detect -> crop -> classify.
+
+Every FER2013 PrivateTest face (3,589; --split PublicTest for the other half) is upscaled 3x (48 -> 144 px, bicubic)
+and pasted at a random position (seeded) into its own 640x480 BGR frame of a
+plain background. The full `Pipeline` (MTCNN at its default settings:
+confidence 0.95, min face 40 px; the classifier; tracker; smoother "none")
+runs on that frame, reset before each one, so every frame is a new person. A
+face counts as detected when a detection's box overlaps the pasted square
+with IoU >= 0.3; the best-overlapping detection's probabilities are its
+prediction. The baseline is the same classifier on the same 48x48 faces
+given directly (`classifier.predict(data.images)`, what `emocap evaluate`
+scores), in the same process. Run from the repository root:
+
+    python benchmarks/pipeline_accuracy.py                      # all 3,589 faces (~3-5 min on 2 cores)
+    python benchmarks/pipeline_accuracy.py --limit 300          # a quick look at 300, spread over the classes
+    python benchmarks/pipeline_accuracy.py --margins            # also sweep the crop margin
+    python benchmarks/pipeline_accuracy.py --margins 0 0.1 0.25 0.4 --json out/pipeline_accuracy.json
+
+Prints:
+  1. detection rate (pasted faces found), false detections per frame (detections
+     other than the one matched to the pasted face), how the matched boxes sit
+     on the pasted square (IoU, box side / square side), ms per frame of
+     `Pipeline.process` and by stage;
+  2. accuracy: on detected faces, end to end (a missed face counts as wrong),
+     direct on all faces and on the detected ones, and the gap direct -
+     end to end in percentage points (overall, and on detected faces only,
+     which isolates what detection + cropping + resampling cost);
+  3. recall per class, end to end against direct;
+  4. with --margins: accuracy on the detected faces for each crop margin,
+     classified with `classifier.classify_boxes(frame, box, margin=m)` on the
+     SAME detections (each frame is detected once; the sweep classifies the
+     matched box of the frame still in memory, so no frame is built twice and
+     only one frame is held at a time). Use it with --split PublicTest to
+     choose `emocap.preprocessing.DEFAULT_FACE_MARGIN` from data, never on
+     the PrivateTest faces the figure is reported on.
+
+A subtlety: FER2013 faces are tight crops. Pasted on a plain background,
+any crop margin that reaches beyond the face's own 48x48 square (here the
+144 px pasted square) shows background, a flat border the model never saw
+in training, whereas a face in a real frame continues into hair, ears, neck
+and room. The margin sweep measures exactly this: on these frames, expect
+the margins that frame the crop like FER2013 (crop side close to the pasted
+square) to do best and larger ones to lose accuracy because of the flat
+border, not because of the framing; real video would penalise them less, so
+read the sweep as a lower bound for wide margins. The printed "margin that
+would frame the pasted square" (square side / matched box side - 1) tells
+which margin reproduces the FER2013 framing from MTCNN's boxes.
+
+Timings are those of whatever else runs on the machine; on a busy machine
+they are upper bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from emocap.atomic import atomic_text
+from emocap.classifier import EmotionClassifier
+from emocap.datasets import load_fer2013
+from emocap.detection import FaceDetector, iou_matrix
+from emocap.errors import EmocapError
+from emocap.evaluation.report import labels_in_model_order
+from emocap.pipeline import Pipeline
+from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER_SIZE
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAME_SIZE = (640, 480)  # width, height
+BACKGROUNDS = {"grey": 128, "black": 0, "white": 255, "noise": None}
+"""Plain grey levels; "noise" is uniform grey-level noise, new (but seeded) in every frame."""
+DEFAULT_MARGIN_GRID = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
+"""Margins swept by a bare `--margins`."""
+MIN_IOU = 0.3
+STAGES = ("detect", "classify", "track")
+
+
+def paste_positions(count: int, side: int, seed: int) -> np.ndarray:
+    """Top-left corners (count, 2) int, x and y, of a side x side square anywhere inside the frame.
+
+    Drawn for the whole split before --limit picks faces, so a face gets the same
+    position (and frame) however many faces are run."""
+    width, height = FRAME_SIZE
+    rng = np.random.default_rng(seed)
+    return np.stack(
+        [rng.integers(0, width - side, count, endpoint=True), rng.integers(0, height - side, count, endpoint=True)],
+        axis=1,
+    )
+
+
+def make_frame(face: np.ndarray, corner: np.ndarray, scale: int, background: str, seed: int, index: int):
+    """The BGR frame of one face, and the pasted square (4,) xyxy. Deterministic in (seed, index)."""
+    width, height = FRAME_SIZE
+    level = BACKGROUNDS[background]
+    if level is None:
+        gray = np.random.default_rng((seed, index)).integers(0, 256, (height, width), np.uint8, endpoint=False)
+        frame = np.repeat(gray[:, :, None], 3, axis=2)
+    else:
+        frame = np.full((height, width, 3), level, np.uint8)
+    side = FER_SIZE * scale
+    big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    x, y = int(corner[0]), int(corner[1])
+    frame[y : y + side, x : x + side] = big[:, :, None]
+    return frame, np.array([x, y, x + side, y + side], np.float32)
+
+
+def recall_per_class(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """Share of each true class predicted right; NaN for a class with no faces."""
+    counts = np.bincount(truth, minlength=classes)
+    hits = np.bincount(truth[predicted == truth], minlength=classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
+def percent(value: float) -> str:
+    return "  n/a" if not np.isfinite(value) else f"{100 * value:5.1f}%"
+
+
+def mean_or_nan(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def json_ready(value):
+    """NaN (a class or a subset with no faces) as null: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"),
+                        help="FER2013 (Kaggle folders, CSV or pack; default: ../shared/data/fer2013)")
+    parser.add_argument("--model", default=None, help="ONNX model (default: the built-in one)")
+    parser.add_argument("--split", choices=("PrivateTest", "PublicTest"), default="PrivateTest",
+                        help="faces to paste (default: PrivateTest, the figure we report; choose settings such "
+                        "as the crop margin on PublicTest)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="only N faces, evenly spread over the split (it is sorted by class)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the paste positions (and noise background)")
+    parser.add_argument("--background", choices=tuple(BACKGROUNDS), default="grey",
+                        help="frame background (default: grey, mid grey 128)")
+    parser.add_argument("--scale", type=int, default=3, help="upscaling of the 48 px faces (default 3: 144 px)")
+    parser.add_argument("--margins", type=float, nargs="*", default=None, metavar="M",
+                        help="also classify the detected faces with each crop margin M; a bare --margins "
+                        f"sweeps {' '.join(map(str, DEFAULT_MARGIN_GRID))}")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="ONNX Runtime threads of the detector and the classifier (default: one per core)")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be at least 1, got {args.limit}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    if not 1 <= args.scale or FER_SIZE * args.scale > min(FRAME_SIZE):
+        parser.error(f"--scale must be 1..{min(FRAME_SIZE) // FER_SIZE} (the face must fit the frame), got {args.scale}")
+    if args.margins is not None:
+        args.margins = sorted(set(args.margins or DEFAULT_MARGIN_GRID))
+        if min(args.margins) <= -1:
+            parser.error(f"--margins must be greater than -1, got {min(args.margins)}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    try:
+        data = load_fer2013(args.data, args.split)
+        classifier = EmotionClassifier(args.model, threads=args.threads)
+        truth_all = labels_in_model_order(data, classifier.labels)
+    except EmocapError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    side = FER_SIZE * args.scale
+    corners = paste_positions(len(data), side, args.seed)
+    chosen = np.arange(len(data))
+    if args.limit is not None and args.limit < len(data):
+        # Spread over the split, not its first N: the split is sorted by class.
+        chosen = np.unique(np.linspace(0, len(data) - 1, args.limit).round().astype(np.int64))
+        data = data.subset(chosen)
+    corners, truth = corners[chosen], truth_all[chosen]
+    n, k = len(data), len(classifier.labels)
+    detector = FaceDetector(threads=args.threads)  # the live defaults: confidence 0.95, min face 40 px
+    pipeline = Pipeline(detector, classifier, smoother="none")
+    margins = args.margins or []
+
+    print(f"emocap pipeline accuracy: FER2013 {args.split}, {n} faces, each {FER_SIZE} -> {side} px (bicubic) "
+          f"in a {FRAME_SIZE[0]}x{FRAME_SIZE[1]} {args.background} frame, seed {args.seed}; "
+          f"MTCNN confidence {detector.min_confidence}, min face {detector.min_face_size:g} px; "
+          f"crop margin {DEFAULT_FACE_MARGIN}; model {classifier.path.name}")
+
+    direct_probs = classifier.predict(data.images)
+    direct_pred = direct_probs.argmax(1)
+
+    detected = np.zeros(n, bool)
+    pred = np.full(n, -1, np.int64)  # end to end; -1 when missed
+    matched_boxes = np.full((n, 4), np.nan, np.float32)
+    matched_iou = np.full(n, np.nan)
+    false_detections = np.zeros(n, np.int64)
+    display_disagrees = 0
+    margin_pred = np.full((len(margins), n), -1, np.int64)
+    process_ms = np.zeros(n)
+    stage_ms = {stage: 0.0 for stage in STAGES}
+
+    # One warm-up frame (ONNX Runtime's first runs are slow), not counted.
+    pipeline.process(make_frame(data.images[0], corners[0], args.scale, args.background, args.seed, chosen[0])[0])
+    for i in tqdm(range(n), desc="frames", unit="frame", disable=None):
+        frame, square = make_frame(data.images[i], corners[i], args.scale, args.background, args.seed, chosen[i])
+        pipeline.reset()
+        clock = time.perf_counter()
+        result = pipeline.process(frame)
+        process_ms[i] = (time.perf_counter() - clock) * 1000
+        for stage in STAGES:
+            stage_ms[stage] += result.timings_ms.get(stage, 0.0)
+        faces = result.faces
+        if len(faces):
+            overlap = iou_matrix(faces.boxes, square[None])[:, 0]
+            best = int(overlap.argmax())
+            if overlap[best] >= MIN_IOU:
+                detected[i] = True
+                matched_iou[i] = overlap[best]
+                matched_boxes[i] = faces.boxes[best]
+                pred[i] = int(faces.probs[best].argmax())
+                display_disagrees += int(faces.display[best] != pred[i])
+                for row, margin in enumerate(margins):
+                    probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], margin=margin)
+                    margin_pred[row, i] = int(probs[0].argmax())
+        false_detections[i] = len(faces) - int(detected[i])
+
+    hit = detected.sum()
+    correct = pred == truth
+    direct_correct = direct_pred == truth
+    box_side = np.maximum(matched_boxes[:, 2] - matched_boxes[:, 0], matched_boxes[:, 3] - matched_boxes[:, 1])[detected]
+    framing_margin = side / box_side - 1
+
+    figures = {
+        "faces": int(n),
+        "detected": int(hit),
+        "detection_rate": float(hit / n),
+        "false_detections_per_frame": float(false_detections.mean()),
+        "frames_with_false_detections": int((false_detections > 0).sum()),
+        "matched_iou_mean": mean_or_nan(matched_iou[detected]),
+        "matched_box_side_over_square_median": float(np.median(box_side / side)) if hit else float("nan"),
+        "framing_margin_median": float(np.median(framing_margin)) if hit else float("nan"),
+        "accuracy_on_detected": mean_or_nan(correct[detected]),
+        "accuracy_end_to_end": float(correct.mean()),
+        "direct_accuracy": float(direct_correct.mean()),
+        "direct_accuracy_on_detected": mean_or_nan(direct_correct[detected]),
+        "gap_pp": float(100 * (direct_correct.mean() - correct.mean())),
+        "gap_on_detected_pp": float(100 * (mean_or_nan(direct_correct[detected]) - mean_or_nan(correct[detected]))),
+        "agreement_with_direct_on_detected": mean_or_nan((pred == direct_pred)[detected]),
+        "ms_per_frame": float(process_ms.mean()),
+        "ms_per_frame_median": float(np.median(process_ms)),
+        "ms_per_frame_by_stage": {stage: total / n for stage, total in stage_ms.items()},
+    }
+
+    print(f"\n1. detection: {percent(figures['detection_rate'])} of pasted faces found ({hit} of {n}); "
+          f"false detections {figures['false_detections_per_frame']:.3f} per frame "
+          f"({figures['frames_with_false_detections']} frames with any)")
+    if hit:
+        print(f"   matched boxes: mean IoU with the pasted square {figures['matched_iou_mean']:.2f}, "
+              f"median box side {figures['matched_box_side_over_square_median']:.2f} x the square's; "
+              f"margin that would frame the pasted square: median {figures['framing_margin_median']:.2f} "
+              f"(quartiles {np.percentile(framing_margin, 25):.2f}..{np.percentile(framing_margin, 75):.2f})")
+    print(f"   ms per frame (Pipeline.process): mean {figures['ms_per_frame']:.1f}, median {figures['ms_per_frame_median']:.1f}; "
+          + "  ".join(f"{stage} {ms:.1f}" for stage, ms in figures["ms_per_frame_by_stage"].items()))
+
+    print("\n2. accuracy")
+    print(f"   on detected faces            {percent(figures['accuracy_on_detected'])}")
+    print(f"   end to end (missed = wrong)  {percent(figures['accuracy_end_to_end'])}")
+    print(f"   direct, all faces            {percent(figures['direct_accuracy'])}")
+    print(f"   direct, detected faces       {percent(figures['direct_accuracy_on_detected'])}")
+    print(f"   gap direct - end to end      {figures['gap_pp']:+.1f} pp "
+          f"(on detected faces only: {figures['gap_on_detected_pp']:+.1f} pp; "
+          f"same class as direct on {percent(figures['agreement_with_direct_on_detected']).strip()} of them)")
+    if display_disagrees:
+        print(f"   warning: on {display_disagrees} faces the displayed class is not the argmax of the probabilities")
+
+    e2e_recall = recall_per_class(truth, pred, k)
+    direct_recall = recall_per_class(truth, direct_pred, k)
+    counts = np.bincount(truth, minlength=k)
+    found = np.bincount(truth[detected], minlength=k)
+    print("\n3. recall per class")
+    print(f"   {'class':<10} {'faces':>6} {'found':>7} {'end to end':>11} {'direct':>7} {'gap pp':>7}")
+    per_class = {}
+    for c, name in enumerate(classifier.labels):
+        gap = f"{100 * (direct_recall[c] - e2e_recall[c]):+.1f}" if counts[c] else "n/a"
+        found_share = found[c] / counts[c] if counts[c] else float("nan")
+        print(f"   {name:<10} {counts[c]:>6} {percent(found_share):>7} {percent(e2e_recall[c]):>11} "
+              f"{percent(direct_recall[c]):>7} {gap:>7}")
+        per_class[name] = {
+            "faces": int(counts[c]), "detection_rate": float(found_share),
+            "recall_end_to_end": float(e2e_recall[c]), "recall_direct": float(direct_recall[c]),
+        }
+
+    sweep = {}
+    if margins:
+        print(f"\n4. crop margin, on the same {hit} detections (accuracy on detected faces; end to end)")
+        for row, margin in enumerate(margins):
+            right = margin_pred[row] == truth
+            sweep[f"{margin:g}"] = {
+                "accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean()),
+            }
+            note = "  (the pipeline's default)" if np.isclose(margin, DEFAULT_FACE_MARGIN) else ""
+            if note and hit:
+                same = float((margin_pred[row] == pred)[detected].mean())
+                note += f"; same class as the pipeline on {100 * same:.1f}%"
+            print(f"   margin {margin:5.2f}  {percent(sweep[f'{margin:g}']['accuracy_on_detected'])}  "
+                  f"{percent(sweep[f'{margin:g}']['accuracy_end_to_end'])}{note}")
+
+    missed = [data.files[i] for i in np.flatnonzero(~detected)]
+    if missed:
+        print(f"\nmissed faces: {len(missed)}, e.g. {', '.join(missed[:5])}")
+    elapsed = time.perf_counter() - started
+    print(f"\n({elapsed:.0f} s)")
+    if args.json:
+        report = {
+            "args": vars(args), "labels": list(classifier.labels), "default_face_margin": DEFAULT_FACE_MARGIN,
+            "figures": figures, "per_class": per_class, "margins": sweep, "missed_files": missed,
+            "seconds": elapsed,
+        }
+        try:
+            with atomic_text(args.json) as stream:
+                json.dump(json_ready(report), stream, indent=2)
+        except EmocapError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
