@@ -1,0 +1,119 @@
+"""`Pipeline` and the public API, on a real photo (scikit-image's astronaut, public domain)."""
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from emocap import EmotionClassifier, FaceDetector, Faces, FrameResult, Pipeline
+from emocap.types import NO_LABEL
+
+
+@pytest.fixture(scope="module")
+def astronaut_bgr():
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="module")
+def shared_parts():
+    return FaceDetector(), EmotionClassifier()
+
+
+def test_package_import_stays_light_until_the_api_is_used():
+    code = "import sys, emocap; assert 'onnxruntime' not in sys.modules and 'cv2' not in sys.modules; emocap.Pipeline"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_face_gets_an_identity_probabilities_and_after_agreement_a_label(astronaut_bgr, shared_parts):
+    pipeline = Pipeline(*shared_parts)
+    results = [pipeline.process(astronaut_bgr, time_s=i / 30) for i in range(5)]
+    assert all(isinstance(r, FrameResult) and isinstance(r.faces, Faces) for r in results)
+    assert [len(r.faces) for r in results] == [1] * 5
+    assert {int(r.faces.track_ids[0]) for r in results} == {0}
+    assert [r.index for r in results] == [0, 1, 2, 3, 4] and results[2].time_s == pytest.approx(2 / 30)
+    probs = results[0].faces.probs
+    assert probs.shape == (1, 7) and probs.sum() == pytest.approx(1, abs=1e-5)
+    # The same frame repeated: the paper memory (4) shows the top class from the 4th frame on.
+    assert [int(r.faces.display[0]) for r in results[:3]] == [NO_LABEL] * 3
+    assert int(results[3].faces.display[0]) == int(probs.argmax())
+    assert results[0].frame_size == (512, 512) and results[0].labels == shared_parts[1].labels
+    assert set(results[0].timings_ms) == {"detect", "classify", "track"}
+
+
+def test_faces_come_right_to_left_with_their_own_identities(astronaut_bgr, shared_parts):
+    face = cv2.resize(astronaut_bgr[0:300, 100:400], (200, 200))
+    frame = np.full((300, 900, 3), 160, np.uint8)
+    frame[50:250, 50:250] = face
+    frame[50:250, 650:850] = face
+    result = Pipeline(*shared_parts).process(frame)
+    assert len(result.faces) == 2
+    centres = result.faces.centers[:, 0]
+    assert centres[0] > centres[1]  # the right-hand face is read first
+    assert len(set(result.faces.track_ids.tolist())) == 2
+
+
+def test_detect_every_reuses_boxes_between_detections(astronaut_bgr, shared_parts):
+    class CountingDetector:
+        def __init__(self, detector):
+            self.detector, self.calls = detector, 0
+
+        def detect(self, frame):
+            self.calls += 1
+            return self.detector.detect(frame)
+
+    counting = CountingDetector(shared_parts[0])
+    pipeline = Pipeline(counting, shared_parts[1], detect_every=3)
+    boxes = [pipeline.process(astronaut_bgr).faces.boxes for _ in range(7)]
+    assert counting.calls == 3  # frames 0, 3 and 6
+    assert all(np.array_equal(b, boxes[0]) for b in boxes)
+
+
+def test_fresh_pipelines_share_the_models_but_not_the_memory(astronaut_bgr, shared_parts):
+    first = Pipeline(*shared_parts, smoother="ema")
+    for _ in range(3):
+        first.process(astronaut_bgr)
+    second = first.fresh()
+    assert second.detector is first.detector and second.classifier is first.classifier
+    assert int(second.process(astronaut_bgr).faces.track_ids[0]) == 0  # its own tracker starts afresh
+    assert int(first.process(astronaut_bgr).index) == 3
+
+
+def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
+    pipeline = Pipeline(*shared_parts)
+    pipeline.process(astronaut_bgr)
+    pipeline.process(np.zeros_like(astronaut_bgr))
+    pipeline.reset()
+    result = pipeline.process(astronaut_bgr)
+    assert result.index == 0 and int(result.faces.track_ids[0]) == 0
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"detect_every": 0}, "Pipeline.detect_every must be an integer >= 1, got 0"),
+        ({"patience_frames": -1}, "Pipeline.patience_frames must be an integer >= 0, got -1"),
+        ({"smoother": "median"}, "unknown smoother 'median'"),
+        ({"smoother": "ema", "memory": 3}, "memory applies to the paper smoother only, got smoother='ema'"),
+        ({"memory": 0}, "Pipeline.memory must be an integer >= 1, got 0"),
+    ],
+)
+def test_bad_options_quote_the_value(shared_parts, options, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Pipeline(*shared_parts, **options)
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (np.zeros((10, 10), np.uint8), r"got shape \(10, 10\)"),
+        (np.zeros((10, 10, 3), np.float32), "got dtype float32"),
+        ([[0, 0, 0]], "got list"),
+    ],
+)
+def test_bad_frames_are_value_errors(shared_parts, frame, message):
+    with pytest.raises(ValueError, match=message):
+        Pipeline(*shared_parts).process(frame)
