@@ -131,6 +131,9 @@ def train(
     dev = pick_device(device)
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     torch.manual_seed(config.seed)
+    # timm's Mixup/CutMix draws from NumPy's global random state: seed it too (and keep it in last.pt),
+    # or two runs of one config, or a resumed run and an uninterrupted one, mix different batches.
+    np.random.seed(config.seed)
     generator = torch.Generator(device=dev).manual_seed(config.seed)
 
     train_data = load_fer2013(data_root, "train")
@@ -165,6 +168,8 @@ def train(
         if ema is not None:
             ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"].cpu() if dev.type == "cpu" else state["generator"])
+        if "numpy_random" in state:  # absent from checkpoints written before it was kept
+            np.random.set_state(state["numpy_random"])
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
     with atomic_text(out / "config.json") as stream:
         stream.write(config.to_json())
@@ -221,6 +226,7 @@ def train(
         _save(last_path, {
             "config": config.to_json(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "ema": ema.state_dict() if ema is not None else None, "generator": generator.get_state(),
+            "numpy_random": np.random.get_state(),
             "epoch": epoch + 1, "best": best, "history": history, "preprocess": preprocess.to_json(),
         })
         write_curves(history, out)
