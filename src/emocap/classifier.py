@@ -65,6 +65,7 @@ class EmotionClassifier:
             ) from None
         self._input = self._session.get_inputs()[0].name
         outputs = [output.name for output in self._session.get_outputs()]
+        self._output_widths = {output.name: output.shape[-1] for output in self._session.get_outputs()}
         self._logits = LOGITS if LOGITS in outputs else outputs[0]
         self._embedding = EMBEDDING if EMBEDDING in outputs else (outputs[1] if len(outputs) > 1 else None)
 
@@ -75,7 +76,7 @@ class EmotionClassifier:
         """Probabilities float32 (N, len(labels)) for uint8 grayscale faces (N, H, W)
         or a list of BGR (or grayscale) uint8 face crops of any size."""
         logits = self._run(self._logits, self._as_gray(faces))
-        return softmax(logits) if len(logits) else np.zeros((0, len(self.labels)), np.float32)
+        return softmax(logits) if len(logits) else logits.reshape(0, len(self.labels))
 
     def embed(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Penultimate-layer features float32 (N, d) of the same faces `predict` takes."""
@@ -109,4 +110,7 @@ class EmotionClassifier:
             self._session.run([output], {self._input: self.preprocess(gray[start : start + MAX_BATCH])})[0]
             for start in range(0, len(gray), MAX_BATCH)
         ]
-        return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, 0), np.float32)
+        if chunks:
+            return np.concatenate(chunks).astype(np.float32, copy=False)
+        width = self._output_widths.get(output)
+        return np.zeros((0, width if isinstance(width, int) else 0), np.float32)

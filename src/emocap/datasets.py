@@ -156,9 +156,11 @@ def load_fer2013_csv(file: str | Path, split: str = "test") -> FerData:
                     pixels = np.array((row["pixels"] or "").split(), dtype=np.int64)
                 except ValueError:
                     raise DataError(f"{file}:{line}: pixel row has a value that is not a number") from None
-                if pixels.size != FER_SIZE * FER_SIZE or pixels.min(initial=0) < 0 or pixels.max(initial=0) > 255:
+                if pixels.size != FER_SIZE * FER_SIZE:
+                    raise DataError(f"{file}:{line}: pixel row must hold {FER_SIZE * FER_SIZE} values, got {pixels.size}")
+                if pixels.min() < 0 or pixels.max() > 255:
                     raise DataError(
-                        f"{file}:{line}: pixel row must hold {FER_SIZE * FER_SIZE} values in 0..255, got {pixels.size}"
+                        f"{file}:{line}: pixel values must be in 0..255, got {pixels.min()}..{pixels.max()}"
                     )
                 images.append(pixels.astype(np.uint8).reshape(FER_SIZE, FER_SIZE))
                 labels.append(FER2013_LABELS.index(FER2013_CSV_IDS[label_id]))

@@ -113,12 +113,12 @@ def bgr_crops_to_gray(crops: list[np.ndarray], size: int) -> np.ndarray:
         crop = np.asarray(crop)
         if crop.dtype != np.uint8:
             raise ValueError(f"face crop {i} must be uint8, got dtype {crop.dtype}")
+        if crop.ndim in (2, 3) and min(crop.shape[:2]) < 1:  # before cvtColor, which fails on empty input
+            raise ValueError(f"face crop {i} is empty, shape {crop.shape}")
         if crop.ndim == 3 and crop.shape[2] == 3:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         elif crop.ndim != 2:
             raise ValueError(f"face crop {i} must be (H, W, 3) BGR or (H, W) gray, got shape {crop.shape}")
-        if min(crop.shape) < 1:
-            raise ValueError(f"face crop {i} is empty, shape {crop.shape}")
         interpolation = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR
         out[i] = cv2.resize(crop, (size, size), interpolation=interpolation)
     return out

@@ -112,14 +112,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model and not Path(args.model).is_file():
         raise DataError(f"model not found: {args.model!r}")
-    plots_dir = _plots_dir(args)
-    _prepare_outputs(args, plots_dir)
-    with_tsne = plots_dir is not None and not args.no_tsne
     timings: dict[str, float] = {}
     started = time.perf_counter()
     test = load_fer2013(args.data, "test")
     timings["load_test"] = time.perf_counter() - started
     classifier = EmotionClassifier(args.model)
+    # Outputs are checked after the inputs (a failed run leaves no empty plots folder) and before the long part.
+    plots_dir = _plots_dir(args)
+    _prepare_outputs(args, plots_dir)
+    with_tsne = plots_dir is not None and not args.no_tsne
     started = time.perf_counter()
     predictions = predict_faces(
         classifier, test, batch_size=args.batch_size, with_embeddings=with_tsne, progress=True, description="test set"

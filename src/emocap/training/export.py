@@ -35,7 +35,10 @@ class ExportReport:
 
 
 def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preprocess, dict]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch.load raises pickle, zip and runtime errors for files that are not checkpoints
+        raise ValueError(f"{str(path)!r} is not an emocap training checkpoint ({type(error).__name__})") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise ValueError(f"{str(path)!r} is not an emocap training checkpoint")
     config = TrainConfig.from_dict(json.loads(state["config"]))
