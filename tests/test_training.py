@@ -1,0 +1,306 @@
+"""Training on a 28-face FER2013 folder: run outputs, resume, determinism, configs, augmentation, the network.
+
+The runs share `tiny_run` (conftest.py): cpu-quick for 2 epochs on 14 train
+faces in batches of 8, stopped after its first epoch the way `--max-minutes`
+stops a run.
+"""
+
+import csv
+import dataclasses
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from emocap.cli import main  # noqa: E402
+from emocap.labels import FER2013_LABELS  # noqa: E402
+from emocap.preprocessing import Preprocess  # noqa: E402
+from emocap.training.augment import BatchAugment, to_model_input  # noqa: E402
+from emocap.training.config import PRESETS, TrainConfig, resolve_preset  # noqa: E402
+from emocap.training.model import EmotionNet, count_parameters  # noqa: E402
+from emocap.training.trainer import train  # noqa: E402
+
+CURVE_COLUMNS = [
+    "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "public_acc", "private_acc", "seconds"
+]
+SCORE_COLUMNS = [column for column in CURVE_COLUMNS if column not in ("epoch", "seconds")]
+PUBLIC_FACES, PRIVATE_FACES = 7, 7  # in tiny_fer: 1 PublicTest and 1 PrivateTest face per class
+
+
+def read_curves(run_dir) -> list[dict[str, float]]:
+    with open(run_dir / "curves.csv", newline="") as stream:
+        reader = csv.DictReader(stream)
+        assert reader.fieldnames == CURVE_COLUMNS
+        return [{column: float(value) for column, value in row.items()} for row in reader]
+
+
+def copy_run(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def resumed_run(tiny_run, tiny_fer, tiny_config, tmp_path_factory):
+    """tiny_run continued with resume=True to its configured 2 epochs."""
+    out = copy_run(tiny_run[0], tmp_path_factory.mktemp("resumed"))
+    summary = train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True)
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(tiny_fer, tiny_config, tmp_path_factory):
+    """The same configuration trained for its 2 epochs in one go."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    train(tiny_config, tiny_fer, out, device="cpu", progress=False)
+    return out
+
+
+# --- a run's outputs -----------------------------------------------------------------------------
+
+
+def test_run_writes_config_that_loads_back_to_the_same_config(tiny_run, tiny_config):
+    out, _ = tiny_run
+    assert TrainConfig.load(out / "config.json") == tiny_config
+
+
+def test_curves_csv_has_one_row_per_epoch_done(tiny_run, tiny_config):
+    out, summary = tiny_run
+    (row,) = read_curves(out)  # stopped after 1 of 2 epochs
+    assert row["epoch"] == 1
+    assert row["lr"] == tiny_config.lr  # StepLR(3): no decay in the first epoch
+    for loss in ("train_loss", "test_loss"):
+        # 7-class cross-entropy of a barely trained network: near log(7) = 1.95, not 0, inf or nan.
+        assert 0.5 < row[loss] < 10, loss
+    for accuracy in ("train_acc", "test_acc", "public_acc", "private_acc"):
+        assert 0 <= row[accuracy] <= 1, accuracy
+    # test = PublicTest + PrivateTest, told apart by file name: its accuracy is their weighted mean.
+    weighted = (PUBLIC_FACES * row["public_acc"] + PRIVATE_FACES * row["private_acc"]) / (PUBLIC_FACES + PRIVATE_FACES)
+    assert row["test_acc"] == pytest.approx(weighted, abs=1e-6)
+    assert row["seconds"] > 0
+    assert summary.epochs_done == 1
+    assert summary.best_epoch == 1 and summary.best_public_acc == pytest.approx(row["public_acc"])
+
+
+def test_curves_png_is_the_loss_and_accuracy_figure(tiny_run):
+    image = cv2.imread(str(tiny_run[0] / "curves.png"))
+    assert image is not None
+    assert image.shape == (440, 1100, 3)  # figsize (10, 4) at 110 dpi
+    assert image.std() > 10  # axes, lines and text, not a blank canvas
+
+
+def test_checkpoints_hold_what_resume_and_export_need(tiny_run, tiny_config):
+    out, _ = tiny_run
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    assert last["config"] == tiny_config.to_json()
+    assert last["epoch"] == 1 and [row["epoch"] for row in last["history"]] == [1]
+    assert last["optimizer"]["state"], "the optimiser's moments are needed to resume"
+    assert Preprocess.from_json(last["preprocess"]) == Preprocess()
+
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
+    assert best["epoch"] == 1
+    assert best["metrics"]["public_acc"] == read_curves(out)[0]["public_acc"]
+    net = EmotionNet(tiny_config)
+    net.load_state_dict(best["model"])  # strict: every weight of the network is there
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+# --- resume and determinism ----------------------------------------------------------------------
+
+
+def test_resume_continues_the_history_instead_of_restarting(tiny_run, resumed_run):
+    before, after = read_curves(tiny_run[0]), read_curves(resumed_run[0])
+    assert [row["epoch"] for row in after] == [1, 2]
+    # Epoch 1 is carried over from last.pt, seconds and all; a restart would have re-measured it.
+    assert after[0] == before[0]
+    out, summary = resumed_run
+    assert summary.epochs_done == 2
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 2 and len(last["history"]) == 2
+
+
+def test_same_seed_trains_to_the_same_losses(tiny_run, uninterrupted_run):
+    """Two fresh runs of one configuration in one process, on the CPU: bit-identical curves."""
+    first, second = read_curves(tiny_run[0])[0], read_curves(uninterrupted_run)[0]
+    assert {c: first[c] for c in SCORE_COLUMNS} == {c: second[c] for c in SCORE_COLUMNS}
+
+
+def test_resumed_run_trains_as_if_never_stopped(resumed_run, uninterrupted_run):
+    """Epoch 2 after a resume equals epoch 2 of the uninterrupted run: every random stream is restored."""
+    resumed, straight = read_curves(resumed_run[0])[1], read_curves(uninterrupted_run)[1]
+    assert {c: resumed[c] for c in SCORE_COLUMNS} == {c: straight[c] for c in SCORE_COLUMNS}
+
+
+def test_resume_with_another_config_is_refused_and_changes_nothing(tiny_run, tiny_fer, tiny_config, tmp_path):
+    out = copy_run(tiny_run[0], tmp_path)
+    other = dataclasses.replace(tiny_config, lr=tiny_config.lr / 10)
+    with pytest.raises(ValueError, match="another configuration") as error:
+        train(other, tiny_fer, out, device="cpu", progress=False, resume=True)
+    assert str(out / "last.pt") in str(error.value)
+    assert TrainConfig.load(out / "config.json") == tiny_config
+    assert read_curves(out) == read_curves(tiny_run[0])
+
+
+# --- configurations ------------------------------------------------------------------------------
+
+
+def test_resolve_preset_applies_overrides_and_ignores_unset_ones():
+    assert resolve_preset("paper", epochs=None, lr=None) == PRESETS["paper"]
+    quick = resolve_preset("cpu-quick", epochs=1, batch_size=8)
+    assert (quick.preset, quick.epochs, quick.batch_size) == ("cpu-quick", 1, 8)
+    assert quick.lr == PRESETS["cpu-quick"].lr
+
+
+def test_resolve_preset_names_an_unknown_preset():
+    with pytest.raises(ValueError, match=r"unknown preset 'no-such-preset'.*paper"):
+        resolve_preset("no-such-preset")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_round_trips_through_json(name, tmp_path):
+    (tmp_path / "config.json").write_text(PRESETS[name].to_json())
+    loaded = TrainConfig.load(tmp_path / "config.json")
+    assert loaded == PRESETS[name]
+    assert isinstance(loaded.crop_scale, tuple)  # JSON has lists; the frozen config keeps tuples
+
+
+@pytest.mark.parametrize(
+    "field, bad_value, quoted",
+    [
+        ("epochs", 0, "0"),
+        ("batch_size", 7, "7"),  # odd: Mixup pairs the batch with its mirror
+        ("batch_size", 1, "1"),
+        ("optimizer", "rmsprop", "'rmsprop'"),
+        ("lr", 0.0, "0.0"),
+        ("scheduler", "plateau", "'plateau'"),
+        ("stem", "tiny", "'tiny'"),
+        ("upsample", 5, "5"),
+        ("crop_scale", (0.9, 0.5), "(0.9, 0.5)"),
+        ("mix_prob", 1.5, "1.5"),
+        ("label_smoothing", 1.0, "1.0"),
+        ("ema_decay", 1.0, "1.0"),
+        ("arch", "vgg", "'vgg'"),
+    ],
+)
+def test_config_validation_quotes_the_bad_value(field, bad_value, quoted):
+    with pytest.raises(ValueError) as error:
+        TrainConfig(**{field: bad_value})
+    assert str(error.value) == f"TrainConfig.{field} has an invalid value: {quoted}"
+
+
+def test_config_from_dict_names_unknown_settings():
+    with pytest.raises(ValueError, match=r"unknown training settings: \['learning_rate'\]"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+# --- batch augmentation --------------------------------------------------------------------------
+
+NO_AUGMENTATION = dict(
+    crop_scale=(1.0, 1.0), hflip=False, rotate_degrees=0.0, translate=0.0,
+    brightness=0.0, contrast=0.0, random_erasing=0.0,
+)
+
+
+def uint8_faces(n=16, seed=0):
+    """Full-range faces (pure black and white pixels included), so clamping is exercised."""
+    faces = np.random.default_rng(seed).integers(0, 256, (n, 48, 48), dtype=np.uint8)
+    faces[:, :4] = 0
+    faces[:, -4:] = 255
+    return torch.from_numpy(faces)
+
+
+def test_batch_augment_gives_normalised_channels_last_float_batches():
+    strong = dataclasses.replace(PRESETS["fer-best"], brightness=0.9, contrast=0.9, random_erasing=1.0)
+    preprocess = Preprocess(mean=0.25, std=0.5)
+    out = BatchAugment(strong, preprocess)(uint8_faces(), torch.Generator().manual_seed(0))
+    assert out.shape == (16, 1, 48, 48) and out.dtype == torch.float32
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    # Pixels stay in [0, 1] before normalisation, whatever the jitter: (0 - 0.25) / 0.5 .. (1 - 0.25) / 0.5.
+    assert out.min().item() >= -0.5 - 1e-6 and out.max().item() <= 1.5 + 1e-6
+    assert out.std().item() > 0.2  # still images, not a constant
+
+
+def test_batch_augment_repeats_itself_for_the_same_generator_seed():
+    augment = BatchAugment(PRESETS["paper"], Preprocess())
+    faces = uint8_faces()
+    first = augment(faces, torch.Generator().manual_seed(3))
+    again = augment(faces, torch.Generator().manual_seed(3))
+    other = augment(faces, torch.Generator().manual_seed(4))
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, other)
+
+
+def test_batch_augment_with_everything_off_is_plain_preprocessing():
+    """The affine warp at zoom 1, angle 0, shift 0 must land on the pixel centres exactly."""
+    plain = dataclasses.replace(PRESETS["paper"], **NO_AUGMENTATION)
+    preprocess = Preprocess(channels=3)
+    faces = uint8_faces()
+    out = BatchAugment(plain, preprocess)(faces, torch.Generator().manual_seed(0))
+    assert out.shape == (16, 3, 48, 48)
+    torch.testing.assert_close(out, to_model_input(faces, preprocess), atol=1e-5, rtol=0)
+    expected = torch.from_numpy(preprocess(faces.numpy()))  # the NumPy twin used at run time
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+def test_batch_augment_flip_mirrors_about_half_the_faces():
+    flip_only = dataclasses.replace(PRESETS["paper"], **{**NO_AUGMENTATION, "hflip": True})
+    faces = uint8_faces(32)
+    out = BatchAugment(flip_only, Preprocess())(faces, torch.Generator().manual_seed(0))
+    plain = to_model_input(faces, Preprocess())
+    same = [torch.allclose(o, p, atol=1e-5) for o, p in zip(out, plain)]
+    mirrored = [torch.allclose(o, p.flip(-1), atol=1e-5) for o, p in zip(out, plain)]
+    assert all(s != m for s, m in zip(same, mirrored))  # each face is exactly one of the two
+    assert 8 <= sum(mirrored) <= 24
+
+
+# --- the network ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset, conv1_input_side", [("paper", 96), ("cpu", 48)])
+def test_emotion_net_gives_logits_and_512_d_embeddings(preset, conv1_input_side):
+    net = EmotionNet(PRESETS[preset]).eval()
+    seen = []
+    net.backbone.conv1.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
+    faces = torch.from_numpy(Preprocess()(uint8_faces(3).numpy()))
+    with torch.no_grad():
+        logits, embedding = net(faces), net.embed(faces)
+    assert logits.shape == (3, len(FER2013_LABELS)) and embedding.shape == (3, 512)
+    assert torch.isfinite(logits).all()
+    # paper: faces enlarged 48 -> 96 inside the network (upsample 2); cpu: the 3x3 stem sees 48x48.
+    assert seen[0] == (3, 1, conv1_input_side, conv1_input_side)
+
+
+def test_paper_network_has_about_11_million_parameters():
+    count = count_parameters(EmotionNet(PRESETS["paper"]))
+    assert 10_500_000 < count < 11_500_000, count
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def only_train_command(monkeypatch):
+    """Build the real CLI with just `train`, so these tests do not depend on the other commands."""
+    monkeypatch.setattr("emocap.cli.COMMANDS", ("train",))
+
+
+def test_cli_train_writes_a_run(tiny_fer, tmp_path, capsys, only_train_command):
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_fer), "--preset", "cpu-quick", "--epochs", "1", "--batch-size", "8"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert cv2.imread(str(out / "curves.png")) is not None
+    assert TrainConfig.load(out / "config.json") == resolve_preset("cpu-quick", epochs=1, batch_size=8)
+    assert [row["epoch"] for row in read_curves(out)] == [1]
+    assert {p.name for p in out.iterdir()} == {"config.json", "curves.csv", "curves.png", "last.pt", "best.pt"}
+    assert capsys.readouterr().out.splitlines()[-1].startswith("done: 1 epochs")
+
+
+def test_cli_train_reports_an_unknown_preset_in_one_line(tiny_fer, tmp_path, capsys, only_train_command):
+    code = main(["train", "--data", str(tiny_fer), "--preset", "huge", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [err.strip()] and err.startswith("emocap train: error: unknown preset 'huge'")
+    assert not (tmp_path / "run").exists()
