@@ -9,19 +9,29 @@ timed without the one-off model loading.
 
     real-time factor = processing time / video duration   (below 1: faster than real time)
 
-Run:  python benchmarks/transcribe_speed.py [--seconds 10] [--detect-every 1 2 3]
-Needs scikit-image (a test dependency) and the emocap pipeline.
+For each K it also prints what detecting only every K-th frame costs: the
+share of face-frames whose displayed label is the same as with K=1 (faces
+matched by their reading order within a frame) and the number of cues
+(more cues than K=1: more flicker).
+
+With --memory-minutes M, a clip of M minutes is transcribed once more and the
+process's resident memory is sampled as it runs, to show that it stays flat
+on a long video.
+
+Run:  python benchmarks/transcribe_speed.py [--seconds 10] [--detect-every 1 2 3] [--memory-minutes 5]
+Needs scikit-image (a test dependency).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
+import json
 import os
 import platform
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -62,43 +72,107 @@ def write_clip(path: Path, seconds: float) -> int:
     return count
 
 
+def displayed_labels(jsonl: Path) -> list[list]:
+    """Per frame, the displayed label of each face in reading order."""
+    return [[face["label"] for face in json.loads(line)["faces"]] for line in jsonl.read_text().splitlines()]
+
+
+def agreement(labels: list[list], reference: list[list]) -> float:
+    """Share of the reference's face-frames whose label is the same (a frame with another face count agrees on none)."""
+    same = sum(
+        sum(a == b for a, b in zip(mine, theirs)) for mine, theirs in zip(labels, reference) if len(mine) == len(theirs)
+    )
+    return same / max(sum(len(theirs) for theirs in reference), 1)
+
+
+class MemorySampler:
+    """Resident memory of this process (from /proc), sampled in a thread every `interval_s` seconds."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss_mib() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        while not self._stop.wait(self.interval_s):
+            self.samples.append((time.perf_counter() - started, self.rss_mib()))
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def transcribe_once(transcribe, command, clip: Path, folder: Path, every: int, detector: str) -> tuple[float, Path, Path]:
+    """Seconds to transcribe `clip` (models loaded beforehand), and the VTT and JSON Lines it wrote."""
+    vtt, jsonl = folder / f"k{every}.vtt", folder / f"k{every}.jsonl"
+    args = command.parse_args([
+        "transcribe", str(clip), "-o", str(vtt), "-o", str(jsonl), "--detect-every", str(every), "--detector", detector,
+    ])
+    plan = transcribe.plan_outputs(transcribe.find_videos(clip), args)[0]
+    pipeline = transcribe.build_pipeline(args)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        transcribe.transcribe_video(plan, pipeline, args)
+    return time.perf_counter() - started, vtt, jsonl
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length (default: 10)")
     parser.add_argument("--detect-every", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--detector", default="mtcnn")
+    parser.add_argument("--memory-minutes", type=float, default=0.0,
+                        help="also transcribe a clip this long and sample memory as it runs (default: 0, skip)")
     options = parser.parse_args()
 
-    if importlib.util.find_spec("emocap.pipeline") is None:
-        raise SystemExit("transcribe_speed: emocap.pipeline is not there yet; nothing to time")
     from emocap.commands import transcribe
 
+    command = argparse.ArgumentParser(prog="emocap")
+    transcribe.add_parser(command.add_subparsers())
     with tempfile.TemporaryDirectory() as folder:
-        clip = Path(folder) / "two_faces.mp4"
+        folder = Path(folder)
+        clip = folder / "two_faces.mp4"
         frames = write_clip(clip, options.seconds)
         duration = frames / FPS
         print(f"clip: {WIDTH}x{HEIGHT}, {FPS:.0f} fps, {frames} frames, {duration:.1f} s, 2 faces")
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; detector {options.detector}")
-        print(f"{'detect-every':>12}  {'seconds':>8}  {'frames/s':>8}  {'real-time factor':>16}  faces/frame  cues")
-        command = argparse.ArgumentParser(prog="emocap")
-        transcribe.add_parser(command.add_subparsers())
+        print(f"{'detect-every':>12}  {'seconds':>8}  {'frames/s':>8}  {'real-time factor':>16}  faces/frame  cues"
+              "  labels as K=1")
+        reference = None
         for every in options.detect_every:
-            args = command.parse_args([
-                "transcribe", str(clip), "-o", str(Path(folder) / f"k{every}.vtt"),
-                "-o", str(Path(folder) / f"k{every}.jsonl"),
-                "--detect-every", str(every), "--detector", options.detector,
-            ])
-            plan = transcribe.plan_outputs(transcribe.find_videos(clip), args)[0]
-            pipeline = transcribe.build_pipeline(args)
-            started = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                transcribe.transcribe_video(plan, pipeline, args)
-            elapsed = time.perf_counter() - started
-            lines = (Path(folder) / f"k{every}.jsonl").read_text().splitlines()
-            faces_per_frame = np.mean([line.count('"face":') for line in lines])
-            cues = (Path(folder) / f"k{every}.vtt").read_text().count(" --> ")
+            elapsed, vtt, jsonl = transcribe_once(transcribe, command, clip, folder, every, options.detector)
+            labels = displayed_labels(jsonl)
+            reference = reference if reference is not None else (labels if every == 1 else None)
+            same = f"{100 * agreement(labels, reference):12.1f}%" if reference is not None else "  (no K=1 run)"
+            faces_per_frame = np.mean([len(frame) for frame in labels])
+            cues = vtt.read_text().count(" --> ")
             print(f"{every:>12}  {elapsed:>8.2f}  {frames / elapsed:>8.1f}  {elapsed / duration:>16.2f}"
-                  f"  {faces_per_frame:>11.2f}  {cues:>4}")
+                  f"  {faces_per_frame:>11.2f}  {cues:>4}  {same}")
+
+        if options.memory_minutes > 0:
+            long_clip = folder / "long.mp4"
+            long_frames = write_clip(long_clip, options.memory_minutes * 60)
+            with MemorySampler() as sampler:
+                elapsed, _, _ = transcribe_once(transcribe, command, long_clip, folder, 1, options.detector)
+            rss = np.array([mib for _, mib in sampler.samples])
+            quarter = max(len(rss) // 4, 1)
+            print(f"\nmemory over {long_frames} frames ({long_frames / FPS / 60:.1f} min of video, "
+                  f"real-time factor {elapsed / (long_frames / FPS):.2f}), sampled every second:")
+            print(f"  resident memory: first quarter mean {rss[:quarter].mean():.1f} MiB, last quarter mean "
+                  f"{rss[-quarter:].mean():.1f} MiB, max {rss.max():.1f} MiB; change {rss[-quarter:].mean() - rss[:quarter].mean():+.1f} MiB")
 
 
 if __name__ == "__main__":
