@@ -15,7 +15,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -23,7 +22,7 @@ import time
 import numpy as np
 import onnxruntime
 
-from emocap.atomic import atomic_text
+from emocap.atomic import atomic_json
 from emocap.detection import FaceDetector, iou_matrix
 from emocap.detection.mtcnn_stages import output_stage, propose, pyramid_scales, refine
 from emocap.detection.sample_faces import face_scene
@@ -118,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = stage_rows(detectors, args.repeats)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (other processes on these cores slow every figure)")
     if args.out:
-        with atomic_text(args.out) as stream:
-            json.dump({"scenes": scenes, "stages": stages, "repeats": args.repeats}, stream, indent=2)
+        atomic_json(args.out, {"scenes": scenes, "stages": stages, "repeats": args.repeats})
         print(f"saved {args.out}")
     return 0
 

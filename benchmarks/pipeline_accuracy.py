@@ -53,7 +53,6 @@ they are upper bounds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -62,7 +61,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from emocap.atomic import atomic_text
+from emocap.atomic import atomic_json
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013
 from emocap.detection import FaceDetector, iou_matrix
@@ -124,17 +123,6 @@ def percent(value: float) -> str:
 
 def mean_or_nan(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
-
-
-def json_ready(value):
-    """NaN (a class or a subset with no faces) as null: JSON has no NaN."""
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -330,8 +318,7 @@ def main(argv=None) -> int:
             "seconds": elapsed,
         }
         try:
-            with atomic_text(args.json) as stream:
-                json.dump(json_ready(report), stream, indent=2)
+            atomic_json(args.json, report)
         except EmocapError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

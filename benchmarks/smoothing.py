@@ -37,7 +37,6 @@ PaperMemory(4)'s) and reported on videos of PrivateTest faces (--report-seed).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emocap.atomic import atomic_text
+from emocap.atomic import atomic_json
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import FerData, load_fer2013
 from emocap.errors import EmocapError
@@ -312,8 +311,7 @@ def main(argv=None) -> int:
     print(f"\n({time.perf_counter() - started:.0f} s)")
     if args.json:
         try:
-            with atomic_text(args.json) as stream:
-                json.dump(report, stream, indent=2)
+            atomic_json(args.json, report)
         except EmocapError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -122,10 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  labels shown: {', '.join(figures['labels_shown']) or 'none'}")
     print(f"  {figures['machine']}")
     if args.json:
-        from emocap.atomic import atomic_text
+        from emocap.atomic import atomic_json
 
-        with atomic_text(args.json) as stream:
-            json.dump(figures, stream, indent=2)
+        atomic_json(args.json, figures)
     return 0
 
 

@@ -282,7 +282,7 @@ def test_help_teaches_with_examples(capsys):
 def test_bad_min_duration_is_an_argument_error(bad, capsys):
     with pytest.raises(SystemExit):
         run(["x.mp4", "--min-duration", bad])
-    assert f"expected a number of seconds" in capsys.readouterr().err
+    assert "expected a number of seconds" in capsys.readouterr().err
 
 
 # --- with the real pipeline ---------------------------------------------------------------------

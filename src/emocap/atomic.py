@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -50,3 +52,20 @@ def atomic_text(path: str | os.PathLike, newline: str | None = None) -> Iterator
     with atomic_path(path) as temporary:
         with open(temporary, "w", encoding="utf-8", newline=newline) as stream:
             yield stream
+
+
+def atomic_json(path: str | os.PathLike, value) -> None:
+    """Write `value` as indented JSON (NaN written as null, which JSON has no other way to say)."""
+    with atomic_text(path) as stream:
+        json.dump(_nan_as_null(value), stream, indent=2, allow_nan=False)
+        stream.write("\n")
+
+
+def _nan_as_null(value):
+    if isinstance(value, dict):
+        return {key: _nan_as_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_as_null(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -105,7 +104,7 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emocap.atomic import atomic_text
+    from emocap.atomic import atomic_json
     from emocap.classifier import EmotionClassifier
     from emocap.datasets import load_fer2013
     from emocap.evaluation.report import evaluate_predictions, format_report, predict_faces
@@ -151,9 +150,7 @@ def run(args: argparse.Namespace) -> int:
     for figure in result["plots"].values():
         print(f"wrote {figure}")
     if args.json:
-        with atomic_text(args.json) as stream:
-            json.dump(result, stream, indent=1)
-            stream.write("\n")
+        atomic_json(args.json, result)
         print(f"wrote {args.json}")
     return 0
 

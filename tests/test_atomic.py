@@ -1,0 +1,49 @@
+"""Outputs appear whole or not at all."""
+
+import json
+import math
+import os
+
+import pytest
+
+from emocap.atomic import atomic_json, atomic_path, atomic_text
+from emocap.errors import OutputError
+
+
+def test_a_file_appears_only_when_complete_and_keeps_normal_permissions(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_text(target) as stream:
+        stream.write("half")
+        assert not target.exists()
+    assert target.read_text() == "half"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_text(target) as stream:
+            stream.write("new")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_the_temporary_keeps_the_suffix_for_format_sniffing_libraries(tmp_path):
+    with atomic_path(tmp_path / "plot.png") as temporary:
+        assert temporary.suffix == ".png" and temporary.parent == tmp_path
+        temporary.write_bytes(b"x")
+
+
+@pytest.mark.parametrize("where, message", [("missing/out.txt", "does not exist"), ("", "it is a folder")])
+def test_unwritable_targets_are_output_errors(tmp_path, where, message):
+    with pytest.raises(OutputError, match=message):
+        with atomic_text(tmp_path / where):
+            pass
+
+
+def test_json_writes_nan_and_infinity_as_null(tmp_path):
+    atomic_json(tmp_path / "f.json", {"a": math.nan, "b": [1.5, math.inf], "c": "x"})
+    assert json.loads((tmp_path / "f.json").read_text()) == {"a": None, "b": [1.5, None], "c": "x"}
