@@ -36,6 +36,7 @@ SNAPSHOT_SCRIPT = """JSON.stringify({
   caption: document.querySelector('#captions li.caption').innerText,
   history: document.getElementById('history').innerText,
   frames: window.emocap.framesAnswered,
+  latencies: window.emocap.captionLatenciesMs,
   painted: (() => {
     const c = document.getElementById('overlay');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -103,6 +104,10 @@ def test_page_shows_face_box_and_caption_from_fake_camera(caption_server, tmp_pa
     assert f"Face {face['id']}" in snapshot["history"]
     assert snapshot["frames"] >= 3
     assert snapshot["painted"] > 500  # the box and its caption chip were drawn on the overlay
+    # The page times each caption for benchmarks/web_latency.py --browser; how fast is the benchmark's business.
+    latencies = snapshot["latencies"]
+    assert isinstance(latencies, list) and latencies, latencies
+    assert all(isinstance(ms, (int, float)) and ms > 0 for ms in latencies), latencies
 
 
 async def drive_page(devtools: int, page_url: str, out_dir: Path) -> dict:

@@ -6,6 +6,7 @@ const MAX_FRAME_WIDTH = 640;   // the detector works at this scale; bigger frame
 const JPEG_QUALITY = 0.8;
 const MIN_FRAME_INTERVAL_MS = 33;  // at most ~30 frames/s even when answers come back faster
 const HISTORY_LIMIT = 60;
+const LATENCY_LIMIT = 1000;  // latencies kept for debugging and benchmarks; bounded so long sessions do not grow
 const LINE_STYLES = { negative: [14, 8], neutral: [4, 6], positive: [] };  // a cue besides colour
 
 const ui = {
@@ -31,6 +32,10 @@ const state = {
   connected: false,
   framesAnswered: 0,
   lastRoundTripMs: null,
+  // One entry per answered frame, oldest first, the two arrays paired index by index:
+  // frame sent -> its caption painted on screen, and grab + JPEG encode before the send.
+  captionLatenciesMs: [],
+  encodeLatenciesMs: [],
   lastResult: null,
   closeCode: null,
   closeReason: "",
@@ -42,6 +47,7 @@ let stream = null;
 let socket = null;
 let inFlight = false;
 let sentAt = 0;
+let encodeMs = 0;  // grab + encode of the frame in flight, kept until its answer so the two latencies pair up
 let pumpTimer = null;
 const grabCanvas = document.createElement("canvas");
 
@@ -100,6 +106,13 @@ function openSocket(sourceName) {
     state.lastRoundTripMs = performance.now() - sentAt;
     state.framesAnswered += 1;
     render(JSON.parse(event.data));
+    // Measured when the caption is on screen, not when render() returns: a requestAnimationFrame
+    // callback runs just before the next paint, and a task queued from it runs just after that paint.
+    const frameSentAt = sentAt, frameEncodeMs = encodeMs;
+    requestAnimationFrame(() => setTimeout(() => {
+      keepLatest(state.captionLatenciesMs, performance.now() - frameSentAt);
+      keepLatest(state.encodeLatenciesMs, frameEncodeMs);
+    }, 0));
     schedulePump(Math.max(0, MIN_FRAME_INTERVAL_MS - state.lastRoundTripMs));
   });
   socket.addEventListener("close", (event) => {
@@ -112,6 +125,11 @@ function openSocket(sourceName) {
       stop();
     }
   });
+}
+
+function keepLatest(values, value) {
+  values.push(value);
+  if (values.length > LATENCY_LIMIT) values.shift();
 }
 
 function schedulePump(delayMs) {
@@ -130,6 +148,7 @@ function sendFrame() {
   const height = Math.round(video.videoHeight * width / video.videoWidth);
   grabCanvas.width = width;
   grabCanvas.height = height;
+  const grabbedAt = performance.now();
   grabCanvas.getContext("2d").drawImage(video, 0, 0, width, height);
   inFlight = true;
   grabCanvas.toBlob((blob) => {
@@ -138,6 +157,7 @@ function sendFrame() {
       return;
     }
     sentAt = performance.now();
+    encodeMs = sentAt - grabbedAt;
     socket.send(blob);
   }, "image/jpeg", JPEG_QUALITY);
 }
