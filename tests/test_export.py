@@ -151,6 +151,23 @@ def test_export_into_a_missing_folder_is_an_output_error(spread_checkpoint, tmp_
         export.export_onnx(spread_checkpoint, tmp_path / "no-such-folder" / "m.onnx", sample_faces=SAMPLE_FACES)
 
 
+def test_mirror_averaged_model_sees_a_face_and_its_mirror_alike(spread_checkpoint, exported, tmp_path):
+    path = tmp_path / "mirror.onnx"
+    report = export.export_onnx(spread_checkpoint, path, sample_faces=SAMPLE_FACES, mirror=True)
+    assert report.parity_max_abs_diff < export.PARITY_TOLERANCE
+    assert json.loads(onnx_metadata(path)["emocap.mirror_averaged"]) is True
+    assert json.loads(onnx_metadata(exported[0])["emocap.mirror_averaged"]) is False
+    faces = SPREAD_PREPROCESS(SAMPLE_FACES)
+    mirrored = np.ascontiguousarray(faces[:, :, :, ::-1])
+    averaged = session(path)
+    assert np.abs(averaged.run(["logits"], {"faces": faces})[0] - averaged.run(["logits"], {"faces": mirrored})[0]).max() < 1e-4
+    plain = session(exported[0])
+    # The plain model tells the two apart, so the equality above is the averaging's doing.
+    assert np.abs(plain.run(["logits"], {"faces": faces})[0] - plain.run(["logits"], {"faces": mirrored})[0]).max() > 0.01
+    expected = (plain.run(["logits"], {"faces": faces})[0] + plain.run(["logits"], {"faces": mirrored})[0]) / 2
+    assert np.abs(averaged.run(["logits"], {"faces": faces})[0] - expected).max() < 1e-3
+
+
 # --- int8 ----------------------------------------------------------------------------------------
 
 

@@ -74,10 +74,13 @@ def export_onnx(
     *,
     sample_faces: np.ndarray,
     extra_metadata: dict | None = None,
+    mirror: bool = False,
 ) -> ExportReport:
-    """Write fp32 ONNX and check it against PyTorch on `sample_faces` (uint8 (N, 48, 48))."""
+    """Write fp32 ONNX and check it against PyTorch on `sample_faces` (uint8 (N, 48, 48)).
+    `mirror`: the model averages each face with its mirror image (see `LogitsAndEmbedding`)."""
     net, config, preprocess, _ = load_checkpoint(checkpoint)
-    wrapper = LogitsAndEmbedding(net).eval()
+    wrapper = LogitsAndEmbedding(net, mirror=mirror).eval()
+    extra_metadata = {**(extra_metadata or {}), "mirror_averaged": mirror}
     sample = torch.from_numpy(preprocess(sample_faces))
     with atomic_path(out_path) as temporary:
         torch.onnx.export(

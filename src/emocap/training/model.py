@@ -36,14 +36,25 @@ class EmotionNet(nn.Module):
 
 
 class LogitsAndEmbedding(nn.Module):
-    """What the exported ONNX model computes: (logits, embedding)."""
+    """What the exported ONNX model computes: (logits, embedding).
 
-    def __init__(self, net: EmotionNet) -> None:
+    With `mirror=True` each face is also seen mirrored and the two embeddings
+    are averaged (so are the logits: the head is linear). Built into the graph,
+    the evaluation and the run time cannot disagree about it, and its cost shows
+    up wherever the model runs.
+    """
+
+    def __init__(self, net: EmotionNet, mirror: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.mirror = mirror
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding = self.net.embed(x)
+        if self.mirror:
+            both = self.net.embed(torch.cat([x, torch.flip(x, dims=[3])]))
+            embedding = (both[: x.shape[0]] + both[x.shape[0] :]) / 2
+        else:
+            embedding = self.net.embed(x)
         return self.net.head(embedding), embedding
 
 
