@@ -156,7 +156,7 @@ def test_whole_clip_keeps_face_ids_and_sees_the_drop_out_and_two_faces(whole_cli
     assert all(len({f["face"] for f in r["faces"]}) == len(r["faces"]) for r in closing)
     # A face that stays in view keeps its number: few distinct numbers over the closing hold.
     assert len({f["face"] for r in closing for f in r["faces"]}) == 2
-    # The paper memory shows a label once it has agreeing predictions.
+    # The smoother settles on a label while the first face is in view.
     assert any(f["label"] for r in records[:28] for f in r["faces"])
 
 
@@ -178,3 +178,15 @@ def test_no_camera_falls_back_to_the_sample_clip_with_a_note(capsys, monkeypatch
 def test_window_plays_frames_and_closes(capsys):
     code, out, err = run_cli(capsys, "--source", str(sample_clip()), "--max-frames", "3")
     assert code == 0 and out == "" and "Traceback" not in err
+
+
+def test_memory_without_the_paper_smoother_is_a_one_line_error(capsys):
+    code, out, err = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--memory", "3")
+    assert code == 2 and out == ""
+    assert_one_line_error(err, "--memory 3 applies to --smoother paper, not 'ema'")
+
+
+def test_paper_smoother_with_its_memory_runs(capsys):
+    code, out, _ = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--max-frames", "4",
+                           "--smoother", "paper", "--memory", "3")
+    assert code == 0 and len(json_lines(out)) == 4

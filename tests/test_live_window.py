@@ -93,7 +93,7 @@ def test_window_shows_captions_and_obeys_snapshot_pause_and_quit_keys(virtual_sc
     )
     try:
         window = wait_for(lambda: window_id(env), 60, "the emocap window")
-        # The sample clip opens on a face; the paper memory needs a few frames to agree on a caption.
+        # The sample clip opens on a face; its caption shows once the smoother has settled on it.
         def captioned_screen():
             shot = screenshot(env)
             return shot if valence_pixels(shot) > 500 else None

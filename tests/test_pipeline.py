@@ -28,8 +28,13 @@ def test_package_import_stays_light_until_the_api_is_used():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_default_smoother_captions_a_face_from_its_first_frame(astronaut_bgr, shared_parts):
+    result = Pipeline(*shared_parts).process(astronaut_bgr)
+    assert int(result.faces.display[0]) == int(result.faces.probs[0].argmax())
+
+
 def test_a_face_gets_an_identity_probabilities_and_after_agreement_a_label(astronaut_bgr, shared_parts):
-    pipeline = Pipeline(*shared_parts)
+    pipeline = Pipeline(*shared_parts, smoother="paper")
     results = [pipeline.process(astronaut_bgr, time_s=i / 30) for i in range(5)]
     assert all(isinstance(r, FrameResult) and isinstance(r.faces, Faces) for r in results)
     assert [len(r.faces) for r in results] == [1] * 5
@@ -98,7 +103,7 @@ def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
         ({"patience_frames": -1}, "Pipeline.patience_frames must be an integer >= 0, got -1"),
         ({"smoother": "median"}, "unknown smoother 'median'"),
         ({"smoother": "ema", "memory": 3}, "memory applies to the paper smoother only, got smoother='ema'"),
-        ({"memory": 0}, "Pipeline.memory must be an integer >= 1, got 0"),
+        ({"smoother": "paper", "memory": 0}, "Pipeline.memory must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_options_quote_the_value(shared_parts, options, message):

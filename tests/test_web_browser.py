@@ -118,9 +118,10 @@ async def drive_page(devtools: int, page_url: str, out_dir: Path) -> dict:
             await page.call("Page.navigate", url=page_url)
             await page.wait_for("document.readyState === 'complete' && !!window.emocap", timeout_s=15)
             await page.evaluate("document.getElementById('start-camera').click()")
-            # A face is captioned once its memory agrees on a label.
+            # A face is captioned once its smoother settles on a label; a few frames show the page keeps going.
             await page.wait_for(
-                "document.querySelector('#captions li.caption:not(.pending)')?.dataset.label",
+                "document.querySelector('#captions li.caption:not(.pending)')?.dataset.label"
+                " && window.emocap.framesAnswered >= 3",
                 timeout_s=CAPTION_TIMEOUT_S,
             )
             # One snapshot, so the result, the DOM and the overlay all belong to the same frame.

@@ -23,7 +23,7 @@ from emocap.cli import main as emocap_main
 from emocap.commands.serve import build_pipeline_factory
 from emocap.web.server import CaptionServer
 
-FRAMES_TO_SETTLE = 8  # the paper's memory shows a label after a few agreeing frames
+FRAMES_TO_SETTLE = 8  # enough for either smoother to settle on a label
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ from emocap.tracking import IouTracker, TrackSmoother, make_smoother, order_for_
 from emocap.tracking.checks import check_int
 from emocap.types import Faces, FrameResult
 
-DEFAULT_SMOOTHER = "paper"
+DEFAULT_SMOOTHER = "ema"
+"""benchmarks/smoothing.py: on simulated video of PrivateTest faces, the EMA smoother beats the paper's
+memory of 4 on the mean of its two frame models in accuracy, flicker and delay (docs/BENCHMARKS.md)."""
 DEFAULT_PATIENCE_FRAMES = 15
 """Frames a face may go undetected and still keep its identity and memory (half a second at 30 fps)."""
 
@@ -30,8 +32,8 @@ class Pipeline:
 
     detector         anything with `detect(frame_bgr) -> Faces` (default: MTCNN, confidence 0.95)
     classifier       an `EmotionClassifier` (default: the built-in model)
-    smoother         "paper" (the last `memory` predictions must agree), "ema", "none",
-                     or a `TrackSmoother` instance
+    smoother         "ema" (probabilities averaged over time, with hysteresis; the default),
+                     "paper" (the last `memory` predictions must agree), "none", or a `TrackSmoother`
     memory           length of the paper memory (default 4); only for smoother="paper"
     detect_every     run the detector on every K-th frame; in between, the last boxes are
                      carried over and their faces classified again (faster, lags fast motion)

@@ -42,7 +42,7 @@ line on stdout (fields as in docs/RECORDS.md): {"frame", "time", "faces":
 
 examples:
   emocap live
-  emocap live --source screen:0,0,960,540 --smoother ema
+  emocap live --source screen:0,0,960,540 --smoother paper --memory 3
   emocap live --source talk.mp4 --no-window --max-frames 100 > talk.jsonl
   emocap live --detector haar --detect-every 3     faster on slow machines
 """
@@ -85,11 +85,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
     """Tracking and smoothing options, shared by `live` and `transcribe`."""
     group = parser.add_argument_group("tracking and smoothing")
-    group.add_argument("--smoother", choices=("paper", "ema"), default="paper",
-                       help="paper: change a caption only when the last N predictions agree (default); "
-                       "ema: average probabilities over time")
+    group.add_argument("--smoother", choices=("ema", "paper"), default="ema",
+                       help="ema: average each face's probabilities over time, change the caption only when "
+                       "another emotion clearly leads (default: more accurate, quicker and calmer in "
+                       "docs/BENCHMARKS.md); paper: change it only when the last N predictions agree")
     group.add_argument("--memory", type=positive_int, default=None, metavar="N",
-                       help="predictions the paper memory keeps (default: the smoother's own, 4)")
+                       help="predictions the paper memory keeps (default 4; only with --smoother paper)")
     group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
                        help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
 
@@ -112,6 +113,8 @@ def build_pipeline(args: argparse.Namespace):
 
     if args.model is not None and not Path(args.model).is_file():
         raise EmocapError(f"model not found: {args.model!r}")
+    if args.memory is not None and args.smoother != "paper":
+        raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
     detector = make_detector(args.detector, min_face_size=args.min_face_size)
     classifier = EmotionClassifier(args.model)
     options = {"detect_every": args.detect_every}

@@ -153,13 +153,14 @@ class EmaSmoother(TrackSmoother):
     average probability by more than `hysteresis`.
 
     The defaults (per frame at 30 fps) are the most accurate setting that
-    flickers no more than `PaperMemory(4)` in `benchmarks/smoothing.py`.
+    flickers no more than `PaperMemory(4)` in `benchmarks/smoothing.py`,
+    tuned on videos of PublicTest faces with the built-in model.
     """
 
     def __init__(
         self,
-        alpha: float = 0.25,
-        hysteresis: float = 0.25,
+        alpha: float = 0.4,
+        hysteresis: float = 0.4,
         patience_frames: int = 15,
         runner_up_ratio: float | None = 0.7,
         runner_up_min_probability: float = 0.2,
