@@ -129,3 +129,28 @@ def test_reading_order_keeps_ties_and_handles_no_faces():
     faces = boxes_faces([square(100), square(100, y=200)]).with_(track_ids=[7, 8])
     assert order_for_reading(faces).track_ids.tolist() == [7, 8]
     assert len(order_for_reading(Faces.empty())) == 0
+
+
+def test_a_face_moving_most_of_its_width_per_frame_keeps_its_id():
+    # A camera pan: 60 px a frame for a 100 px face (IoU 0.25 between frames, 0 two frames apart).
+    tracker = IouTracker()
+    ids = {int(tracker.update(boxes_faces([square(60 * step)])).track_ids[0]) for step in range(20)}
+    assert ids == {0}
+
+
+def test_a_moving_face_missed_for_two_frames_is_found_where_it_went():
+    tracker = IouTracker()
+    for step in range(5):
+        tracker.update(boxes_faces([square(50 * step)]))
+    tracker.update(Faces.empty())
+    tracker.update(Faces.empty())
+    # Two frames later it is 150 px on: no overlap with its last box, a full one with the expected one.
+    assert tracker.update(boxes_faces([square(50 * 7)])).track_ids.tolist() == [0]
+
+
+def test_without_motion_the_expected_box_is_the_last_box():
+    tracker = IouTracker(iou_threshold=0.5)
+    for _ in range(3):
+        tracker.update(boxes_faces([square(10)]))
+    assert tracker.update(boxes_faces([square(40)])).track_ids.tolist() == [0]  # IoU 0.54
+    assert tracker.update(boxes_faces([square(400)])).track_ids.tolist() == [1]
