@@ -3,9 +3,15 @@
 The training run is the slow part (a full ResNet18, even on 28 faces), so it is
 made once per session and shared by test_training.py and test_export.py.
 The data builders themselves are plain functions in fer_fixtures.py.
+Also a virtual X screen (Xvfb) for the tests of the window and the screen source.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
 
 import pytest
 from fer_fixtures import write_training_folder
@@ -39,3 +45,31 @@ def tiny_run(tiny_fer, tiny_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_run")
     summary = train(tiny_config, tiny_fer, out, device="cpu", progress=False, max_minutes=0)
     return out, summary
+
+
+@dataclass(frozen=True)
+class VirtualScreen:
+    env: dict  # os.environ with DISPLAY pointing at the virtual screen
+    display: str
+    size: tuple[int, int]  # width, height
+
+
+@pytest.fixture
+def virtual_screen():
+    """A fresh Xvfb display of 1024x768 (skips where Xvfb is not installed)."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed (run scripts/install-test-tools.sh)")
+    size = (1024, 768)
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as stream:
+        display = f":{stream.readline().strip()}"  # Xvfb writes its display number once it accepts clients
+    try:
+        yield VirtualScreen({**os.environ, "DISPLAY": display}, display, size)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

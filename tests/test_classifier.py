@@ -267,7 +267,6 @@ def test_onnx_model_without_emocap_metadata(model, tmp_path, metadata):
 # --- the model that ships with emocap ------------------------------------------------------------
 
 
-@pytest.mark.skipif(not BUILTIN_MODEL.is_file(), reason=f"the built-in model {BUILTIN_MODEL} is not in this checkout")
 def test_builtin_model_loads_and_gives_probabilities():
     classifier = EmotionClassifier(threads=1)
     assert classifier.path == BUILTIN_MODEL

@@ -174,12 +174,6 @@ def test_no_camera_falls_back_to_the_sample_clip_with_a_note(capsys, monkeypatch
     assert "note:" in err and "bundled sample clip" in err and "--source" in err
 
 
-@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display for the window")
-def test_window_plays_frames_and_closes(capsys):
-    code, out, err = run_cli(capsys, "--source", str(sample_clip()), "--max-frames", "3")
-    assert code == 0 and out == "" and "Traceback" not in err
-
-
 def test_memory_without_the_paper_smoother_is_a_one_line_error(capsys):
     code, out, err = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--memory", "3")
     assert code == 2 and out == ""

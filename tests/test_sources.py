@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -266,8 +265,8 @@ def test_screen_without_a_display_is_a_source_error(monkeypatch):
         open_source("screen")
 
 
-@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display to grab")
-def test_screen_grab_region_and_throttle():
+def test_screen_grab_region_and_throttle(virtual_screen, monkeypatch):
+    monkeypatch.setenv("DISPLAY", virtual_screen.display)
     with open_source("screen:0,0,64,32", max_fps=20) as source:
         assert source.size == (64, 32) and source.is_live
         frames = []
