@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 import onnxruntime
+from report import save_report
 
-from emocap.atomic import atomic_json
 from emocap.detection import FaceDetector, iou_matrix
 from emocap.detection.mtcnn_stages import output_stage, propose, pyramid_scales, refine
 from emocap.detection.sample_faces import face_scene
@@ -116,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nper stage, 640x480, one 150 px face")
     stages = stage_rows(detectors, args.repeats)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (other processes on these cores slow every figure)")
-    if args.out:
-        atomic_json(args.out, {"scenes": scenes, "stages": stages, "repeats": args.repeats})
-        print(f"saved {args.out}")
-    return 0
+    return save_report(args.out, {"scenes": scenes, "stages": stages, "repeats": args.repeats})
 
 
 if __name__ == "__main__":

@@ -59,9 +59,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from report import save_report
 from tqdm import tqdm
 
-from emocap.atomic import atomic_json
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013
 from emocap.detection import FaceDetector, iou_matrix
@@ -311,18 +311,12 @@ def main(argv=None) -> int:
         print(f"\nmissed faces: {len(missed)}, e.g. {', '.join(missed[:5])}")
     elapsed = time.perf_counter() - started
     print(f"\n({elapsed:.0f} s)")
-    if args.json:
-        report = {
-            "args": vars(args), "labels": list(classifier.labels), "default_face_margin": DEFAULT_FACE_MARGIN,
-            "figures": figures, "per_class": per_class, "margins": sweep, "missed_files": missed,
-            "seconds": elapsed,
-        }
-        try:
-            atomic_json(args.json, report)
-        except EmocapError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    return 0
+    report = {
+        "args": vars(args), "labels": list(classifier.labels), "default_face_margin": DEFAULT_FACE_MARGIN,
+        "figures": figures, "per_class": per_class, "margins": sweep, "missed_files": missed,
+        "seconds": elapsed,
+    }
+    return save_report(args.json, report)
 
 
 if __name__ == "__main__":

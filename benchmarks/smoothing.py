@@ -45,8 +45,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from report import save_report
 
-from emocap.atomic import atomic_json
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import FerData, load_fer2013
 from emocap.errors import EmocapError
@@ -309,13 +309,7 @@ def main(argv=None) -> int:
         print_table(f"frames={mode}, seed {args.report_seed} (true switches: {truth_rate:.1f} per face per minute)", rows)
         report["tables"][mode] = rows
     print(f"\n({time.perf_counter() - started:.0f} s)")
-    if args.json:
-        try:
-            atomic_json(args.json, report)
-        except EmocapError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    return 0
+    return save_report(args.json, report)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from report import save_report
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,11 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.browser:
         figures = measure_browser(args.serve_options, args.frames, args.warmup)
         print_browser_report(figures)
-        if args.json:
-            from emocap.atomic import atomic_json
-
-            atomic_json(args.json, figures)
-        return 0
+        return save_report(args.json, figures)
 
     jpeg = face_frame_jpeg()
     process, page_url = start_server(args.serve_options)
@@ -264,11 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  server, median: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in figures["server_ms_median"].items()))
     print(f"  labels shown: {', '.join(figures['labels_shown']) or 'none'}")
     print(f"  {figures['machine']}")
-    if args.json:
-        from emocap.atomic import atomic_json
-
-        atomic_json(args.json, figures)
-    return 0
+    return save_report(args.json, figures)
 
 
 if __name__ == "__main__":
