@@ -264,6 +264,24 @@ def test_onnx_model_without_emocap_metadata(model, tmp_path, metadata):
     assert repr(str(path)) in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ({"emocap.labels": json.dumps(MODEL_LABELS[:5]), "emocap.preprocess": Preprocess().to_json()},
+         "gives 7 scores per face but its metadata names 5 labels"),
+        ({"emocap.labels": json.dumps(MODEL_LABELS), "emocap.preprocess": Preprocess(size=64).to_json()},
+         r"takes input of shape \[1, 48, 48\] per face, but its metadata's preprocessing makes \[1, 64, 64\]"),
+        ({"emocap.labels": json.dumps(MODEL_LABELS), "emocap.preprocess": Preprocess(channels=3).to_json()},
+         r"makes \[3, 48, 48\]"),
+    ],
+    ids=["too few labels", "other size", "other channels"],
+)
+def test_metadata_that_disagrees_with_the_graph_is_refused_at_load(model, tmp_path, metadata, message):
+    path = model.write(tmp_path / "mismatch.onnx", metadata=metadata)
+    with pytest.raises(ModelError, match=message):
+        EmotionClassifier(path)
+
+
 # --- the model that ships with emocap ------------------------------------------------------------
 
 

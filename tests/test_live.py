@@ -174,6 +174,16 @@ def test_no_camera_falls_back_to_the_sample_clip_with_a_note(capsys, monkeypatch
     assert "note:" in err and "bundled sample clip" in err and "--source" in err
 
 
+@pytest.mark.parametrize("detector, smallest", [("mtcnn", 12), ("haar", 24)])
+def test_a_face_size_below_the_detectors_window_is_a_one_line_error(capsys, detector, smallest):
+    code, out, err = run_cli(
+        capsys, "--source", str(sample_clip()), "--no-window", "--detector", detector,
+        "--min-face-size", str(smallest - 1),
+    )
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.count("\n") == 1 and f">= {smallest}" in err and f"--min-face-size {smallest - 1}" in err
+
+
 def test_memory_without_the_paper_smoother_is_a_one_line_error(capsys):
     code, out, err = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--memory", "3")
     assert code == 2 and out == ""

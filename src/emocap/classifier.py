@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from emocap.detection.networks import session_options
-from emocap.errors import ModelError
+from emocap.errors import ModelError, first_line
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, Preprocess, bgr_crops_to_gray, crop_faces
 
 BUILTIN_MODEL = Path(__file__).parent / "models" / "emotion.onnx"
@@ -53,7 +53,7 @@ class EmotionClassifier:
                 str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
             )
         except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
-            raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {str(error).splitlines()[0]}") from None
+            raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
         metadata = self._session.get_modelmeta().custom_metadata_map
         try:
             self.labels: tuple[str, ...] = tuple(json.loads(metadata["emocap.labels"]))
@@ -68,6 +68,23 @@ class EmotionClassifier:
         self._output_widths = {output.name: output.shape[-1] for output in self._session.get_outputs()}
         self._logits = LOGITS if LOGITS in outputs else outputs[0]
         self._embedding = EMBEDDING if EMBEDDING in outputs else (outputs[1] if len(outputs) > 1 else None)
+        self._check_shapes_match_metadata()
+
+    def _check_shapes_match_metadata(self) -> None:
+        """Refuse, at load time, a model whose graph disagrees with its own metadata (fixed sizes only)."""
+        classes = self._output_widths[self._logits]
+        if isinstance(classes, int) and classes != len(self.labels):
+            raise ModelError(
+                f"{str(self.path)!r} gives {classes} scores per face but its metadata names "
+                f"{len(self.labels)} labels {list(self.labels)}"
+            )
+        expected = (self.preprocess.channels, self.preprocess.size, self.preprocess.size)
+        actual = tuple(self._session.get_inputs()[0].shape[1:])
+        if len(actual) != 3 or any(isinstance(a, int) and a != e for a, e in zip(actual, expected)):
+            raise ModelError(
+                f"{str(self.path)!r} takes input of shape {list(actual)} per face, but its metadata's "
+                f"preprocessing makes {list(expected)}"
+            )
 
     def __repr__(self) -> str:
         return f"EmotionClassifier({str(self.path)!r}, labels={self.labels})"

@@ -21,3 +21,9 @@ class OutputError(EmocapError):
 
 class ModelError(EmocapError):
     """A model file that is missing or is not an emocap emotion model."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty), for one-line errors."""
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from emocap.datasets import IMAGE_SUFFIXES
-from emocap.errors import SourceError
+from emocap.errors import SourceError, first_line
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 SAMPLE_CLIP_NAME = "faces.mp4"
@@ -240,7 +240,7 @@ class ScreenSource(FrameSource):
         try:
             self._grabber = make_grabber()
         except Exception as error:  # mss raises its own ScreenShotError, or OS errors, without a display
-            raise SourceError(f"cannot capture the screen ({spec!r}): {_first_line(error)}") from error
+            raise SourceError(f"cannot capture the screen ({spec!r}): {first_line(error)}") from error
         try:
             self.spec, self.region = spec, _region_on_screen(spec, region, self._grabber.monitors)
             first = self._grab()
@@ -256,7 +256,7 @@ class ScreenSource(FrameSource):
         try:
             shot = self._grabber.grab(self.region.as_mss())
         except Exception as error:  # see above: mss's error types depend on the platform
-            raise SourceError(f"cannot capture the screen ({self.spec!r}): {_first_line(error)}") from error
+            raise SourceError(f"cannot capture the screen ({self.spec!r}): {first_line(error)}") from error
         # BGRA -> BGR; the copy makes it contiguous for OpenCV drawing.
         return np.ascontiguousarray(np.asarray(shot)[:, :, :3])
 
@@ -292,7 +292,7 @@ def open_source(spec: str, *, max_fps: float | None = None, image_fps: float = D
     if not isinstance(spec, str) or not spec.strip():
         raise SourceError(f"no source given ({spec!r}); use a camera index, a video, an image, a folder or 'screen'")
     spec = spec.strip()
-    if spec.isdigit():
+    if spec.isdecimal() and spec.isascii():  # isdigit() also accepts '²', which int() refuses
         return _open_capture(spec, int(spec), live=True, what=f"camera {spec}")
     if _SCREEN_SPEC.fullmatch(spec):
         return ScreenSource(spec, parse_screen_spec(spec), max_fps=max_fps)
@@ -341,7 +341,11 @@ def parse_screen_spec(spec: str) -> ScreenRegion | None:
 
 def folder_images(folder: Path, spec: str) -> list[Path]:
     """Image files directly in `folder`, in natural order (frame2.png before frame10.png); SourceError if none."""
-    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    try:
+        entries = list(folder.iterdir())
+    except OSError as error:
+        raise SourceError(f"cannot read folder {spec!r}: {error.strerror}") from None
+    files = sorted((p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
     if not files:
         raise SourceError(f"folder {spec!r} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return files
@@ -411,8 +415,3 @@ def _quiet_opencv() -> Iterator[None]:
         yield
     finally:
         logging.setLogLevel(level)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]

@@ -115,7 +115,10 @@ def build_pipeline(args: argparse.Namespace):
         raise EmocapError(f"model not found: {args.model!r}")
     if args.memory is not None and args.smoother != "paper":
         raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
-    detector = make_detector(args.detector, min_face_size=args.min_face_size)
+    try:
+        detector = make_detector(args.detector, min_face_size=args.min_face_size)
+    except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
+        raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None
     classifier = EmotionClassifier(args.model)
     options = {"detect_every": args.detect_every}
     if args.memory is not None:
