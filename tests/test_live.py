@@ -9,7 +9,8 @@ import pytest
 
 import emocap.sources
 from emocap.cli import build_parser, main
-from emocap.commands.live import Pacer, positive_int, save_snapshot
+from emocap.commands.arguments import positive_int
+from emocap.commands.live import Pacer, save_snapshot
 from emocap.errors import OutputError, SourceError
 from emocap.sources import sample_clip
 

@@ -167,7 +167,7 @@ def test_serve_refuses_bad_options(capsys):
     with pytest.raises(SystemExit) as exited:
         emocap_main(["serve", "--port", "70000"])
     assert exited.value.code == 2
-    assert "port must be in 0..65535 (0 picks a free one), got '70000'" in capsys.readouterr().err
+    assert "expected a whole number in 0..65535 (0 picks a free one), got '70000'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         emocap_main(["serve", "--allow-origin", "example.org"])
     assert "origin 'example.org' is not of the form http://HOST[:PORT]" in capsys.readouterr().err

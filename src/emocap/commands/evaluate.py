@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from emocap.commands.arguments import whole_number
 from emocap.errors import DataError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
@@ -33,19 +34,6 @@ examples:
 """
 
 
-def _whole_number(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="accuracy of a model on the FER2013 test set, with figures",
@@ -63,10 +51,10 @@ def add_parser(subparsers) -> None:
                         help="folder for the PNG figures (default: evaluation-<model name>/, see below)")
     parser.add_argument("--no-plots", action="store_true", help="write no figures")
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE maps (the slow part)")
-    parser.add_argument("--tsne-train", type=_whole_number(1), default=DEFAULT_TRAIN_SAMPLE, metavar="N",
+    parser.add_argument("--tsne-train", type=whole_number(1), default=DEFAULT_TRAIN_SAMPLE, metavar="N",
                         help=f"train faces in the train-set t-SNE map, a stratified sample (default: {DEFAULT_TRAIN_SAMPLE})")
-    parser.add_argument("--seed", type=_whole_number(0), default=0, metavar="N", help="seed of the train sample and of t-SNE (default: 0)")
-    parser.add_argument("--batch-size", type=_whole_number(1), default=DEFAULT_BATCH_SIZE, metavar="N",
+    parser.add_argument("--seed", type=whole_number(0), default=0, metavar="N", help="seed of the train sample and of t-SNE (default: 0)")
+    parser.add_argument("--batch-size", type=whole_number(1), default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"faces per model call (default: {DEFAULT_BATCH_SIZE})")
     parser.set_defaults(run=run)
 

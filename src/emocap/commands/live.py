@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from emocap.commands.arguments import positive_int
 from emocap.errors import EmocapError, OutputError, SourceError
 
 WINDOW_TITLE = "emocap - q quits, space pauses, s saves a snapshot"
@@ -93,16 +94,6 @@ def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
                        help="predictions the paper memory keeps (default 4; only with --smoother paper)")
     group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
                        help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {text!r}")
-    return value
 
 
 def build_pipeline(args: argparse.Namespace):

@@ -6,7 +6,12 @@ import argparse
 import asyncio
 from typing import Callable
 
-from emocap.commands.live import add_model_options, add_smoothing_options, build_pipeline
+from emocap.commands.arguments import whole_number
+from emocap.commands.live import (
+    add_model_options,
+    add_smoothing_options,
+    build_pipeline,
+)
 from emocap.errors import EmocapError
 from emocap.web.origins import LOOPBACK_NAMES, parse_origin
 
@@ -18,16 +23,6 @@ window of a video call to caption the other person. The page sends frames to
 this server only; nothing is saved. Only pages served by this server may
 connect, unless --allow-origin names another.
 """
-
-
-def port_number(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a whole number, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535 (0 picks a free one), got {text!r}")
-    return port
 
 
 def origin(text: str) -> str:
@@ -45,7 +40,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this computer only)")
-    parser.add_argument("--port", type=port_number, default=8765, help="port to listen on; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--port", type=whole_number(0, 65535, note="0 picks a free one"), default=8765, help="port to listen on; 0 picks a free one (default: %(default)s)")
     parser.add_argument(
         "--allow-origin",
         type=origin,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from emocap.commands.arguments import real_number
 from emocap.commands.live import add_pipeline_options, build_pipeline
 from emocap.errors import DataError, EmocapError, OutputError, SourceError
 
@@ -99,7 +99,7 @@ def add_parser(subparsers) -> None:
                         "or .webm to play it in a browser; no sound); alone, it is named VIDEO.annotated.mp4")
     parser.add_argument("--records", choices=("frame", "segment"), default="frame",
                         help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
-    parser.add_argument("--min-duration", type=seconds, default=0.5, metavar="S",
+    parser.add_argument("--min-duration", type=real_number(0, unit="number of seconds"), default=0.5, metavar="S",
                         help="shortest change of caption that starts a new cue, in seconds (default: 0.5)")
     parser.add_argument("--summary-plot", nargs="?", const="", metavar="PNG",
                         help="also save a timeline of each face's emotions (.png, .svg, .pdf); "
@@ -109,16 +109,6 @@ def add_parser(subparsers) -> None:
                         "instead of failing")
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -227,7 +217,13 @@ def transcribe_video(plan: OutputPlan, pipeline, args: argparse.Namespace) -> No
     """One video through the pipeline into all its outputs, in one pass."""
     from tqdm import tqdm
 
-    from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
+    from emocap.outputs import (
+        AnnotatedVideoWriter,
+        CaptionOverlay,
+        EmotionSummary,
+        SegmentBuilder,
+        writer_for,
+    )
     from emocap.outputs.transcript import TranscriptOutputs
     from emocap.sources import open_source
 
