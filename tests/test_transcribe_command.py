@@ -221,6 +221,25 @@ def test_unwritable_output_path_is_a_one_line_error(tmp_path, pipeline):
     assert pipeline.frames == 0
 
 
+def test_an_out_dir_that_cannot_be_made_is_a_one_line_error_and_is_made_only_after_the_checks(tmp_path, pipeline):
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OutputError, match="cannot make --out-dir .*afile/sub"):
+        run([clip, "--out-dir", tmp_path / "afile" / "sub"])
+    with pytest.raises(OutputError, match="two outputs would both be written"):
+        run([clip, "-o", "vtt", "-o", ".vtt", "--out-dir", tmp_path / "new"])
+    assert files_in(tmp_path) == ["afile", "talk.avi"]  # the refused run made no folder
+    assert pipeline.frames == 0
+
+
+def test_a_video_named_like_a_camera_or_the_screen_is_read_as_a_file(tmp_path, pipeline, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("5", "screen"):
+        write_clip(tmp_path / "clip.avi", HAPPY_THEN_ANGRY).rename(tmp_path / name)
+        assert run([name, "-o", f"{name}.vtt"]) == 0
+        assert "happy" in (tmp_path / f"{name}.vtt").read_text()
+
+
 @pytest.mark.parametrize("content", [b"", b"plain text, not a video\n" * 20])
 def test_unreadable_or_non_video_files_are_source_errors(tmp_path, pipeline, content):
     bad = tmp_path / "bad.mp4"

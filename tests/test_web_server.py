@@ -171,6 +171,9 @@ def test_serve_refuses_bad_options(capsys):
     with pytest.raises(SystemExit):
         emocap_main(["serve", "--allow-origin", "example.org"])
     assert "origin 'example.org' is not of the form http://HOST[:PORT]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        emocap_main(["serve", "--host", " "])
+    assert "expected a host name or address, got ' '" in capsys.readouterr().err
 
 
 def test_serve_reports_a_busy_port_in_one_line(capsys):

@@ -298,11 +298,20 @@ def open_source(spec: str, *, max_fps: float | None = None, image_fps: float = D
         return ScreenSource(spec, parse_screen_spec(spec), max_fps=max_fps)
     if spec.lower().startswith(STREAM_SCHEMES):
         return _open_capture(spec, spec, live=True, what="stream")
-    path = Path(spec).expanduser()
+    return open_path(spec, image_fps=image_fps, what="file, folder or camera")
+
+
+def open_path(
+    path: str | Path, *, image_fps: float = DEFAULT_IMAGE_FPS, what: str = "file or folder"
+) -> FrameSource:
+    """A video, image or folder of images by its path, never read as a camera index, screen or URL
+    (a video that a program found on disk may well be named '5' or 'screen')."""
+    spec = str(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         return ImageSequenceSource(spec, folder_images(path, spec), fps=image_fps)
     if not path.exists():
-        raise SourceError(f"no such file, folder or camera: {spec!r}")
+        raise SourceError(f"no such {what}: {spec!r}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequenceSource(spec, [path], fps=image_fps)
     return _open_capture(spec, str(path), live=False, what="video")

@@ -25,6 +25,12 @@ connect, unless --allow-origin names another.
 """
 
 
+def host_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a host name or address, got {text!r}")
+    return text.strip()
+
+
 def origin(text: str) -> str:
     try:
         return parse_origin(text)
@@ -39,7 +45,7 @@ def add_parser(subparsers) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this computer only)")
+    parser.add_argument("--host", type=host_name, default="127.0.0.1", help="address to listen on (default: %(default)s, this computer only)")
     parser.add_argument("--port", type=whole_number(0, 65535, note="0 picks a free one"), default=8765, help="port to listen on; 0 picks a free one (default: %(default)s)")
     parser.add_argument(
         "--allow-origin",

@@ -177,8 +177,6 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
             check_plot_path(timeline)
         plans.append(OutputPlan(video, transcripts, annotated, timeline))
 
-    if args.out_dir is not None:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
     written_by: dict[Path, Path] = {}
     for plan in plans:
         for path in plan.paths:
@@ -188,6 +186,13 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
             if key in written_by:
                 raise OutputError(f"two outputs would both be written to {str(path)!r}")
             written_by[key] = plan.video
+    if args.out_dir is not None:  # only once every other check has passed, so a refused run leaves nothing behind
+        try:
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot make --out-dir {str(args.out_dir)!r}: {error.strerror}") from None
+    for plan in plans:
+        for path in plan.paths:
             if not path.parent.is_dir():
                 raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
     return plans
@@ -225,11 +230,11 @@ def transcribe_video(plan: OutputPlan, pipeline, args: argparse.Namespace) -> No
         writer_for,
     )
     from emocap.outputs.transcript import TranscriptOutputs
-    from emocap.sources import open_source
+    from emocap.sources import open_path
 
     last_time = 0.0
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(open_source(str(plan.video)))
+        source = stack.enter_context(open_path(plan.video))
         fps = source.fps or FALLBACK_FPS
         outputs = TranscriptOutputs(
             [stack.enter_context(writer_for(path, records=args.records)) for path in plan.transcripts],

@@ -5,7 +5,9 @@ stops any other site open in the same browser from streaming the camera
 through this server (cross-site WebSocket hijacking) or reading its answers.
 A pinned list (not "whatever the Host header says") also defeats DNS
 rebinding. Clients that are not browsers send no Origin and are allowed:
-they are not a cross-site threat, and the server only listens locally.
+they are not a cross-site threat, and by default the server listens on this
+computer only. With `--host` set to a network address, any program on that
+network can send frames; `emocap serve` says so when it starts.
 """
 
 from __future__ import annotations
