@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -266,6 +269,17 @@ def test_a_truncated_video_fails_without_output_unless_partial_is_kept(tmp_path,
     assert run([clip, "-o", tmp_path / "t.vtt", "--keep-partial"]) == 0
     assert len(webvtt.read(str(tmp_path / "t.vtt")).captions) == 1
     assert "looks truncated" in capsys.readouterr().err
+
+
+def test_a_bad_video_is_one_line_on_stderr_with_nothing_from_ffmpeg(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("plain text, not a video\n" * 20)
+    environment = {key: value for key, value in os.environ.items() if key != "OPENCV_FFMPEG_LOGLEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "emocap", "transcribe", str(bad)], capture_output=True, text=True, env=environment,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"emocap transcribe: error: cannot open video {str(bad)!r}: not a video OpenCV can read"]
 
 
 def test_an_error_midway_leaves_no_half_written_output(tmp_path, monkeypatch):

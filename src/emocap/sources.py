@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ import numpy as np
 
 from emocap.datasets import IMAGE_SUFFIXES
 from emocap.errors import SourceError, first_line
+
+# FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
+# ahead of our one-line SourceError. Quiet (AV_LOG_QUIET) unless the user asked for FFmpeg's lines;
+# OpenCV reads this when it first opens a video.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 SAMPLE_CLIP_NAME = "faces.mp4"
