@@ -49,6 +49,13 @@ def test_a_face_gets_an_identity_probabilities_and_after_agreement_a_label(astro
     assert set(results[0].timings_ms) == {"detect", "classify", "track"}
 
 
+def test_without_stream_times_the_first_frame_is_at_zero_and_time_runs_on(astronaut_bgr, shared_parts):
+    pipeline = Pipeline(*shared_parts)
+    first, second = pipeline.process(astronaut_bgr), pipeline.process(astronaut_bgr)
+    assert first.time_s == 0.0
+    assert second.time_s >= sum(first.timings_ms.values()) / 1000  # the first frame's processing lies between
+
+
 def test_faces_come_right_to_left_with_their_own_identities(astronaut_bgr, shared_parts):
     face = cv2.resize(astronaut_bgr[0:300, 100:400], (200, 200))
     frame = np.full((300, 900, 3), 160, np.uint8)

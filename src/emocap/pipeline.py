@@ -100,6 +100,7 @@ class Pipeline:
         clock = time.perf_counter()
         if self._started is None:
             self._started = clock
+        arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
         timings: dict[str, float] = {}
 
         def lap(stage: str) -> None:
@@ -121,7 +122,7 @@ class Pipeline:
         lap("track")
         result = FrameResult(
             index=self._index,
-            time_s=float(time_s) if time_s is not None else clock - self._started,
+            time_s=float(time_s) if time_s is not None else arrived_s,
             frame_size=(frame.shape[1], frame.shape[0]),
             faces=faces,
             labels=self.labels,
