@@ -107,6 +107,12 @@ def test_snapshot_into_a_missing_folder_is_an_output_error(tmp_path):
         save_snapshot(np.zeros((4, 4, 3), np.uint8), tmp_path / "gone", 0)
 
 
+def test_snapshot_opencv_cannot_encode_is_an_output_error_and_leaves_nothing(tmp_path):
+    with pytest.raises(OutputError, match="cannot write image .*emocap-.*-000007\\.png"):
+        save_snapshot(np.zeros((0, 0, 3), np.uint8), tmp_path, 7)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- with the model: these run the real pipeline on the bundled clip ----
 
 

@@ -100,3 +100,89 @@ def test_unreadable_photo_is_reported_and_the_others_still_run(capsys, photos, t
     assert code == 2
     assert "cannot decode image" in err and repr(str(broken)) in err and "Traceback" not in err
     assert out.strip() == f"{photos['wall']}: no face found"
+
+
+# ---- where annotated copies go: checked before any work, never over a photo ----
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the detector and model are loaded: a refused output must be refused first."""
+    def build_pipeline(args):
+        raise AssertionError("the pipeline was built before the outputs were checked")
+
+    monkeypatch.setattr("emocap.commands.image.build_pipeline", build_pipeline)
+
+
+def test_annotate_onto_the_photo_itself_is_refused_and_the_photo_kept(capsys, photos, tmp_path, no_work):
+    photo = tmp_path / "collins.png"
+    photo.write_bytes(photos["collins"].read_bytes())
+    for target in (photo, tmp_path / "." / "collins.png"):
+        code, out, err = run_image(capsys, photo, "--annotate", target)
+        assert code == 2 and out == ""
+        assert err == f"emocap image: error: output {str(photo)!r} would overwrite the photo it annotates\n"
+    assert photo.read_bytes() == photos["collins"].read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["collins.png"]
+
+
+def test_two_photos_with_one_name_would_collide_in_the_annotation_folder(capsys, photos, tmp_path, no_work):
+    for name in ("a", "b", "marked"):
+        (tmp_path / name).mkdir()
+    first, second = tmp_path / "a" / "p.png", tmp_path / "b" / "p.png"
+    first.write_bytes(photos["collins"].read_bytes())
+    second.write_bytes(photos["wall"].read_bytes())
+    code, out, err = run_image(capsys, first, second, "--annotate", tmp_path / "marked")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "two outputs would both be written to" in err and repr(str(tmp_path / "marked" / "p.annotated.png")) in err
+    assert repr(str(first)) in err and repr(str(second)) in err
+    assert list((tmp_path / "marked").iterdir()) == []
+
+
+def test_an_annotated_copy_given_as_input_is_not_overwritten(capsys, photos, tmp_path, no_work):
+    photo, copy = tmp_path / "wall.png", tmp_path / "wall.annotated.png"
+    photo.write_bytes(photos["wall"].read_bytes())
+    copy.write_bytes(photos["collins"].read_bytes())
+    code, out, err = run_image(capsys, copy, photo, "--annotate", tmp_path)
+    assert code == 2 and out == ""
+    assert err == f"emocap image: error: output {str(copy)!r} would overwrite another photo given as input\n"
+    assert copy.read_bytes() == photos["collins"].read_bytes()
+
+
+def test_annotation_into_a_missing_folder_is_refused_before_any_work(capsys, photos, tmp_path, no_work):
+    target = tmp_path / "gone" / "marked.png"
+    code, out, err = run_image(capsys, photos["wall"], "--annotate", target)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and repr(str(target)) in err and "does not exist" in err
+
+
+def test_annotated_copies_in_a_folder_are_not_read_again_as_photos(photos, tmp_path):
+    from emocap.commands.image import expand_paths
+
+    (tmp_path / "wall.png").write_bytes(photos["wall"].read_bytes())
+    (tmp_path / "wall.annotated.png").write_bytes(photos["wall"].read_bytes())
+    (tmp_path / "old.annotated.jpg").write_bytes(photos["hopper"].read_bytes())
+    assert expand_paths([str(tmp_path)]) == [tmp_path / "wall.png"]
+    # Named one by one, an annotated copy is still a photo: the user asked for it.
+    assert expand_paths([str(tmp_path / "old.annotated.jpg")]) == [tmp_path / "old.annotated.jpg"]
+
+
+def test_a_folder_of_only_annotated_copies_is_a_one_line_error(capsys, photos, tmp_path, no_work):
+    (tmp_path / "wall.annotated.png").write_bytes(photos["wall"].read_bytes())
+    code, out, err = run_image(capsys, tmp_path)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and repr(str(tmp_path)) in err and "only annotated copies" in err
+
+
+def test_write_image_is_whole_or_absent_with_a_one_line_output_error(tmp_path):
+    from emocap.errors import OutputError
+    from emocap.outputs.files import write_image
+
+    image = np.random.default_rng(0).integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    assert write_image(tmp_path / "ok.png", image) == tmp_path / "ok.png"
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "ok.png")), image)
+    for name, bad in (("what.xyz", image), ("empty.png", np.zeros((0, 0, 3), np.uint8))):
+        with pytest.raises(OutputError) as caught:
+            write_image(tmp_path / name, bad)
+        message = str(caught.value)
+        assert message.startswith(f"cannot write image {str(tmp_path / name)!r}: ") and "\n" not in message
+    assert [p.name for p in tmp_path.iterdir()] == ["ok.png"]  # no temporary left behind

@@ -11,7 +11,8 @@ from emocap.commands.live import add_model_options, build_pipeline
 from emocap.errors import OutputError, SourceError
 
 TOP_CLASSES = 3
-ANNOTATED_SUFFIX = ".annotated.png"
+ANNOTATED_STEM = ".annotated"
+ANNOTATED_SUFFIX = f"{ANNOTATED_STEM}.png"
 
 EPILOG = """\
 Each face is classified on its own (there is no memory to steady a still
@@ -62,14 +63,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
-    """Files as given, folders replaced by their images; SourceError for a path that is neither."""
+    """Files as given, folders replaced by their images (not our own annotated copies); SourceError otherwise."""
     from emocap.sources import folder_images
 
     photos: list[Path] = []
     for text in paths:
         path = Path(text).expanduser()
         if path.is_dir():
-            photos.extend(folder_images(path, text))
+            images = [image for image in folder_images(path, text) if not is_annotated_copy(image)]
+            if not images:
+                raise SourceError(f"folder {text!r} has only annotated copies (*{ANNOTATED_STEM}.*), no photos")
+            photos.extend(images)
         elif path.is_file():
             photos.append(path)
         else:
@@ -77,21 +81,35 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return photos
 
 
+def is_annotated_copy(path: Path) -> bool:
+    """NAME.annotated.png and the like: what --annotate writes, not a photo to read again."""
+    return path.stem.endswith(ANNOTATED_STEM)
+
+
 def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path | None]:
-    """Where each annotated copy goes: OUT itself for one photo, OUT/NAME.annotated.png for several."""
+    """Where each annotated copy goes: OUT itself for one photo, OUT/NAME.annotated.png for several.
+
+    Checked before any work: no copy over a photo read, no two copies on one file.
+    """
+    from emocap.outputs.files import check_folders, check_outputs
+
     if annotate is None:
         return [None] * len(photos)
     if annotate.is_dir():
-        return [annotate / f"{photo.stem}{ANNOTATED_SUFFIX}" for photo in photos]
-    if len(photos) > 1:
+        targets = [annotate / f"{photo.stem}{ANNOTATED_SUFFIX}" for photo in photos]
+    elif len(photos) > 1:
         raise OutputError(
             f"--annotate {str(annotate)!r} must be an existing folder when there are {len(photos)} photos"
         )
-    import cv2
+    else:
+        import cv2
 
-    if not cv2.haveImageWriter(str(annotate)):
-        raise OutputError(f"cannot write an image named {str(annotate)!r}: use .png or .jpg")
-    return [annotate]
+        if not cv2.haveImageWriter(str(annotate)):
+            raise OutputError(f"cannot write an image named {str(annotate)!r}: use .png or .jpg")
+        targets = [annotate]
+    check_outputs(((photo, [target]) for photo, target in zip(photos, targets)), noun="photo", verb="annotates")
+    check_folders(targets)
+    return targets
 
 
 def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool) -> None:
@@ -141,12 +159,8 @@ def text_report(photo: Path, result) -> str:
 
 
 def save_annotated(annotated, target: Path) -> None:
-    import cv2
+    from emocap.outputs.files import write_image
 
-    from emocap.atomic import atomic_path
-
-    with atomic_path(target) as temporary:
-        if not cv2.imwrite(str(temporary), annotated):
-            raise OutputError(f"cannot write {str(target)!r}")
+    write_image(target, annotated)
     print(f"emocap image: wrote {target}", file=sys.stderr)
 

@@ -298,12 +298,6 @@ def snapshot(window: LiveWindow, annotated, snapshot_dir: Path, index: int) -> N
 
 def save_snapshot(annotated, snapshot_dir: Path, index: int) -> Path:
     """Write the annotated frame as a PNG named by date, time and frame index; atomically."""
-    import cv2
+    from emocap.outputs.files import write_image
 
-    from emocap.atomic import atomic_path
-
-    path = snapshot_dir / f"emocap-{datetime.now():%Y%m%d-%H%M%S}-{index:06d}.png"
-    with atomic_path(path) as temporary:
-        if not cv2.imwrite(str(temporary), annotated):
-            raise OutputError(f"cannot write snapshot {str(path)!r}")
-    return path
+    return write_image(snapshot_dir / f"emocap-{datetime.now():%Y%m%d-%H%M%S}-{index:06d}.png", annotated)
