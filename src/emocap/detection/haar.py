@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from emocap.checks import check_int, check_number
 from emocap.detection.frames import check_bgr_frame
 from emocap.types import Faces
 
@@ -36,12 +36,9 @@ class HaarFaceDetector:
         min_neighbors: int = 5,
         cascade: str | Path = DEFAULT_CASCADE,
     ) -> None:
-        if not isinstance(min_face_size, numbers.Integral) or isinstance(min_face_size, bool) or min_face_size < 24:
-            raise ValueError(f"min_face_size must be an integer >= 24 (pixels), got {min_face_size!r}")
-        if not isinstance(scale_factor, numbers.Real) or not 1 < scale_factor <= 2:
-            raise ValueError(f"scale_factor must be in (1, 2], got {scale_factor!r}")
-        if not isinstance(min_neighbors, numbers.Integral) or isinstance(min_neighbors, bool) or min_neighbors < 0:
-            raise ValueError(f"min_neighbors must be an integer >= 0, got {min_neighbors!r}")
+        min_face_size = check_int("HaarFaceDetector", "min_face_size", min_face_size, 24)  # the cascade's window
+        scale_factor = check_number("HaarFaceDetector", "scale_factor", scale_factor, 1, 2, "(]")
+        min_neighbors = check_int("HaarFaceDetector", "min_neighbors", min_neighbors, 0)
         path = Path(cascade)
         if not path.is_file():
             path = Path(cv2.data.haarcascades) / str(cascade)

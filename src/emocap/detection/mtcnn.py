@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from emocap.checks import check_int, check_number
 from emocap.detection.frames import check_bgr_frame
 from emocap.detection.mtcnn_stages import PNET_WINDOW, output_stage, propose, pyramid_scales, refine
 from emocap.detection.networks import MtcnnNetworks
@@ -57,8 +58,7 @@ class FaceDetector:
         threads: int | None = None,
         networks: MtcnnNetworks | None = None,
     ) -> None:
-        if not _is_real(min_face_size) or min_face_size < PNET_WINDOW:
-            raise ValueError(f"min_face_size must be a number >= {PNET_WINDOW} (pixels), got {min_face_size!r}")
+        min_face_size = check_number("FaceDetector", "min_face_size", min_face_size, PNET_WINDOW)
         thresholds = tuple(thresholds) if isinstance(thresholds, (tuple, list)) else thresholds
         if not (
             isinstance(thresholds, tuple)
@@ -66,16 +66,12 @@ class FaceDetector:
             and all(_is_real(t) and 0 < t < 1 for t in thresholds)
         ):
             raise ValueError(f"thresholds must be three probabilities in (0, 1) for P-Net, R-Net, O-Net, got {thresholds!r}")
-        if not _is_real(min_confidence) or not 0 <= min_confidence < 1:
-            raise ValueError(f"min_confidence must be a probability in [0, 1), got {min_confidence!r}")
-        if not _is_real(scale_factor) or not 0 < scale_factor <= MAX_SCALE_FACTOR:
-            raise ValueError(f"scale_factor must be in (0, {MAX_SCALE_FACTOR}], got {scale_factor!r}")
-        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-            raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
-        self.min_face_size = float(min_face_size)
+        self.min_confidence = check_number("FaceDetector", "min_confidence", min_confidence, 0, 1, "[)")
+        self.scale_factor = check_number("FaceDetector", "scale_factor", scale_factor, 0, MAX_SCALE_FACTOR, "(]")
+        if threads is not None:
+            check_int("FaceDetector", "threads", threads, 1)
+        self.min_face_size = min_face_size
         self.thresholds = tuple(float(t) for t in thresholds)
-        self.min_confidence = float(min_confidence)
-        self.scale_factor = float(scale_factor)
         self.networks = networks if networks is not None else MtcnnNetworks.from_files(threads)
 
     def detect(self, frame_bgr: np.ndarray) -> Faces:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from emocap.checks import check_int, check_number
 from emocap.detection.boxes import iou_matrix
-from emocap.tracking.checks import check_int, check_number
 from emocap.tracking.table import TrackTable
 from emocap.types import Faces
-
 
 MAX_EXTRAPOLATED_FRAMES = 5
 """A missing face's box is moved on with its velocity for at most this many frames, then held."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emocap.tracking.checks import check_number
+from emocap.checks import check_number
 from emocap.types import NO_LABEL
 
 

@@ -21,8 +21,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from emocap.checks import check_int, check_number
 from emocap.tracking.runner_up import RunnerUpRule
-from emocap.tracking.checks import check_int, check_number
 from emocap.tracking.table import TrackTable
 from emocap.types import NO_LABEL, UNTRACKED, Faces
 

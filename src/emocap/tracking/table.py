@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emocap.tracking.checks import check_int
+from emocap.checks import check_int
 
 
 class TrackTable:

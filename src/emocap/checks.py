@@ -1,0 +1,30 @@
+"""Argument checks for constructors across emocap (ValueErrors that name the owner and quote the bad value)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def check_int(owner: str, name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{owner}.{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(owner: str, name: str, value, low: float, high: float = math.inf, interval: str = "[]") -> float:
+    """`value` as a float, if it is finite and lies in the interval from `low` to `high`
+    (`interval`: "[]", "(]", "[)" or "()"; no upper bound when `high` is infinite)."""
+    is_number = (
+        isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    )
+    above = is_number and (value > low if interval[0] == "(" else value >= low)
+    below = is_number and (value < high if interval[1] == ")" else value <= high)
+    if not (above and below):
+        if math.isinf(high):
+            bound = f"a number {'>' if interval[0] == '(' else '>='} {low:g}"
+        else:
+            bound = f"in {interval[0]}{low:g}, {high:g}{interval[1]}"
+        raise ValueError(f"{owner}.{name} must be {bound}, got {value!r}")
+    return float(value)
