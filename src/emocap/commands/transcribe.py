@@ -142,6 +142,7 @@ def find_videos(input_path: Path) -> list[Path]:
 
 def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPlan]:
     """Each video's output paths, checked before any work: formats known, no clashes, folders there."""
+    from emocap.outputs.files import check_folders, check_outputs
     from emocap.outputs.registry import WRITERS, writer_class
     from emocap.outputs.summary import check_plot_path
     from emocap.outputs.video import VIDEO_CODECS, video_codec
@@ -177,24 +178,13 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
             check_plot_path(timeline)
         plans.append(OutputPlan(video, transcripts, annotated, timeline))
 
-    written_by: dict[Path, Path] = {}
-    for plan in plans:
-        for path in plan.paths:
-            key = path.resolve()
-            if key == plan.video.resolve():
-                raise OutputError(f"output {str(path)!r} would overwrite the video it transcribes")
-            if key in written_by:
-                raise OutputError(f"two outputs would both be written to {str(path)!r}")
-            written_by[key] = plan.video
+    check_outputs(((plan.video, plan.paths) for plan in plans), noun="video", verb="transcribes")
     if args.out_dir is not None:  # only once every other check has passed, so a refused run leaves nothing behind
         try:
             args.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OutputError(f"cannot make --out-dir {str(args.out_dir)!r}: {error.strerror}") from None
-    for plan in plans:
-        for path in plan.paths:
-            if not path.parent.is_dir():
-                raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    check_folders(path for plan in plans for path in plan.paths)
     return plans
 
 

@@ -40,6 +40,7 @@ def check_outputs(plans: Iterable[tuple[Path, Sequence[Path]]], *, noun: str, ve
                     )
             written_by[key] = (number, source_key)
 
+
 def check_folders(paths: Iterable[Path]) -> None:
     """OutputError for the first output whose folder does not exist (checked before any work)."""
     for path in paths:
