@@ -56,11 +56,20 @@ def _check_split(split: str) -> None:
         raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
 
 
+def split_mask(files, split: str) -> np.ndarray:
+    """Which faces of a split's files belong to `split`: PublicTest and PrivateTest faces are
+    told apart by their file names (`PublicTest_*`, as Kaggle's folders and our CSV loader name them);
+    any other split takes every face."""
+    if split not in ("PublicTest", "PrivateTest"):
+        return np.ones(len(files), bool)
+    return np.array([Path(name).name.startswith(f"{split}_") for name in files], bool)
+
+
 def _select_test_part(data: FerData, split: str) -> FerData:
     """PublicTest / PrivateTest from the test folder, told apart by their file names."""
     if split not in ("PublicTest", "PrivateTest"):
         return data
-    mask = np.array([Path(name).name.startswith(f"{split}_") for name in data.files], bool)
+    mask = split_mask(data.files, split)
     if not mask.any():
         raise DataError(
             f"no {split}_* files found in the test data; the file names do not tell PublicTest from PrivateTest"

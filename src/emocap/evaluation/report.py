@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emocap.datasets import FerData, load_fer2013
+from emocap.datasets import split_mask as files_of_split
 from emocap.errors import DataError
 from emocap.evaluation import metrics
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE
@@ -118,9 +119,7 @@ def check_splits(splits: tuple[str, ...]) -> tuple[str, ...]:
 def split_mask(files: tuple[str, ...], split: str) -> np.ndarray:
     """Which test faces belong to `split`: all of them for "test", else those named `<split>_*`."""
     check_splits((split,))
-    if split == "test":
-        return np.ones(len(files), bool)
-    return np.array([Path(name).name.startswith(f"{split}_") for name in files], bool)
+    return files_of_split(files, split)
 
 
 def split_metrics(predictions: Predictions) -> dict:
