@@ -19,7 +19,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from emocap.classifier import EmotionClassifier  # noqa: E402
 from emocap.cli import main  # noqa: E402
-from emocap.errors import OutputError  # noqa: E402
+from emocap.errors import ModelError, OutputError  # noqa: E402
 from emocap.labels import FER2013_LABELS  # noqa: E402
 from emocap.preprocessing import Preprocess  # noqa: E402
 from emocap.training import export  # noqa: E402
@@ -151,6 +151,19 @@ def test_export_into_a_missing_folder_is_an_output_error(spread_checkpoint, tmp_
         export.export_onnx(spread_checkpoint, tmp_path / "no-such-folder" / "m.onnx", sample_faces=SAMPLE_FACES)
 
 
+def test_export_of_a_network_with_nan_logits_is_refused_and_writes_nothing(spread_checkpoint, tmp_path):
+    state = torch.load(spread_checkpoint, map_location="cpu", weights_only=False)
+    state["model"]["head.bias"][0] = float("nan")  # NaN logits on both sides: a difference of NaN passed "> tolerance"
+    broken = tmp_path / "nan.pt"
+    torch.save(state, broken)
+    out = tmp_path / "exported" / "nan.onnx"
+    out.parent.mkdir()
+    with pytest.raises(ModelError, match="non-finite logits") as error:
+        export.export_onnx(broken, out, sample_faces=SAMPLE_FACES)
+    assert repr(str(broken)) in str(error.value) and repr(str(out)) in str(error.value)
+    assert list(out.parent.iterdir()) == []  # not the model, not its temporary file
+
+
 def test_mirror_averaged_model_sees_a_face_and_its_mirror_alike(spread_checkpoint, exported, tmp_path):
     path = tmp_path / "mirror.onnx"
     report = export.export_onnx(spread_checkpoint, path, sample_faces=SAMPLE_FACES, mirror=True)
@@ -229,3 +242,43 @@ def test_cli_export_reports_bad_arguments_in_one_line(
     named = checkpoint if problem == "missing checkpoint" else output
     assert err == f"emocap export: error: {expected_message}{str(named)!r}\n"
     assert not output.exists()
+
+
+def assert_one_line_export_error(err: str, *fragments: str) -> None:
+    assert len(err.splitlines()) == 1 and err.startswith("emocap export: error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_cli_export_reports_a_failed_parity_check_in_one_line_and_writes_nothing(
+    spread_checkpoint, tiny_fer, tmp_path, capsys, monkeypatch, only_export_command
+):
+    monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)  # no difference passes: the check fails on any model
+    output = tmp_path / "model.onnx"
+    code = main(["export", str(spread_checkpoint), "-o", str(output), "--data", str(tiny_fer)])
+    assert code == 2
+    assert_one_line_export_error(capsys.readouterr().err, "disagrees with PyTorch", repr(str(output)))
+    assert list(tmp_path.iterdir()) == []  # neither the model nor a temporary file
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "many"])
+def test_cli_export_calibration_faces_must_be_a_positive_whole_number(
+    value, spread_checkpoint, tiny_fer, tmp_path, capsys, only_export_command
+):
+    output = tmp_path / "model.onnx"
+    with pytest.raises(SystemExit) as caught:
+        main(["export", str(spread_checkpoint), "-o", str(output), "--data", str(tiny_fer), "--calibration-faces", value])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --calibration-faces: " in err and repr(value) in err
+    assert list(tmp_path.iterdir()) == []  # refused before the fp32 model was written
+
+
+def test_cli_export_help_names_commands_that_take_a_model(capsys, only_export_command):
+    with pytest.raises(SystemExit) as caught:
+        main(["export", "--help"])
+    assert caught.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "emocap --model" not in help_text  # --model belongs to the subcommands, not to `emocap` itself
+    assert "emocap live --model FILE" in help_text
+    assert "--calibration-faces N" in help_text and "calibrate the int8" in help_text

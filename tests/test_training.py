@@ -304,3 +304,104 @@ def test_cli_train_reports_an_unknown_preset_in_one_line(tiny_fer, tmp_path, cap
     assert code == 2
     assert err.splitlines() == [err.strip()] and err.startswith("emocap train: error: unknown preset 'huge'")
     assert not (tmp_path / "run").exists()
+
+
+def assert_one_line_train_error(err: str, *fragments: str) -> None:
+    assert err.splitlines() == [err.strip()] and err.startswith("emocap train: error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
+
+
+@pytest.mark.parametrize("make_out", [lambda tmp: tmp / "a-file", lambda tmp: tmp / "a-file" / "run"])
+def test_cli_train_reports_an_unwritable_run_folder_in_one_line(make_out, tiny_fer, tmp_path, capsys, only_train_command):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = make_out(tmp_path)
+    code = main(["train", "--data", str(tiny_fer), "--preset", "cpu-quick", "--batch-size", "8", "--out", str(out)])
+    assert code == 2
+    assert_one_line_train_error(capsys.readouterr().err, "cannot create run folder", repr(str(out)))
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+def test_cli_train_with_missing_data_leaves_no_run_folder(tmp_path, capsys, only_train_command):
+    missing = tmp_path / "no-fer"
+    code = main(["train", "--data", str(missing), "--preset", "cpu-quick", "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert_one_line_train_error(capsys.readouterr().err, repr(str(missing)))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name", ["foo", "gpu", "cuda:x", "cuda:-1", "cpu:0", ""])
+def test_pick_device_refuses_unknown_names_quoting_them(name):
+    from emocap.training.trainer import pick_device
+
+    with pytest.raises(ValueError, match="unknown device") as error:
+        pick_device(name)
+    assert repr(name) in str(error.value)
+
+
+def test_pick_device_accepts_auto_and_cpu():
+    from emocap.training.trainer import pick_device
+
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto").type in ("cpu", "cuda")
+
+
+def test_cli_train_reports_an_unknown_device_in_one_line(tiny_fer, tmp_path, capsys, only_train_command):
+    code = main(["train", "--data", str(tiny_fer), "--device", "foo", "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert_one_line_train_error(capsys.readouterr().err, "unknown device 'foo'")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--limit-train", "-5"), ("--limit-train", "0"), ("--epochs", "0"), ("--epochs", "1.5"),
+        ("--batch-size", "1"), ("--lr", "0"), ("--lr", "nan"), ("--seed", "-1"),
+        ("--max-minutes", "-1"), ("--max-minutes", "inf"),
+    ],
+)
+def test_cli_train_number_options_are_checked_at_parse_time(option, value, tiny_fer, tmp_path, capsys, only_train_command):
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "--data", str(tiny_fer), option, value, "--out", str(tmp_path / "run")])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err and repr(value) in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_max_minutes_zero_is_accepted_and_means_one_epoch(only_train_command):
+    """0 is what tiny_run uses: stop at the end of the first epoch (the run above shows it does)."""
+    from emocap.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--data", "fer", "--max-minutes", "0"])
+    assert args.max_minutes == 0
+
+
+@pytest.mark.parametrize("extra, faces", [(["--limit-train", "4"], 4), ([], 14)])
+def test_cli_train_refuses_a_training_set_smaller_than_one_batch(extra, faces, tiny_fer, tmp_path, capsys, only_train_command):
+    """14 faces in tiny_fer: with fewer than one batch an epoch has no step, its loss is NaN and best.pt untrained."""
+    batch = "8" if extra else "16"
+    argv = ["train", "--data", str(tiny_fer), "--preset", "cpu-quick", "--batch-size", batch, *extra]
+    code = main([*argv, "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert_one_line_train_error(capsys.readouterr().err, f"{faces} training faces are fewer than one batch of {batch}")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_refuses_a_limit_below_one(tiny_fer, tiny_config, tmp_path):
+    with pytest.raises(ValueError, match="limit_train must be at least 1, got 0"):
+        train(tiny_config, tiny_fer, tmp_path / "run", device="cpu", progress=False, limit_train=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_train_help_describes_every_preset_and_gives_runnable_examples(capsys, only_train_command):
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "--help"])
+    assert caught.value.code == 0
+    help_text = capsys.readouterr().out
+    described = {line.split()[0] for line in help_text.split("presets (")[1].split("\n\n")[0].splitlines()[1:]
+                 if line.startswith("  ") and not line.startswith("   ")}
+    assert described == set(PRESETS)
+    export_examples = [line for line in help_text.splitlines() if line.strip().startswith("emocap export ")]
+    assert export_examples and all("--data " in line for line in export_examples)  # export requires --data

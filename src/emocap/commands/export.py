@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from emocap.commands.arguments import positive_int
 from emocap.errors import EmocapError
 
 EPILOG = """\
 The ONNX model carries its class names, input size, channels and normalisation
-in its metadata; `emocap --model FILE` builds its preprocessing from them.
+in its metadata; `emocap live --model FILE` (and image, transcribe, serve,
+evaluate) builds its preprocessing from them.
 A parity check runs PyTorch and ONNX Runtime on the same faces and fails the
 export if their logits differ by more than 1e-3.
 
@@ -37,7 +39,9 @@ def add_parser(subparsers) -> None:
                         help="the model also looks at each face mirrored and averages the two (more accurate, "
                         "twice the classifier's work); evaluation and run time both get it, as it is in the graph")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 variant")
-    parser.add_argument("--calibration-faces", type=int, default=512, metavar="N")
+    parser.add_argument("--calibration-faces", type=positive_int, default=512, metavar="N",
+                        help="random training faces that calibrate the int8 ranges (default: 512; "
+                        "all of them when there are fewer)")
     parser.set_defaults(run=run)
 
 

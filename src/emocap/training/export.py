@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 
 from emocap.atomic import atomic_path
 from emocap.datasets import FerData
+from emocap.errors import ModelError
 from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
@@ -77,7 +79,8 @@ def export_onnx(
     mirror: bool = False,
 ) -> ExportReport:
     """Write fp32 ONNX and check it against PyTorch on `sample_faces` (uint8 (N, 48, 48)).
-    `mirror`: the model averages each face with its mirror image (see `LogitsAndEmbedding`)."""
+    `mirror`: the model averages each face with its mirror image (see `LogitsAndEmbedding`).
+    A failed parity check raises ModelError and leaves nothing at `out_path`."""
     net, config, preprocess, _ = load_checkpoint(checkpoint)
     wrapper = LogitsAndEmbedding(net, mirror=mirror).eval()
     extra_metadata = {**(extra_metadata or {}), "mirror_averaged": mirror}
@@ -92,9 +95,15 @@ def export_onnx(
         _set_metadata(model, model_metadata(config, preprocess, extra_metadata))
         onnx.save(model, str(temporary))
         difference = parity_difference(wrapper, temporary, sample)
+        # Raised inside atomic_path: the temporary file is removed and `out_path` never appears.
+        if not math.isfinite(difference):  # NaN compares as "within tolerance", so it is caught here
+            raise ModelError(
+                f"{str(checkpoint)!r} gives non-finite logits (NaN or infinity); {str(out_path)!r} not written"
+            )
         if difference > PARITY_TOLERANCE:
-            raise RuntimeError(
-                f"ONNX export disagrees with PyTorch: max abs logit difference {difference:.2e} > {PARITY_TOLERANCE}"
+            raise ModelError(
+                f"ONNX export of {str(checkpoint)!r} disagrees with PyTorch: max abs logit difference "
+                f"{difference:.2e} > {PARITY_TOLERANCE:g}; {str(out_path)!r} not written"
             )
     return ExportReport(path=Path(out_path), parity_max_abs_diff=difference)
 
@@ -130,7 +139,12 @@ def quantize_int8(
     preprocess: Preprocess,
 ) -> Path:
     """Static int8 quantisation (QDQ, per-channel weights) calibrated on training faces."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     fp32_model = onnx.load(str(fp32_path))

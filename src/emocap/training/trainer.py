@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from emocap.atomic import atomic_path, atomic_text
 from emocap.datasets import FerData, load_fer2013
+from emocap.errors import OutputError
 from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
@@ -43,10 +45,17 @@ class RunSummary:
 
 
 def pick_device(name: str = "auto") -> torch.device:
+    """auto (CUDA when present), cpu, cuda or cuda:N; a ValueError quoting any other name."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but no CUDA GPU is available")
+    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", name):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda or cuda:N")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but no CUDA GPU is available")
+        count = torch.cuda.device_count()
+        if int(name.partition(":")[2] or 0) >= count:
+            raise ValueError(f"device {name!r} asked for, but this machine has CUDA GPUs cuda:0 to cuda:{count - 1} only")
     return torch.device(name)
 
 
@@ -125,10 +134,15 @@ def train(
     progress: bool = True,
     preprocess: Preprocess = Preprocess(),
 ) -> RunSummary:
-    """Train, writing config.json, curves.csv, curves.png, last.pt and best.pt into `out_dir`."""
+    """Train, writing config.json, curves.csv, curves.png, last.pt and best.pt into `out_dir`.
+
+    `max_minutes`: stop at the end of the first epoch that ends after this many minutes (0: after one epoch).
+    `limit_train`: train on a random subset of this many faces (at least one batch).
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
+    if limit_train is not None and limit_train < 1:
+        raise ValueError(f"limit_train must be at least 1, got {limit_train!r}")
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     torch.manual_seed(config.seed)
     # timm's Mixup/CutMix draws from NumPy's global random state: seed it too (and keep it in last.pt),
@@ -138,9 +152,20 @@ def train(
 
     train_data = load_fer2013(data_root, "train")
     test_data = load_fer2013(data_root, "test")
-    if limit_train:
+    if limit_train is not None:
         keep = np.random.default_rng(config.seed).permutation(len(train_data))[:limit_train]
         train_data = train_data.subset(np.sort(keep))
+    if len(train_data) < config.batch_size:
+        # Not one optimiser step an epoch: the losses would be NaN and best.pt an untrained network.
+        raise ValueError(
+            f"{len(train_data)} training faces are fewer than one batch of {config.batch_size}; "
+            "lower the batch size or train on more faces"
+        )
+    # The run folder only once the data has loaded, so a bad data path leaves no empty folder behind.
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create run folder {str(out)!r}: {error.strerror or error}") from None
     images = torch.from_numpy(train_data.images).to(dev)
     labels = torch.from_numpy(train_data.labels).to(dev)
     evaluator = Evaluator(test_data, preprocess, dev)
