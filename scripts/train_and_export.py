@@ -14,40 +14,46 @@ from pathlib import Path
 
 import numpy as np
 
+from emocap.atomic import atomic_json
+from emocap.commands.arguments import positive_int, real_number, whole_number
 from emocap.datasets import load_fer2013
 from emocap.training import export
 from emocap.training.config import resolve_preset
 from emocap.training.trainer import train
 
+CALIBRATION_FACES = 512  # as `emocap export` uses by default
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--max-minutes", type=float)
+    parser.add_argument("--epochs", type=positive_int)
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1))
+    parser.add_argument("--batch-size", type=whole_number(2))
+    parser.add_argument("--max-minutes", type=real_number(0))
     parser.add_argument("--no-export", action="store_true")
-    parser.add_argument("--limit-train", type=int, help="train on N faces only (a quick check of this script)")
+    parser.add_argument("--mirror", action="store_true", help="export with mirror averaging, as the shipped model is")
+    parser.add_argument("--limit-train", type=positive_int, help="train on N faces only (a quick check of this script)")
     args = parser.parse_args()
 
-    config = resolve_preset(args.preset, epochs=args.epochs, seed=args.seed)
+    config = resolve_preset(args.preset, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size)
     summary = train(config, args.data, args.out, max_minutes=args.max_minutes, limit_train=args.limit_train)
     out = Path(args.out)
     result = {k: (str(v) if isinstance(v, Path) else v) for k, v in summary.__dict__.items()}
     if not args.no_export:
         public = load_fer2013(args.data, "PublicTest")
         train_data = load_fer2013(args.data, "train")
-        report = export.export_onnx(out / "best.pt", out / "model.onnx", sample_faces=public.images[:64])
+        report = export.export_onnx(out / "best.pt", out / "model.onnx", sample_faces=public.images[:64], mirror=args.mirror)
         _, _, preprocess, _ = export.load_checkpoint(out / "best.pt")
-        calibration = train_data.images[np.random.default_rng(0).choice(len(train_data), 512, replace=False)]
+        count = min(CALIBRATION_FACES, len(train_data))
+        calibration = train_data.images[np.random.default_rng(0).choice(len(train_data), count, replace=False)]
         export.quantize_int8(out / "model.onnx", out / "model.int8.onnx", calibration_faces=calibration, preprocess=preprocess)
         result.update(parity_max_abs_diff=report.parity_max_abs_diff)
         for split in ("PublicTest", "PrivateTest"):
             figures = export.agreement(out / "model.onnx", out / "model.int8.onnx", load_fer2013(args.data, split), preprocess)
             result.update({f"{split}_{k}": v for k, v in figures.items()})
-    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    atomic_json(out / "summary.json", result)
     print(json.dumps(result, indent=2))
 
 

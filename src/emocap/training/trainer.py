@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from emocap.atomic import atomic_path, atomic_text
-from emocap.datasets import FerData, load_fer2013
+from emocap.datasets import FerData, load_fer2013, split_mask
 from emocap.errors import OutputError
 from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import Preprocess
@@ -65,9 +65,8 @@ class Evaluator:
     def __init__(self, test: FerData, preprocess: Preprocess, device: torch.device) -> None:
         self.images = torch.from_numpy(test.images).to(device)
         self.labels = torch.from_numpy(test.labels).to(device)
-        names = [Path(f).name for f in test.files]
-        self.public = torch.tensor([n.startswith("PublicTest_") for n in names], device=device)
-        self.private = torch.tensor([n.startswith("PrivateTest_") for n in names], device=device)
+        self.public = torch.from_numpy(split_mask(test.files, "PublicTest")).to(device)
+        self.private = torch.from_numpy(split_mask(test.files, "PrivateTest")).to(device)
         self.preprocess = preprocess
         self.device = device
 
