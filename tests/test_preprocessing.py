@@ -1,0 +1,57 @@
+"""Face crops: geometry, filtering when shrinking, and boxes that leave the frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from emocap.preprocessing import bgr_crops_to_gray, crop_faces, face_crop_boxes
+
+
+def noise_frame(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (240, 320, 3), np.uint8)
+
+
+def test_a_box_three_times_the_model_size_is_an_exact_area_average():
+    frame = noise_frame()
+    crop = crop_faces(frame, np.array([[20, 30, 164, 174]]), size=48, margin=0.0)[0]
+    gray = cv2.cvtColor(frame[30:174, 20:164], cv2.COLOR_BGR2GRAY)
+    np.testing.assert_array_equal(crop, cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA))
+
+
+def test_shrinking_does_not_alias_fine_detail():
+    # One-pixel stripes shrunk 4x: every output pixel must average two black and two white columns.
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[:, ::2] = 255
+    crop = crop_faces(frame, np.array([[40, 40, 232, 232]]), size=48, margin=0.0)[0]
+    assert np.abs(crop.astype(int) - 128).max() <= 1, (crop.min(), crop.max())
+
+
+def test_a_box_between_whole_multiples_keeps_the_face_framed():
+    # A bright square filling the middle half of a 150 px box fills the middle half of the crop.
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[67:142, 97:172] = 255
+    crop = crop_faces(frame, np.array([[60, 30, 210, 180]]), size=48, margin=0.0)[0]
+    assert crop[16:32, 16:32].min() > 200 and crop[:8].max() < 50 and crop[:, :8].max() < 50
+
+
+def test_margin_grows_the_square_about_the_box_centre():
+    squares = face_crop_boxes(np.array([[10, 20, 110, 100]]), margin=0.5)
+    np.testing.assert_allclose(squares, [[-15, -15, 135, 135]])
+
+
+def test_boxes_off_the_frame_replicate_the_border_and_keep_their_scale():
+    frame = noise_frame(1)
+    crops = crop_faces(frame, np.array([[-60, 100, 40, 200], [-900, -900, -700, -700]]), size=48, margin=0.0)
+    assert crops.shape == (2, 48, 48) and crops.dtype == np.uint8
+    left_half_edge = crops[0, :, :24]
+    assert (left_half_edge == left_half_edge[:, :1]).all()  # every column left of the frame repeats its edge
+
+
+def test_grayscale_frames_and_gray_crops_are_accepted():
+    gray = cv2.cvtColor(noise_frame(2), cv2.COLOR_BGR2GRAY)
+    assert crop_faces(gray, np.array([[0, 0, 100, 100]])).shape == (1, 48, 48)
+    wide = gray[:20, :200]  # shrunk along its long side: averaged, not sampled
+    np.testing.assert_array_equal(
+        bgr_crops_to_gray([wide], 48)[0], cv2.resize(wide, (48, 48), interpolation=cv2.INTER_AREA)
+    )
