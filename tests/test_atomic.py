@@ -1,5 +1,6 @@
 """Outputs appear whole or not at all."""
 
+import errno
 import json
 import math
 import os
@@ -47,3 +48,29 @@ def test_unwritable_targets_are_output_errors(tmp_path, where, message):
 def test_json_writes_nan_and_infinity_as_null(tmp_path):
     atomic_json(tmp_path / "f.json", {"a": math.nan, "b": [1.5, math.inf], "c": "x"})
     assert json.loads((tmp_path / "f.json").read_text()) == {"a": None, "b": [1.5, None], "c": "x"}
+
+
+def test_a_full_disk_is_an_output_error_and_leaves_nothing(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(OutputError, match=r"cannot write .*out.txt.*: No space left on device"):
+        with atomic_text(target):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_os_errors_inside_pass_through_unchanged(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        with atomic_text(tmp_path / "out.txt"):
+            open(tmp_path / "an input that is not there")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_rename_is_an_output_error_and_leaves_no_temporary(tmp_path, monkeypatch):
+    def refuse(source, target):
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OutputError, match="Invalid cross-device link"):
+        with atomic_text(tmp_path / "out.txt") as stream:
+            stream.write("whole")
+    assert list(tmp_path.iterdir()) == []

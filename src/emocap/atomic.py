@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -35,15 +36,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(handle)
     temporary_path = Path(temporary)
     # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary_path, 0o666 & ~umask)
+    os.chmod(temporary_path, 0o666 & ~_UMASK)
     try:
         yield temporary_path
-        os.replace(temporary_path, target)
+    except OSError as error:
+        temporary_path.unlink(missing_ok=True)
+        if error.errno in _OUTPUT_ERRNOS:
+            raise OutputError(f"cannot write {str(target)!r}: {error.strerror}") from error
+        raise
     except BaseException:
         temporary_path.unlink(missing_ok=True)
         raise
+    try:
+        _flush_to_disk(temporary_path)  # else a crash soon after the rename can leave an empty file
+        os.replace(temporary_path, target)
+    except OSError as error:
+        temporary_path.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {str(target)!r}: {error.strerror or error}") from error
+
+
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+"""Errors of writing that the user can act on (a full disk or quota, a file too large, a failing disk)."""
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+"""Read once at import: os.umask can only be read by setting it, which is not safe while other threads create files."""
+
+
+def _flush_to_disk(path: Path) -> None:
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
 
 
 @contextlib.contextmanager
