@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from emocap.commands.arguments import whole_number
-from emocap.errors import DataError, OutputError
+from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
 EPILOG = """\
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     from emocap.datasets import load_fer2013
     from emocap.evaluation.report import evaluate_predictions, format_report, predict_faces
 
-    if args.model and not Path(args.model).is_file():
-        raise DataError(f"model not found: {args.model!r}")
+    if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
+        raise ModelError(f"model not found: {args.model!r}")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     test = load_fer2013(args.data, "test")

@@ -102,8 +102,6 @@ def build_pipeline(args: argparse.Namespace):
     from emocap.detection import make_detector
     from emocap.pipeline import Pipeline
 
-    if args.model is not None and not Path(args.model).is_file():
-        raise EmocapError(f"model not found: {args.model!r}")
     if args.memory is not None and args.smoother != "paper":
         raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
     try:
