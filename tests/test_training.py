@@ -7,6 +7,7 @@ stops a run.
 
 import csv
 import dataclasses
+import json
 import shutil
 
 import cv2
@@ -405,3 +406,30 @@ def test_cli_train_help_describes_every_preset_and_gives_runnable_examples(capsy
     assert described == set(PRESETS)
     export_examples = [line for line in help_text.splitlines() if line.strip().startswith("emocap export ")]
     assert export_examples and all("--data " in line for line in export_examples)  # export requires --data
+
+
+# --- starting from another run's weights ---------------------------------------------------------
+
+
+def test_init_from_starts_from_the_checkpoints_weights_and_records_it(tiny_run, tiny_fer, tiny_config, tmp_path):
+    start = tiny_run[0] / "best.pt"
+    # A learning rate too small to move any weight: the network after one epoch is the one it started from.
+    config = dataclasses.replace(tiny_config, epochs=1, lr=1e-12, init_from=str(start))
+    train(config, tiny_fer, tmp_path / "second", device="cpu", progress=False)
+    before = torch.load(start, weights_only=False)["model"]
+    after = torch.load(tmp_path / "second" / "best.pt", weights_only=False)["model"]
+    conv_weights = [name for name in before if name.endswith("conv1.weight")]
+    assert conv_weights
+    for name in conv_weights:
+        torch.testing.assert_close(after[name], before[name], atol=1e-6, rtol=0)
+    assert json.loads((tmp_path / "second" / "config.json").read_text())["init_from"] == str(start)
+
+
+def test_init_from_a_missing_or_other_network_is_a_one_line_error(tiny_run, tiny_fer, tiny_config, tmp_path, capsys):
+    other_network = dataclasses.replace(tiny_config, stem="fer", epochs=1, init_from=str(tiny_run[0] / "best.pt"))
+    with pytest.raises(ValueError, match="holds another network"):
+        train(other_network, tiny_fer, tmp_path / "a", device="cpu", progress=False)
+    code = main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(tmp_path / "b"),
+                 "--batch-size", "8", "--init-from", str(tmp_path / "missing.pt")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no such checkpoint" in err and "missing.pt" in err

@@ -30,6 +30,7 @@ examples:
   emocap train --preset paper --data fer2013/ --out runs/paper
   emocap train --preset paper --data fer2013/ --epochs 1          # a quick look on a CPU
   emocap train --preset fer-best --data fer2013/ --out runs/best --resume
+  emocap train --preset cpu --data fer2013/ --out runs/cpu-2 --init-from runs/cpu/best.pt --epochs 10 --lr 5e-4
   emocap export runs/best/best.pt -o my-model.onnx --data fer2013/
 
 needs the training extra: pip install 'emocap[train]'
@@ -58,6 +59,9 @@ def add_parser(subparsers) -> None:
                         help="random seed (default: the preset's, 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--resume", action="store_true", help="continue from last.pt in the run folder")
+    parser.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                        help="start from the weights of this best.pt or last.pt (same network) instead of random ones: "
+                        "a second schedule after a first, or fine-tuning; recorded in config.json")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
@@ -73,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise EmocapError(f"training needs PyTorch: pip install 'emocap[train]' ({error.name} is missing)") from None
     try:
-        config = resolve_preset(args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        config = resolve_preset(
+            args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            init_from=args.init_from,
+        )
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,
             max_minutes=args.max_minutes, limit_train=args.limit_train,

@@ -42,6 +42,7 @@ class TrainConfig:
     # bookkeeping
     seed: int = 0
     eval_every: int = 1
+    init_from: str = ""  # a checkpoint (best.pt or last.pt) of the same network to start from; "": random weights
 
     def __post_init__(self) -> None:
         checks = {

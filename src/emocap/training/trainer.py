@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from emocap.atomic import atomic_path, atomic_text
 from emocap.datasets import FerData, load_fer2013, split_mask
-from emocap.errors import OutputError
+from emocap.errors import OutputError, first_line
 from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
@@ -142,6 +142,8 @@ def train(
     dev = pick_device(device)
     if limit_train is not None and limit_train < 1:
         raise ValueError(f"limit_train must be at least 1, got {limit_train!r}")
+    if config.init_from and not Path(config.init_from).is_file():  # before the data's seconds of loading
+        raise ValueError(f"init_from {config.init_from!r}: no such checkpoint")
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     torch.manual_seed(config.seed)
     # timm's Mixup/CutMix draws from NumPy's global random state: seed it too (and keep it in last.pt),
@@ -170,6 +172,8 @@ def train(
     evaluator = Evaluator(test_data, preprocess, dev)
 
     model = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)
+    if config.init_from:
+        _load_initial_weights(model, Path(config.init_from))
     model = model.to(dev).to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(config, model)
     ema = None
@@ -264,6 +268,21 @@ def train(
         private_acc_at_best=best["private_acc"], test_acc_at_best=best["test_acc"],
         seconds=sum(r["seconds"] for r in history),
     )
+
+
+def _load_initial_weights(model: nn.Module, path: Path) -> None:
+    """Start from a checkpoint's weights (a second schedule, or fine-tuning); ValueError quoting the path."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # pickle and zip errors of every kind
+        raise ValueError(f"init_from {str(path)!r} is not a checkpoint: {first_line(error)}") from None
+    weights = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(weights, dict):
+        raise ValueError(f"init_from {str(path)!r} holds no model weights")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ValueError(f"init_from {str(path)!r} holds another network: {first_line(error)}") from None
 
 
 def _loss_and_mixer(config: TrainConfig):
