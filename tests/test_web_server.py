@@ -187,7 +187,8 @@ def test_serve_reports_a_busy_port_in_one_line(capsys):
     assert err.count("\n") == 1
 
 
-def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c():
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c(stop_signal):
     process = subprocess.Popen(
         [sys.executable, "-m", "emocap", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -200,7 +201,7 @@ def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c():
         url = line.split()[3]
         status, _, body = http_get(url)
         assert status == 200 and b"emocap" in body
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=20)
     finally:
         if process.poll() is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from typing import Callable
 
 from emocap.commands.arguments import whole_number
@@ -77,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(_serve(server))
-    except KeyboardInterrupt:
-        print("emocap serve: stopped")
+    except KeyboardInterrupt:  # a Ctrl+C before the loop's own handler is in place
+        pass
+    print("emocap serve: stopped")
     return 0
 
 
@@ -87,6 +89,15 @@ async def _serve(server) -> None:
         await server.start()
     except OSError as error:
         raise EmocapError(f"cannot listen on {server.host}:{server.port}: {error.strerror or error}") from error
+    # The loop's own signal handlers, not asyncio.run's plain one: they also wake the loop when the kernel
+    # hands the signal to another thread (ONNX Runtime's, the workers'), where a plain handler would wait
+    # for the idle main thread's next bytecode, possibly forever.
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    serving = asyncio.ensure_future(server.serve_forever())
+    stopping = asyncio.ensure_future(stop.wait())
     try:
         print(f"emocap serve: open {server.url} in a browser (Ctrl+C stops)", flush=True)
         if server.host not in LOOPBACK_NAMES:
@@ -95,6 +106,12 @@ async def _serve(server) -> None:
                 "only on http://localhost pages or over https",
                 flush=True,
             )
-        await server.serve_forever()
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            serving.result()  # the server failed: its error, not a quiet stop
     finally:
+        for task in (serving, stopping):
+            task.cancel()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
         await server.close()
