@@ -12,8 +12,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from emocap.atomic import atomic_json
 from emocap.commands.arguments import positive_int, real_number, whole_number
 from emocap.datasets import load_fer2013
@@ -21,7 +19,6 @@ from emocap.training import export
 from emocap.training.config import resolve_preset
 from emocap.training.trainer import train
 
-CALIBRATION_FACES = 512  # as `emocap export` uses by default
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,8 +43,7 @@ def main() -> None:
         train_data = load_fer2013(args.data, "train")
         report = export.export_onnx(out / "best.pt", out / "model.onnx", sample_faces=public.images[:64], mirror=args.mirror)
         _, _, preprocess, _ = export.load_checkpoint(out / "best.pt")
-        count = min(CALIBRATION_FACES, len(train_data))
-        calibration = train_data.images[np.random.default_rng(0).choice(len(train_data), count, replace=False)]
+        calibration = export.calibration_faces(train_data)
         export.quantize_int8(out / "model.onnx", out / "model.int8.onnx", calibration_faces=calibration, preprocess=preprocess)
         result.update(parity_max_abs_diff=report.parity_max_abs_diff)
         for split in ("PublicTest", "PrivateTest"):

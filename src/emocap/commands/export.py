@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from emocap.commands.arguments import positive_int
 from emocap.errors import EmocapError
 
@@ -67,9 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_int8:
         return 0
     _, _, preprocess, _ = export.load_checkpoint(checkpoint)
-    rng = np.random.default_rng(0)
-    calibration = train.images[rng.choice(len(train), min(args.calibration_faces, len(train)), replace=False)]
     int8_path = output.with_suffix(".int8.onnx")
+    calibration = export.calibration_faces(train, args.calibration_faces)
     export.quantize_int8(output, int8_path, calibration_faces=calibration, preprocess=preprocess)
     figures = export.agreement(output, int8_path, public, preprocess)
     fp32_ms, int8_ms = export.ms_per_face(output, preprocess), export.ms_per_face(int8_path, preprocess)

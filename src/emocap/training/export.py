@@ -131,6 +131,15 @@ class _CalibrationReader:
         pass
 
 
+DEFAULT_CALIBRATION_FACES = 512
+
+
+def calibration_faces(train: FerData, count: int = DEFAULT_CALIBRATION_FACES, seed: int = 0) -> np.ndarray:
+    """`count` random training faces (all of them when there are fewer) that calibrate the int8 ranges."""
+    chosen = np.random.default_rng(seed).choice(len(train), min(count, len(train)), replace=False)
+    return train.images[chosen]
+
+
 def quantize_int8(
     fp32_path: str | Path,
     out_path: str | Path,
