@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emocap.onnx_session import cpu_features
 from emocap.outputs import CaptionOverlay
 from emocap.sources import open_source, sample_clip
 
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"emocap pipeline speed: detector {args.detector}, min face {args.min_face_size} px, "
           f"{args.frames} frames per row; OpenCV {cv2.__version__}, ONNX Runtime {onnxruntime.__version__}, "
-          f"{len(__import__('os').sched_getaffinity(0))} CPU cores")
+          f"{len(__import__('os').sched_getaffinity(0))} CPU cores of {cpu_features().describe()}")
 
     with tempfile.TemporaryDirectory() as folder:
         video = Path(folder) / "one_face_640x480.mp4"

@@ -29,7 +29,6 @@ import contextlib
 import io
 import json
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from emocap.onnx_session import cpu_features
 
 WIDTH, HEIGHT, FPS = 640, 360, 30.0
 
@@ -148,7 +149,7 @@ def main() -> None:
         frames = write_clip(clip, options.seconds)
         duration = frames / FPS
         print(f"clip: {WIDTH}x{HEIGHT}, {FPS:.0f} fps, {frames} frames, {duration:.1f} s, 2 faces")
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; detector {options.detector}")
+        print(f"machine: {cpu_features().describe()}, {os.cpu_count()} CPUs; detector {options.detector}")
         print(f"{'detect-every':>12}  {'seconds':>8}  {'frames/s':>8}  {'real-time factor':>16}  faces/frame  cues"
               "  labels as K=1")
         reference = None

@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from emocap.detection.networks import session_options
 from emocap.errors import ModelError, first_line
+from emocap.onnx_session import open_session
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, Preprocess, bgr_crops_to_gray, crop_faces
 
 BUILTIN_MODEL = Path(__file__).parent / "models" / "emotion.onnx"
@@ -49,9 +48,7 @@ class EmotionClassifier:
             where = "the built-in model" if path is None else "model"
             raise ModelError(f"{where} not found: {str(self.path)!r}")
         try:
-            self._session = ort.InferenceSession(
-                str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
-            )
+            self._session = open_session(self.path, threads)
         except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
             raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
         metadata = self._session.get_modelmeta().custom_metadata_map

@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from emocap.classifier import EmotionClassifier
     from emocap.datasets import load_fer2013
     from emocap.evaluation.report import evaluate_predictions, format_report, predict_faces
+    from emocap.onnx_session import cpu_features
 
     if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
         raise ModelError(f"model not found: {args.model!r}")
@@ -118,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         "data": str(args.data),
         **evaluate_predictions(predictions),
         "faces_per_s": len(test) / max(timings["classify_test"], 1e-9),
+        "cpu": cpu_features().describe(),
         "timings_s": timings,
         "plots": {},
     }

@@ -236,4 +236,6 @@ def format_report(report: dict) -> str:
         "  top    = the valence of the single most probable class.",
         "ECE: expected calibration error of the top-class confidence, 15 equal-width bins; NLL in nats.",
     ]
+    if "cpu" in report:  # an int8 model's figures are only as portable as its kernels: say which ran
+        lines.append(f"measured on: {report['cpu']}")
     return "\n".join(lines)
