@@ -3,6 +3,7 @@
 #   chromium, chromium-driver, fonts-liberation  the caption page and the subtitles in a real browser
 #                                                (fonts-liberation: readable text in screenshots)
 #   xvfb, xdotool                                the `emocap live` window on a virtual screen, real key presses
+#   qemu-user                                    the int8 model on an emulated CPU without AVX-512 / VNNI
 set -eu
 
 missing=""
@@ -11,8 +12,9 @@ missing=""
 [ -d /usr/share/fonts/truetype/liberation ] || missing="$missing fonts-liberation"
 command -v Xvfb >/dev/null 2>&1 || missing="$missing xvfb"
 command -v xdotool >/dev/null 2>&1 || missing="$missing xdotool"
+command -v qemu-x86_64 >/dev/null 2>&1 || missing="$missing qemu-user"
 if [ -z "$missing" ]; then
-    echo "test tools already installed: $(/usr/bin/chromium --version 2>/dev/null), Xvfb, xdotool"
+    echo "test tools already installed: $(/usr/bin/chromium --version 2>/dev/null), Xvfb, xdotool, qemu-user"
     exit 0
 fi
 

@@ -39,16 +39,11 @@ def main() -> None:
     out = Path(args.out)
     result = {k: (str(v) if isinstance(v, Path) else v) for k, v in summary.__dict__.items()}
     if not args.no_export:
-        public = load_fer2013(args.data, "PublicTest")
-        train_data = load_fer2013(args.data, "train")
-        report = export.export_onnx(out / "best.pt", out / "model.onnx", sample_faces=public.images[:64], mirror=args.mirror)
-        _, _, preprocess, _ = export.load_checkpoint(out / "best.pt")
-        calibration = export.calibration_faces(train_data)
-        export.quantize_int8(out / "model.onnx", out / "model.int8.onnx", calibration_faces=calibration, preprocess=preprocess)
-        result.update(parity_max_abs_diff=report.parity_max_abs_diff)
-        for split in ("PublicTest", "PrivateTest"):
-            figures = export.agreement(out / "model.onnx", out / "model.int8.onnx", load_fer2013(args.data, split), preprocess)
-            result.update({f"{split}_{k}": v for k, v in figures.items()})
+        splits = {split: load_fer2013(args.data, split) for split in ("PublicTest", "PrivateTest")}
+        result.update(export.export_with_int8(
+            out / "best.pt", out / "model.onnx", train=load_fer2013(args.data, "train"), check_splits=splits,
+            mirror=args.mirror,
+        ))
     atomic_json(out / "summary.json", result)
     print(json.dumps(result, indent=2))
 

@@ -10,18 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 
 from emocap.atomic import atomic_path
 from emocap.datasets import FerData
 from emocap.errors import ModelError
 from emocap.labels import FER2013_LABELS
+from emocap.onnx_session import open_session
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
 from emocap.training.model import EmotionNet, LogitsAndEmbedding
+from emocap.training.quantization import (
+    DEFAULT_CALIBRATION_FACES,
+    INPUT_NAME,
+    calibration_faces,
+    quantize_int8,
+    set_metadata,
+)
 
-INPUT_NAME = "faces"
 OUTPUT_NAMES = ("logits", "embedding")
 PARITY_TOLERANCE = 1e-3
 
@@ -30,10 +36,6 @@ PARITY_TOLERANCE = 1e-3
 class ExportReport:
     path: Path
     parity_max_abs_diff: float
-    int8_path: Path | None = None
-    int8_agreement: float | None = None
-    fp32_ms_per_face: float | None = None
-    int8_ms_per_face: float | None = None
 
 
 def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preprocess, dict]:
@@ -63,13 +65,6 @@ def model_metadata(config: TrainConfig, preprocess: Preprocess, extra: dict | No
     return metadata
 
 
-def _set_metadata(model: onnx.ModelProto, metadata: dict[str, str]) -> None:
-    del model.metadata_props[:]
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-
-
 def export_onnx(
     checkpoint: str | Path,
     out_path: str | Path,
@@ -92,7 +87,7 @@ def export_onnx(
             opset_version=17, dynamo=False,
         )
         model = onnx.load(str(temporary))
-        _set_metadata(model, model_metadata(config, preprocess, extra_metadata))
+        set_metadata(model, model_metadata(config, preprocess, extra_metadata))
         onnx.save(model, str(temporary))
         difference = parity_difference(wrapper, temporary, sample)
         # Raised inside atomic_path: the temporary file is removed and `out_path` never appears.
@@ -112,72 +107,14 @@ def parity_difference(wrapper: torch.nn.Module, onnx_path: str | Path, batch: to
     """Max abs difference of the logits of PyTorch and ONNX Runtime on the same batch."""
     with torch.no_grad():
         expected = wrapper(batch)[0].numpy()
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = open_session(onnx_path)
     got = session.run([OUTPUT_NAMES[0]], {INPUT_NAME: batch.numpy()})[0]
     return float(np.abs(expected - got).max())
 
 
-class _CalibrationReader:
-    """Feeds training faces to the int8 calibrator, a batch at a time."""
-
-    def __init__(self, faces: np.ndarray, preprocess: Preprocess, batch_size: int = 32) -> None:
-        self.batches = iter([preprocess(faces[i : i + batch_size]) for i in range(0, len(faces), batch_size)])
-
-    def get_next(self):
-        batch = next(self.batches, None)
-        return None if batch is None else {INPUT_NAME: batch}
-
-    def rewind(self) -> None:  # required by some onnxruntime versions
-        pass
-
-
-DEFAULT_CALIBRATION_FACES = 512
-
-
-def calibration_faces(train: FerData, count: int = DEFAULT_CALIBRATION_FACES, seed: int = 0) -> np.ndarray:
-    """`count` random training faces (all of them when there are fewer) that calibrate the int8 ranges."""
-    chosen = np.random.default_rng(seed).choice(len(train), min(count, len(train)), replace=False)
-    return train.images[chosen]
-
-
-def quantize_int8(
-    fp32_path: str | Path,
-    out_path: str | Path,
-    *,
-    calibration_faces: np.ndarray,
-    preprocess: Preprocess,
-) -> Path:
-    """Static int8 quantisation (QDQ, per-channel weights) calibrated on training faces."""
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    fp32_model = onnx.load(str(fp32_path))
-    metadata = {p.key: p.value for p in fp32_model.metadata_props}
-    with atomic_path(Path(out_path).with_suffix(".pre.onnx")) as prepared, atomic_path(out_path) as temporary:
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared), str(temporary), _CalibrationReader(calibration_faces, preprocess),
-            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.Percentile,
-            extra_options={"CalibPercentile": 99.99},
-        )
-        model = onnx.load(str(temporary))
-        _set_metadata(model, {**metadata, "emocap.quantization": "int8 static QDQ per-channel, calibrated on training faces"})
-        onnx.save(model, str(temporary))
-    Path(out_path).with_suffix(".pre.onnx").unlink(missing_ok=True)
-    return Path(out_path)
-
-
 def ms_per_face(onnx_path: str | Path, preprocess: Preprocess, repeats: int = 200, threads: int = 2) -> float:
     """Median latency of one face (batch 1) with ONNX Runtime on the CPU."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = open_session(onnx_path, threads)
     face = preprocess(np.full((1, preprocess.size, preprocess.size), 128, np.uint8))
     for _ in range(10):
         session.run([OUTPUT_NAMES[0]], {INPUT_NAME: face})
@@ -194,7 +131,7 @@ def agreement(fp32_path: str | Path, int8_path: str | Path, data: FerData, prepr
     results = {}
     predictions = {}
     for name, path in (("fp32", fp32_path), ("int8", int8_path)):
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = open_session(path)
         logits = np.concatenate([
             session.run([OUTPUT_NAMES[0]], {INPUT_NAME: preprocess(data.images[i : i + 256])})[0]
             for i in range(0, len(data), 256)
@@ -203,3 +140,31 @@ def agreement(fp32_path: str | Path, int8_path: str | Path, data: FerData, prepr
         results[f"{name}_accuracy"] = float((predictions[name] == data.labels).mean())
     results["top1_agreement"] = float((predictions["fp32"] == predictions["int8"]).mean())
     return results
+
+
+def export_with_int8(
+    checkpoint: str | Path,
+    output: str | Path,
+    *,
+    train: FerData,
+    check_splits: dict[str, FerData],
+    mirror: bool = False,
+    calibration_count: int = DEFAULT_CALIBRATION_FACES,
+) -> dict:
+    """The whole export, for `emocap export` and scripts/train_and_export.py alike: fp32 ONNX with
+    its parity check, then int8 beside it (`NAME.int8.onnx`), measured against fp32 on each of
+    `check_splits` (the first one's faces check parity). Returns every figure."""
+    output = Path(output)
+    first_split = next(iter(check_splits.values()))
+    report = export_onnx(checkpoint, output, sample_faces=first_split.images[:64], mirror=mirror)
+    _, _, preprocess, _ = load_checkpoint(checkpoint)
+    int8_path = output.with_suffix(".int8.onnx")
+    quantize_int8(output, int8_path, calibration_faces=calibration_faces(train, calibration_count), preprocess=preprocess)
+    figures: dict = {
+        "fp32_path": str(output), "int8_path": str(int8_path), "parity_max_abs_diff": report.parity_max_abs_diff,
+        "fp32_mib": output.stat().st_size / 2**20, "int8_mib": int8_path.stat().st_size / 2**20,
+        "fp32_ms_per_face": ms_per_face(output, preprocess), "int8_ms_per_face": ms_per_face(int8_path, preprocess),
+    }
+    for split, data in check_splits.items():
+        figures.update({f"{split}_{k}": v for k, v in agreement(output, int8_path, data, preprocess).items()})
+    return figures
