@@ -141,8 +141,25 @@ def test_own_origins_cover_every_loopback_name():
 
 def test_extra_origins_are_added_and_other_hosts_are_pinned():
     policy = OriginPolicy.for_server("192.168.1.5", 9000, ("https://Example.org",))
-    assert policy.allowed == {"http://192.168.1.5:9000", "https://example.org"}
+    loopback = {"http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"}
+    assert policy.allowed == {"http://192.168.1.5:9000", "https://example.org"} | loopback
     assert policy.allows("https://example.org")
+    assert not policy.allows("http://192.168.1.6:9000")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_a_server_on_every_address_accepts_its_page_under_each_of_its_names(host):
+    """Before, a server started with --host 0.0.0.0 accepted only pages opened as http://0.0.0.0:PORT."""
+    import socket
+
+    policy = OriginPolicy.for_server(host, 8765)
+    for name in ("localhost", "127.0.0.1", "[::1]", socket.gethostname().lower()):
+        assert policy.allows(f"http://{name}:8765"), name
+    lan_addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    for address in lan_addresses:
+        assert policy.allows(f"http://{address}:8765"), address
+    assert not policy.allows("http://evil.example:8765")
+    assert not policy.allows("http://localhost:8766")
 
 
 @pytest.mark.parametrize("text", ["example.org", "http://example.org/", "ftp://example.org", "http://a b", "*"])

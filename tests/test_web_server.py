@@ -97,6 +97,27 @@ def test_a_face_is_boxed_and_captioned(pipeline_factory, face_jpeg):
     assert {"decode", "pipeline", "server"} <= set(answers[-1]["timings_ms"])
 
 
+def test_a_server_on_every_address_serves_its_page_opened_as_localhost(pipeline_factory, face_jpeg):
+    """`emocap serve --host 0.0.0.0` closed the socket (1008) for its own page opened as
+    http://localhost:PORT or http://127.0.0.1:PORT; a foreign page is still refused."""
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, host="0.0.0.0", port=0) as server:
+            answers = []
+            for name in ("localhost", "127.0.0.1"):
+                async with connect(socket_url(server), origin=f"http://{name}:{server.port}") as client:
+                    answers.append(await caption(client, face_jpeg))
+            async with connect(socket_url(server), origin=f"http://evil.example:{server.port}") as foreign:
+                with pytest.raises(ConnectionClosedError) as closed:
+                    await foreign.send(face_jpeg)
+                    await foreign.recv()
+            return answers, closed.value
+
+    answers, closed = asyncio.run(scenario())
+    assert [len(answer["faces"]) for answer in answers] == [1, 1]
+    assert closed.rcvd.code == 1008
+
+
 BAD_CLIENTS = {
     "text": ({}, lambda jpeg: "hello", 1003, "expected binary image frames"),
     "garbage": ({}, lambda jpeg: b"\x00\x01garbage" * 100, 1003, "not an image (900 bytes"),
@@ -185,6 +206,25 @@ def test_serve_reports_a_busy_port_in_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"emocap serve: error: cannot listen on 127.0.0.1:{port}: ")
     assert err.count("\n") == 1
+
+
+def test_serve_on_a_network_address_says_which_pages_may_connect_and_how_to_allow_others():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emocap", "serve", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        opened, note = process.stdout.readline(), process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    port = opened.split()[3].rstrip("/").rsplit(":", 1)[1]
+    assert "other computers can reach this server" in note
+    assert f"http://localhost:{port}" in note and f"http://127.0.0.1:{port}" in note
+    assert "--allow-origin http://HOST:PORT" in note
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])

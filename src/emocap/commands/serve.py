@@ -103,7 +103,9 @@ async def _serve(server) -> None:
         if server.host not in LOOPBACK_NAMES:
             print(
                 "emocap serve: note: other computers can reach this server; browsers allow the camera "
-                "only on http://localhost pages or over https",
+                "only on http://localhost pages or over https. Pages opened as "
+                f"{', '.join(sorted(server.origins.allowed))} may connect; "
+                "--allow-origin http://HOST:PORT admits another",
                 flush=True,
             )
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
@@ -45,12 +47,28 @@ class OriginPolicy:
 
     @classmethod
     def for_server(cls, host: str, port: int, extra: tuple[str, ...] = ()) -> "OriginPolicy":
+        """Pages served by this server, under any name that reaches it: the loopback names
+        (always: a page on http://localhost:PORT is this server whatever --host says), `host`,
+        and for a wildcard host (0.0.0.0, ::) this machine's name and addresses."""
         if not 1 <= port <= 65535:
             raise ValueError(f"port must be in 1..65535, got {port!r}")
-        # A page opened as http://localhost:PORT/ is the same server as 127.0.0.1.
-        hosts = LOOPBACK_NAMES if host in LOOPBACK_NAMES else (host,)
-        own = {f"http://{_host_in_url(name)}:{port}" for name in hosts}
+        hosts = {*LOOPBACK_NAMES, host} - {""}
+        if host in WILDCARD_HOSTS:
+            hosts |= machine_names()
+        own = {f"http://{_host_in_url(name.lower())}:{port}" for name in hosts}
         return cls(frozenset(own | {parse_origin(origin) for origin in extra}))
 
     def allows(self, origin: str | None) -> bool:
         return origin is None or origin.lower() in self.allowed
+
+
+def machine_names() -> set[str]:
+    """This machine's host names and the addresses they resolve to (no network traffic beyond the
+    local resolver); a page opened on another address of the machine needs --allow-origin."""
+    names = {socket.gethostname(), socket.getfqdn()}
+    for name in list(names):
+        try:
+            names |= {info[4][0] for info in socket.getaddrinfo(name, None)}
+        except OSError:  # a host name that does not resolve: its addresses stay unknown
+            continue
+    return {name for name in names if name}
