@@ -286,6 +286,7 @@ BAD_CSV_ROWS = {
     "too many pixels": ("3", " ".join(["1"] * 2305), "got 2305"),
     "pixel that is not a number": ("3", " ".join(["1"] * 2303 + ["x"]), "not a number"),
     "pixel above 255": ("3", " ".join(["1"] * 2303 + ["256"]), r"pixel values must be in 0\.\.255, got 1\.\.256"),
+    "pixel beyond int64": ("3", " ".join(["1"] * 2303 + ["9" * 23]), r"pixel values must be in 0\.\.255, got 9{23}$"),
     "label id 9": ("9", " ".join(["1"] * 2304), r"label id 9 is not in 0\.\.6"),
     "label that is not a number": ("happy", " ".join(["1"] * 2304), "label 'happy' is not a number"),
     "unknown Usage": ("3", " ".join(["1"] * 2304), "unknown Usage 'Validation'"),

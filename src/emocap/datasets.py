@@ -165,6 +165,9 @@ def load_fer2013_csv(file: str | Path, split: str = "test") -> FerData:
                     pixels = np.array((row["pixels"] or "").split(), dtype=np.int64)
                 except ValueError:
                     raise DataError(f"{file}:{line}: pixel row has a value that is not a number") from None
+                except OverflowError:  # a number beyond int64: out of 0..255 like any other, and quoted
+                    huge = max((row["pixels"] or "").split(), key=len)
+                    raise DataError(f"{file}:{line}: pixel values must be in 0..255, got {huge}") from None
                 if pixels.size != FER_SIZE * FER_SIZE:
                     raise DataError(f"{file}:{line}: pixel row must hold {FER_SIZE * FER_SIZE} values, got {pixels.size}")
                 if pixels.min() < 0 or pixels.max() > 255:
