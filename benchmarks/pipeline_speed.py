@@ -86,13 +86,10 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float = 30.0) -> None
 
 
 def make_pipeline(args, detect_every: int = 1):
-    from emocap.commands.live import build_pipeline
+    from emocap.pipeline import Pipeline
 
-    options = argparse.Namespace(
-        model=args.model, detector=args.detector, min_face_size=args.min_face_size,
-        smoother="paper", memory=None, detect_every=detect_every,
-    )
-    return build_pipeline(options)
+    return Pipeline.build(model=args.model, detector=args.detector, min_face_size=args.min_face_size,
+                          smoother="paper", detect_every=detect_every)
 
 
 class StageClock:

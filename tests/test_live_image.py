@@ -175,7 +175,7 @@ def test_a_folder_of_only_annotated_copies_is_a_one_line_error(capsys, photos, t
 
 def test_write_image_is_whole_or_absent_with_a_one_line_output_error(tmp_path):
     from emocap.errors import OutputError
-    from emocap.outputs.files import write_image
+    from emocap.images import write_image
 
     image = np.random.default_rng(0).integers(0, 255, (12, 16, 3), dtype=np.uint8)
     assert write_image(tmp_path / "ok.png", image) == tmp_path / "ok.png"

@@ -58,7 +58,7 @@ def test_unsupported_frame_is_a_data_error():
 def test_decoder_refuses_other_image_formats(frame):
     gif = io.BytesIO()
     Image.fromarray(frame).save(gif, format="GIF")
-    with pytest.raises(UnsupportedFrame, match="image format 'GIF' is not one of JPEG, PNG, WebP"):
+    with pytest.raises(UnsupportedFrame, match="image format 'GIF' is not one of JPEG, PNG, WEBP"):
         FrameDecoder()(gif.getvalue())
 
 
@@ -73,7 +73,7 @@ def jpeg_claiming_size(frame: np.ndarray, width: int, height: int) -> bytes:
 def test_decoder_refuses_a_huge_image_before_decoding_it(frame):
     with pytest.raises(UnsupportedFrame, match="image of 5000x4000 pixels is larger than 4096 per side"):
         FrameDecoder()(jpeg_claiming_size(frame, 5000, 4000))
-    with pytest.raises(UnsupportedFrame, match="image is far too large: Image size \\(900000000 pixels\\)"):
+    with pytest.raises(UnsupportedFrame, match="image of 30000x30000 pixels is larger than 4096 per side"):
         FrameDecoder()(jpeg_claiming_size(frame, 30000, 30000))
     assert FrameDecoder(max_side=64)(jpeg_claiming_size(frame, 64, 48)).shape == (48, 64, 3)
 
@@ -84,9 +84,9 @@ def test_decoder_refuses_a_truncated_image(frame):
         FrameDecoder()(data[: len(data) // 2])
 
 
-@pytest.mark.parametrize("max_side", [0, 15, 16385])
+@pytest.mark.parametrize("max_side", [0, 15, 65536])
 def test_decoder_checks_max_side(max_side):
-    with pytest.raises(ValueError, match=f"FrameDecoder.max_side must be in 16..16384, got {max_side}"):
+    with pytest.raises(ValueError, match=f"FrameDecoder.max_side must be in 16..65535, got {max_side}"):
         FrameDecoder(max_side=max_side)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
-from emocap.errors import EmocapError
+from emocap.errors import EmocapError, Terminated
 
 COMMANDS = ("live", "transcribe", "image", "serve", "train", "evaluate", "export")
 
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return int(args.run(args) or 0)
     except EmocapError as error:
@@ -64,6 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"emocap {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"emocap {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 
 from emocap.errors import DataError
+from emocap.images import IMAGE_SUFFIXES
 from emocap.labels import FER2013_CSV_IDS, FER2013_LABELS, canonical_label
 from emocap.preprocessing import FER_SIZE
 
 SPLITS = ("train", "test", "PublicTest", "PrivateTest")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}
 _CSV_USAGE = {"Training": "train", "PublicTest": "PublicTest", "PrivateTest": "PrivateTest"}
 
 

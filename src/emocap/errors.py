@@ -23,6 +23,11 @@ class ModelError(EmocapError):
     """A model file that is missing or is not an emocap emotion model."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that `finally` blocks and atomic outputs clean up,
+    as they do for Ctrl+C (a BaseException for the same reason as KeyboardInterrupt)."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty), for one-line errors."""
     text = str(error).strip() or type(error).__name__

@@ -8,6 +8,7 @@ Stages, each a small object with one job, run in this order on every frame:
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -70,6 +71,20 @@ class Pipeline:
         self.right_to_left = bool(right_to_left)
         self.reset()
 
+    @classmethod
+    def build(
+        cls, *, model: str | None = None, detector: str = "mtcnn", min_face_size: int = 40,
+        smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
+    ) -> "Pipeline":
+        """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
+        exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar")."""
+        from emocap.detection.factory import make_detector
+
+        return cls(
+            make_detector(detector, min_face_size=min_face_size), EmotionClassifier(model),
+            smoother=smoother, memory=memory, detect_every=detect_every,
+        )
+
     @property
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
@@ -97,6 +112,9 @@ class Pipeline:
         """Faces of one frame, tracked and smoothed, right to left. `time_s` is the frame's time in the
         stream; None takes the seconds since the first frame this pipeline processed."""
         frame = check_bgr_frame(frame_bgr)
+        if time_s is not None and not (isinstance(time_s, (int, float)) and math.isfinite(time_s) and time_s >= 0):
+            # NaN or infinity would only fail later, when a subtitle or JSON record is written
+            raise ValueError(f"Pipeline.process time_s must be a finite number of seconds >= 0 or None, got {time_s!r}")
         clock = time.perf_counter()
         if self._started is None:
             self._started = clock

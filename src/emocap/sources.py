@@ -40,8 +40,9 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from emocap.datasets import IMAGE_SUFFIXES
 from emocap.errors import SourceError, first_line
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError
+from emocap.images import read_image as decode_image_file
 
 # FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
 # ahead of our one-line SourceError. Quiet (AV_LOG_QUIET) unless the user asked for FFmpeg's lines;
@@ -52,6 +53,8 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp:
 SAMPLE_CLIP_NAME = "faces.mp4"
 DEFAULT_IMAGE_FPS = 1.0
 """Photos have no time of their own; one per second reads well in subtitles."""
+TRUNCATION_TOLERANCE = 0.01
+"""Containers may estimate their frame count; a shortfall above 1% (and 2 frames) means the file is cut short."""
 
 _SCREEN_SPEC = re.compile(r"screen(?::(?P<region>.*))?", re.IGNORECASE)
 
@@ -113,6 +116,8 @@ class FrameSource:
         self.frame_count = frame_count
         self.size = (first[0].shape[1], first[0].shape[0])
         self.end_reason: str | None = None
+        self.truncated = False
+        """After iteration: a video file ended well before the frame count its container promises."""
         self._first: tuple[np.ndarray, float] | None = first
         self._closed = False
 
@@ -198,6 +203,7 @@ class CaptureSource(FrameSource):
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
         self.is_live = live
         self._capture = capture
+        self._frames_read = 1
         self._clock: Callable[[], float] = MonotonicClock() if live else PresentationClock(capture, fps)
         super().__init__(spec, (_as_bgr(first), self._clock()), fps=fps, frame_count=count if count > 0 else None)
 
@@ -205,7 +211,14 @@ class CaptureSource(FrameSource):
         ok, image = self._capture.read()
         if not ok or image is None:
             self.end_reason = "the camera or stream stopped sending frames" if self.is_live else "end of video"
+            expected = self.frame_count
+            if expected and self._frames_read < expected - max(2, TRUNCATION_TOLERANCE * expected):
+                self.truncated = True
+                self.end_reason = (
+                    f"{self.spec!r} ended after {self._frames_read} of {expected} frames: the file looks truncated"
+                )
             return None
+        self._frames_read += 1
         return _as_bgr(image), self._clock()
 
     def _release(self) -> None:
@@ -213,22 +226,42 @@ class CaptureSource(FrameSource):
 
 
 class ImageSequenceSource(FrameSource):
-    """Image files read one at a time, `1 / fps` seconds apart."""
+    """Image files read one at a time, `1 / fps` seconds apart.
 
-    def __init__(self, spec: str, paths: list[Path], *, fps: float) -> None:
+    An image that cannot be read raises SourceError, unless `on_unreadable` is given: then that
+    is called with the error and the sequence goes on with the next image (as `emocap image`
+    does), each image keeping the time of its place in the folder.
+    """
+
+    def __init__(
+        self, spec: str, paths: list[Path], *, fps: float, max_side: int = DEFAULT_MAX_IMAGE_SIDE,
+        on_unreadable: Callable[[SourceError], None] | None = None,
+    ) -> None:
         if not fps > 0:
             raise ValueError(f"image_fps must be positive, got {fps!r}")
-        super().__init__(spec, (read_image(paths[0], spec), 0.0), fps=fps, frame_count=len(paths))
+        self.spec = spec  # _read names it in errors before FrameSource.__init__ has run
         self.paths = tuple(paths)
-        self._next = 1
+        self._interval = 1.0 / fps
+        self._max_side = max_side
+        self._on_unreadable = on_unreadable
+        self._next = 0
+        first = self._read()
+        if first is None:
+            raise SourceError(f"no image in {spec!r} could be read")
+        super().__init__(spec, first, fps=fps, frame_count=len(paths))
 
     def _read(self) -> tuple[np.ndarray, float] | None:
-        if self._next >= len(self.paths):
-            self.end_reason = "no more images"
-            return None
-        index = self._next
-        self._next += 1
-        return read_image(self.paths[index], self.spec), index / self.fps
+        while self._next < len(self.paths):
+            index = self._next
+            self._next += 1
+            try:
+                return read_image(self.paths[index], self.spec, max_side=self._max_side), index * self._interval
+            except SourceError as error:
+                if self._on_unreadable is None:
+                    raise
+                self._on_unreadable(error)
+        self.end_reason = "no more images"
+        return None
 
 
 class ScreenSource(FrameSource):
@@ -288,11 +321,15 @@ def sample_clip() -> Path:
     return Path(__file__).resolve().parent / "samples" / SAMPLE_CLIP_NAME
 
 
-def open_source(spec: str, *, max_fps: float | None = None, image_fps: float = DEFAULT_IMAGE_FPS) -> FrameSource:
+def open_source(
+    spec: str, *, max_fps: float | None = None, image_fps: float = DEFAULT_IMAGE_FPS,
+    max_image_side: int = DEFAULT_MAX_IMAGE_SIDE, on_unreadable_image: Callable[[SourceError], None] | None = None,
+) -> FrameSource:
     """Open the source a user named (see the module docstring for the forms).
 
     max_fps caps how often the screen is grabbed (cameras and files keep their own pace).
-    image_fps spaces the time stamps of photos and image folders.
+    image_fps spaces the time stamps of photos and image folders; max_image_side and
+    on_unreadable_image are as in `ImageSequenceSource`.
     Raises SourceError, with the spec quoted, when the source cannot be opened.
     """
     if not isinstance(spec, str) or not spec.strip():
@@ -304,22 +341,25 @@ def open_source(spec: str, *, max_fps: float | None = None, image_fps: float = D
         return ScreenSource(spec, parse_screen_spec(spec), max_fps=max_fps)
     if spec.lower().startswith(STREAM_SCHEMES):
         return _open_capture(spec, spec, live=True, what="stream")
-    return open_path(spec, image_fps=image_fps, what="file, folder or camera")
+    return open_path(spec, image_fps=image_fps, what="file, folder or camera", max_image_side=max_image_side,
+                     on_unreadable_image=on_unreadable_image)
 
 
 def open_path(
-    path: str | Path, *, image_fps: float = DEFAULT_IMAGE_FPS, what: str = "file or folder"
+    path: str | Path, *, image_fps: float = DEFAULT_IMAGE_FPS, what: str = "file or folder",
+    max_image_side: int = DEFAULT_MAX_IMAGE_SIDE, on_unreadable_image: Callable[[SourceError], None] | None = None,
 ) -> FrameSource:
     """A video, image or folder of images by its path, never read as a camera index, screen or URL
     (a video that a program found on disk may well be named '5' or 'screen')."""
     spec = str(path)
     path = Path(path).expanduser()
     if path.is_dir():
-        return ImageSequenceSource(spec, folder_images(path, spec), fps=image_fps)
+        return ImageSequenceSource(spec, folder_images(path, spec), fps=image_fps, max_side=max_image_side,
+                                   on_unreadable=on_unreadable_image)
     if not path.exists():
         raise SourceError(f"no such {what}: {spec!r}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSequenceSource(spec, [path], fps=image_fps)
+        return ImageSequenceSource(spec, [path], fps=image_fps, max_side=max_image_side)
     return _open_capture(spec, str(path), live=False, what="video")
 
 
@@ -375,17 +415,15 @@ def natural_key(path: Path) -> tuple:
     )
 
 
-def read_image(path: Path, spec: str) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 BGR; SourceError when it cannot be decoded."""
-    # imdecode from bytes rather than imread: it also handles non-ASCII paths on Windows.
+def read_image(path: Path, spec: str, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 BGR; SourceError, quoting the file, when it cannot be read,
+    decoded, or is larger than `max_side` pixels per side."""
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        return decode_image_file(path, max_side=max_side)
     except OSError as error:
-        raise SourceError(f"cannot read image {str(path)!r} (from {spec!r}): {error.strerror}") from error
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise SourceError(f"cannot decode image {str(path)!r} (from {spec!r}): not an image OpenCV can read")
-    return image
+        raise SourceError(f"cannot read image {str(path)!r} (from {spec!r}): {error.strerror or error}") from None
+    except ImageError as error:
+        raise SourceError(f"cannot decode image {str(path)!r} (from {spec!r}): {error}") from None
 
 
 def _open_capture(spec: str, target: int | str, *, live: bool, what: str) -> CaptureSource:

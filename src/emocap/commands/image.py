@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from emocap.commands.live import add_model_options, build_pipeline
+from emocap.commands.options import add_image_limit_option, add_model_options, build_pipeline
 from emocap.errors import OutputError, SourceError
 
 TOP_CLASSES = 3
@@ -43,6 +43,7 @@ def add_parser(subparsers) -> None:
                         help="save a copy with boxes, captions and probability bars: a file for one photo, "
                         f"an existing folder for several (each saved as NAME{ANNOTATED_SUFFIX})")
     parser.add_argument("--json", action="store_true", help="one JSON line per photo instead of text")
+    add_image_limit_option(parser)
     add_model_options(parser)
     # A still photo has no history to smooth or track.
     parser.set_defaults(run=run, smoother="none", memory=None, detect_every=1)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for photo, target in zip(photos, targets):
         try:
-            describe(photo, target, pipeline, as_json=args.json)
+            describe(photo, target, pipeline, as_json=args.json, max_side=args.max_image_side)
         except SourceError as error:
             print(f"emocap image: error: {error}", file=sys.stderr)
             failures += 1
@@ -112,12 +113,12 @@ def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path |
     return targets
 
 
-def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool) -> None:
+def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool, max_side: int) -> None:
     """Classify the faces of one photo, print them, and save the annotated copy if asked."""
     from emocap.outputs import CaptionOverlay, frame_record
     from emocap.sources import read_image
 
-    image = read_image(photo, str(photo))
+    image = read_image(photo, str(photo), max_side=max_side)
     pipeline.reset()
     result = pipeline.process(image, 0.0)
     if target is not None:
@@ -159,7 +160,7 @@ def text_report(photo: Path, result) -> str:
 
 
 def save_annotated(annotated, target: Path) -> None:
-    from emocap.outputs.files import write_image
+    from emocap.images import write_image
 
     write_image(target, annotated)
     print(f"emocap image: wrote {target}", file=sys.stderr)

@@ -11,7 +11,14 @@ from datetime import datetime
 from pathlib import Path
 
 from emocap.commands.arguments import positive_int
-from emocap.errors import EmocapError, OutputError, SourceError
+from emocap.commands.options import (
+    add_image_limit_option,
+    add_pipeline_options,
+    build_pipeline,
+    check_pipeline_options,
+    open_requested_source,
+)
+from emocap.errors import OutputError, SourceError
 
 WINDOW_TITLE = "emocap - q quits, space pauses, s saves a snapshot"
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), 27})
@@ -63,73 +70,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     parser.add_argument("--snapshot-dir", type=Path, default=Path("."), metavar="DIR",
                         help="where the s key saves snapshots (default: the current folder)")
+    add_image_limit_option(parser)
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
-
-
-def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    """All options `build_pipeline` reads (for commands that process video: `live`, `transcribe`)."""
-    add_model_options(parser)
-    add_smoothing_options(parser)
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Detector and classifier options, shared by `live`, `image` and `transcribe`."""
-    group = parser.add_argument_group("faces and model")
-    group.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")
-    group.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
-                       help="face detector: mtcnn (the paper's, default) or haar (faster, frontal faces only)")
-    group.add_argument("--min-face-size", type=positive_int, default=40, metavar="PX",
-                       help="ignore faces smaller than this many pixels (default: 40)")
-
-
-def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
-    """Tracking and smoothing options, shared by `live` and `transcribe`."""
-    group = parser.add_argument_group("tracking and smoothing")
-    group.add_argument("--smoother", choices=("ema", "paper"), default="ema",
-                       help="ema: average each face's probabilities over time, change the caption only when "
-                       "another emotion clearly leads (default: more accurate, quicker and calmer in "
-                       "docs/BENCHMARKS.md); paper: change it only when the last N predictions agree")
-    group.add_argument("--memory", type=positive_int, default=None, metavar="N",
-                       help="predictions the paper memory keeps (default 4; only with --smoother paper)")
-    group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
-                       help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
-
-
-def build_pipeline(args: argparse.Namespace):
-    """A Pipeline from the shared options (heavy imports happen here, not at `emocap --help`)."""
-    from emocap.classifier import EmotionClassifier
-    from emocap.detection import make_detector
-    from emocap.pipeline import Pipeline
-
-    if args.memory is not None and args.smoother != "paper":
-        raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
-    try:
-        detector = make_detector(args.detector, min_face_size=args.min_face_size)
-    except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
-        raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None
-    classifier = EmotionClassifier(args.model)
-    options = {"detect_every": args.detect_every}
-    if args.memory is not None:
-        options["memory"] = args.memory
-    return Pipeline(detector=detector, classifier=classifier, smoother=args.smoother, **options)
-
-
-def open_requested_source(spec: str | None):
-    """The named source; with none named, camera 0, or the bundled sample clip when no camera opens."""
-    from emocap.sources import open_source, sample_clip
-
-    if spec is not None:
-        return open_source(spec)
-    try:
-        return open_source("0")
-    except SourceError as error:
-        print(
-            f"emocap live: note: {error}; playing the bundled sample clip instead "
-            "(choose a camera, video, folder or the screen with --source)",
-            file=sys.stderr,
-        )
-        return open_source(str(sample_clip()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,15 +87,24 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_window:
         if not args.snapshot_dir.is_dir():
             raise OutputError(f"snapshot folder {str(args.snapshot_dir)!r} does not exist")
-    with open_requested_source(args.source) as source:
+    check_pipeline_options(args)
+    unreadable: list[SourceError] = []
+
+    def skip_unreadable(error: SourceError) -> None:  # as `emocap image` does: say so, go on
+        unreadable.append(error)
+        print(f"emocap live: error: {error}", file=sys.stderr)
+
+    with open_requested_source(
+        args.source, command="live", max_image_side=args.max_image_side, on_unreadable_image=skip_unreadable
+    ) as source:
         pipeline = build_pipeline(args)
         if args.no_window:
             count = print_json_lines(source, pipeline, args.max_frames)
         else:
             count = show_window(source, pipeline, args.max_frames, args.snapshot_dir)
-        if source.is_live and source.end_reason and count != args.max_frames:
+        if (source.is_live or source.truncated) and source.end_reason and count != args.max_frames:
             print(f"emocap live: note: {source.end_reason}", file=sys.stderr)
-    return 0
+    return SourceError.exit_code if unreadable else 0
 
 
 def print_json_lines(source, pipeline, max_frames: int | None) -> int:
@@ -296,6 +248,6 @@ def snapshot(window: LiveWindow, annotated, snapshot_dir: Path, index: int) -> N
 
 def save_snapshot(annotated, snapshot_dir: Path, index: int) -> Path:
     """Write the annotated frame as a PNG named by date, time and frame index; atomically."""
-    from emocap.outputs.files import write_image
+    from emocap.images import write_image
 
     return write_image(snapshot_dir / f"emocap-{datetime.now():%Y%m%d-%H%M%S}-{index:06d}.png", annotated)

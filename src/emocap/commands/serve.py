@@ -8,11 +8,7 @@ import signal
 from typing import Callable
 
 from emocap.commands.arguments import whole_number
-from emocap.commands.live import (
-    add_model_options,
-    add_smoothing_options,
-    build_pipeline,
-)
+from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline
 from emocap.errors import EmocapError
 from emocap.web.origins import LOOPBACK_NAMES, parse_origin
 
@@ -56,8 +52,8 @@ def add_parser(subparsers) -> None:
         metavar="ORIGIN",
         help="also accept pages from this origin, e.g. http://192.168.1.5:8765 (repeatable)",
     )
-    add_model_options(parser)
-    add_smoothing_options(parser)
+    add_image_limit_option(parser)
+    add_pipeline_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -68,13 +64,19 @@ def build_pipeline_factory(args: argparse.Namespace) -> Callable:
 
 
 def run(args: argparse.Namespace) -> int:
+    from emocap.web.protocol import FrameDecoder
     from emocap.web.server import CaptionServer
 
+    try:
+        decoder = FrameDecoder(max_side=args.max_image_side)
+    except ValueError as error:
+        raise EmocapError(f"--max-image-side: {error}") from None
     server = CaptionServer(
         build_pipeline_factory(args),
         host=args.host,
         port=args.port,
         extra_origins=tuple(args.allow_origin),
+        decoder=decoder,
     )
     try:
         asyncio.run(_serve(server))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emocap.commands.arguments import real_number
-from emocap.commands.live import add_pipeline_options, build_pipeline
+from emocap.commands.options import add_pipeline_options, build_pipeline
 from emocap.errors import DataError, EmocapError, OutputError, SourceError
 
 VIDEO_SUFFIXES = frozenset(
@@ -23,8 +23,6 @@ ANNOTATED_STEM = ".annotated"
 TIMELINE_STEM = ".timeline"
 FALLBACK_FPS = 30.0
 """Frame rate assumed for the annotated copy and the last frame's length when a file does not give one."""
-TRUNCATION_TOLERANCE = 0.01
-"""Containers may estimate their frame count; a shortfall above 1% (and 2 frames) means the file is cut short."""
 
 DESCRIPTION = """\
 Write an emotion transcript of a recorded video: for each face, which emotion
@@ -242,21 +240,20 @@ def transcribe_video(plan: OutputPlan, pipeline, args: argparse.Namespace) -> No
             outputs.add(frame.image_bgr, pipeline.process(frame.image_bgr, frame.time_s))
             last_time = frame.time_s
             progress.update()
-        check_complete(plan.video, outputs.frames, source.frame_count, keep_partial=args.keep_partial)
+        check_complete(source, keep_partial=args.keep_partial)
         outputs.finish(end_time_s=last_time + 1.0 / fps)
         if plan.timeline is not None:
             outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
     report(plan, outputs, duration_s=last_time + 1.0 / fps)
 
 
-def check_complete(video: Path, frames: int, expected: int | None, *, keep_partial: bool) -> None:
-    """DataError when a video ends well before the frame count its container promises (a cut-off file)."""
-    if expected is None or frames >= expected - max(2, TRUNCATION_TOLERANCE * expected):
+def check_complete(source, *, keep_partial: bool) -> None:
+    """DataError when a video ended well before the frame count its container promises (a cut-off file)."""
+    if not source.truncated:
         return
-    message = f"{str(video)!r} ended after {frames} of {expected} frames: the file looks truncated"
     if not keep_partial:
-        raise DataError(f"{message}; nothing was written (--keep-partial keeps what could be read)")
-    print(f"emocap transcribe: warning: {message}; keeping the {frames} frames read", file=sys.stderr)
+        raise DataError(f"{source.end_reason}; nothing was written (--keep-partial keeps what could be read)")
+    print(f"emocap transcribe: warning: {source.end_reason}; keeping what was read", file=sys.stderr)
 
 
 def report(plan: OutputPlan, outputs, duration_s: float) -> None:

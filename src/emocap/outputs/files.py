@@ -1,12 +1,11 @@
-"""Output files: where they go, checked before any work, and images written whole."""
+"""Output files: where they go, checked before any work (images are written whole by emocap.images)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from emocap.errors import OutputError, first_line
+from emocap.errors import OutputError
 
 
 def check_outputs(plans: Iterable[tuple[Path, Sequence[Path]]], *, noun: str, verb: str) -> None:
@@ -46,21 +45,3 @@ def check_folders(paths: Iterable[Path]) -> None:
     for path in paths:
         if not path.parent.is_dir():
             raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-
-
-def write_image(path: str | os.PathLike, image_bgr) -> Path:
-    """Save a BGR image in the format its suffix names; it appears at `path` only when complete."""
-    import cv2
-
-    from emocap.atomic import atomic_path
-
-    target = Path(path)
-    with atomic_path(target) as temporary:
-        try:
-            written = cv2.imwrite(str(temporary), image_bgr)
-        except cv2.error as error:  # no writer for the suffix, an empty image
-            reason = getattr(error, "err", None) or first_line(error)
-            raise OutputError(f"cannot write image {str(target)!r}: {reason}") from None
-        if not written:
-            raise OutputError(f"cannot write image {str(target)!r}")
-    return target

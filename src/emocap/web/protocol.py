@@ -7,14 +7,12 @@ each frame with one JSON text message built by `result_message`.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from emocap.errors import DataError
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE, ImageError, decode_image
 from emocap.labels import VALENCE_COLOURS_BGR, VALENCE_OF
 from emocap.types import FrameResult
 
@@ -33,31 +31,21 @@ class FrameDecoder:
     """Encoded image bytes -> BGR uint8 frame, refusing anything else.
 
     The header is read first so that a small message claiming a huge image
-    (a decompression bomb) is refused before any pixel memory is taken.
+    (a decompression bomb) is refused before any pixel memory is taken
+    (`emocap.images.decode_image`, the one limit every command applies).
     """
 
-    max_side: int = 4096
+    max_side: int = DEFAULT_MAX_IMAGE_SIDE
 
     def __post_init__(self) -> None:
-        if not 16 <= self.max_side <= 16384:
-            raise ValueError(f"FrameDecoder.max_side must be in 16..16384, got {self.max_side!r}")
+        if not 16 <= self.max_side <= 65535:
+            raise ValueError(f"FrameDecoder.max_side must be in 16..65535, got {self.max_side!r}")
 
     def __call__(self, data: bytes) -> np.ndarray:
         try:
-            with Image.open(io.BytesIO(data)) as header:
-                image_format, (width, height) = header.format, header.size
-        except Image.DecompressionBombError as error:
-            raise UnsupportedFrame(f"image is far too large: {error}") from error
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise UnsupportedFrame(f"not an image ({len(data)} bytes starting {bytes(data[:8])!r})") from error
-        if image_format not in ACCEPTED_FORMATS:
-            raise UnsupportedFrame(f"image format {image_format!r} is not one of JPEG, PNG, WebP")
-        if max(width, height) > self.max_side:
-            raise UnsupportedFrame(f"image of {width}x{height} pixels is larger than {self.max_side} per side")
-        frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise UnsupportedFrame(f"{image_format} image of {len(data)} bytes could not be decoded")
-        return frame
+            return decode_image(data, max_side=self.max_side, formats=ACCEPTED_FORMATS)
+        except ImageError as error:
+            raise UnsupportedFrame(str(error)) from None
 
 
 def result_message(result: FrameResult, timings_ms: dict[str, float]) -> dict:

@@ -1,0 +1,94 @@
+"""Options that several commands share, and what they build: the pipeline and the frame source.
+
+A command module holds its own options and wiring only; whatever two commands
+both take (model, detector, smoothing, image size limit) is defined here once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from emocap.commands.arguments import positive_int, whole_number
+from emocap.errors import EmocapError, SourceError
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """All options `build_pipeline` reads (for commands that process video: `live`, `transcribe`, `serve`)."""
+    add_model_options(parser)
+    add_smoothing_options(parser)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Detector and classifier options, shared by `live`, `image`, `transcribe` and `serve`."""
+    group = parser.add_argument_group("faces and model")
+    group.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")
+    group.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
+                       help="face detector: mtcnn (the paper's, default) or haar (faster, frontal faces only)")
+    group.add_argument("--min-face-size", type=positive_int, default=40, metavar="PX",
+                       help="ignore faces smaller than this many pixels (default: 40)")
+
+
+def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
+    """Tracking and smoothing options, shared by `live`, `transcribe` and `serve`."""
+    group = parser.add_argument_group("tracking and smoothing")
+    group.add_argument("--smoother", choices=("ema", "paper"), default="ema",
+                       help="ema: average each face's probabilities over time, change the caption only when "
+                       "another emotion clearly leads (default: more accurate, quicker and calmer in "
+                       "docs/BENCHMARKS.md); paper: change it only when the last N predictions agree")
+    group.add_argument("--memory", type=positive_int, default=None, metavar="N",
+                       help="predictions the paper memory keeps (default 4; only with --smoother paper)")
+    group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
+                       help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
+
+
+def add_image_limit_option(parser: argparse.ArgumentParser) -> None:
+    """The one size limit on decoded images (`image`, `live` over photos, `serve`)."""
+    parser.add_argument(
+        "--max-image-side", type=whole_number(16), default=DEFAULT_MAX_IMAGE_SIDE, metavar="PX",
+        help=f"refuse images larger than this many pixels per side, before decoding them (default: "
+        f"{DEFAULT_MAX_IMAGE_SIDE}; a 20000x20000 image takes 1.2 GB and a minute)",
+    )
+
+
+def check_pipeline_options(args: argparse.Namespace) -> None:
+    """Refuse options that contradict each other before any slow work (a camera probe, loading models)."""
+    if getattr(args, "memory", None) is not None and args.smoother != "paper":
+        raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
+
+
+def build_pipeline(args: argparse.Namespace):
+    """A Pipeline from the shared options (heavy imports happen here, not at `emocap --help`)."""
+    from emocap.pipeline import Pipeline
+
+    check_pipeline_options(args)
+    try:
+        return Pipeline.build(
+            model=args.model, detector=args.detector, min_face_size=args.min_face_size, smoother=args.smoother,
+            memory=args.memory, detect_every=args.detect_every,
+        )
+    except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
+        raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None
+
+
+def open_requested_source(
+    spec: str | None, *, command: str, max_image_side: int = DEFAULT_MAX_IMAGE_SIDE,
+    on_unreadable_image: Callable[[SourceError], None] | None = None,
+):
+    """The named source; with none named, camera 0, or the bundled sample clip when no camera opens."""
+    from emocap.sources import open_source, sample_clip
+
+    options = {"max_image_side": max_image_side, "on_unreadable_image": on_unreadable_image}
+    if spec is not None:
+        return open_source(spec, **options)
+    try:
+        return open_source("0")
+    except SourceError as error:
+        print(
+            f"emocap {command}: note: {error}; playing the bundled sample clip instead "
+            "(choose a camera, video, folder or the screen with --source)",
+            file=sys.stderr,
+        )
+        return open_source(str(sample_clip()))

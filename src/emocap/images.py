@@ -1,0 +1,98 @@
+"""Images in and out: which files are images, decoding within a size limit, writing whole files.
+
+One definition for every path that reads an image (`emocap image`, `live` over
+photos or folders, the web page's frames): the header is read first and an
+image larger than `max_side` pixels per side is refused before any pixel
+memory is taken (a 1.2 MB PNG can claim 20000x20000 pixels, 1.2 GB decoded).
+JPEG is decoded by Pillow, which reports a damaged file as an error instead of
+letting libjpeg print its own "Corrupt JPEG data" line; other formats by OpenCV.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from emocap.errors import OutputError, first_line
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"})
+DEFAULT_MAX_IMAGE_SIDE = 4096
+"""Pixels per side: beyond a 4K frame, far more than a face needs (--max-image-side raises it)."""
+
+# Our own limit (max_side) is checked on the header before decoding; Pillow's global one would
+# refuse images that the user has allowed with --max-image-side.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageError(ValueError):
+    """Bytes that are not an image we decode, or one over the size limit; the message says which."""
+
+
+def image_header(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) from an encoded image's header, without decoding its pixels."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            return header.format or "unknown", header.size[0], header.size[1]
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise ImageError(f"not an image ({len(data)} bytes starting {bytes(data[:8])!r})") from error
+
+
+def decode_image(
+    data: bytes, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE, formats: frozenset[str] | None = None
+) -> np.ndarray:
+    """Encoded bytes -> (H, W, 3) uint8 BGR. ImageError for anything that is not an image of
+    `formats` (None: any Pillow can identify), is larger than `max_side` per side, or is damaged."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side!r}")
+    image_format, width, height = image_header(data)
+    if formats is not None and image_format not in formats:
+        raise ImageError(f"image format {image_format!r} is not one of {', '.join(sorted(formats))}")
+    if max(width, height) > max_side:
+        raise ImageError(
+            f"image of {width}x{height} pixels is larger than {max_side} per side (--max-image-side raises the limit)"
+        )
+    if image_format == "JPEG":
+        return _decode_jpeg(data)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError(f"{image_format} image of {len(data)} bytes could not be decoded")
+    return image
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            upright = ImageOps.exif_transpose(image)  # as OpenCV's imread does: EXIF orientation applied
+            rgb = np.asarray(upright if upright.mode == "RGB" else upright.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as error:  # truncated or corrupt data
+        raise ImageError(f"damaged JPEG ({len(data)} bytes): {first_line(error)}") from None
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def read_image(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 BGR. OSError when it cannot be read, ImageError when it
+    cannot be decoded or is too large."""
+    # Bytes, then decode (not cv2.imread): it also handles non-ASCII paths on Windows.
+    data = Path(path).read_bytes()
+    return decode_image(data, max_side=max_side)
+
+
+def write_image(path: str | os.PathLike, image_bgr) -> Path:
+    """Save a BGR image in the format its suffix names; it appears at `path` only when complete."""
+    from emocap.atomic import atomic_path
+
+    target = Path(path)
+    with atomic_path(target) as temporary:
+        try:
+            written = cv2.imwrite(str(temporary), image_bgr)
+        except cv2.error as error:  # no writer for the suffix, an empty image
+            reason = getattr(error, "err", None) or first_line(error)
+            raise OutputError(f"cannot write image {str(target)!r}: {reason}") from None
+        if not written:
+            raise OutputError(f"cannot write image {str(target)!r}")
+    return target
