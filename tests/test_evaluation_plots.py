@@ -49,7 +49,7 @@ def test_embedding_map_png(tmp_path):
     [
         (np.zeros((5, 3)), np.zeros(5, int), CLASSES, "need points"),
         (np.zeros((5, 2)), np.zeros(4, int), CLASSES, "need points"),
-        (np.zeros((5, 2)), np.zeros(5, int), tuple(f"c{i}" for i in range(9)), "at most 8 classes"),
+        (np.zeros((5, 2)), np.zeros(5, int), tuple(f"c{i}" for i in range(10)), "at most 9 classes"),
     ],
 )
 def test_embedding_map_refuses_bad_input(tmp_path, points, labels, names, message):

@@ -113,6 +113,9 @@ def test_jsonl_frame_records_have_one_line_per_frame_with_every_face(tmp_path):
                 "label": "happy",
                 "runner_up": None,
                 "valence": "positive",
+                "position": "left",
+                "caption": "Face 1 (left): happy — positive",
+                "colour": "#0072B2",
                 "probabilities": {
                     "angry": 0.02, "disgust": 0.02, "fear": 0.02, "happy": 0.88,
                     "neutral": 0.02, "sad": 0.02, "surprise": 0.02,
@@ -153,8 +156,10 @@ def test_csv_frame_rows_one_per_face_per_frame(tmp_path):
     with open(write(tmp_path / "f.csv"), newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == 30 + 25  # face 1 is in 30 frames, face 3 in 25
-    assert list(rows[0])[:11] == ["frame", "time", "face", "x1", "y1", "x2", "y2", "score", "label", "runner_up", "valence"]
-    assert list(rows[0])[11:] == [
+    assert list(rows[0])[:13] == [
+        "frame", "time", "face", "x1", "y1", "x2", "y2", "score", "label", "runner_up", "valence", "position", "caption",
+    ]
+    assert list(rows[0])[13:] == [
         "p_angry", "p_disgust", "p_fear", "p_happy", "p_neutral", "p_sad", "p_surprise",
         "v_negative", "v_neutral", "v_positive",
     ]

@@ -93,7 +93,7 @@ def test_page_shows_face_box_and_caption_from_fake_camera(caption_server, tmp_pa
         snapshot = asyncio.run(drive_page(devtools, caption_server.url, tmp_path))
 
     result = snapshot["result"]
-    assert result["frame"] == {"width": 640, "height": 480}
+    assert result["size"] == {"width": 640, "height": 480}
     assert len(result["faces"]) == 1, result["faces"]
     face = result["faces"][0]
     x1, y1, x2, y2 = face["box"]
@@ -101,7 +101,7 @@ def test_page_shows_face_box_and_caption_from_fake_camera(caption_server, tmp_pa
     assert 200 < (x1 + x2) / 2 < 440 and 60 < (y1 + y2) / 2 < 260, face["box"]
     assert face["label"] in result["labels"]
     assert face["label"] in snapshot["caption"] and face["valence"] in snapshot["caption"]
-    assert f"Face {face['id']}" in snapshot["history"]
+    assert face["caption"] in snapshot["history"] and face["caption"].startswith(f"Face {face['face']} (")
     assert snapshot["frames"] >= 3
     assert snapshot["painted"] > 500  # the box and its caption chip were drawn on the overlay
     # The page times each caption for benchmarks/web_latency.py --browser; how fast is the benchmark's business.

@@ -14,6 +14,7 @@ from emocap.errors import DataError
 from emocap.labels import FER2013_LABELS
 from emocap.types import NO_LABEL, Faces, FrameResult
 from emocap.web.origins import OriginPolicy, parse_origin
+from emocap.outputs.records import frame_record
 from emocap.web.protocol import FrameDecoder, UnsupportedFrame, result_message
 from emocap.web.server import CaptionServer, close_reason
 from emocap.web.static_files import StaticFiles
@@ -107,21 +108,26 @@ def test_result_message_names_labels_valences_and_colours():
         display=[3, 5, NO_LABEL],
         runner_up=[6, NO_LABEL, NO_LABEL],
     )
-    message = result_message(frame_result(faces), {"decode": 1.0})
-    assert message["index"] == 7 and message["time_s"] == 1.235
-    assert message["frame"] == {"width": 640, "height": 480}
+    result = frame_result(faces)
+    message = result_message(result, {"decode": 1.0})
+    assert message["type"] == "result"
+    assert message["size"] == {"width": 640, "height": 480}
     assert message["labels"] == list(FER2013_LABELS)
     assert message["timings_ms"] == {"detect": 12.35, "decode": 1.0}
+    # Everything else is the JSON Lines record of the frame, field for field.
+    assert {k: v for k, v in message.items() if k not in ("type", "size", "labels", "timings_ms")} == frame_record(result)
+    assert message["frame"] == 7 and message["time"] == 1.23456
     happy, sad, pending = message["faces"]
-    assert happy == {
-        "id": 4, "box": [400.0, 10.0, 500.0, 130.0], "score": 0.99, "label": "happy",
-        "runner_up": "surprise", "valence": "positive", "colour": "#0072B2",
-        "probs": [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+    assert {k: happy[k] for k in ("face", "box", "score", "label", "runner_up", "valence", "colour", "caption")} == {
+        "face": 5, "box": [400.0, 10.0, 500.0, 130.0], "score": 0.99, "label": "happy", "runner_up": "surprise",
+        "valence": "positive", "colour": "#0072B2", "caption": "Face 5 (right): happy / surprise — positive",
     }
+    assert happy["probabilities"] == dict(zip(FER2013_LABELS, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]))
     assert (sad["label"], sad["valence"], sad["colour"], sad["runner_up"]) == ("sad", "negative", "#D55E00", None)
     # A face whose memory has not settled yet has no label, valence or colour.
     assert (pending["label"], pending["valence"], pending["colour"]) == (None, None, None)
-    assert [face["id"] for face in message["faces"]] == [4, 2, 9]  # the pipeline's reading order is kept
+    # Numbered as the subtitles number them (track id + 1), in the pipeline's reading order.
+    assert [face["face"] for face in message["faces"]] == [5, 3, 10]
 
 
 def test_result_message_without_faces():

@@ -84,16 +84,17 @@ def test_a_face_is_boxed_and_captioned(pipeline_factory, face_jpeg):
                 return [await caption(client, face_jpeg) for _ in range(FRAMES_TO_SETTLE)]
 
     answers = asyncio.run(scenario())
-    assert [answer["frame"] for answer in answers] == [{"width": 640, "height": 480}] * FRAMES_TO_SETTLE
+    assert [answer["size"] for answer in answers] == [{"width": 640, "height": 480}] * FRAMES_TO_SETTLE
     assert all(len(answer["faces"]) == 1 for answer in answers), [answer["faces"] for answer in answers]
     face = answers[-1]["faces"][0]
     x1, y1, x2, y2 = face["box"]
     assert 200 < (x1 + x2) / 2 < 440 and 60 < (y1 + y2) / 2 < 260, face["box"]
     assert face["score"] >= 0.95
-    assert abs(sum(face["probs"]) - 1) < 0.01 and len(face["probs"]) == len(answers[-1]["labels"])
+    assert abs(sum(face["probabilities"].values()) - 1) < 0.01
+    assert list(face["probabilities"]) == answers[-1]["labels"]
     assert face["label"] in answers[-1]["labels"], "the memory never settled on a label"
     assert face["valence"] in ("negative", "neutral", "positive") and face["colour"].startswith("#")
-    assert len({answer["faces"][0]["id"] for answer in answers}) == 1  # one identity throughout
+    assert len({answer["faces"][0]["face"] for answer in answers}) == 1  # one identity throughout
     assert {"decode", "pipeline", "server"} <= set(answers[-1]["timings_ms"])
 
 
@@ -146,7 +147,7 @@ def test_a_bad_client_is_closed_while_another_keeps_being_served(pipeline_factor
     assert closed.rcvd.code == code
     assert reason in closed.rcvd.reason
     assert len(before["faces"]) == 1 and len(after["faces"]) == 1
-    assert after["index"] == before["index"] + 1  # the good client's pipeline went on undisturbed
+    assert after["frame"] == before["frame"] + 1  # the good client's pipeline went on undisturbed
 
 
 def test_each_connection_has_its_own_faces(pipeline_factory, face_jpeg):
@@ -159,8 +160,8 @@ def test_each_connection_has_its_own_faces(pipeline_factory, face_jpeg):
 
     one, two = asyncio.run(scenario())
     # A fresh connection starts its own identities and frame count, not the first one's.
-    assert two["faces"][0]["id"] == one[0]["faces"][0]["id"]
-    assert two["index"] == one[0]["index"]
+    assert two["faces"][0]["face"] == one[0]["faces"][0]["face"]
+    assert two["frame"] == one[0]["frame"]
 
 
 def test_inference_runs_off_the_event_loop(pipeline_factory, face_jpeg):

@@ -30,12 +30,46 @@ VALENCE_OF: dict[str, str] = {
     "surprise": "positive",
 }
 
-# Okabe-Ito colours (safe for the common colour-vision deficiencies), BGR for OpenCV.
-VALENCE_COLOURS_BGR: dict[str, tuple[int, int, int]] = {
-    "negative": (0, 94, 213),  # vermillion #D55E00
-    "neutral": (153, 153, 153),  # grey
-    "positive": (178, 114, 0),  # blue #0072B2
+# The one palette: Okabe-Ito colours, safe for the common colour-vision deficiencies.
+VALENCE_COLOURS_HEX: dict[str, str] = {
+    "negative": "#D55E00",  # vermillion
+    "neutral": "#999999",  # grey
+    "positive": "#0072B2",  # blue
 }
+EMOTION_COLOURS_HEX: dict[str, str] = {
+    # blues for the positive classes, warm, green and purple tones for the negative ones, grey for
+    # neutral; fear and surprise (often confused) far apart
+    "angry": "#D55E00",
+    "disgust": "#009E73",
+    "fear": "#CC79A7",
+    "happy": "#0072B2",
+    "neutral": "#999999",
+    "sad": "#E69F00",
+    "surprise": "#56B4E9",
+}
+OTHER_CLASS_COLOURS_HEX: tuple[str, ...] = ("#F0E442", "#000000")
+"""With the palette's colours no known name uses, for class names beyond FER2013's (FER+'s contempt, say)."""
+
+
+def hex_to_bgr(colour: str) -> tuple[int, int, int]:
+    """'#D55E00' -> (0, 94, 213), for OpenCV."""
+    return int(colour[5:7], 16), int(colour[3:5], 16), int(colour[1:3], 16)
+
+
+VALENCE_COLOURS_BGR: dict[str, tuple[int, int, int]] = {v: hex_to_bgr(c) for v, c in VALENCE_COLOURS_HEX.items()}
+
+
+def class_colours(labels: tuple[str, ...]) -> list[str]:
+    """A hex colour per class name: the palette's for known names, and for the others, in order,
+    the colours no known name in `labels` takes. ValueError when there are not enough."""
+    taken = {EMOTION_COLOURS_HEX[name] for name in labels if name in EMOTION_COLOURS_HEX}
+    spare = [c for c in (*EMOTION_COLOURS_HEX.values(), *OTHER_CLASS_COLOURS_HEX) if c not in taken]
+    unknown = [name for name in labels if name not in EMOTION_COLOURS_HEX]
+    if len(unknown) > len(spare):
+        most = len(EMOTION_COLOURS_HEX) + len(OTHER_CLASS_COLOURS_HEX)
+        raise ValueError(f"at most {most} classes can be told apart by colour, got {len(labels)}")
+    by_name = {**dict(zip(unknown, spare)), **EMOTION_COLOURS_HEX}
+    return [by_name[name] for name in labels]
 
 # Spellings of the class folders found in copies of FER2013 in the wild.
 LABEL_ALIASES: dict[str, str] = {

@@ -135,7 +135,7 @@ def text_report(photo: Path, result) -> str:
     """'photo.jpg: 2 faces' and one line per face: caption, top classes, box."""
     import numpy as np
 
-    from emocap.outputs import caption_text, face_numbers, position_words
+    from emocap.outputs.captions import frame_captions
 
     faces = result.faces
     if not len(faces):
@@ -143,16 +143,8 @@ def text_report(photo: Path, result) -> str:
     labels = result.labels
     lines = [f"{photo}: {len(faces)} face{'s' if len(faces) > 1 else ''}"]
     top = np.argsort(-faces.probs, axis=1)[:, :TOP_CLASSES]
-    numbers = face_numbers(faces.track_ids).tolist()
-    positions = position_words(faces.boxes, result.frame_size[0]).tolist()
-    for row, (number, position) in enumerate(zip(numbers, positions)):
-        caption = caption_text(
-            number,
-            result.label_of(int(faces.display[row])),
-            result.label_of(int(faces.runner_up[row])),
-            position=position,
-            separator=" - ",
-        )
+    _, _, captions = frame_captions(result, separator=" - ")
+    for row, caption in enumerate(captions):
         shares = "  ".join(f"{labels[c]} {faces.probs[row, c]:.0%}" for c in top[row])
         x1, y1, x2, y2 = np.round(faces.boxes[row]).astype(int).tolist()
         lines.append(f"  {caption}   {shares}   box {x1},{y1}-{x2},{y2}")

@@ -15,15 +15,8 @@ from matplotlib.figure import Figure
 
 from emocap.atomic import atomic_path
 from emocap.evaluation.metrics import ReliabilityBins
+from emocap.labels import class_colours
 
-# Okabe-Ito, distinguishable with the common colour-vision deficiencies. Fixed per class name so
-# maps of different models compare at a glance; fear and surprise (often confused) far apart.
-FER_CLASS_COLOURS = {
-    "angry": "#D55E00", "disgust": "#009E73", "fear": "#CC79A7", "happy": "#E69F00",
-    "neutral": "#000000", "sad": "#0072B2", "surprise": "#56B4E9",
-}
-CLASS_COLOURS = tuple(FER_CLASS_COLOURS.values()) + ("#F0E442",)
-"""Colours for class names other than FER2013's, by position."""
 DPI = 150
 
 
@@ -77,15 +70,14 @@ def save_embedding_map(
     labels = np.asarray(labels)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
         raise ValueError(f"need points (N, 2) and labels (N,), got {points.shape} and {labels.shape}")
-    if len(class_names) > len(CLASS_COLOURS):
-        raise ValueError(f"at most {len(CLASS_COLOURS)} classes can be told apart by colour, got {len(class_names)}")
+    colours = class_colours(tuple(class_names))
     figure = _new_figure(7.0, 6.0)
     axes = figure.add_subplot()
     marker_size = float(np.clip(4000 / max(len(points), 1), 1.5, 20))
     for index, name in enumerate(class_names):
         chosen = labels == index
         axes.scatter(
-            points[chosen, 0], points[chosen, 1], s=marker_size, c=FER_CLASS_COLOURS.get(name, CLASS_COLOURS[index]),
+            points[chosen, 0], points[chosen, 1], s=marker_size, c=colours[index],
             label=f"{name} ({int(chosen.sum())})", alpha=0.7, linewidths=0,
         )
     axes.set_xticks([])

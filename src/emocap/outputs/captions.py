@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from emocap.labels import VALENCE_OF
-from emocap.types import NO_LABEL, UNTRACKED
+from emocap.types import NO_LABEL, UNTRACKED, FrameResult
 
 POSITION_WORDS: tuple[str, ...] = ("left", "centre", "right")
 """Thirds of the frame, as the viewer sees it (image left is the viewer's left)."""
@@ -74,3 +74,17 @@ def caption_text(
     if valence == label:  # 'neutral — neutral' says nothing twice
         valence = ""
     return f"{name}: {emotion_words(label, runner_up)}" + (f"{separator}{valence}" if valence else "")
+
+
+def frame_captions(result: FrameResult, *, separator: str = " — ") -> tuple[list[int], list[str], list[str]]:
+    """Each face's number, position word and caption, in the pipeline's order: what every output
+    (records, page, subtitles, overlay, `emocap image`) calls the face and says about it."""
+    faces, labels = result.faces, tuple(result.labels)
+    numbers = face_numbers(faces.track_ids).tolist()
+    positions = position_words(faces.boxes, result.frame_size[0]).tolist() if len(faces) else []
+    captions = [
+        caption_text(number, class_name(labels, shown), class_name(labels, runner), position=position,
+                     separator=separator)
+        for number, position, shown, runner in zip(numbers, positions, faces.display.tolist(), faces.runner_up.tolist())
+    ]
+    return numbers, positions, captions

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from emocap.labels import VALENCE_COLOURS_BGR, VALENCE_OF
-from emocap.outputs.captions import caption_text, class_name, face_numbers
+from emocap.outputs.captions import frame_captions
 from emocap.types import NO_LABEL, FrameResult
 
 FONT = cv2.FONT_HERSHEY_DUPLEX
@@ -93,12 +93,7 @@ class CaptionOverlay:
             labels = tuple(result.labels)
             colours = valence_colours(labels, faces.display)
             boxes = np.round(faces.boxes).astype(np.int64)
-            captions = [
-                caption_text(number, class_name(labels, shown), class_name(labels, runner), separator=" - ")
-                for number, shown, runner in zip(
-                    face_numbers(faces.track_ids).tolist(), faces.display.tolist(), faces.runner_up.tolist()
-                )
-            ]
+            _, _, captions = frame_captions(result, separator=" - ")  # OpenCV's fonts have no dash
             self._draw_boxes(out, boxes, colours, scale)
             if self.show_bars and faces.probs.shape[1] == len(labels) > 0:
                 self._draw_bars(out, boxes, faces.probs, labels, scale)

@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 
-from emocap.labels import VALENCES, VALENCE_OF, valence_matrix
-from emocap.outputs.captions import class_name, face_numbers
+from emocap.labels import VALENCE_COLOURS_HEX, VALENCES, VALENCE_OF, valence_matrix
+from emocap.outputs.captions import class_name, frame_captions
 from emocap.outputs.segments import Segment
 from emocap.outputs.writer import TranscriptWriter
 from emocap.types import FrameResult
@@ -37,14 +37,15 @@ def _probabilities(labels: tuple[str, ...], probs: np.ndarray) -> tuple[list[dic
 
 
 def frame_record(result: FrameResult) -> dict:
-    """{frame, time, faces: [{face, box, score, label, runner_up, valence, probabilities,
-    valence_probabilities}]} for one frame."""
+    """{frame, time, faces: [{face, box, score, label, runner_up, valence, position, caption, colour,
+    probabilities, valence_probabilities}]} for one frame: the record every output speaks (JSON Lines,
+    CSV, the web page), with the face numbers and captions of the subtitles and the overlay."""
     faces = result.faces
     labels = tuple(result.labels)
     names = [class_name(labels, index) for index in faces.display.tolist()]
     runners = [class_name(labels, index) for index in faces.runner_up.tolist()]
     columns = zip(
-        face_numbers(faces.track_ids).tolist(),
+        *frame_captions(result),
         np.round(faces.boxes.astype(np.float64), BOX_DECIMALS).tolist(),
         np.round(faces.scores.astype(np.float64), PROBABILITY_DECIMALS).tolist(),
         names,
@@ -62,10 +63,13 @@ def frame_record(result: FrameResult) -> dict:
                 "label": name or None,
                 "runner_up": runner or None,
                 "valence": VALENCE_OF.get(name),
+                "position": position,
+                "caption": caption,
+                "colour": VALENCE_COLOURS_HEX.get(VALENCE_OF.get(name, "")),
                 "probabilities": probs,
                 "valence_probabilities": valence_probs,
             }
-            for number, box, score, name, runner, probs, valence_probs in columns
+            for number, position, caption, box, score, name, runner, probs, valence_probs in columns
         ],
     }
 
@@ -108,7 +112,9 @@ class JsonLinesWriter(TranscriptWriter):
         self.stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-FRAME_COLUMNS = ("frame", "time", "face", "x1", "y1", "x2", "y2", "score", "label", "runner_up", "valence")
+FRAME_COLUMNS = (
+    "frame", "time", "face", "x1", "y1", "x2", "y2", "score", "label", "runner_up", "valence", "position", "caption",
+)
 SEGMENT_COLUMNS = (
     "face", "start", "end", "label", "runner_up", "valence", "position", "x1", "y1", "x2", "y2", "frames", "caption",
 )
@@ -150,7 +156,7 @@ class CsvWriter(TranscriptWriter):
         self._table.writeheader()
 
     def _row(self, record: dict) -> None:
-        nested = ("box", "probabilities", "valence_probabilities")
+        nested = ("box", "probabilities", "valence_probabilities", "colour")
         flat = {key: value for key, value in record.items() if key not in nested}
         flat.update(zip(("x1", "y1", "x2", "y2"), record["box"]))
         flat.update({f"p_{name}": p for name, p in record["probabilities"].items()})

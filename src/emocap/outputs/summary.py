@@ -14,22 +14,9 @@ import numpy as np
 
 from emocap.atomic import atomic_path
 from emocap.errors import OutputError
-from emocap.labels import VALENCES, VALENCE_OF
+from emocap.labels import VALENCES, VALENCE_OF, class_colours
 from emocap.outputs.captions import face_numbers
 from emocap.outputs.segments import Segment
-
-# Okabe-Ito colours (hex, for matplotlib): blues for the positive classes,
-# warm and purple tones for the negative ones, grey for neutral.
-EMOTION_COLOURS_HEX: dict[str, str] = {
-    "angry": "#D55E00",
-    "disgust": "#009E73",
-    "fear": "#CC79A7",
-    "happy": "#0072B2",
-    "neutral": "#999999",
-    "sad": "#E69F00",
-    "surprise": "#56B4E9",
-}
-
 
 class EmotionSummary:
     """Seconds each face showed each class, gathered segment by segment.
@@ -115,7 +102,7 @@ class EmotionSummary:
         figure = Figure(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)), dpi=100)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        colours = [EMOTION_COLOURS_HEX.get(name, f"C{i % 10}") for i, name in enumerate(self.labels)]
+        colours = class_colours(self.labels)
         for track_id, start, end, shown in self._timeline:
             axes.broken_barh([(start, end - start)], (rows[track_id] - 0.4, 0.8), facecolors=colours[shown])
         axes.set_yticks(range(len(rows)), [f"Face {n}" for n in face_numbers(self.track_ids).tolist()])

@@ -178,11 +178,6 @@ function stop() {
   if (!ui.error.textContent) setStatus("Stopped.");
 }
 
-function captionText(face) {
-  if (!face.label) return "reading…";
-  return `${face.label}, ${face.valence || "unknown"}${face.runner_up ? `, or ${face.runner_up}` : ""}`;
-}
-
 // Black or white, whichever reads better on the valence colour (WCAG relative luminance).
 function textColourOn(hex) {
   const channels = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
@@ -194,7 +189,7 @@ function textColourOn(hex) {
 function captionItem(face) {
   const item = document.createElement("li");
   item.className = face.label ? "caption" : "caption pending";
-  item.dataset.faceId = face.id;
+  item.dataset.faceId = face.face;
   item.dataset.label = face.label || "";
   if (face.colour) {
     item.style.setProperty("--colour", face.colour);
@@ -202,7 +197,7 @@ function captionItem(face) {
   }
   const name = document.createElement("span");
   name.className = "face-name";
-  name.textContent = `Face ${face.id}`;
+  name.textContent = `Face ${face.face}`;
   const emotion = document.createElement("strong");
   emotion.className = "emotion";
   emotion.textContent = face.label || "reading…";
@@ -224,8 +219,8 @@ function captionItem(face) {
 
 function drawBoxes(result) {
   const canvas = ui.overlay;
-  canvas.width = result.frame.width;
-  canvas.height = result.frame.height;
+  canvas.width = result.size.width;
+  canvas.height = result.size.height;
   const context = canvas.getContext("2d");
   context.clearRect(0, 0, canvas.width, canvas.height);
   const lineWidth = Math.max(3, canvas.width / 160);
@@ -240,7 +235,8 @@ function drawBoxes(result) {
     context.strokeStyle = colour;
     context.strokeRect(x1, y1, x2 - x1, y2 - y1);
     context.setLineDash([]);
-    const text = `${face.id}: ${captionText(face)}`;
+    // The server's caption: the same words as the subtitles and the records of this face.
+    const text = face.label ? face.caption : `${face.caption}: reading…`;
     const chipWidth = context.measureText(text).width + fontSize * 0.6;
     const chipLeft = Math.max(0, Math.min(x1 - lineWidth / 2, canvas.width - chipWidth));
     const chipTop = Math.max(0, y1 - fontSize * 1.3);
@@ -260,17 +256,17 @@ function timeStamp() {
 }
 
 function announce(face) {
-  const text = captionText(face);
-  if (!face.label || state.shown.get(face.id) === text) return;
-  state.shown.set(face.id, text);
+  const text = face.caption;
+  if (!face.label || state.shown.get(face.face) === text) return;
+  state.shown.set(face.face, text);
   const entry = document.createElement("li");
-  entry.append(timeStamp(), `Face ${face.id}: ${text}`);
+  entry.append(timeStamp(), text);
   ui.history.append(entry);
   while (ui.history.children.length > HISTORY_LIMIT) ui.history.firstElementChild.remove();
   ui.history.scrollTop = ui.history.scrollHeight;
   if (ui.speak.checked && "speechSynthesis" in window) {
     window.speechSynthesis.cancel();  // say the newest caption, not a backlog
-    window.speechSynthesis.speak(new SpeechSynthesisUtterance(`Face ${face.id}, ${text}`));
+    window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
   }
 }
 
