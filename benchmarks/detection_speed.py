@@ -17,15 +17,21 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import onnxruntime
 from report import save_report
 
-from emocap.detection import FaceDetector, iou_matrix
+from emocap.detection import FaceDetector
+from emocap.geometry import iou_matrix
 from emocap.detection.mtcnn_stages import output_stage, propose, pyramid_scales, refine
-from emocap.detection.sample_faces import face_scene
+
+# The scenes of real faces are the tests' fixtures, kept out of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from sample_faces import face_scene  # noqa: E402
 
 RESOLUTIONS = ((640, 480), (1280, 720))
 FACES = ((1, 150), (4, 100), (8, 60))  # (count, face side in pixels)

@@ -64,7 +64,8 @@ from tqdm import tqdm
 
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013
-from emocap.detection import FaceDetector, iou_matrix
+from emocap.detection import FaceDetector
+from emocap.geometry import iou_matrix
 from emocap.errors import EmocapError
 from emocap.evaluation.report import labels_in_model_order
 from emocap.pipeline import Pipeline

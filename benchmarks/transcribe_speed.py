@@ -25,8 +25,6 @@ Needs scikit-image (a test dependency).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import tempfile
@@ -116,17 +114,15 @@ class MemorySampler:
         self._thread.join()
 
 
-def transcribe_once(transcribe, command, clip: Path, folder: Path, every: int, detector: str) -> tuple[float, Path, Path]:
+def transcribe_once(clip: Path, folder: Path, every: int, detector: str) -> tuple[float, Path, Path]:
     """Seconds to transcribe `clip` (models loaded beforehand), and the VTT and JSON Lines it wrote."""
+    from emocap.pipeline import Pipeline
+    from emocap.transcription import OutputPlan, TranscriptionSettings, transcribe_video
+
     vtt, jsonl = folder / f"k{every}.vtt", folder / f"k{every}.jsonl"
-    args = command.parse_args([
-        "transcribe", str(clip), "-o", str(vtt), "-o", str(jsonl), "--detect-every", str(every), "--detector", detector,
-    ])
-    plan = transcribe.plan_outputs(transcribe.find_videos(clip), args)[0]
-    pipeline = transcribe.build_pipeline(args)
+    pipeline = Pipeline.build(detector=detector, detect_every=every)
     started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        transcribe.transcribe_video(plan, pipeline, args)
+    transcribe_video(OutputPlan(clip, (vtt, jsonl)), pipeline, TranscriptionSettings(progress=False))
     return time.perf_counter() - started, vtt, jsonl
 
 
@@ -139,10 +135,6 @@ def main() -> None:
                         help="also transcribe a clip this long and sample memory as it runs (default: 0, skip)")
     options = parser.parse_args()
 
-    from emocap.commands import transcribe
-
-    command = argparse.ArgumentParser(prog="emocap")
-    transcribe.add_parser(command.add_subparsers())
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         clip = folder / "two_faces.mp4"
@@ -154,7 +146,7 @@ def main() -> None:
               "  labels as K=1")
         reference = None
         for every in options.detect_every:
-            elapsed, vtt, jsonl = transcribe_once(transcribe, command, clip, folder, every, options.detector)
+            elapsed, vtt, jsonl = transcribe_once(clip, folder, every, options.detector)
             labels = displayed_labels(jsonl)
             reference = reference if reference is not None else (labels if every == 1 else None)
             same = f"{100 * agreement(labels, reference):12.1f}%" if reference is not None else "  (no K=1 run)"
@@ -167,7 +159,7 @@ def main() -> None:
             long_clip = folder / "long.mp4"
             long_frames = write_clip(long_clip, options.memory_minutes * 60)
             with MemorySampler() as sampler:
-                elapsed, _, _ = transcribe_once(transcribe, command, long_clip, folder, 1, options.detector)
+                elapsed, _, _ = transcribe_once(long_clip, folder, 1, options.detector)
             rss = np.array([mib for _, mib in sampler.samples])
             quarter = max(len(rss) // 4, 1)
             print(f"\nmemory over {long_frames} frames ({long_frames / FPS / 60:.1f} min of video, "

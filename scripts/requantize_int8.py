@@ -27,6 +27,7 @@ from emocap.datasets import load_fer2013
 from emocap.onnx_session import cpu_features
 from emocap.preprocessing import Preprocess
 from emocap.training import export
+from emocap.training.defaults import DEFAULT_CALIBRATION_FACES
 from emocap.training.quantization import calibration_faces, dequantize_qdq, quantize_int8, saturation_risks
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(BUILTIN_MODEL), help="a static QDQ int8 model (default: the built-in one)")
     parser.add_argument("--data", required=True, help="FER2013 (train calibrates; PublicTest and PrivateTest are measured)")
     parser.add_argument("--out", required=True, help="folder for model.onnx (rebuilt fp32), model.int8.onnx, summary.json")
-    parser.add_argument("--calibration-faces", type=positive_int, default=512, metavar="N")
+    parser.add_argument("--calibration-faces", type=positive_int, default=DEFAULT_CALIBRATION_FACES, metavar="N")
     args = parser.parse_args()
 
     out = Path(args.out)

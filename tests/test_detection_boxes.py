@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emocap.detection.boxes import (
-    apply_box_regression,
-    batched_nms,
-    greedy_nms,
-    iou_matrix,
-    nms,
-    overlap_matrix,
-    square_boxes,
-)
+from emocap.detection.boxes import apply_box_regression, batched_nms, greedy_nms, nms
+from emocap.geometry import iou_matrix, overlap_matrix, square_boxes
 
 
 def test_iou_matrix_by_hand():

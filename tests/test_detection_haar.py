@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emocap.detection import FaceDetector, HaarFaceDetector, iou_matrix, make_detector
-from emocap.detection.sample_faces import FACE_REGIONS, face_scene, grace_hopper_bgr
+from emocap.detection import FaceDetector, HaarFaceDetector, make_detector
+from emocap.geometry import iou_matrix
+from sample_faces import FACE_REGIONS, face_scene, grace_hopper_bgr
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from emocap.detection import FaceDetector, iou_matrix
+from emocap.detection import FaceDetector
+from emocap.geometry import iou_matrix
 from emocap.detection.crops import box_crops
 from emocap.detection.mtcnn_stages import (
     Candidates,
@@ -18,7 +19,7 @@ from emocap.detection.mtcnn_stages import (
     refine,
 )
 from emocap.detection.networks import MtcnnNetworks
-from emocap.detection.sample_faces import FACE_REGIONS, astronaut_bgr, face_patch, face_scene, grace_hopper_bgr
+from sample_faces import FACE_REGIONS, astronaut_bgr, face_patch, face_scene, grace_hopper_bgr
 from emocap.types import Faces
 
 pytest.importorskip("skimage")
@@ -185,7 +186,7 @@ def test_sample_scenes_reject_impossible_requests():
 
 
 def test_missing_model_files_say_how_to_rebuild_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="build_mtcnn_onnx"):
+    with pytest.raises(FileNotFoundError, match="emocap.training.mtcnn_onnx"):
         MtcnnNetworks.from_files(models_dir=tmp_path)
 
 

@@ -17,7 +17,6 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from emocap.detection import FaceDetector  # noqa: E402
-from emocap.detection.build_mtcnn_onnx import NETWORK_NAMES, load_keras_weights  # noqa: E402
 from emocap.detection.crops import box_crops  # noqa: E402
 from emocap.detection.mtcnn_stages import (  # noqa: E402
     network_input_from_crops,
@@ -27,8 +26,9 @@ from emocap.detection.mtcnn_stages import (  # noqa: E402
     pyramid_scales,
     refine,
 )
-from emocap.detection.networks import MtcnnNetworks  # noqa: E402
-from emocap.detection.sample_faces import astronaut_bgr, face_scene  # noqa: E402
+from emocap.detection.networks import NETWORK_NAMES, MtcnnNetworks  # noqa: E402
+from emocap.training.mtcnn_onnx import load_keras_weights  # noqa: E402
+from sample_faces import astronaut_bgr, face_scene  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -187,7 +187,7 @@ def test_whole_detector_matches_reference_networks(onnx_networks, reference_netw
 
 def test_shipped_models_are_what_the_builder_makes():
     pytest.importorskip("onnx")
-    from emocap.detection.build_mtcnn_onnx import build_model_bytes, model_path
+    from emocap.training.mtcnn_onnx import build_model_bytes, model_path
 
     for name in NETWORK_NAMES:
         assert model_path(name).read_bytes() == build_model_bytes(name), name
@@ -195,14 +195,16 @@ def test_shipped_models_are_what_the_builder_makes():
 
 def test_rebuilt_networks_give_the_shipped_networks_outputs(onnx_networks):
     pytest.importorskip("onnx")
-    rebuilt = MtcnnNetworks.from_keras_weights(threads=1)
+    from emocap.training.mtcnn_onnx import networks_from_keras_weights
+
+    rebuilt = networks_from_keras_weights(threads=1)
     batch = np.random.default_rng(1).uniform(-1, 1, (3, 3, 48, 48)).astype(np.float32)
     np.testing.assert_array_equal(rebuilt.onet(batch), onnx_networks.onet(batch))
 
 
 def test_build_script_writes_readable_models(tmp_path):
     pytest.importorskip("onnx")
-    from emocap.detection.build_mtcnn_onnx import main, model_path
+    from emocap.training.mtcnn_onnx import main, model_path
 
     assert main(["--out", str(tmp_path)]) == 0
     for name in NETWORK_NAMES:

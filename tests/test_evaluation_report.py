@@ -21,7 +21,6 @@ from emocap.evaluation.report import (
     format_report,
     labels_in_model_order,
     predict_faces,
-    split_mask,
 )
 from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import Preprocess
@@ -185,9 +184,10 @@ def test_predictions_check_their_shapes():
         Predictions(("a", "b"), np.zeros(3, int), np.zeros((3, 2)), np.zeros((2, 0)), ("x",) * 3)
 
 
-def test_unknown_split_is_refused():
+def test_unknown_split_is_refused(fake_fer, model_path):
+    predictions = predict_faces(EmotionClassifier(model_path), load_fer2013(fake_fer, "test"))
     with pytest.raises(ValueError, match="'train'"):
-        split_mask(("PublicTest_1.png",), "train")
+        evaluate_predictions(predictions, ("train",))
 
 
 def test_format_report_is_a_table_of_the_figures(fake_fer, model_path):

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from emocap.geometry import square_boxes
+
 FER_SIZE = 48
 
 
@@ -83,11 +85,7 @@ accuracy on detected faces: 56.1% against 65.6%.)"""
 
 def face_crop_boxes(boxes: np.ndarray, margin: float = DEFAULT_FACE_MARGIN) -> np.ndarray:
     """Square boxes (n, 4) centred on each detection, side = longer side * (1 + margin)."""
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * (1 + margin)
-    half = side[:, None] / 2
-    return np.concatenate([centre - half, centre + half], axis=1)
+    return square_boxes(np.asarray(boxes, np.float32).reshape(-1, 4), 1 + margin)
 
 
 def crop_faces(

@@ -41,3 +41,10 @@ def real_number(minimum: float, *, above: bool = False, unit: str = "number") ->
 
 
 positive_int = whole_number(1)
+
+
+def add_command(subparsers, name: str, *, help: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand's parser, its description and examples printed as written."""
+    return subparsers.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from emocap.commands.arguments import whole_number
+from emocap.commands.arguments import add_command, whole_number
 from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
@@ -35,13 +35,13 @@ examples:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "evaluate", help="accuracy of a model on the FER2013 test set, with figures",
+    parser = add_command(
+        subparsers, "evaluate", help="accuracy of a model on the FER2013 test set, with figures",
         description="Classify the FER2013 test set with the built-in model (or --model) and report\n"
         "accuracy on test, PrivateTest and PublicTest, per-class scores, valence accuracy and\n"
         "calibration; draw confusion matrices, a reliability diagram and t-SNE maps of the\n"
         "embedding space.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
     )
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")

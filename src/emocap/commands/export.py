@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emocap.commands.arguments import positive_int
+from emocap.commands.arguments import add_command, positive_int
 from emocap.errors import EmocapError
+from emocap.training.defaults import DEFAULT_CALIBRATION_FACES
 
 EPILOG = """\
 The ONNX model carries its class names, input size, channels and normalisation
@@ -25,12 +26,17 @@ examples:
 """
 
 
+DESCRIPTION = """\
+Export a checkpoint (best.pt) to ONNX, check parity with PyTorch, and write a
+static int8 variant calibrated on training faces, with its agreement and speed
+next to fp32.
+"""
+
+
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "export", help="export a trained checkpoint to ONNX (needs emocap[train])",
-        description="Export a checkpoint (best.pt) to ONNX, check parity with PyTorch, and write a "
-        "static int8 variant calibrated on training faces, with its agreement and speed next to fp32.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "export", help="export a trained checkpoint to ONNX (needs emocap[train])",
+        description=DESCRIPTION, epilog=EPILOG,
     )
     parser.add_argument("checkpoint", help="best.pt or last.pt from `emocap train`")
     parser.add_argument("-o", "--output", required=True, help="the fp32 .onnx file to write")
@@ -40,8 +46,8 @@ def add_parser(subparsers) -> None:
                         help="the model also looks at each face mirrored and averages the two (more accurate, "
                         "twice the classifier's work); evaluation and run time both get it, as it is in the graph")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 variant")
-    parser.add_argument("--calibration-faces", type=positive_int, default=512, metavar="N",
-                        help="random training faces that calibrate the int8 ranges (default: 512; "
+    parser.add_argument("--calibration-faces", type=positive_int, default=DEFAULT_CALIBRATION_FACES, metavar="N",
+                        help=f"random training faces that calibrate the int8 ranges (default: {DEFAULT_CALIBRATION_FACES}; "
                         "all of them when there are fewer)")
     parser.set_defaults(run=run)
 

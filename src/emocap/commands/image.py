@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+from emocap.commands.arguments import add_command
 from emocap.commands.options import add_image_limit_option, add_model_options, build_pipeline
 from emocap.errors import OutputError, SourceError
+from emocap.outputs.files import ANNOTATED_STEM, is_annotated_copy
 
 TOP_CLASSES = 3
-ANNOTATED_STEM = ".annotated"
 ANNOTATED_SUFFIX = f"{ANNOTATED_STEM}.png"
 
 EPILOG = """\
@@ -31,12 +32,11 @@ examples:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "image",
+    parser = add_command(
+        subparsers, "image",
         help="emotions of the faces in photos",
         description="Find the faces in photos and say which emotion each one shows.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of images")
     parser.add_argument("--annotate", type=Path, metavar="OUT",
@@ -80,11 +80,6 @@ def expand_paths(paths: list[str]) -> list[Path]:
         else:
             raise SourceError(f"no such image or folder: {text!r}")
     return photos
-
-
-def is_annotated_copy(path: Path) -> bool:
-    """NAME.annotated.png and the like: what --annotate writes, not a photo to read again."""
-    return path.stem.endswith(ANNOTATED_STEM)
 
 
 def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path | None]:

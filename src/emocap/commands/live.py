@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from emocap.commands.arguments import positive_int
+from emocap.commands.arguments import add_command, positive_int
 from emocap.commands.options import (
     add_image_limit_option,
     add_pipeline_options,
@@ -57,13 +57,12 @@ examples:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "live",
+    parser = add_command(
+        subparsers, "live",
         help="captions on a camera, video, stream or the screen, as it plays",
         description="Show the emotion of each face as it plays: a box around every face, "
         "its emotion and valence as a caption, and the class probabilities as bars.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--source", metavar="SPEC", help="camera index, video, URL, image or folder, or screen[:X,Y,W,H] (default: camera 0)")
     parser.add_argument("--no-window", action="store_true", help="print one JSON line per frame instead of opening a window")

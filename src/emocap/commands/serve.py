@@ -7,7 +7,7 @@ import asyncio
 import signal
 from typing import Callable
 
-from emocap.commands.arguments import whole_number
+from emocap.commands.arguments import add_command, whole_number
 from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline
 from emocap.errors import EmocapError
 from emocap.web.origins import LOOPBACK_NAMES, parse_origin
@@ -36,11 +36,10 @@ def origin(text: str) -> str:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "serve",
+    parser = add_command(
+        subparsers, "serve",
         help="a local web page with live captions",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", type=host_name, default="127.0.0.1", help="address to listen on (default: %(default)s, this computer only)")
     parser.add_argument("--port", type=whole_number(0, 65535, note="0 picks a free one"), default=8765, help="port to listen on; 0 picks a free one (default: %(default)s)")

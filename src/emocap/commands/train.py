@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from emocap.commands.arguments import positive_int, real_number, whole_number
+from emocap.commands.arguments import add_command, positive_int, real_number, whole_number
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
@@ -37,13 +37,16 @@ needs the training extra: pip install 'emocap[train]'
 """
 
 
+DESCRIPTION = """\
+Train a ResNet18 on FER2013 (7 classes). Writes config.json, curves.csv,
+curves.png (loss and accuracy per epoch), last.pt (to resume) and best.pt
+(the epoch with the best PublicTest accuracy).
+"""
+
+
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "train", help="train an emotion model on FER2013 (needs emocap[train])",
-        description="Train a ResNet18 on FER2013 (7 classes). Writes config.json, curves.csv, "
-        "curves.png (loss and accuracy per epoch), last.pt (to resume) and best.pt (chosen on PublicTest).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    name, summary = "train", "train an emotion model on FER2013 (needs emocap[train])"
+    parser = add_command(subparsers, name, help=summary, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
     parser.add_argument("--preset", default="paper", metavar="NAME",

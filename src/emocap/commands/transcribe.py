@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from emocap.commands.arguments import real_number
+from emocap.commands.arguments import add_command, real_number
 from emocap.commands.options import add_pipeline_options, build_pipeline
-from emocap.errors import DataError, EmocapError, OutputError, SourceError
-
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts", ".ogv"}
+from emocap.errors import EmocapError, OutputError
+from emocap.outputs.files import ANNOTATED_STEM
+from emocap.transcription import (
+    OutputPlan,
+    TranscriptionResult,
+    TranscriptionSettings,
+    find_videos,
+    transcribe_video,
 )
-"""What counts as a video when a folder is given (files are opened by OpenCV's FFmpeg whatever their name)."""
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 TRANSCRIPT_STEM = ".emotions"
-ANNOTATED_STEM = ".annotated"
 TIMELINE_STEM = ".timeline"
-FALLBACK_FPS = 30.0
-"""Frame rate assumed for the annotated copy and the last frame's length when a file does not give one."""
 
 DESCRIPTION = """\
 Write an emotion transcript of a recorded video: for each face, which emotion
@@ -79,12 +77,11 @@ examples:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "transcribe",
+    parser = add_command(
+        subparsers, "transcribe",
         help="emotion subtitles and records for recorded video",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", metavar="VIDEO_OR_FOLDER", help="a video file, or a folder: every video in it")
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE_OR_FORMAT",
@@ -107,35 +104,6 @@ def add_parser(subparsers) -> None:
                         "instead of failing")
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
-
-
-@dataclass(frozen=True)
-class OutputPlan:
-    """Where one video's outputs go."""
-
-    video: Path
-    transcripts: tuple[Path, ...]
-    annotated: Path | None
-    timeline: Path | None
-
-    @property
-    def paths(self) -> tuple[Path, ...]:
-        return (*self.transcripts, *(p for p in (self.annotated, self.timeline) if p is not None))
-
-
-def find_videos(input_path: Path) -> list[Path]:
-    """The video to transcribe, or the videos directly in a folder (not our own annotated copies)."""
-    if input_path.is_file():
-        return [input_path]
-    if not input_path.is_dir():
-        raise SourceError(f"no such file or folder: {str(input_path)!r}")
-    videos = sorted(
-        path for path in input_path.iterdir()
-        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and not path.stem.endswith(ANNOTATED_STEM)
-    )
-    if not videos:
-        raise SourceError(f"folder {str(input_path)!r} has no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
-    return videos
 
 
 def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPlan]:
@@ -190,11 +158,12 @@ def run(args: argparse.Namespace) -> int:
     videos = find_videos(Path(args.input))
     plans = plan_outputs(videos, args)
     pipeline = build_pipeline(args)
+    settings = TranscriptionSettings(records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial)
     failures = 0
     for plan in plans:
         pipeline.reset()
         try:
-            transcribe_video(plan, pipeline, args)
+            report(transcribe_video(plan, pipeline, settings))
         except EmocapError as error:
             if len(plans) == 1:
                 raise
@@ -206,61 +175,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def transcribe_video(plan: OutputPlan, pipeline, args: argparse.Namespace) -> None:
-    """One video through the pipeline into all its outputs, in one pass."""
-    from tqdm import tqdm
-
-    from emocap.outputs import (
-        AnnotatedVideoWriter,
-        CaptionOverlay,
-        EmotionSummary,
-        SegmentBuilder,
-        writer_for,
-    )
-    from emocap.outputs.transcript import TranscriptOutputs
-    from emocap.sources import open_path
-
-    last_time = 0.0
-    with contextlib.ExitStack() as stack:
-        source = stack.enter_context(open_path(plan.video))
-        fps = source.fps or FALLBACK_FPS
-        outputs = TranscriptOutputs(
-            [stack.enter_context(writer_for(path, records=args.records)) for path in plan.transcripts],
-            builder=SegmentBuilder(min_duration_s=args.min_duration),
-            summary=EmotionSummary(keep_timeline=plan.timeline is not None),
-            video=None if plan.annotated is None else stack.enter_context(
-                AnnotatedVideoWriter(plan.annotated, fps=fps, frame_size=source.size)
-            ),
-            overlay=CaptionOverlay(),
-        )
-        progress = stack.enter_context(
-            tqdm(total=source.frame_count, desc=plan.video.name, unit="frame", disable=None, leave=False)
-        )
-        for frame in source:
-            outputs.add(frame.image_bgr, pipeline.process(frame.image_bgr, frame.time_s))
-            last_time = frame.time_s
-            progress.update()
-        check_complete(source, keep_partial=args.keep_partial)
-        outputs.finish(end_time_s=last_time + 1.0 / fps)
-        if plan.timeline is not None:
-            outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
-    report(plan, outputs, duration_s=last_time + 1.0 / fps)
-
-
-def check_complete(source, *, keep_partial: bool) -> None:
-    """DataError when a video ended well before the frame count its container promises (a cut-off file)."""
-    if not source.truncated:
-        return
-    if not keep_partial:
-        raise DataError(f"{source.end_reason}; nothing was written (--keep-partial keeps what could be read)")
-    print(f"emocap transcribe: warning: {source.end_reason}; keeping what was read", file=sys.stderr)
-
-
-def report(plan: OutputPlan, outputs, duration_s: float) -> None:
+def report(result: TranscriptionResult) -> None:
     """The summary table on stdout; notes about the run on stderr."""
-    summary = outputs.summary
-    print(f"{plan.video}: {outputs.frames} frames, {duration_s:.1f} s; faces with a caption: {len(summary.track_ids)}")
-    if outputs.faces_seen == 0:
+    plan, summary = result.plan, result.summary
+    print(f"{plan.video}: {result.frames} frames, {result.duration_s:.1f} s; faces with a caption: {len(summary.track_ids)}")
+    if result.faces_seen == 0:
         print(
             f"emocap transcribe: note: no faces found in {str(plan.video)!r}; the transcript is empty",
             file=sys.stderr,

@@ -1,6 +1,6 @@
-"""Face detection: MTCNN on ONNX Runtime (`FaceDetector`), an OpenCV Haar fallback, and box operations."""
+"""Face detection: MTCNN on ONNX Runtime (`FaceDetector`) and an OpenCV Haar fallback."""
 
-from emocap.detection.boxes import iou_matrix, nms, overlap_matrix
+from emocap.detection.boxes import nms
 from emocap.detection.factory import DETECTORS, Detector, make_detector
 from emocap.detection.haar import HaarFaceDetector
 from emocap.detection.mtcnn import FaceDetector
@@ -10,8 +10,6 @@ __all__ = [
     "Detector",
     "FaceDetector",
     "HaarFaceDetector",
-    "iou_matrix",
     "make_detector",
     "nms",
-    "overlap_matrix",
 ]

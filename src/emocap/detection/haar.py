@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from emocap.checks import check_int, check_number
-from emocap.detection.frames import check_bgr_frame
+from emocap.images import check_bgr_frame
 from emocap.types import Faces
 
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"

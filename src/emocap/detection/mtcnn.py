@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from emocap.checks import check_int, check_number
-from emocap.detection.frames import check_bgr_frame
+from emocap.images import check_bgr_frame
 from emocap.detection.mtcnn_stages import PNET_WINDOW, output_stage, propose, pyramid_scales, refine
 from emocap.detection.networks import MtcnnNetworks
 from emocap.types import Faces

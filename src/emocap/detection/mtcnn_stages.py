@@ -18,7 +18,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from emocap.detection.boxes import apply_box_regression, batched_nms, nms, square_boxes
+from emocap.detection.boxes import apply_box_regression, batched_nms, nms
+from emocap.geometry import square_boxes
 from emocap.detection.crops import box_crops
 
 Network = Callable[[np.ndarray], np.ndarray]

@@ -1,9 +1,7 @@
-"""MTCNN's three networks as ONNX Runtime sessions.
+"""MTCNN's three networks as ONNX Runtime sessions, from the graphs shipped in `emocap/models/`.
 
-Run time needs only `onnxruntime` and the graphs shipped in `emocap/models/`;
-`from_keras_weights` rebuilds them from the `mtcnn` package's arrays instead
-(needs `onnx`), which the tests use to check that the shipped files are what
-the builder makes.
+Run time needs only `onnxruntime` and those files; `emocap.training.mtcnn_onnx`
+(development time, needs `onnx` and the `mtcnn` package's weights) builds them.
 """
 
 from __future__ import annotations
@@ -13,8 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from emocap.detection.build_mtcnn_onnx import MODELS_DIR, NETWORK_NAMES, build_model_bytes, model_path
 from emocap.onnx_session import open_session
+
+NETWORK_NAMES = ("pnet", "rnet", "onet")
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def model_path(name: str, models_dir: Path = MODELS_DIR) -> Path:
+    return Path(models_dir) / f"mtcnn_{name}.onnx"
 
 
 class OnnxNetwork:
@@ -41,10 +45,6 @@ class MtcnnNetworks:
         if missing:
             raise FileNotFoundError(
                 f"MTCNN model files missing: {missing}; "
-                "rebuild them with `python -m emocap.detection.build_mtcnn_onnx`"
+                "rebuild them with `python -m emocap.training.mtcnn_onnx`"
             )
         return cls(**{name: OnnxNetwork(path, threads) for name, path in paths.items()})
-
-    @classmethod
-    def from_keras_weights(cls, threads: int | None = None) -> "MtcnnNetworks":
-        return cls(**{name: OnnxNetwork(build_model_bytes(name), threads) for name in NETWORK_NAMES})

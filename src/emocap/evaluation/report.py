@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emocap.datasets import FerData, load_fer2013
-from emocap.datasets import split_mask as files_of_split
+from emocap.datasets import split_mask
 from emocap.errors import DataError
 from emocap.evaluation import metrics
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE
@@ -114,12 +114,6 @@ def check_splits(splits: tuple[str, ...]) -> tuple[str, ...]:
     if unknown or not splits:
         raise ValueError(f"splits must be some of {', '.join(TEST_SPLITS)}, got {tuple(splits)!r}")
     return tuple(splits)
-
-
-def split_mask(files: tuple[str, ...], split: str) -> np.ndarray:
-    """Which test faces belong to `split`: all of them for "test", else those named `<split>_*`."""
-    check_splits((split,))
-    return files_of_split(files, split)
 
 
 def split_metrics(predictions: Predictions) -> dict:

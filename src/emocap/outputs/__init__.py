@@ -7,7 +7,7 @@ them), so it runs the same on live and recorded video.
 from emocap.outputs.captions import caption_text, face_numbers, position_words
 from emocap.outputs.overlay import CaptionOverlay, FpsMeter
 from emocap.outputs.records import CsvWriter, JsonLinesWriter, frame_record, segment_record
-from emocap.outputs.registry import WRITERS, supported_formats, writer_class, writer_for
+from emocap.outputs.registry import WRITERS, writer_class, writer_for
 from emocap.outputs.segments import Segment, SegmentBuilder
 from emocap.outputs.subtitles import SrtWriter, WebVTTWriter
 from emocap.outputs.summary import EmotionSummary
@@ -36,7 +36,6 @@ __all__ = [
     "frame_record",
     "position_words",
     "segment_record",
-    "supported_formats",
     "writer_class",
     "writer_for",
 ]

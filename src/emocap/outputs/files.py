@@ -7,6 +7,14 @@ from pathlib import Path
 
 from emocap.errors import OutputError
 
+ANNOTATED_STEM = ".annotated"
+"""NAME.annotated.png, talk.annotated.mp4: the copies we draw on, never read again as input."""
+
+
+def is_annotated_copy(path: Path) -> bool:
+    """NAME.annotated.png and the like: what --annotate writes, not a photo or video to read again."""
+    return Path(path).stem.endswith(ANNOTATED_STEM)
+
 
 def check_outputs(plans: Iterable[tuple[Path, Sequence[Path]]], *, noun: str, verb: str) -> None:
     """OutputError unless every output is safe to write: none is an input, no two coincide.

@@ -98,7 +98,6 @@ class JsonLinesWriter(TranscriptWriter):
     """JSON Lines (.jsonl): one JSON object per line, per frame (every frame, faces or not) or per segment."""
 
     suffix = ".jsonl"
-    description = "JSON Lines records"
 
     def frame(self, result: FrameResult) -> None:
         if self.records == "frame":
@@ -125,7 +124,6 @@ class CsvWriter(TranscriptWriter):
     the probabilities."""
 
     suffix = ".csv"
-    description = "CSV records"
     newline = ""  # the csv module writes its own line ends
 
     def begin(self) -> None:

@@ -16,11 +16,6 @@ WRITERS: dict[str, type[TranscriptWriter]] = {
 """Extension -> writer class."""
 
 
-def supported_formats() -> str:
-    """'.vtt (WebVTT subtitles), .srt (SubRip subtitles), ...' for help texts and errors."""
-    return ", ".join(f"{suffix} ({writer.description})" for suffix, writer in WRITERS.items())
-
-
 def writer_class(path: str | os.PathLike) -> type[TranscriptWriter]:
     """The writer for this path's extension; OutputError naming the supported ones otherwise."""
     suffix = Path(path).suffix.lower()

@@ -39,6 +39,7 @@ import numpy as np
 from emocap.errors import DataError
 from emocap.labels import VALENCE_OF
 from emocap.outputs.captions import caption_text, class_name, face_numbers, position_words
+from emocap.tracking.table import TrackTable
 from emocap.types import NO_LABEL, UNTRACKED, FrameResult
 
 NOTHING_SHOWN = (NO_LABEL, NO_LABEL)
@@ -222,20 +223,19 @@ class SegmentBuilder:
         self._clear_faces(num_classes=0)
 
     def _clear_faces(self, num_classes: int) -> None:
-        """One row per open face: the run it is in now, as arrays updated together each frame."""
-        self._ids = np.zeros(0, np.int64)
-        self._state = np.zeros((0, 2), np.int64)
-        self._start = np.zeros(0, np.float64)
-        self._frames = np.zeros(0, np.int64)
-        self._box_sum = np.zeros((0, 4), np.float64)
-        self._probs_sum = np.zeros((0, num_classes), np.float64)
-        self._unsettled = np.zeros(0, bool)
-        self._held_from = np.zeros(0, np.float64)
+        """One row per open face: the run it is in now, in columns updated together each frame."""
+        # Rows leave when the builder decides (_forget), never by the table's own patience.
+        self._faces = TrackTable(patience_frames=0)
+        self._faces.append(
+            np.zeros(0, np.int64), state=np.zeros((0, 2), np.int64), start=np.zeros(0), frames=np.zeros(0, np.int64),
+            box_sum=np.zeros((0, 4)), probs_sum=np.zeros((0, num_classes)), unsettled=np.zeros(0, bool),
+            held_from=np.zeros(0),
+        )
 
     @property
     def open_faces(self) -> int:
         """Faces whose captions are still open (present, or gone for less than min_duration_s)."""
-        return len(self._ids)
+        return len(self._faces)
 
     def update(self, result: FrameResult) -> list[Segment]:
         """Take one frame; returns the segments now complete, in order of start time."""
@@ -251,26 +251,29 @@ class SegmentBuilder:
         shown = np.stack([faces.display, np.where(faces.display == NO_LABEL, NO_LABEL, faces.runner_up)], axis=1)
 
         rows = self._rows_of(faces.track_ids, shown, time_s)
-        target = np.full_like(self._state, NO_LABEL)
+        open_ = self._faces.columns
+        target = np.full_like(open_["state"], NO_LABEL)
         target[rows] = shown
-        present = np.zeros(len(self._ids), bool)
+        present = np.zeros(len(self._faces), bool)
         present[rows] = True
 
-        for row in np.flatnonzero((target != self._state).any(axis=1)):
+        for row in np.flatnonzero((target != open_["state"]).any(axis=1)):
             self._end_run(row, time_s, next_state=target[row])
         # A run that has lasted min_duration_s is no flicker, whatever comes next: settling it
         # now lets earlier segments out without waiting for its end.
-        lasting = self._unsettled & (time_s - self._start >= self.min_duration_s) & (self._start < time_s)
+        started = open_["start"]
+        lasting = open_["unsettled"] & (time_s - started >= self.min_duration_s) & (started < time_s)
         for row in np.flatnonzero(lasting):
-            self._end_run(row, time_s, next_state=self._state[row])
-            self._unsettled[row] = False
-        if self._forget((self._state[:, 0] == NO_LABEL) & ~present & ~self._unsettled):
+            self._end_run(row, time_s, next_state=open_["state"][row])
+            open_["unsettled"][row] = False
+        if self._forget((open_["state"][:, 0] == NO_LABEL) & ~present & ~open_["unsettled"]):
             rows = self._rows_of(faces.track_ids, shown, time_s)
-        self._frames[rows] += 1
-        self._box_sum[rows] += faces.boxes
-        if faces.probs.shape[1] == self._probs_sum.shape[1]:
-            self._probs_sum[rows] += faces.probs
-        return self._release(up_to=self._held_from.min(initial=math.inf))
+        open_ = self._faces.columns
+        open_["frames"][rows] += 1
+        open_["box_sum"][rows] += faces.boxes
+        if faces.probs.shape[1] == open_["probs_sum"].shape[1]:
+            open_["probs_sum"][rows] += faces.probs
+        return self._release(up_to=open_["held_from"].min(initial=math.inf))
 
     def finish(self, end_time_s: float | None = None) -> list[Segment]:
         """End the video at `end_time_s` (by default the last frame lasts as long as the one before);
@@ -283,8 +286,8 @@ class SegmentBuilder:
             end_time_s = self._last_time + self._last_interval
         if not end_time_s > self._last_time:
             raise ValueError(f"end_time_s must be after the last frame ({self._last_time!r} s), got {end_time_s!r}")
-        for row in range(len(self._ids)):
-            self._end_run(row, float(end_time_s), next_state=self._state[row])
+        for row in range(len(self._faces)):
+            self._end_run(row, float(end_time_s), next_state=self._faces.columns["state"][row])
         for track_id, history in self._histories.items():
             self._hold(track_id, history.finish())
         segments = self._release(up_to=math.inf)
@@ -309,67 +312,54 @@ class SegmentBuilder:
     def _check_labels(self, result: FrameResult) -> None:
         if self._labels is None:
             self._labels = tuple(result.labels)
-            self._probs_sum = np.zeros((len(self._ids), len(self._labels)), np.float64)
+            self._faces.columns["probs_sum"] = np.zeros((len(self._faces), len(self._labels)))
         elif tuple(result.labels) != self._labels:
             raise ValueError(f"frame {result.index} has labels {result.labels!r}, earlier frames {self._labels!r}")
 
     def _rows_of(self, track_ids: np.ndarray, shown: np.ndarray, time_s: float) -> np.ndarray:
         """Rows of these faces, opening a row (a run starting now) for each face not open yet."""
-        if len(self._ids):
-            order = np.argsort(self._ids)
-            found = np.searchsorted(self._ids, track_ids, sorter=order)
-            rows = order[np.minimum(found, len(order) - 1)]
-            new = self._ids[rows] != track_ids
-        else:
-            rows = np.zeros(len(track_ids), np.int64)
-            new = np.ones(len(track_ids), bool)
-        if new.any():
+
+        def opening(new: np.ndarray) -> dict[str, np.ndarray]:
             count = int(new.sum())
-            rows = rows.copy()
-            rows[new] = np.arange(len(self._ids), len(self._ids) + count)
-            self._ids = np.concatenate([self._ids, track_ids[new]])
-            self._state = np.concatenate([self._state, shown[new]])
-            self._start = np.concatenate([self._start, np.full(count, time_s)])
-            self._frames = np.concatenate([self._frames, np.zeros(count, np.int64)])
-            self._box_sum = np.concatenate([self._box_sum, np.zeros((count, 4))])
-            self._probs_sum = np.concatenate([self._probs_sum, np.zeros((count, self._probs_sum.shape[1]))])
-            self._unsettled = np.concatenate([self._unsettled, np.ones(count, bool)])
-            self._held_from = np.concatenate([self._held_from, np.full(count, time_s)])
             for track_id in track_ids[new].tolist():
                 self._histories[track_id] = _FaceHistory(self.min_duration_s)
-        return rows
+            return {
+                "state": shown[new], "start": np.full(count, time_s), "frames": np.zeros(count, np.int64),
+                "box_sum": np.zeros((count, 4)), "probs_sum": np.zeros((count, self._faces.columns["probs_sum"].shape[1])),
+                "unsettled": np.ones(count, bool), "held_from": np.full(count, time_s),
+            }
+
+        return self._faces.rows_for(track_ids, opening)
 
     def _end_run(self, row: int, time_s: float, next_state: np.ndarray) -> None:
         """Close the run of `row` at `time_s`, give it to the face's history, and start the next one."""
-        track_id = int(self._ids[row])
+        open_ = self._faces.columns
+        track_id = int(self._faces.ids[row])
         run = _Run(
-            state=(int(self._state[row, 0]), int(self._state[row, 1])),
-            start=float(self._start[row]),
+            state=(int(open_["state"][row, 0]), int(open_["state"][row, 1])),
+            start=float(open_["start"][row]),
             end=time_s,
-            frames=int(self._frames[row]),
-            box_sum=self._box_sum[row].copy(),
-            probs_sum=self._probs_sum[row].copy(),
+            frames=int(open_["frames"][row]),
+            box_sum=open_["box_sum"][row].copy(),
+            probs_sum=open_["probs_sum"][row].copy(),
         )
         history = self._histories[track_id]
         self._hold(track_id, history.push(run))
-        self._state[row] = next_state
-        self._start[row] = time_s
-        self._frames[row] = 0
-        self._box_sum[row] = 0.0
-        self._probs_sum[row] = 0.0
-        self._unsettled[row] = True
-        self._held_from[row] = min(history.earliest_open_start(), time_s)
+        open_["state"][row] = next_state
+        open_["start"][row] = time_s
+        open_["frames"][row] = 0
+        open_["box_sum"][row] = 0.0
+        open_["probs_sum"][row] = 0.0
+        open_["unsettled"][row] = True
+        open_["held_from"][row] = min(history.earliest_open_start(), time_s)
 
     def _forget(self, rows: np.ndarray) -> bool:
         """Drop faces gone for good (their absence has settled): a return starts afresh. True if any went."""
         if not rows.any():
             return False
-        for track_id in self._ids[rows].tolist():
+        for track_id in self._faces.ids[rows].tolist():
             del self._histories[track_id]
-        keep = ~rows
-        self._ids, self._state, self._start = self._ids[keep], self._state[keep], self._start[keep]
-        self._frames, self._box_sum, self._probs_sum = self._frames[keep], self._box_sum[keep], self._probs_sum[keep]
-        self._unsettled, self._held_from = self._unsettled[keep], self._held_from[keep]
+        self._faces.keep(~rows)
         return True
 
     def _hold(self, track_id: int, stretches: list[_Run]) -> None:

@@ -31,7 +31,6 @@ class WebVTTWriter(TranscriptWriter):
     """WebVTT (.vtt): the subtitle format of web browsers and most players."""
 
     suffix = ".vtt"
-    description = "WebVTT subtitles"
 
     def begin(self) -> None:
         self.stream.write("WEBVTT\n\n")
@@ -46,7 +45,6 @@ class SrtWriter(TranscriptWriter):
     """SubRip (.srt): numbered cues, read by nearly every video player and editor."""
 
     suffix = ".srt"
-    description = "SubRip subtitles"
 
     def begin(self) -> None:
         self._cues = 0

@@ -27,7 +27,6 @@ class TranscriptWriter:
     """
 
     suffix: ClassVar[str]
-    description: ClassVar[str]
     newline: ClassVar[str | None] = None
 
     def __init__(self, path: str | os.PathLike, *, records: str = "frame") -> None:

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from emocap.checks import check_int, check_number
-from emocap.detection.boxes import iou_matrix
+from emocap.geometry import iou_matrix
 from emocap.tracking.table import TrackTable
 from emocap.types import Faces
 

@@ -67,7 +67,10 @@ class TrackTable:
         seen = np.zeros(len(self.ids), bool)
         seen[np.asarray(seen_rows, np.int64)] = True
         self.missed = np.where(seen, 0, self.missed + 1)
-        keep = self.missed <= self.patience_frames
-        if not keep.all():
-            self.ids, self.missed = self.ids[keep], self.missed[keep]
-            self.columns = {name: values[keep] for name, values in self.columns.items()}
+        self.keep(self.missed <= self.patience_frames)
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep the rows where the boolean mask `rows` is True, drop the others."""
+        if not rows.all():
+            self.ids, self.missed = self.ids[rows], self.missed[rows]
+            self.columns = {name: values[rows] for name, values in self.columns.items()}

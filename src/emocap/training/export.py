@@ -19,7 +19,7 @@ from emocap.labels import FER2013_LABELS
 from emocap.onnx_session import open_session
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
-from emocap.training.model import EmotionNet, LogitsAndEmbedding
+from emocap.training.model import EmotionNet, LogitsAndEmbedding, read_checkpoint
 from emocap.training.quantization import (
     DEFAULT_CALIBRATION_FACES,
     INPUT_NAME,
@@ -39,12 +39,7 @@ class ExportReport:
 
 
 def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preprocess, dict]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # torch.load raises pickle, zip and runtime errors for files that are not checkpoints
-        raise ValueError(f"{str(path)!r} is not an emocap training checkpoint ({type(error).__name__})") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ValueError(f"{str(path)!r} is not an emocap training checkpoint")
+    state = read_checkpoint(path)
     config = TrainConfig.from_dict(json.loads(state["config"]))
     preprocess = Preprocess.from_json(state.get("preprocess", Preprocess().to_json()))
     net = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)

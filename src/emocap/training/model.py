@@ -60,3 +60,16 @@ class LogitsAndEmbedding(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def read_checkpoint(path, *, device: str | torch.device = "cpu", name: str = "") -> dict:
+    """A best.pt / last.pt as `train` writes it (a dict with "model" weights and "config");
+    ValueError quoting the path, prefixed by `name` (an option's name), for anything else."""
+    label = f"{name} {str(path)!r}" if name else repr(str(path))
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # torch.load raises pickle, zip and runtime errors for files that are not checkpoints
+        raise ValueError(f"{label} is not an emocap training checkpoint ({type(error).__name__})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict) or "config" not in state:
+        raise ValueError(f"{label} is not an emocap training checkpoint: it holds no model weights and config")
+    return state

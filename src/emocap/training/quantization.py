@@ -21,6 +21,7 @@ from onnx import helper, numpy_helper
 from emocap.atomic import atomic_path
 from emocap.datasets import FerData
 from emocap.preprocessing import Preprocess
+from emocap.training.defaults import DEFAULT_CALIBRATION_FACES
 
 INPUT_NAME = "faces"
 
@@ -96,9 +97,6 @@ class _CalibrationReader:
 
     def rewind(self) -> None:  # required by some onnxruntime versions
         pass
-
-
-DEFAULT_CALIBRATION_FACES = 512
 
 
 def calibration_faces(train: FerData, count: int = DEFAULT_CALIBRATION_FACES, seed: int = 0) -> np.ndarray:

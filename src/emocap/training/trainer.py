@@ -25,7 +25,7 @@ from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
 from emocap.training.config import TrainConfig
-from emocap.training.model import EmotionNet
+from emocap.training.model import EmotionNet, read_checkpoint
 
 CURVE_COLUMNS = (
     "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
@@ -188,7 +188,7 @@ def train(
     history: list[dict] = []
     last_path = out / "last.pt"
     if resume and last_path.exists():
-        state = torch.load(last_path, map_location=dev, weights_only=False)
+        state = read_checkpoint(last_path, device=dev, name="--resume")
         if state["config"] != config.to_json():
             raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
         model.load_state_dict(state["model"])
@@ -272,13 +272,7 @@ def train(
 
 def _load_initial_weights(model: nn.Module, path: Path) -> None:
     """Start from a checkpoint's weights (a second schedule, or fine-tuning); ValueError quoting the path."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # pickle and zip errors of every kind
-        raise ValueError(f"init_from {str(path)!r} is not a checkpoint: {first_line(error)}") from None
-    weights = state.get("model") if isinstance(state, dict) else None
-    if not isinstance(weights, dict):
-        raise ValueError(f"init_from {str(path)!r} holds no model weights")
+    weights = read_checkpoint(path, name="init_from")["model"]
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:

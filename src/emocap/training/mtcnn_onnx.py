@@ -5,7 +5,7 @@ as Keras arrays and a TensorFlow model to run them. emocap runs them on ONNX
 Runtime instead, so this module rewrites each network as an ONNX graph from
 those arrays. It runs once, at development time:
 
-    python -m emocap.detection.build_mtcnn_onnx   # writes src/emocap/models/mtcnn_*.onnx
+    python -m emocap.training.mtcnn_onnx   # writes src/emocap/models/mtcnn_*.onnx
 
 and needs `onnx` (the `train` extra); the run-time detector needs only
 `onnxruntime` and the shipped files.
@@ -43,15 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from emocap.atomic import atomic_path
+from emocap.detection.networks import MODELS_DIR, NETWORK_NAMES, MtcnnNetworks, OnnxNetwork, model_path
 
-NETWORK_NAMES = ("pnet", "rnet", "onet")
 OPSET = 17
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 WEIGHTS_SOURCE = "mtcnn==1.0.0 (PyPI, MIT) mtcnn/assets/weights/{name}.lz4"
-
-
-def model_path(name: str, models_dir: Path = MODELS_DIR) -> Path:
-    return Path(models_dir) / f"mtcnn_{name}.onnx"
 
 
 def load_keras_weights(name: str) -> list[np.ndarray]:
@@ -143,7 +138,7 @@ class _GraphWriter:
         model = helper.make_model(
             graph,
             opset_imports=[helper.make_operatorsetid("", OPSET)],
-            producer_name="emocap.detection.build_mtcnn_onnx",
+            producer_name="emocap.training.mtcnn_onnx",
         )
         model.ir_version = 8
         helper.set_model_props(model, {
@@ -207,6 +202,12 @@ def build_model_bytes(name: str) -> bytes:
     if name not in BUILDERS:
         raise ValueError(f"MTCNN network must be one of {NETWORK_NAMES}, got {name!r}")
     return BUILDERS[name](load_keras_weights(name)).SerializeToString()
+
+
+def networks_from_keras_weights(threads: int | None = None) -> MtcnnNetworks:
+    """The three networks built afresh from the `mtcnn` package's arrays, not read from the shipped
+    files (the tests check that both compute the same)."""
+    return MtcnnNetworks(**{name: OnnxNetwork(build_model_bytes(name), threads) for name in NETWORK_NAMES})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,114 @@
+"""Transcription of recorded video: which files are videos, and one video through the pipeline
+into all its outputs (subtitles, records, an annotated copy, a timeline) in one pass.
+
+The library side of `emocap transcribe`: the command turns its options into
+`OutputPlan`s and `TranscriptionSettings` and prints the reports; benchmarks
+and other programs call `transcribe_video` directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from emocap.errors import DataError, SourceError
+from emocap.outputs.files import is_annotated_copy
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts", ".ogv"}
+)
+"""What counts as a video when a folder is given (files are opened by OpenCV's FFmpeg whatever their name)."""
+FALLBACK_FPS = 30.0
+"""Frame rate assumed for the annotated copy and the last frame's length when a file does not give one."""
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one video's outputs go."""
+
+    video: Path
+    transcripts: tuple[Path, ...]
+    annotated: Path | None = None
+    timeline: Path | None = None
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return (*self.transcripts, *(p for p in (self.annotated, self.timeline) if p is not None))
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    records: str = "frame"
+    """What one JSON Lines / CSV record describes: "frame" or "segment"."""
+    min_duration_s: float = 0.5
+    """Shortest change of caption that starts a new cue."""
+    keep_partial: bool = False
+    """Keep what could be read of a truncated video instead of failing."""
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    plan: OutputPlan
+    frames: int
+    duration_s: float
+    faces_seen: int
+    summary: object
+    """The `EmotionSummary` of the video's faces."""
+
+
+def find_videos(input_path: Path) -> list[Path]:
+    """The video to transcribe, or the videos directly in a folder (not our own annotated copies)."""
+    if input_path.is_file():
+        return [input_path]
+    if not input_path.is_dir():
+        raise SourceError(f"no such file or folder: {str(input_path)!r}")
+    videos = sorted(
+        path for path in input_path.iterdir()
+        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and not is_annotated_copy(path)
+    )
+    if not videos:
+        raise SourceError(f"folder {str(input_path)!r} has no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    return videos
+
+
+def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings = TranscriptionSettings()) -> TranscriptionResult:
+    """One video through `pipeline` into all the outputs of `plan`, in one pass. An error leaves
+    none of them written (DataError for a truncated video, unless settings.keep_partial)."""
+    from tqdm import tqdm
+
+    from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
+    from emocap.outputs.transcript import TranscriptOutputs
+    from emocap.sources import open_path
+
+    last_time = 0.0
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(open_path(plan.video))
+        fps = source.fps or FALLBACK_FPS
+        outputs = TranscriptOutputs(
+            [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts],
+            builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
+            summary=EmotionSummary(keep_timeline=plan.timeline is not None),
+            video=None if plan.annotated is None else stack.enter_context(
+                AnnotatedVideoWriter(plan.annotated, fps=fps, frame_size=source.size)
+            ),
+            overlay=CaptionOverlay(),
+        )
+        progress = stack.enter_context(tqdm(
+            total=source.frame_count, desc=plan.video.name, unit="frame", disable=None if settings.progress else True,
+            leave=False,
+        ))
+        for frame in source:
+            outputs.add(frame.image_bgr, pipeline.process(frame.image_bgr, frame.time_s))
+            last_time = frame.time_s
+            progress.update()
+        if source.truncated:
+            if not settings.keep_partial:
+                raise DataError(f"{source.end_reason}; nothing was written (--keep-partial keeps what could be read)")
+            print(f"emocap transcribe: warning: {source.end_reason}; keeping what was read", file=sys.stderr)
+        outputs.finish(end_time_s=last_time + 1.0 / fps)
+        if plan.timeline is not None:
+            outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
+    return TranscriptionResult(plan, outputs.frames, last_time + 1.0 / fps, outputs.faces_seen, outputs.summary)
