@@ -221,6 +221,18 @@ def test_command_writes_json_and_plots(fake_fer, model_path, tmp_path, capsys):
     assert "PrivateTest" in out and "50.0%" in out and f"wrote {json_path}" in out
 
 
+def test_command_and_library_give_one_json_shape(fake_fer, model_path, tmp_path):
+    """`emocap evaluate --json` and `evaluate_model` once wrote their timings under other names."""
+    json_path = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(fake_fer), "--model", str(model_path), "--json", str(json_path),
+                 "--no-plots"]) == 0
+    from_command = json.loads(json_path.read_text())
+    from_library = json.loads(json.dumps(evaluate_model(EmotionClassifier(model_path), fake_fer)))
+    assert set(from_command) == set(from_library) | {"model", "plots"}
+    assert set(from_command["timings_s"]) == set(from_library["timings_s"]) == {"load_test", "classify_test"}
+    assert from_command["splits"] == from_library["splits"]
+
+
 def test_command_without_tsne_or_plots(fake_fer, model_path, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--data", str(fake_fer), "--model", str(model_path), "--no-tsne"]) == 0

@@ -95,34 +95,24 @@ def run(args: argparse.Namespace) -> int:
     from emocap.atomic import atomic_json
     from emocap.classifier import EmotionClassifier
     from emocap.datasets import load_fer2013
-    from emocap.evaluation.report import evaluate_predictions, format_report, predict_faces
-    from emocap.onnx_session import cpu_features
+    from emocap.evaluation.report import evaluate_test_set, format_report
 
     if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
         raise ModelError(f"model not found: {args.model!r}")
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     test = load_fer2013(args.data, "test")
-    timings["load_test"] = time.perf_counter() - started
+    load_s = time.perf_counter() - started
     classifier = EmotionClassifier(args.model)
     # Outputs are checked after the inputs (a failed run leaves no empty plots folder) and before the long part.
     plots_dir = _plots_dir(args)
     _prepare_outputs(args, plots_dir)
     with_tsne = plots_dir is not None and not args.no_tsne
-    started = time.perf_counter()
-    predictions = predict_faces(
-        classifier, test, batch_size=args.batch_size, with_embeddings=with_tsne, progress=True, description="test set"
+    report, predictions = evaluate_test_set(
+        classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
+        with_embeddings=with_tsne,
     )
-    timings["classify_test"] = time.perf_counter() - started
-    result = {
-        "model": args.model or "builtin",
-        "data": str(args.data),
-        **evaluate_predictions(predictions),
-        "faces_per_s": len(test) / max(timings["classify_test"], 1e-9),
-        "cpu": cpu_features().describe(),
-        "timings_s": timings,
-        "plots": {},
-    }
+    timings = report["timings_s"]
+    result = {"model": args.model or "builtin", **report, "plots": {}}
     if plots_dir is not None:
         result["plots"] = _save_score_plots(plots_dir, _model_name(args.model), result, predictions)
     if with_tsne:

@@ -172,23 +172,52 @@ def evaluate_model(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> dict:
-    """Classify the FER2013 test set once and score `splits` of it.
-
-    Returns {"labels", "splits": {split: metrics}, "missing_splits": {split: reason},
-    "data", "timings_s": {"load", "classify"}, "faces_per_s"}.
-    """
-    splits = check_splits(splits)
+    """Classify the FER2013 test set once and score `splits` of it: `evaluate_test_set` on the
+    test set of `data_root` (the JSON that `emocap evaluate --json` writes, less its plots)."""
     started = time.perf_counter()
     test = load_fer2013(data_root, "test")
-    loaded = time.perf_counter()
-    predictions = predict_faces(classifier, test, batch_size=batch_size, progress=progress)
-    classified = time.perf_counter()
-    return {
+    loaded_s = time.perf_counter() - started
+    report, _ = evaluate_test_set(
+        classifier, test, data_name=str(data_root), load_s=loaded_s, splits=splits, batch_size=batch_size,
+        progress=progress,
+    )
+    return report
+
+
+def evaluate_test_set(
+    classifier: FaceClassifier,
+    test: FerData,
+    *,
+    data_name: str,
+    load_s: float = float("nan"),
+    splits: tuple[str, ...] = TEST_SPLITS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+    with_embeddings: bool = False,
+) -> tuple[dict, Predictions]:
+    """Classify a loaded test set once and score `splits` of it; the report and the predictions.
+
+    The report: {"labels", "splits": {split: metrics}, "missing_splits": {split: reason}, "data",
+    "faces_per_s", "cpu", "timings_s": {"load_test", "classify_test"}}, one shape for
+    `evaluate_model` and `emocap evaluate` alike.
+    """
+    from emocap.onnx_session import cpu_features
+
+    splits = check_splits(splits)
+    started = time.perf_counter()
+    predictions = predict_faces(
+        classifier, test, batch_size=batch_size, with_embeddings=with_embeddings, progress=progress,
+        description="test set",
+    )
+    classify_s = time.perf_counter() - started
+    report = {
         **evaluate_predictions(predictions, splits),
-        "data": str(data_root),
-        "timings_s": {"load": loaded - started, "classify": classified - loaded},
-        "faces_per_s": len(test) / max(classified - loaded, 1e-9),
+        "data": data_name,
+        "faces_per_s": len(test) / max(classify_s, 1e-9),
+        "cpu": cpu_features().describe(),
+        "timings_s": {"load_test": load_s, "classify_test": classify_s},
     }
+    return report, predictions
 
 
 def _percent(value: float) -> str:
