@@ -159,8 +159,8 @@ class EmaSmoother(TrackSmoother):
 
     def __init__(
         self,
-        alpha: float = 0.4,
-        hysteresis: float = 0.4,
+        alpha: float = 0.3,
+        hysteresis: float = 0.3,
         patience_frames: int = 15,
         runner_up_ratio: float | None = 0.7,
         runner_up_min_probability: float = 0.2,
