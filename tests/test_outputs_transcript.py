@@ -19,7 +19,7 @@ def test_each_result_reaches_every_output_in_one_pass(tmp_path):
     results = make_results(np.arange(20) / 10, [[(0, HAPPY if i < 10 else SAD, NO_LABEL)] for i in range(20)])
     summary = EmotionSummary()
     with WebVTTWriter(tmp_path / "t.vtt") as vtt, AnnotatedVideoWriter(
-        tmp_path / "t.avi", fps=10, frame_size=(640, 360)
+        tmp_path / "t.mkv", fps=10, frame_size=(640, 360)
     ) as video:
         outputs = TranscriptOutputs([vtt], builder=SegmentBuilder(), summary=summary, video=video,
                                     overlay=CaptionOverlay())
@@ -33,7 +33,7 @@ def test_each_result_reaches_every_output_in_one_pass(tmp_path):
         "Face 1 (left): happy — positive", "Face 1 (left): sad — negative"
     ]
     np.testing.assert_allclose(summary.seconds.sum(), 2.0)
-    capture = cv2.VideoCapture(str(tmp_path / "t.avi"))
+    capture = cv2.VideoCapture(str(tmp_path / "t.mkv"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
     capture.release()
 

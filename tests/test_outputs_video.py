@@ -24,7 +24,7 @@ def read_back(path):
         capture.release()
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".avi", ".webm"])
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm", ".avi"])
 def test_frames_are_written_in_order_at_the_given_rate(tmp_path, suffix):
     path = tmp_path / f"out{suffix}"
     with AnnotatedVideoWriter(path, fps=12.5, frame_size=(64, 48)) as video:
@@ -56,7 +56,7 @@ def test_a_video_without_frames_is_an_error_and_no_file(tmp_path):
 
 
 def test_unsupported_extension_names_the_supported_ones(tmp_path):
-    with pytest.raises(OutputError, match=r"'\.gif' is not supported; use \.mp4, \.m4v, \.mov, \.avi, \.webm"):
+    with pytest.raises(OutputError, match=r"'\.gif' is not supported; use \.mp4, \.m4v, \.mov, \.mkv, \.webm, \.avi"):
         AnnotatedVideoWriter(tmp_path / "out.gif", fps=10, frame_size=(64, 48))
 
 
@@ -88,3 +88,76 @@ def test_frames_of_another_size_are_refused(tmp_path):
 def test_writing_outside_a_with_block_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="not open"):
         AnnotatedVideoWriter(tmp_path / "out.mp4", fps=10, frame_size=(64, 48)).write(frames(1)[0])
+
+
+def write_clip_with_tone(path, images=None, fps=15, tone_hz=440.0):
+    """A clip made with PyAV: `images` (BGR; by default 2 s of 160x120 frames whose brightness
+    rises) as H.264, and a sine tone as long as they are as AAC."""
+    import av
+
+    if images is None:
+        images = [np.full((120, 160, 3), 6 * i, np.uint8) for i in range(2 * fps)]
+    height, width = images[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = container.add_stream("aac", rate=48000)
+        audio.layout = "mono"
+        for index, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        count = round(len(images) / fps * 48000)
+        tone = (0.3 * np.sin(2 * np.pi * tone_hz * np.arange(count) / 48000)).astype(np.float32)
+        resampler = av.AudioResampler(format=audio.codec_context.format, layout="mono", rate=48000)
+        for start in range(0, count, 1024):
+            block = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="flt", layout="mono")
+            block.sample_rate, block.pts = 48000, start
+            for resampled in resampler.resample(block):
+                container.mux(audio.encode(resampled))
+        container.mux(audio.encode(None))
+    return path
+
+
+def streams_of(path):
+    """(codec name, duration in seconds) of each stream of a media file, read back with PyAV from its
+    packets (WebM keeps no duration per stream)."""
+    import av
+
+    with av.open(str(path)) as container:
+        ends = {stream.index: 0.0 for stream in container.streams}
+        for packet in container.demux():
+            if packet.pts is not None:
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                ends[packet.stream.index] = max(ends[packet.stream.index], end)
+        return {stream.type: (stream.codec_context.name, ends[stream.index]) for stream in container.streams}
+
+
+@pytest.mark.parametrize(
+    "suffix, video_codec, audio_codec", [(".mp4", "h264", "aac"), (".webm", "vp9", "opus")],
+    ids=["mp4: AAC copied", "webm: re-encoded to Opus"],
+)
+def test_the_copy_keeps_the_source_sound(tmp_path, suffix, video_codec, audio_codec):
+    source = write_clip_with_tone(tmp_path / "talk.mp4")
+    out = tmp_path / f"talk.annotated{suffix}"
+    with AnnotatedVideoWriter(out, fps=15, frame_size=(160, 120), audio_from=source) as video:
+        for i, image in enumerate(frames(12, size=(160, 120)) * 2 + frames(6, size=(160, 120))):
+            video.write(image, i / 15)
+    streams, original = streams_of(out), streams_of(source)
+    assert (streams["video"][0], streams["audio"][0]) == (video_codec, audio_codec)
+    assert abs(streams["video"][1] - original["video"][1]) <= 1 / 15
+    assert abs(streams["audio"][1] - original["audio"][1]) <= 1 / 15 + 0.02  # + an Opus frame
+    if suffix == ".mp4":
+        data = out.read_bytes()
+        assert data.index(b"moov") < data.index(b"mdat")  # +faststart: players start before the file is whole
+
+
+def test_a_source_without_sound_gives_a_silent_copy(tmp_path):
+    out = tmp_path / "out.mp4"
+    silent = tmp_path / "silent.mp4"
+    with AnnotatedVideoWriter(silent, fps=10, frame_size=(64, 48)) as video:
+        video.write(frames(1)[0])
+    with AnnotatedVideoWriter(out, fps=10, frame_size=(64, 48), audio_from=silent) as video:
+        video.write(frames(1)[0])
+    assert set(streams_of(out)) == {"video"}

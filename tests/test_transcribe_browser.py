@@ -8,17 +8,12 @@ the same cues as the `webvtt` package (webvtt-py) does, and show the right
 cue when the video is seeked into it. A screenshot of the video with the
 caption showing is saved (also copied to $EMOCAP_ARTIFACTS when set).
 
-The video: the annotated copy `--annotate` writes is MPEG-4 Part 2 (`mp4v`),
-which Chromium does not decode (`canPlayType('video/mp4; codecs="mp4v.20.8"')`
-is ''). Debian's Chromium does play H.264, but OpenCV's pip wheels have no
-H.264 encoder: `avc1` only tries the hardware `h264_v4l2m2m`, which fails
-without a device. They do have libvpx: VP8 in WebM (fourcc `VP80`, `.webm`)
-opens, and every Chromium plays it (FFmpeg prints "tag 'VP80' is not
-supported with ... webm", which is harmless: WebM has no codec tags, the
-codec is still VP8). So the sample clip is re-encoded here to VP8 WebM with
-OpenCV, frame by frame. The original clip is used rather than the annotated
-copy, so the screenshot shows the browser's captions and not the ones drawn
-into the picture.
+The video: the sample clip re-encoded here with OpenCV to VP8 WebM, frame by
+frame, rather than the annotated copy (an H.264 MP4 that Chromium plays too,
+see test_annotated_video.py), so that the screenshot shows the browser's
+captions and not the ones drawn into the picture. (OpenCV's pip wheels have
+no H.264 encoder; FFmpeg prints "tag 'VP80' is not supported with ... webm",
+which is harmless: WebM has no codec tags, the codec is still VP8.)
 
 The files are served by http.server with byte ranges added: without answers
 to `Range` requests Chromium cannot seek (the seek lands at 0 s).

@@ -92,7 +92,7 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
             builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
             summary=EmotionSummary(keep_timeline=plan.timeline is not None),
             video=None if plan.annotated is None else stack.enter_context(
-                AnnotatedVideoWriter(plan.annotated, fps=fps, frame_size=source.size)
+                AnnotatedVideoWriter(plan.annotated, fps=fps, frame_size=source.size, audio_from=plan.video)
             ),
             overlay=CaptionOverlay(),
         )

@@ -55,11 +55,11 @@ how captions are cut:
   third of the picture the face is in.
 
 the annotated copy (--annotate):
-  Boxes, captions and probability bars drawn on every frame, at the video's
-  frame rate; name it .webm (VP8) to play it in a web browser, which does not
-  play the MPEG-4 of .mp4 copies. It has no sound: OpenCV writes pictures only. To add the sound
-  of the original back, for example:
-    ffmpeg -i talk.annotated.mp4 -i talk.mp4 -map 0:v -map 1:a? -c copy talk.captioned.mp4
+  Boxes, captions and probability bars drawn on every frame, each at its own
+  time, with the sound of the original: .mp4 (also .m4v, .mov, .mkv) is H.264
+  that browsers, phones and players play, the sound copied as it is (AAC) or
+  re-encoded to AAC; .webm is VP9 with Opus; .avi is MPEG-4 Part 2 with PCM
+  for older tools.
 
 summary:
   At the end, a table per face: seconds with a caption, the share of each
@@ -90,8 +90,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out-dir", type=Path, metavar="DIR",
                         help="folder for outputs named after the video (default: the video's folder; created if needed)")
     parser.add_argument("--annotate", nargs="?", const="", metavar="OUT.mp4",
-                        help="also write a copy of the video with boxes and captions (.mp4, .mov, .m4v, .avi, "
-                        "or .webm to play it in a browser; no sound); alone, it is named VIDEO.annotated.mp4")
+                        help="also write a copy of the video with boxes and captions and the original sound "
+                        "(.mp4: H.264, plays everywhere; .m4v, .mov, .mkv; .webm: VP9; .avi); alone, it is "
+                        "named VIDEO.annotated.mp4")
     parser.add_argument("--records", choices=("frame", "segment"), default="frame",
                         help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
     parser.add_argument("--min-duration", type=real_number(0, unit="number of seconds"), default=0.5, metavar="S",
@@ -111,7 +112,7 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     from emocap.outputs.files import check_folders, check_outputs
     from emocap.outputs.registry import WRITERS, writer_class
     from emocap.outputs.summary import check_plot_path
-    from emocap.outputs.video import VIDEO_CODECS, video_codec
+    from emocap.outputs.video import VIDEO_FORMATS, video_format
 
     several = len(videos) > 1 or Path(args.input).is_dir()
     nothing_else = args.annotate is None and args.summary_plot is None
@@ -134,12 +135,12 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     plans = []
     for video in videos:
         transcripts = tuple(output_path(video, value, TRANSCRIPT_STEM, WRITERS) for value in requested)
-        annotated = None if args.annotate is None else output_path(video, args.annotate, ANNOTATED_STEM, VIDEO_CODECS)
+        annotated = None if args.annotate is None else output_path(video, args.annotate, ANNOTATED_STEM, VIDEO_FORMATS)
         timeline = None if args.summary_plot is None else output_path(video, args.summary_plot, TIMELINE_STEM, PLOT_SUFFIXES)
         for path in transcripts:
             writer_class(path)
         if annotated is not None:
-            video_codec(annotated)
+            video_format(annotated)
         if timeline is not None:
             check_plot_path(timeline)
         plans.append(OutputPlan(video, transcripts, annotated, timeline))

@@ -12,7 +12,7 @@ from emocap.outputs.segments import Segment, SegmentBuilder
 from emocap.outputs.subtitles import SrtWriter, WebVTTWriter
 from emocap.outputs.summary import EmotionSummary
 from emocap.outputs.transcript import TranscriptOutputs
-from emocap.outputs.video import VIDEO_CODECS, AnnotatedVideoWriter
+from emocap.outputs.video import VIDEO_FORMATS, AnnotatedVideoWriter
 from emocap.outputs.writer import RECORD_KINDS, TranscriptWriter
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "SrtWriter",
     "TranscriptOutputs",
     "TranscriptWriter",
-    "VIDEO_CODECS",
+    "VIDEO_FORMATS",
     "WRITERS",
     "WebVTTWriter",
     "caption_text",

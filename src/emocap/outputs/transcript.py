@@ -46,7 +46,7 @@ class TranscriptOutputs:
             writer.frame(result)
         self._take(self.builder.update(result))
         if self.video is not None:
-            self.video.write(self._fit(self.overlay.annotate(frame_bgr, result)))
+            self.video.write(self._fit(self.overlay.annotate(frame_bgr, result)), result.time_s)
         self.frames += 1
         self.faces_seen += len(result.faces)
 
