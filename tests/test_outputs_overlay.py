@@ -4,6 +4,7 @@ from test_outputs_fixtures import FEAR, HAPPY, NEUTRAL, SAD, face_box, make_resu
 
 from emocap.labels import VALENCE_COLOURS_BGR
 from emocap.outputs import CaptionOverlay, FpsMeter
+from emocap.outputs.layout import Rect
 from emocap.outputs.overlay import NO_LABEL_COLOUR_BGR, text_colours, valence_colours
 from emocap.labels import FER2013_LABELS
 from emocap.types import NO_LABEL
@@ -116,3 +117,42 @@ def test_fps_meter_smooths_the_frame_rate():
 def test_bad_fps_smoothing_is_refused(bad):
     with pytest.raises(ValueError, match="smoothing"):
         FpsMeter(smoothing=bad)
+
+
+def crowded_result(width: int, height: int, count: int = 8) -> "FrameResult":
+    """`count` faces side by side across the frame, each with a spread of probabilities."""
+    from emocap.types import Faces, FrameResult
+
+    side = width / (count + 1)
+    gap = (width - count * side) / (count + 1)
+    boxes = [[gap + i * (side + gap), 0.35 * height, gap + i * (side + gap) + side, 0.35 * height + 1.2 * side]
+             for i in range(count)]
+    probs = np.random.default_rng(0).dirichlet(np.full(7, 0.5), count).astype(np.float32)
+    faces = Faces(boxes=boxes, scores=[0.99] * count, track_ids=list(range(count)), probs=probs,
+                  display=probs.argmax(1).tolist(), runner_up=[NO_LABEL] * count)
+    return FrameResult(index=0, time_s=0.0, frame_size=(width, height), faces=faces, labels=FER2013_LABELS)
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1280, 720)])
+def test_eight_faces_in_a_row_get_labels_that_never_overlap_or_leave_the_frame(size):
+    """Four faces side by side once had two of four probability panels covered by their neighbours'."""
+    width, height = size
+    result = crowded_result(width, height)
+    out = blank(height, width)
+    overlay = CaptionOverlay()
+    layout = overlay.draw_faces(out, result, scale=max(height, 240) / 720, reserved=[])
+    assert all(face.caption_rect is not None for face in layout)  # every face is named, if only in short
+    drawn = [face.caption_rect for face in layout] + [face.panel_rect for face in layout if face.panel_rect]
+    assert len(drawn) > len(layout)  # some panels found room
+    faces = [Rect(*(int(round(v)) for v in box)) for box in result.faces.boxes.tolist()]
+    for index, rect in enumerate(drawn):
+        assert rect.inside(width, height), rect
+        assert not any(rect.intersects(other) for other in drawn[index + 1 :]), rect
+        assert not any(rect.intersects(face) for face in faces), rect  # labels do not cover faces either
+    for face in layout:  # a panel that found no room says its top class in the caption instead
+        assert face.panel_rect is not None or face.caption.endswith("%)") or face.caption.endswith("%"), face
+    # What is drawn is what was laid out: each caption's rectangle is filled with its face's colour.
+    colours = valence_colours(FER2013_LABELS, result.faces.display)
+    for face, colour in zip(layout, colours.tolist()):
+        rect = face.caption_rect
+        assert tuple(out[rect.y1 + 1, rect.x1 + 1]) == tuple(colour)

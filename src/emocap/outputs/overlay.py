@@ -21,6 +21,7 @@ import numpy as np
 
 from emocap.labels import VALENCE_COLOURS_BGR, VALENCE_OF
 from emocap.outputs.captions import frame_captions
+from emocap.outputs.layout import FaceLabels, Rect, layout_labels
 from emocap.types import NO_LABEL, FrameResult
 
 FONT = cv2.FONT_HERSHEY_DUPLEX
@@ -82,25 +83,57 @@ class CaptionOverlay:
         self.show_bars = bool(show_bars)
 
     def annotate(self, frame_bgr: np.ndarray, result: FrameResult, *, fps: float | None = None) -> np.ndarray:
-        """A copy of `frame_bgr` (H, W, 3) uint8 with the faces of `result` drawn on it, and `fps` if given."""
+        """A copy of `frame_bgr` (H, W, 3) uint8 with the faces of `result` drawn on it, and `fps` if given.
+        Captions and panels are laid out so that none covers another or leaves the frame (`layout_labels`)."""
         frame = np.asarray(frame_bgr)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected a BGR frame (H, W, 3) uint8, got {frame.dtype} {frame.shape}")
         out = frame.copy()
         scale = self.text_scale * max(frame.shape[0], 240) / REFERENCE_HEIGHT
+        reserved = []
+        if fps is not None:
+            reserved.append(self._draw_label(out, f"{fps:.1f} fps", (8, 8), np.array(PANEL_COLOUR_BGR), 0.75 * scale))
         faces = result.faces
         if len(faces):
-            labels = tuple(result.labels)
-            colours = valence_colours(labels, faces.display)
-            boxes = np.round(faces.boxes).astype(np.int64)
-            _, _, captions = frame_captions(result, separator=" - ")  # OpenCV's fonts have no dash
-            self._draw_boxes(out, boxes, colours, scale)
-            if self.show_bars and faces.probs.shape[1] == len(labels) > 0:
-                self._draw_bars(out, boxes, faces.probs, labels, scale)
-            self._draw_captions(out, boxes, captions, colours, scale)
-        if fps is not None:
-            self._draw_label(out, f"{fps:.1f} fps", (8, 8), np.array(PANEL_COLOUR_BGR), 0.75 * scale)
+            self.draw_faces(out, result, scale, reserved)
         return out
+
+    def draw_faces(self, out: np.ndarray, result: FrameResult, scale: float, reserved: list[Rect]) -> list[FaceLabels]:
+        """Boxes, then captions and panels where `layout_labels` puts them; returns that layout."""
+        faces, labels = result.faces, tuple(result.labels)
+        colours = valence_colours(labels, faces.display)
+        boxes = np.round(faces.boxes).astype(np.int64)
+        _, _, captions = frame_captions(result, separator=" - ")  # OpenCV's fonts have no dash
+        with_bars = self.show_bars and faces.probs.shape[1] == len(labels) > 0
+        top = faces.probs.argmax(axis=1) if with_bars else np.zeros(len(faces), np.int64)
+        numbers, _, _ = frame_captions(result)
+        short = [f"{n}: {labels[d]}" if d != NO_LABEL else str(n) for n, d in zip(numbers, faces.display.tolist())]
+        shares = [f"{labels[c]} {faces.probs[i, c]:.0%}" for i, c in enumerate(top.tolist())]
+        folded = [
+            (f"{caption} ({share})", f"{number}: {share}")
+            for caption, number, share in zip(captions, numbers, shares)
+        ]
+        font_scale, row = 0.9 * scale, max(10, round(14 * scale))
+        layout = layout_labels(
+            boxes.tolist(), captions, folded, short, (out.shape[1], out.shape[0]),
+            caption_size=lambda text, size: self._label_size(text, font_scale * size),
+            panel_size=(lambda size: _panel_size(len(labels), _row(row, size))) if with_bars else None,
+            reserved=reserved,
+        )
+        self._draw_boxes(out, boxes, colours, scale)
+        inset = max(2, round(3 * scale))
+        for number, (x1, y1, _, _), colour in zip(numbers, boxes.tolist(), colours):
+            # The number inside its own box: where captions are laid far off, it says whose they are.
+            self._draw_label(out, str(number), (x1 + inset, y1 + inset), colour, 0.6 * scale)
+        for face, placed in enumerate(layout):
+            if placed.panel_rect is not None:
+                _draw_panel(out, placed.panel_rect, faces.probs[face], labels, _row(row, placed.panel_scale))
+            if placed.caption_rect is not None:
+                self._draw_label(
+                    out, placed.caption, (placed.caption_rect.x1, placed.caption_rect.y1), colours[face],
+                    font_scale * placed.caption_scale,
+                )
+        return layout
 
     @staticmethod
     def _draw_boxes(out: np.ndarray, boxes: np.ndarray, colours: np.ndarray, scale: float) -> None:
@@ -108,59 +141,48 @@ class CaptionOverlay:
         for (x1, y1, x2, y2), colour in zip(boxes.tolist(), colours.tolist()):
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
 
-    def _draw_captions(
-        self, out: np.ndarray, boxes: np.ndarray, captions: list[str], colours: np.ndarray, scale: float
-    ) -> None:
-        font_scale = 0.9 * scale
-        # Above the box when it fits, otherwise just inside its top edge.
-        height = self._label_height(font_scale)
-        tops = np.where(boxes[:, 1] - height >= 0, boxes[:, 1] - height, np.maximum(boxes[:, 1], 0))
-        for caption, x1, top, colour in zip(captions, np.maximum(boxes[:, 0], 0).tolist(), tops.tolist(), colours):
-            self._draw_label(out, caption, (x1, top), colour, font_scale)
-
     @staticmethod
-    def _label_height(font_scale: float) -> int:
-        thickness = max(1, round(2 * font_scale))
-        (_, text_height), baseline = cv2.getTextSize("Fg", FONT, font_scale, thickness)
-        return text_height + baseline + 2 * max(2, round(6 * font_scale))
-
-    @staticmethod
-    def _draw_label(out: np.ndarray, text: str, top_left: tuple[int, int], colour: np.ndarray, font_scale: float) -> None:
-        """Text on a filled rectangle of `colour`, the text in black or white for contrast."""
+    def _label_size(text: str, font_scale: float) -> tuple[int, int]:
+        """(width, height) of a caption's filled rectangle, text and padding."""
         thickness = max(1, round(2 * font_scale))
         pad = max(2, round(6 * font_scale))
         (width, height), baseline = cv2.getTextSize(text, FONT, font_scale, thickness)
-        x, y = top_left
-        # Keep the whole label in the frame when the face is at the right edge.
-        x = int(max(0, min(x, out.shape[1] - width - 2 * pad)))
-        cv2.rectangle(out, (x, y), (x + width + 2 * pad, y + height + baseline + 2 * pad), colour.tolist(), cv2.FILLED)
-        ink = text_colours(colour[None])[0].tolist()
-        cv2.putText(out, text, (x + pad, y + pad + height), FONT, font_scale, ink, thickness, cv2.LINE_AA)
+        return width + 2 * pad, height + baseline + 2 * pad
 
-    @staticmethod
-    def _draw_bars(out: np.ndarray, boxes: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], scale: float) -> None:
-        """A dark panel under each box with one bar per class, its length the probability."""
-        k = len(labels)
-        row = max(10, round(14 * scale))
-        name_width = round(4.2 * row)
-        bar_width = max(round(6 * row), 1)
-        panel_w, panel_h = name_width + bar_width + 6, k * row + 4
-        frame_h, frame_w = out.shape[:2]
-        lefts = np.clip(boxes[:, 0], 0, max(frame_w - panel_w, 0))
-        tops = np.clip(boxes[:, 3] + 4, 0, max(frame_h - panel_h, 0))
-        # All bar rectangles of all faces at once: (n, k) corners.
-        bar_x1 = (lefts + name_width)[:, None].repeat(k, axis=1)
-        bar_x2 = bar_x1 + np.round(np.clip(probs, 0, 1) * bar_width).astype(np.int64)
-        bar_y1 = tops[:, None] + 2 + np.arange(k)[None, :] * row
-        bar_y2 = bar_y1 + row - 2
-        class_colours = valence_colours(labels, np.arange(k)).tolist()
-        font_scale = row / 28
-        short_names = [name[:3] for name in labels]
-        for face in range(len(boxes)):
-            left, top = int(lefts[face]), int(tops[face])
-            cv2.rectangle(out, (left, top), (left + panel_w, top + panel_h), PANEL_COLOUR_BGR, cv2.FILLED)
-            for c in range(k):
-                y1, y2 = int(bar_y1[face, c]), int(bar_y2[face, c])
-                cv2.putText(out, short_names[c], (left + 3, y2 - 1), FONT, font_scale, (235, 235, 235), 1, cv2.LINE_AA)
-                if bar_x2[face, c] > bar_x1[face, c]:
-                    cv2.rectangle(out, (int(bar_x1[face, c]), y1), (int(bar_x2[face, c]), y2), class_colours[c], cv2.FILLED)
+    def _draw_label(self, out: np.ndarray, text: str, top_left: tuple[int, int], colour: np.ndarray, font_scale: float) -> Rect:
+        """Text on a filled rectangle of `colour`, the text in black or white for contrast; kept in the frame."""
+        thickness = max(1, round(2 * font_scale))
+        pad = max(2, round(6 * font_scale))
+        width, height = self._label_size(text, font_scale)
+        x = int(max(0, min(top_left[0], out.shape[1] - width)))
+        y = int(max(0, min(top_left[1], out.shape[0] - height)))
+        cv2.rectangle(out, (x, y), (x + width - 1, y + height - 1), colour.tolist(), cv2.FILLED)
+        ink = text_colours(colour[None])[0].tolist()
+        (_, text_height), _ = cv2.getTextSize(text, FONT, font_scale, thickness)
+        cv2.putText(out, text, (x + pad, y + pad + text_height), FONT, font_scale, ink, thickness, cv2.LINE_AA)
+        return Rect(x, y, x + width, y + height)
+
+
+def _row(row: int, scale: float) -> int:
+    return max(6, round(row * scale))
+
+
+def _panel_size(classes: int, row: int) -> tuple[int, int]:
+    """(width, height) of a probability panel: a name column and a bar column, one row per class."""
+    return round(4.2 * row) + max(round(6 * row), 1) + 6, classes * row + 4
+
+
+def _draw_panel(out: np.ndarray, rect: Rect, probs: np.ndarray, labels: tuple[str, ...], row: int) -> None:
+    """A dark panel with one bar per class, its length the probability, in the class's valence colour."""
+    name_width, bar_width = round(4.2 * row), max(round(6 * row), 1)
+    cv2.rectangle(out, (rect.x1, rect.y1), (rect.x2 - 1, rect.y2 - 1), PANEL_COLOUR_BGR, cv2.FILLED)
+    class_colours = valence_colours(labels, np.arange(len(labels))).tolist()
+    lengths = np.round(np.clip(probs, 0, 1) * bar_width).astype(np.int64).tolist()
+    font_scale = row / 28
+    for c, (name, length) in enumerate(zip(labels, lengths)):
+        y1 = rect.y1 + 2 + c * row
+        y2 = y1 + row - 2
+        cv2.putText(out, name[:3], (rect.x1 + 3, y2 - 1), FONT, font_scale, (235, 235, 235), 1, cv2.LINE_AA)
+        if length > 0:
+            x1 = rect.x1 + name_width
+            cv2.rectangle(out, (x1, y1), (x1 + length, y2), class_colours[c], cv2.FILLED)
