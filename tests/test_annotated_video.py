@@ -1,4 +1,5 @@
-"""The annotated copy of `emocap transcribe` plays where people watch video, with its sound.
+"""The annotated copy of `emocap transcribe` plays where people watch video, with its sound;
+its --report page plays it and seeks it from the timeline.
 
 A clip of the bundled sample's faces with a sine tone (H.264 and AAC, made
 with PyAV by the tests) is transcribed by the real CLI; its annotated MP4 must be
@@ -9,17 +10,14 @@ play in headless Chromium with its sound decoded.
 from __future__ import annotations
 
 import asyncio
-import functools
+import base64
 import json
-import threading
-from http.server import ThreadingHTTPServer
 
 import cv2
 import numpy as np
 import pytest
-from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium
+from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact, served
 from test_outputs_video import streams_of, write_clip_with_tone
-from test_transcribe_browser import MediaHandler
 from websockets.asyncio.client import connect
 
 from emocap.cli import main
@@ -73,28 +71,75 @@ def test_chromium_plays_the_annotated_mp4_with_sound(annotated, tmp_path):
     source, out = annotated
     folder = out.parent
     (folder / "play.html").write_text(f'<!doctype html><video src="{out.name}" preload="auto"></video>', encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(MediaHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
 
-    async def drive(devtools: int) -> dict:
+    async def drive(devtools: int, base_url: str) -> dict:
         async with connect(page_socket_url(devtools), max_size=None) as socket:
             page = DevToolsPage(socket)
-            await page.call("Page.navigate", url=f"http://127.0.0.1:{server.server_address[1]}/play.html")
+            await page.call("Page.navigate", url=f"{base_url}/play.html")
             await page.wait_for("document.readyState === 'complete'", timeout_s=30)
             mime = json.dumps('video/mp4; codecs="avc1.64001e, mp4a.40.2"')
             seen = {"can_play": await page.evaluate(f"document.createElement('video').canPlayType({mime})")}
             seen.update(await page.evaluate(PLAY_SCRIPT))
             return seen
 
-    try:
-        with run_chromium(tmp_path / "profile", "--autoplay-policy=no-user-gesture-required") as devtools:
-            seen = asyncio.run(drive(devtools))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with served(folder) as base_url, run_chromium(tmp_path / "profile", "--autoplay-policy=no-user-gesture-required") as devtools:
+        seen = asyncio.run(drive(devtools, base_url))
     assert seen["can_play"] == "probably", seen
     assert seen.get("error") is None, seen
     assert seen["ready"] >= 2 and seen["time"] > 1.5 and seen["width"] == 640, seen
     assert seen["audioBytes"] > 0, seen  # the sound was decoded as it played
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """The real CLI on the bundled sample: an annotated copy and the --report page beside it."""
+    folder = tmp_path_factory.mktemp("report")
+    clip = folder / "talk.mp4"
+    clip.write_bytes(sample_clip().read_bytes())
+    assert main(["transcribe", str(clip), "-o", "vtt", "--annotate", "--report"]) == 0
+    return folder / "talk.report.html", folder / "talk.annotated.mp4"
+
+
+def test_report_is_one_page_that_names_the_video_and_holds_everything_else(reported):
+    page, annotated = reported
+    text = page.read_text(encoding="utf-8")
+    assert 'src="talk.annotated.mp4"' in text  # relative: the page and the video travel together
+    assert "http://" not in text and "https://" not in text and "<link" not in text  # nothing fetched
+    assert text.count('class="segment"') >= 2 and "Face 1" in text and "How this was made" in text
+
+
+@requires_chromium
+def test_clicking_a_timeline_segment_seeks_the_video(reported, tmp_path):
+    page, annotated = reported
+
+    async def drive(devtools: int, base_url: str) -> dict:
+        async with connect(page_socket_url(devtools), max_size=None) as socket:
+            tab = DevToolsPage(socket)
+            await tab.call("Page.navigate", url=f"{base_url}/{page.name}")
+            await tab.wait_for("document.getElementById('video').readyState >= 1", timeout_s=30)
+            # The last segment that starts after 1 s: clicked for real, at its centre, by the mouse.
+            target = await tab.evaluate("""(() => {
+              const buttons = [...document.querySelectorAll('button.segment')].filter(b => Number(b.dataset.start) > 1);
+              const button = buttons[buttons.length - 1];
+              button.scrollIntoView();
+              const box = button.getBoundingClientRect();
+              return {start: Number(button.dataset.start), x: box.x + box.width / 2, y: box.y + box.height / 2,
+                      label: button.getAttribute('aria-label')};
+            })()""")
+            for kind in ("mousePressed", "mouseReleased"):
+                await tab.call("Input.dispatchMouseEvent", type=kind, x=target["x"], y=target["y"], button="left",
+                               clickCount=1)
+            await tab.wait_for(f"Math.abs(document.getElementById('video').currentTime - {target['start']}) < 0.05",
+                               timeout_s=15)
+            await tab.wait_for("(v => v.readyState >= 2 && !v.seeking)(document.getElementById('video'))", timeout_s=15)
+            state = await tab.evaluate("""(() => { const v = document.getElementById('video');
+              return {time: v.currentTime, tracks: v.textTracks.length, cues: v.textTracks[0].cues.length}; })()""")
+            shot = await tab.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            save_artifact(tmp_path / "report.png", base64.b64decode(shot["data"]))
+            return {**target, **state}
+
+    with served(page.parent) as base_url, run_chromium(tmp_path / "profile", "--window-size=1100,1400") as devtools:
+        seen = asyncio.run(drive(devtools, base_url))
+    assert seen["time"] == pytest.approx(seen["start"], abs=0.05), seen
+    assert seen["tracks"] == 1 and seen["cues"] >= 2, seen
+    assert (tmp_path / "report.png").stat().st_size > 10_000

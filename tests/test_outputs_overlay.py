@@ -7,7 +7,7 @@ from emocap.outputs import CaptionOverlay, FpsMeter
 from emocap.outputs.layout import Rect
 from emocap.outputs.overlay import NO_LABEL_COLOUR_BGR, text_colours, valence_colours
 from emocap.labels import FER2013_LABELS
-from emocap.types import NO_LABEL
+from emocap.types import NO_LABEL, Faces, FrameResult
 
 
 def blank(height=360, width=640):
@@ -119,10 +119,8 @@ def test_bad_fps_smoothing_is_refused(bad):
         FpsMeter(smoothing=bad)
 
 
-def crowded_result(width: int, height: int, count: int = 8) -> "FrameResult":
+def crowded_result(width: int, height: int, count: int = 8) -> FrameResult:
     """`count` faces side by side across the frame, each with a spread of probabilities."""
-    from emocap.types import Faces, FrameResult
-
     side = width / (count + 1)
     gap = (width - count * side) / (count + 1)
     boxes = [[gap + i * (side + gap), 0.35 * height, gap + i * (side + gap) + side, 0.35 * height + 1.2 * side]

@@ -26,22 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import html
-import io
 import json
-import re
-import threading
 import urllib.request
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import pytest
 import webvtt
-from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact
+from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact, served
 from websockets.asyncio.client import connect
 
 import emocap.cli
@@ -115,53 +109,6 @@ VIDEO_BOX_SCRIPT = """(video => video && (r => ({x: r.x, y: r.y, width: r.width,
   video.getBoundingClientRect()))(document.querySelector('video'))"""
 
 
-class MediaHandler(SimpleHTTPRequestHandler):
-    """Static files with the media types players insist on, byte ranges, and no request log on stderr.
-
-    Byte ranges matter: Chromium seeks only in media whose server answers `Range` requests
-    with 206 (http.server's handler ignores them, and a seek then lands at 0).
-    """
-
-    extensions_map = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".vtt": "text/vtt",
-        ".webm": "video/webm",
-        ".mp4": "video/mp4",
-        ".html": "text/html",
-    }
-
-    def send_head(self):
-        path = Path(self.translate_path(self.path))
-        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
-        if wanted is None or wanted.groups() == ("", "") or not path.is_file():
-            return super().send_head()
-        size = path.stat().st_size
-        first, last = wanted.groups()
-        start, end = (max(0, size - int(last)), size - 1) if not first else (int(first), min(size - 1, int(last or size)))
-        if start > end:
-            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return None
-        with path.open("rb") as stream:
-            stream.seek(start)
-            body = stream.read(end - start + 1)
-        self.send_response(HTTPStatus.PARTIAL_CONTENT)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return io.BytesIO(body)
-
-    def end_headers(self) -> None:
-        self.send_header("Accept-Ranges", "bytes")
-        super().end_headers()
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-
 class Transcribed(NamedTuple):
     folder: Path
     exit_code: int
@@ -216,15 +163,8 @@ def browser_video(transcribed):
 @pytest.fixture
 def http_folder(transcribed):
     """The transcript folder over http on 127.0.0.1 (a free port), in a thread; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(MediaHandler, directory=str(transcribed.folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with served(transcribed.folder) as base_url:
+        yield base_url
 
 
 def test_transcribe_writes_subtitles_records_and_annotated_copy(transcribed):

@@ -305,9 +305,9 @@ def test_help_teaches_with_examples(capsys):
     with pytest.raises(SystemExit):
         run(["--help"])
     text = capsys.readouterr().out
-    for needle in ("examples:", "emocap transcribe talk.mp4", "--out-dir", "no sound", "--min-duration",
+    for needle in ("examples:", "emocap transcribe talk.mp4", "--out-dir", "with the sound of the original", "--min-duration",
                    "--records {frame,segment}", "--detect-every", "--detector", "--smoother", "--model",
-                   "Face 1 (left): happy — positive", "docs/RECORDS.md"):
+                   "Face 1 (left): happy — positive", "docs/RECORDS.md", "--report [HTML]"):
         assert needle in text, needle
 
 

@@ -32,10 +32,11 @@ class OutputPlan:
     transcripts: tuple[Path, ...]
     annotated: Path | None = None
     timeline: Path | None = None
+    report: Path | None = None
 
     @property
     def paths(self) -> tuple[Path, ...]:
-        return (*self.transcripts, *(p for p in (self.annotated, self.timeline) if p is not None))
+        return (*self.transcripts, *(p for p in (self.annotated, self.timeline, self.report) if p is not None))
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class TranscriptionSettings:
     keep_partial: bool = False
     """Keep what could be read of a truncated video instead of failing."""
     progress: bool = True
+    run_info: tuple[tuple[str, str], ...] = ()
+    """How the run was made (model, settings, version), as the --report page shows it."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
     from tqdm import tqdm
 
     from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
+    from emocap.outputs.report import HtmlReport
     from emocap.outputs.transcript import TranscriptOutputs
     from emocap.sources import open_path
 
@@ -87,8 +91,14 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(open_path(plan.video))
         fps = source.fps or FALLBACK_FPS
+        writers = [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts]
+        if plan.report is not None:  # the page plays the annotated copy when there is one
+            report = HtmlReport(
+                plan.report, video=plan.annotated or plan.video, source=plan.video, run=dict(settings.run_info)
+            )
+            writers.append(stack.enter_context(report))
         outputs = TranscriptOutputs(
-            [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts],
+            writers,
             builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
             summary=EmotionSummary(keep_timeline=plan.timeline is not None),
             video=None if plan.annotated is None else stack.enter_context(

@@ -21,6 +21,7 @@ from emocap.transcription import (
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 TRANSCRIPT_STEM = ".emotions"
 TIMELINE_STEM = ".timeline"
+REPORT_STEM = ".report"
 
 DESCRIPTION = """\
 Write an emotion transcript of a recorded video: for each face, which emotion
@@ -61,6 +62,12 @@ the annotated copy (--annotate):
   re-encoded to AAC; .webm is VP9 with Opus; .avi is MPEG-4 Part 2 with PCM
   for older tools.
 
+the report (--report):
+  One page to open in a browser, beside the video it plays (the annotated copy
+  when there is one): the video with its captions, a timeline per face
+  coloured by emotion and valence (click a segment, or Tab to it and press
+  Enter, to play from there), a table per face, and how the run was made.
+
 summary:
   At the end, a table per face: seconds with a caption, the share of each
   emotion and of each valence (negative, neutral, positive). With
@@ -70,6 +77,7 @@ examples:
   emocap transcribe talk.mp4                      writes talk.emotions.vtt beside the video
   emocap transcribe talk.mp4 -o talk.srt -o talk.jsonl --records segment
   emocap transcribe talk.mp4 --annotate talk-captioned.mp4 --summary-plot talk.png
+  emocap transcribe talk.mp4 --annotate --report  talk.annotated.mp4 and talk.report.html to open
   emocap transcribe interviews/ -o vtt -o csv --out-dir transcripts/
                                                   every video in the folder, named after each
   emocap transcribe long.mp4 --detect-every 3     faster: boxes tracked between detections
@@ -100,6 +108,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--summary-plot", nargs="?", const="", metavar="PNG",
                         help="also save a timeline of each face's emotions (.png, .svg, .pdf); "
                         "alone, it is named VIDEO.timeline.png")
+    parser.add_argument("--report", nargs="?", const="", metavar="HTML",
+                        help="also write one self-contained page to look at: the video (the annotated copy when "
+                        "there is one) with its captions, a timeline per face that seeks the video when clicked, "
+                        "a table per face, and how the run was made; alone, it is named VIDEO.report.html")
     parser.add_argument("--keep-partial", action="store_true",
                         help="if a video ends early (a truncated file), keep the transcript of what could be read "
                         "instead of failing")
@@ -111,11 +123,12 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     """Each video's output paths, checked before any work: formats known, no clashes, folders there."""
     from emocap.outputs.files import check_folders, check_outputs
     from emocap.outputs.registry import WRITERS, writer_class
+    from emocap.outputs.report import REPORT_SUFFIX
     from emocap.outputs.summary import check_plot_path
     from emocap.outputs.video import VIDEO_FORMATS, video_format
 
     several = len(videos) > 1 or Path(args.input).is_dir()
-    nothing_else = args.annotate is None and args.summary_plot is None
+    nothing_else = args.annotate is None and args.summary_plot is None and args.report is None
     requested = list(args.output) or (["vtt"] if nothing_else else [])
     if args.out_dir is not None and args.out_dir.exists() and not args.out_dir.is_dir():
         raise OutputError(f"--out-dir {str(args.out_dir)!r} is a file, not a folder")
@@ -137,13 +150,14 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
         transcripts = tuple(output_path(video, value, TRANSCRIPT_STEM, WRITERS) for value in requested)
         annotated = None if args.annotate is None else output_path(video, args.annotate, ANNOTATED_STEM, VIDEO_FORMATS)
         timeline = None if args.summary_plot is None else output_path(video, args.summary_plot, TIMELINE_STEM, PLOT_SUFFIXES)
+        report = None if args.report is None else output_path(video, args.report, REPORT_STEM, (REPORT_SUFFIX,))
         for path in transcripts:
             writer_class(path)
         if annotated is not None:
             video_format(annotated)
         if timeline is not None:
             check_plot_path(timeline)
-        plans.append(OutputPlan(video, transcripts, annotated, timeline))
+        plans.append(OutputPlan(video, transcripts, annotated, timeline, report))
 
     check_outputs(((plan.video, plan.paths) for plan in plans), noun="video", verb="transcribes")
     if args.out_dir is not None:  # only once every other check has passed, so a refused run leaves nothing behind
@@ -159,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
     videos = find_videos(Path(args.input))
     plans = plan_outputs(videos, args)
     pipeline = build_pipeline(args)
-    settings = TranscriptionSettings(records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial)
+    settings = TranscriptionSettings(
+        records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial, run_info=run_info(args),
+    )
     failures = 0
     for plan in plans:
         pipeline.reset()
@@ -174,6 +190,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"emocap transcribe: {failures} of {len(plans)} videos failed; their outputs were not written", file=sys.stderr)
         return EmocapError.exit_code
     return 0
+
+
+def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """How this run was made, in the words of its options, for the --report page."""
+    from datetime import datetime
+
+    from emocap import __version__
+
+    return (
+        ("model", args.model or "the built-in model (emocap/models/emotion.onnx)"),
+        ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} frame(s)"),
+        ("memory", args.smoother + (f", {args.memory} predictions" if args.memory else "")),
+        ("shortest caption", f"{args.min_duration:g} s"),
+        ("emocap", __version__),
+        ("made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+    )
 
 
 def report(result: TranscriptionResult) -> None:
