@@ -1,6 +1,13 @@
 """The annotated copy of `emocap transcribe` plays where people watch video, with its sound;
 its --report page plays it and seeks it from the timeline.
 
+With --embed-subtitles the copy also carries the captions as a mov_text track,
+read back here with FFmpeg (PyAV): Chromium does not expose a file's own
+subtitle tracks to a page (video.textTracks stays empty for mov_text in MP4 and
+WebVTT in WebM or Matroska alike, checked with Chromium 156), so in a browser
+the captions come from the .vtt file as a <track> (test_transcribe_browser.py)
+or from the --report page.
+
 A clip of the bundled sample's faces with a sine tone (H.264 and AAC, made
 with PyAV by the tests) is transcribed by the real CLI; its annotated MP4 must be
 H.264 with the source's AAC sound, as long as the source to a frame, and
@@ -16,11 +23,20 @@ import json
 import cv2
 import numpy as np
 import pytest
-from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact, served
-from test_outputs_video import streams_of, write_clip_with_tone
+import webvtt
+from chromium import (
+    DevToolsPage,
+    page_socket_url,
+    requires_chromium,
+    run_chromium,
+    save_artifact,
+    served,
+)
+from test_outputs_video import streams_of, subtitle_track, write_clip_with_tone
 from websockets.asyncio.client import connect
 
 from emocap.cli import main
+from emocap.outputs.video import stacked_captions
 from emocap.sources import sample_clip
 
 FPS = 15
@@ -43,7 +59,7 @@ def annotated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("annotated")
     source = write_clip_with_tone(folder / "talk.mp4", sample_frames(), fps=FPS)
     out = folder / "talk.annotated.mp4"
-    assert main(["transcribe", str(source), "-o", str(folder / "talk.vtt"), "--annotate", str(out)]) == 0
+    assert main(["transcribe", str(source), "-o", str(folder / "talk.vtt"), "--annotate", str(out), "--embed-subtitles"]) == 0
     return source, out
 
 
@@ -53,6 +69,18 @@ def test_annotated_mp4_is_h264_with_the_source_sound_and_its_length(annotated):
     assert streams["video"][0] == "h264" and streams["audio"][0] == "aac"
     for kind in ("video", "audio"):
         assert abs(streams[kind][1] - original[kind][1]) <= 1 / FPS, (kind, streams, original)
+
+
+def test_annotated_mp4_carries_the_subtitles_as_a_track(annotated):
+    source, out = annotated
+    cues = [
+        (caption.start_time.in_milliseconds() / 1000, caption.end_time.in_milliseconds() / 1000, caption.text)
+        for caption in webvtt.read(str(out.parent / "talk.vtt"))
+    ]
+    assert len(cues) >= 2
+    codec, embedded = subtitle_track(out)
+    assert codec == "mov_text"
+    assert embedded == [(round(s, 3), round(e, 3), text) for s, e, text in stacked_captions(cues)]
 
 
 PLAY_SCRIPT = """new Promise((resolve) => {

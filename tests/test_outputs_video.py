@@ -4,6 +4,7 @@ import pytest
 
 from emocap.errors import OutputError
 from emocap.outputs import AnnotatedVideoWriter
+from emocap.outputs.video import stacked_captions
 
 
 def frames(count, size=(64, 48)):
@@ -161,3 +162,54 @@ def test_a_source_without_sound_gives_a_silent_copy(tmp_path):
     with AnnotatedVideoWriter(out, fps=10, frame_size=(64, 48), audio_from=silent) as video:
         video.write(frames(1)[0])
     assert set(streams_of(out)) == {"video"}
+
+
+def subtitle_track(path):
+    """(codec, [(start, end, text)]) of a file's subtitle track, read back with PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.subtitles[0]
+        cues = []
+        for packet in container.demux(stream):
+            if packet.pts is None or not packet.size:
+                continue
+            data = bytes(packet)
+            text = (data[2:] if stream.codec_context.name == "mov_text" else data).decode("utf-8")
+            if text:
+                start = float(packet.pts * packet.time_base)
+                cues.append((round(start, 3), round(start + float(packet.duration * packet.time_base), 3), text))
+        return stream.codec_context.name, cues
+
+
+def test_stacked_captions_show_every_face_at_once_without_overlap():
+    captions = [(0.0, 2.0, "Face 1: happy"), (1.0, 3.0, "Face 2: sad"), (3.0, 4.0, "Face 2: fear")]
+    assert stacked_captions(captions) == [
+        (0.0, 1.0, "Face 1: happy"), (1.0, 2.0, "Face 1: happy\nFace 2: sad"), (2.0, 3.0, "Face 2: sad"),
+        (3.0, 4.0, "Face 2: fear"),
+    ]
+    assert stacked_captions([]) == []
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mp4", "mov_text"), (".mkv", "webvtt"), (".webm", "webvtt")])
+def test_captions_become_a_subtitle_track_beside_pictures_and_sound(tmp_path, suffix, codec):
+    source = write_clip_with_tone(tmp_path / "talk.mp4")
+    out = tmp_path / f"talk.annotated{suffix}"
+    with AnnotatedVideoWriter(out, fps=15, frame_size=(160, 120), audio_from=source, subtitles=True) as video:
+        for i, image in enumerate(frames(12, size=(160, 120)) * 2 + frames(6, size=(160, 120))):
+            video.write(image, i / 15)
+        video.add_caption(0.2, 1.2, "Face 1: happy — positive")
+        video.add_caption(0.8, 1.8, "Face 2: sad")
+    assert subtitle_track(out) == (codec, [
+        (0.2, 0.8, "Face 1: happy — positive"), (0.8, 1.2, "Face 1: happy — positive\nFace 2: sad"),
+        (1.2, 1.8, "Face 2: sad"),
+    ])
+    streams = streams_of(out)
+    assert {"video", "audio", "subtitle"} <= set(streams)
+    assert abs(streams["video"][1] - 2.0) <= 1 / 15 + 0.005  # + Matroska's millisecond clock
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["talk.mp4", out.name])  # no pass-1 file left
+
+
+def test_avi_has_no_subtitle_track_to_embed(tmp_path):
+    with pytest.raises(OutputError, match=r"cannot embed subtitles in .*\.avi.*use \.mp4"):
+        AnnotatedVideoWriter(tmp_path / "out.avi", fps=10, frame_size=(64, 48), subtitles=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -357,3 +358,17 @@ def test_sample_clip_annotated_copy_has_every_frame(sample_transcript):
         assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(15)
     finally:
         capture.release()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--embed-subtitles"], "--embed-subtitles puts the subtitles into the annotated copy: add --annotate"),
+        (["--embed-subtitles", "--annotate", "{tmp}/out.avi"], "cannot embed subtitles in '{tmp}/out.avi': use .mp4"),
+    ],
+)
+def test_embedding_subtitles_needs_a_copy_that_can_carry_them(tmp_path, pipeline, options, message):
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    with pytest.raises(OutputError, match=re.escape(message.format(tmp=tmp_path))):
+        run([clip, *(option.format(tmp=tmp_path) for option in options)])
+    assert files_in(tmp_path) == ["talk.avi"]

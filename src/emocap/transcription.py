@@ -48,6 +48,8 @@ class TranscriptionSettings:
     keep_partial: bool = False
     """Keep what could be read of a truncated video instead of failing."""
     progress: bool = True
+    embed_subtitles: bool = False
+    """Put the captions in the annotated copy as a subtitle track too."""
     run_info: tuple[tuple[str, str], ...] = ()
     """How the run was made (model, settings, version), as the --report page shows it."""
 
@@ -102,7 +104,10 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
             builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
             summary=EmotionSummary(keep_timeline=plan.timeline is not None),
             video=None if plan.annotated is None else stack.enter_context(
-                AnnotatedVideoWriter(plan.annotated, fps=fps, frame_size=source.size, audio_from=plan.video)
+                AnnotatedVideoWriter(
+                    plan.annotated, fps=fps, frame_size=source.size, audio_from=plan.video,
+                    subtitles=settings.embed_subtitles,
+                )
             ),
             overlay=CaptionOverlay(),
         )

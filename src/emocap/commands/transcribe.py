@@ -101,6 +101,9 @@ def add_parser(subparsers) -> None:
                         help="also write a copy of the video with boxes and captions and the original sound "
                         "(.mp4: H.264, plays everywhere; .m4v, .mov, .mkv; .webm: VP9; .avi); alone, it is "
                         "named VIDEO.annotated.mp4")
+    parser.add_argument("--embed-subtitles", action="store_true",
+                        help="also put the emotion subtitles into the annotated copy as a track players can show "
+                        "or hide (mov_text in .mp4/.m4v/.mov, WebVTT in .mkv/.webm); needs --annotate")
     parser.add_argument("--records", choices=("frame", "segment"), default="frame",
                         help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
     parser.add_argument("--min-duration", type=real_number(0, unit="number of seconds"), default=0.5, metavar="S",
@@ -127,6 +130,8 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     from emocap.outputs.summary import check_plot_path
     from emocap.outputs.video import VIDEO_FORMATS, video_format
 
+    if args.embed_subtitles and args.annotate is None:
+        raise OutputError("--embed-subtitles puts the subtitles into the annotated copy: add --annotate")
     several = len(videos) > 1 or Path(args.input).is_dir()
     nothing_else = args.annotate is None and args.summary_plot is None and args.report is None
     requested = list(args.output) or (["vtt"] if nothing_else else [])
@@ -154,7 +159,9 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
         for path in transcripts:
             writer_class(path)
         if annotated is not None:
-            video_format(annotated)
+            formats = video_format(annotated)
+            if args.embed_subtitles and formats.subtitle_codec is None:
+                raise OutputError(f"cannot embed subtitles in {str(annotated)!r}: use .mp4, .m4v, .mov, .mkv or .webm")
         if timeline is not None:
             check_plot_path(timeline)
         plans.append(OutputPlan(video, transcripts, annotated, timeline, report))
@@ -174,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     plans = plan_outputs(videos, args)
     pipeline = build_pipeline(args)
     settings = TranscriptionSettings(
-        records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial, run_info=run_info(args),
+        records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial,
+        embed_subtitles=args.embed_subtitles, run_info=run_info(args),
     )
     failures = 0
     for plan in plans:

@@ -57,6 +57,8 @@ class TranscriptOutputs:
     def _take(self, segments: list[Segment]) -> None:
         for segment in segments:
             self.summary.add(segment)
+            if self.video is not None and self.video.subtitles:
+                self.video.add_caption(segment.start_s, segment.end_s, segment.caption)
             for writer in self.writers:
                 writer.segment(segment)
 

@@ -34,15 +34,19 @@ class VideoFormat:
     options: tuple[tuple[str, str], ...] = ()
     constant_rate: bool = False
     """Frames are stamped in frames, not in time (AVI has no other clock)."""
+    subtitle_codec: str | None = None
+    """The soft subtitle track the container carries (`--embed-subtitles`), if any."""
 
 
-_MP4 = VideoFormat("libx264", "aac", frozenset({"aac", "mp3", "alac"}), (("movflags", "+faststart"),))
+_MP4 = VideoFormat("libx264", "aac", frozenset({"aac", "mp3", "alac"}), (("movflags", "+faststart"),),
+                   subtitle_codec="mov_text")
 VIDEO_FORMATS: dict[str, VideoFormat] = {
     ".mp4": _MP4,
     ".m4v": _MP4,
     ".mov": _MP4,
-    ".mkv": VideoFormat("libx264", "aac", frozenset({"aac", "mp3", "opus", "vorbis", "flac", "ac3"})),
-    ".webm": VideoFormat("libvpx-vp9", "libopus", frozenset({"opus", "vorbis"})),
+    ".mkv": VideoFormat("libx264", "aac", frozenset({"aac", "mp3", "opus", "vorbis", "flac", "ac3"}),
+                        subtitle_codec="webvtt"),
+    ".webm": VideoFormat("libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), subtitle_codec="webvtt"),
     # For older tools; browsers do not play it.
     ".avi": VideoFormat("mpeg4", "pcm_s16le", frozenset({"mp3", "ac3", "pcm_s16le"}), constant_rate=True),
 }
@@ -57,12 +61,15 @@ class AnnotatedVideoWriter:
 
     `fps` is the nominal rate (the stream's declared rate, and the spacing of
     frames written without a time); frames written with their time keep a
-    variable frame rate exactly.
+    variable frame rate exactly. With `subtitles`, the captions given to
+    `add_caption` become a soft subtitle track (mov_text in MP4, WebVTT in
+    Matroska and WebM), which players can show or hide; the file is then
+    remuxed once at the end, so the track is interleaved with the pictures.
     """
 
     def __init__(
         self, path: str | os.PathLike, *, fps: float, frame_size: tuple[int, int],
-        audio_from: str | os.PathLike | None = None,
+        audio_from: str | os.PathLike | None = None, subtitles: bool = False,
     ) -> None:
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
@@ -74,6 +81,15 @@ class AnnotatedVideoWriter:
         self.fps = float(fps)
         self.frame_size = (width, height)
         self.audio_from = None if audio_from is None else Path(audio_from)
+        self.subtitles = bool(subtitles)
+        if self.subtitles and self.format.subtitle_codec is None:
+            raise OutputError(
+                f"cannot embed subtitles in {str(self.path)!r}: {self.path.suffix} has no subtitle track; "
+                "use .mp4, .m4v, .mov, .mkv or .webm"
+            )
+        self._captions: list[tuple[float, float, str]] = []
+        self._final: Path | None = None
+        self._pass1: Path | None = None
         self.frames_written = 0
         self._container = None
         self._video = None
@@ -86,7 +102,10 @@ class AnnotatedVideoWriter:
         import av
 
         with contextlib.ExitStack() as stack:
-            temporary = stack.enter_context(atomic_path(self.path))
+            temporary = self._final = stack.enter_context(atomic_path(self.path))
+            if self.subtitles:  # pictures and sound first; the subtitles join them in a remux at the end
+                temporary = temporary.with_name(f"{temporary.stem}.pass1{temporary.suffix}")
+                stack.callback(temporary.unlink, missing_ok=True)
             try:
                 container = av.open(str(temporary), "w", format=_muxer(self.path), options=dict(self.format.options))
             except av.FFmpegError as error:
@@ -106,9 +125,17 @@ class AnnotatedVideoWriter:
                 self._audio = _AudioCopy.open(self.audio_from, container, self.format)
                 if self._audio is not None:
                     stack.callback(self._audio.close)
-            self._container, self._video = container, video
+            self._container, self._video, self._pass1 = container, video, temporary
             self._stack = stack.pop_all()
         return self
+
+    def add_caption(self, start_s: float, end_s: float, text: str) -> None:
+        """A caption for the subtitle track, shown from `start_s` to `end_s` (seconds of the video)."""
+        if not self.subtitles:
+            raise RuntimeError(f"video {str(self.path)!r} was opened without subtitles=True")
+        if not (math.isfinite(start_s) and math.isfinite(end_s) and end_s > start_s >= 0):
+            raise ValueError(f"a caption needs 0 <= start < end, got {start_s!r}..{end_s!r}")
+        self._captions.append((float(start_s), float(end_s), str(text)))
 
     def write(self, frame_bgr: np.ndarray, time_s: float | None = None) -> None:
         import av
@@ -143,6 +170,9 @@ class AnnotatedVideoWriter:
             if self._audio is not None:
                 self._audio.mux_until(math.inf)
                 self._audio.flush()
+            if self.subtitles:
+                container.close()
+                _remux_with_captions(self._pass1, self._final, self.path, self.format, self._captions)
         return False
 
 
@@ -221,6 +251,72 @@ class _AudioCopy:
 
     def close(self) -> None:
         self._source.close()
+
+
+CAPTION_TIME_BASE = Fraction(1, 1000)
+
+
+def _caption_payload(codec: str, text: str) -> bytes:
+    data = text.encode("utf-8")
+    # mov_text (3GPP timed text) samples are the UTF-8 text after its 16-bit length; WebVTT's are the text.
+    return len(data).to_bytes(2, "big") + data if codec == "mov_text" else data
+
+
+def stacked_captions(captions: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Overlapping captions (two faces at once) as one sequence of non-overlapping ones, each showing
+    every caption active then, one per line in order of start: a subtitle track's samples follow
+    one another (MP4's mov_text cannot overlap at all)."""
+    bounds = sorted({time for start, end, _ in captions for time in (start, end)})
+    ordered = sorted(captions)
+    flat: list[tuple[float, float, str]] = []
+    for start, end in zip(bounds, bounds[1:]):
+        text = "\n".join(caption for s, e, caption in ordered if s <= start and e >= end)
+        if not text:
+            continue
+        if flat and flat[-1][2] == text and flat[-1][1] == start:
+            flat[-1] = (flat[-1][0], end, text)
+        else:
+            flat.append((start, end, text))
+    return flat
+
+
+def _remux_with_captions(
+    source: Path, target: Path, path: Path, video_format: VideoFormat, captions: list[tuple[float, float, str]]
+) -> None:
+    """Copy every stream of `source` into `target` and add the captions as a subtitle track,
+    each muxed just before the first packet at or after its start (interleaved, no re-encoding)."""
+    import av
+
+    codec = video_format.subtitle_codec
+    with av.open(str(source)) as original, av.open(
+        str(target), "w", format=_muxer(path), options=dict(video_format.options)
+    ) as output:
+        streams = {stream.index: output.add_stream_from_template(stream) for stream in original.streams}
+        track = output.add_mux_stream(codec)
+        track.time_base = CAPTION_TIME_BASE
+        track.metadata["title"] = "Emotions"
+        pending = stacked_captions(captions)
+        shown = 0
+
+        def mux_captions(until_s: float) -> None:
+            nonlocal shown
+            while shown < len(pending) and pending[shown][0] <= until_s:
+                start, end, text = pending[shown]
+                packet = av.Packet(_caption_payload(codec, text))
+                packet.stream, packet.time_base = track, CAPTION_TIME_BASE
+                packet.pts = packet.dts = round(start / CAPTION_TIME_BASE)
+                packet.duration = max(1, round((end - start) / CAPTION_TIME_BASE))
+                output.mux(packet)
+                shown += 1
+
+        for packet in original.demux():
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            if packet.pts is not None:
+                mux_captions(float(packet.pts * packet.time_base))
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+        mux_captions(math.inf)
 
 
 def _muxer(path: Path) -> str:
