@@ -171,3 +171,18 @@ def test_clicking_a_timeline_segment_seeks_the_video(reported, tmp_path):
     assert seen["time"] == pytest.approx(seen["start"], abs=0.05), seen
     assert seen["tracks"] == 1 and seen["cues"] >= 2, seen
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_a_part_of_a_video_keeps_its_times_in_the_subtitles_and_begins_the_copy_at_zero(tmp_path):
+    source = write_clip_with_tone(tmp_path / "talk.mp4", sample_frames(), fps=FPS)
+    vtt, copy = tmp_path / "part.vtt", tmp_path / "part.mp4"
+    assert main(["transcribe", str(source), "-o", str(vtt), "--annotate", str(copy), "--embed-subtitles",
+                 "--start", "4", "--end", "8"]) == 0
+    cues = [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.text)
+            for c in webvtt.read(str(vtt))]
+    assert cues and all(4.0 <= start < end <= 8.0 for start, end, _ in cues)  # the video's own times
+    streams = streams_of(copy)
+    for kind in ("video", "audio"):  # four seconds of pictures and of sound, from the copy's start
+        assert abs(streams[kind][1] - 4.0) <= 1 / FPS, (kind, streams)
+    _, embedded = subtitle_track(copy)  # the copy's track, moved with the copy
+    assert embedded == [(round(s - 4, 3), round(e - 4, 3), text) for s, e, text in stacked_captions(cues)]

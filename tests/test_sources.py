@@ -1,4 +1,5 @@
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -11,11 +12,11 @@ from emocap.sources import (
     Frame,
     ImageSequenceSource,
     MonotonicClock,
-    PresentationClock,
     ScreenRegion,
     ScreenSource,
     _region_on_screen,
     natural_key,
+    open_path,
     open_source,
     parse_screen_spec,
     sample_clip,
@@ -26,7 +27,7 @@ def write_video(path: Path, frames: int = 6, fps: float = 10.0, size=(64, 48)) -
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     try:
         for i in range(frames):
-            writer.write(np.full((size[1], size[0], 3), 20 * i, np.uint8))
+            writer.write(np.full((size[1], size[0], 3), 20 * i % 250, np.uint8))
     finally:
         writer.release()
     return path
@@ -102,22 +103,39 @@ def test_video_file_frames_times_and_properties(tmp_path):
     assert source.end_reason == "end of video"
 
 
-def test_video_time_stamps_follow_the_container_for_variable_frame_rates():
-    capture = FakeCapture(4, stamps_ms=[0.0, 40.0, 120.0, 130.0], fps=25.0)
-    first = capture.read()[1]
-    source = CaptureSource("vfr.mkv", capture, live=False, first=first)
-    assert [f.time_s for f in source] == pytest.approx([0.0, 0.04, 0.12, 0.13])
-    assert capture.released
+def write_timed_video(path: Path, stamps_ms: list[int]) -> Path:
+    """A Matroska video (PyAV, H.264) whose frames sit at the given times: a variable frame rate."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for index, stamp in enumerate(stamps_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * index, np.uint8), format="bgr24")
+            frame.pts, frame.time_base = stamp, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
 
 
-def test_presentation_clock_keeps_increasing_when_the_container_gives_no_stamps():
-    capture = FakeCapture(4, stamps_ms=[0.0, 0.0, 0.0, -1.0], fps=20.0)
-    clock = PresentationClock(capture, fps=20.0)
-    stamps = []
-    for _ in range(4):
-        capture.read()
-        stamps.append(clock())
-    assert stamps == pytest.approx([0.0, 0.05, 0.10, 0.15])
+def test_video_time_stamps_follow_the_container_for_variable_frame_rates(tmp_path):
+    path = write_timed_video(tmp_path / "vfr.mkv", [0, 40, 120, 130])
+    with open_source(str(path)) as source:
+        assert [f.time_s for f in source] == pytest.approx([0.0, 0.04, 0.12, 0.13])
+    assert not source.truncated
+
+
+def test_a_part_of_a_video_is_found_by_seeking_and_keeps_the_video_s_times(tmp_path):
+    path = write_video(tmp_path / "long.mp4", frames=60, fps=10.0)
+    with open_path(path, start_s=2.0, end_s=3.0) as source:
+        times = [f.time_s for f in source]
+    assert times == pytest.approx(np.arange(20, 30) / 10.0)
+    assert source.end_reason == "reached --end 3 s" and not source.truncated
+    with open_path(path, start_s=5.5) as source:
+        assert [f.time_s for f in source] == pytest.approx(np.arange(55, 60) / 10.0)
+    with pytest.raises(SourceError, match=r"gave no frame after 9 s"):
+        open_path(path, start_s=9.0)
 
 
 def test_monotonic_clock_counts_from_the_first_call():
@@ -128,7 +146,7 @@ def test_monotonic_clock_counts_from_the_first_call():
 
 def test_camera_that_stops_mid_stream_ends_iteration_cleanly():
     capture = FakeCapture(3)
-    source = CaptureSource("0", capture, live=True, first=capture.read()[1])
+    source = CaptureSource("0", capture, first=capture.read()[1])
     frames = list(source)
     assert [f.index for f in frames] == [0, 1, 2]
     times = [f.time_s for f in frames]
@@ -140,7 +158,7 @@ def test_camera_that_stops_mid_stream_ends_iteration_cleanly():
 def test_grayscale_camera_frames_become_bgr():
     capture = FakeCapture(0)
     gray = np.zeros((4, 6), np.uint8)
-    source = CaptureSource("0", capture, live=True, first=gray)
+    source = CaptureSource("0", capture, first=gray)
     assert next(iter(source)).image_bgr.shape == (4, 6, 3)
 
 

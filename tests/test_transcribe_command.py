@@ -178,7 +178,7 @@ def test_a_bad_video_in_a_folder_fails_alone(tmp_path, pipeline, capsys):
     assert run([videos, "-o", "vtt", "-o", "jsonl"]) == 2
     assert files_in(videos) == ["broken.mp4", "good.avi", "good.emotions.jsonl", "good.emotions.vtt"]
     err = capsys.readouterr().err
-    assert "broken.mp4" in err and "not a video OpenCV can read" in err
+    assert "broken.mp4" in err and "not a video FFmpeg can read" in err
     assert "1 of 2 videos failed" in err
 
 
@@ -280,7 +280,7 @@ def test_a_bad_video_is_one_line_on_stderr_with_nothing_from_ffmpeg(tmp_path):
         [sys.executable, "-m", "emocap", "transcribe", str(bad)], capture_output=True, text=True, env=environment,
     )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.splitlines() == [f"emocap transcribe: error: cannot open video {str(bad)!r}: not a video OpenCV can read"]
+    assert done.stderr.splitlines() == [f"emocap transcribe: error: cannot open video {str(bad)!r}: not a video FFmpeg can read"]
 
 
 def test_an_error_midway_leaves_no_half_written_output(tmp_path, monkeypatch):
@@ -371,4 +371,11 @@ def test_embedding_subtitles_needs_a_copy_that_can_carry_them(tmp_path, pipeline
     clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
     with pytest.raises(OutputError, match=re.escape(message.format(tmp=tmp_path))):
         run([clip, *(option.format(tmp=tmp_path) for option in options)])
+    assert files_in(tmp_path) == ["talk.avi"]
+
+
+def test_end_must_come_after_start(tmp_path, pipeline):
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    with pytest.raises(OutputError, match=r"--end 1 must come after --start 2"):
+        run([clip, "--start", "2", "--end", "1"])
     assert files_in(tmp_path) == ["talk.avi"]

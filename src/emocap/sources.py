@@ -17,8 +17,10 @@ Spec forms:
     screen                 the whole primary screen
     screen:X,Y,W,H         a region of the screen, e.g. the other person in a video call
 
-Time stamps: video files give each frame's own presentation time (variable
-frame rates are respected); cameras, streams and the screen are stamped by a
+Video files are decoded by FFmpeg's libraries (PyAV): each frame carries its
+own presentation time from the container (variable frame rates are exact),
+and a part of a video is found by seeking (`open_path(..., start_s, end_s)`).
+Cameras and streams are read by OpenCV and, like the screen, stamped by a
 monotonic clock from the first frame; images are spaced `1 / image_fps` apart.
 
 A source that cannot be opened raises `SourceError` with one line quoting the
@@ -170,55 +172,113 @@ class MonotonicClock:
         return now - self._start
 
 
-class PresentationClock:
-    """A video frame's own time stamp (CAP_PROP_POS_MSEC after `read`), so variable frame rates are kept.
-
-    Some containers report no time (0 or a repeated value); then the time
-    advances by one nominal frame interval, so stamps always increase.
+class VideoFileSource(FrameSource):
+    """A video file decoded by FFmpeg's libraries (PyAV), each frame stamped with its own
+    presentation time from the container (variable frame rates exact), from `start_s` (found by
+    seeking, not by decoding everything before it) to `end_s`. Times are seconds from the start
+    of the video, whatever part is read. The first frame is decoded on opening, to fail early.
     """
 
-    def __init__(self, capture, fps: float | None) -> None:
-        self._capture = capture
-        self._interval = 1.0 / fps if fps else 1.0 / 30.0
-        self._last: float | None = None
+    def __init__(self, spec: str, path: str, *, start_s: float = 0.0, end_s: float | None = None) -> None:
+        import av
 
-    def __call__(self) -> float:
-        stamp = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-        if self._last is None:
-            valid = math.isfinite(stamp) and stamp >= 0
-            self._last = stamp if valid else 0.0
-        elif math.isfinite(stamp) and stamp > self._last:
-            self._last = stamp
-        else:
-            self._last += self._interval
-        return self._last
+        if not (math.isfinite(start_s) and start_s >= 0):
+            raise ValueError(f"start_s must be a number of seconds >= 0, got {start_s!r}")
+        if end_s is not None and not end_s > start_s:
+            raise ValueError(f"end_s must be after start_s ({start_s!r} s), got {end_s!r}")
+        try:
+            self._container = av.open(path)
+        except (av.FFmpegError, OSError, UnicodeDecodeError):
+            raise SourceError(f"cannot open video {spec!r}: not a video FFmpeg can read") from None
+        try:
+            if not self._container.streams.video:
+                raise SourceError(f"cannot open video {spec!r}: it has no video stream")
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up on two cores
+            self._time_base = stream.time_base
+            self._origin = stream.start_time or 0
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            duration = float(stream.duration * stream.time_base) if stream.duration else (
+                self._container.duration / 1e6 if self._container.duration else None
+            )
+            self.start_s, self.end_s = float(start_s), end_s
+            self._expected = self._expected_frames(stream.frames, duration, fps)
+            if start_s > 0:
+                self._container.seek(self._origin + int(start_s / self._time_base), stream=stream, backward=True)
+            self._frames = self._container.decode(stream)
+            self._frames_read = 0
+            first = self._read()
+            if first is None:
+                raise SourceError(f"video {spec!r} opened but gave no frame" + (f" after {start_s:g} s" if start_s else ""))
+            count = stream.frames if stream.frames and start_s == 0 and end_s is None else None
+            super().__init__(spec, first, fps=fps, frame_count=count)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _expected_frames(self, frames: int, duration: float | None, fps: float | None) -> int | None:
+        """Frames the container promises for the part read (None when it does not say)."""
+        if self.start_s == 0 and self.end_s is None:
+            return frames or (round(duration * fps) if duration and fps else None)
+        if duration and fps:
+            end = duration if self.end_s is None else min(self.end_s, duration)
+            return max(round((end - self.start_s) * fps), 0)
+        return None
+
+    def _read(self) -> tuple[np.ndarray, float] | None:
+        import av
+
+        while True:
+            try:
+                frame = next(self._frames, None)
+            except (av.FFmpegError, OSError):  # damaged data mid-file: the video ends here
+                frame = None
+            if frame is None:
+                self._note_end()
+                return None
+            if frame.pts is None:
+                continue
+            time_s = float((frame.pts - self._origin) * self._time_base)
+            if time_s < self.start_s - 1e-6:  # the seek lands on the key frame before start_s
+                continue
+            if self.end_s is not None and time_s >= self.end_s:
+                self.end_reason = f"reached --end {self.end_s:g} s"
+                return None
+            self._frames_read += 1
+            return frame.to_ndarray(format="bgr24"), time_s
+
+    def _note_end(self) -> None:
+        self.end_reason = "end of video"
+        expected = self._expected
+        if expected and self._frames_read < expected - max(2, TRUNCATION_TOLERANCE * expected):
+            self.truncated = True
+            self.end_reason = (
+                f"{self.spec!r} ended after {self._frames_read} of {expected} frames: the file looks truncated"
+            )
+
+    def _release(self) -> None:
+        self._container.close()
 
 
 class CaptureSource(FrameSource):
-    """A cv2.VideoCapture: camera, video file or stream. The first frame is read on opening, to fail early."""
+    """A cv2.VideoCapture: a camera or a stream, stamped by a monotonic clock from its first frame.
+    The first frame is read on opening, to fail early."""
 
-    def __init__(self, spec: str, capture, *, live: bool, first: np.ndarray) -> None:
+    is_live = True
+
+    def __init__(self, spec: str, capture, *, first: np.ndarray) -> None:
         fps = capture.get(cv2.CAP_PROP_FPS)
         fps = fps if math.isfinite(fps) and fps > 0 else None
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not live else 0
-        self.is_live = live
         self._capture = capture
-        self._frames_read = 1
-        self._clock: Callable[[], float] = MonotonicClock() if live else PresentationClock(capture, fps)
-        super().__init__(spec, (_as_bgr(first), self._clock()), fps=fps, frame_count=count if count > 0 else None)
+        self._clock = MonotonicClock()
+        super().__init__(spec, (_as_bgr(first), self._clock()), fps=fps, frame_count=None)
 
     def _read(self) -> tuple[np.ndarray, float] | None:
         ok, image = self._capture.read()
         if not ok or image is None:
-            self.end_reason = "the camera or stream stopped sending frames" if self.is_live else "end of video"
-            expected = self.frame_count
-            if expected and self._frames_read < expected - max(2, TRUNCATION_TOLERANCE * expected):
-                self.truncated = True
-                self.end_reason = (
-                    f"{self.spec!r} ended after {self._frames_read} of {expected} frames: the file looks truncated"
-                )
+            self.end_reason = "the camera or stream stopped sending frames"
             return None
-        self._frames_read += 1
         return _as_bgr(image), self._clock()
 
     def _release(self) -> None:
@@ -336,11 +396,11 @@ def open_source(
         raise SourceError(f"no source given ({spec!r}); use a camera index, a video, an image, a folder or 'screen'")
     spec = spec.strip()
     if spec.isdecimal() and spec.isascii():  # isdigit() also accepts '²', which int() refuses
-        return _open_capture(spec, int(spec), live=True, what=f"camera {spec}")
+        return _open_capture(spec, int(spec), what=f"camera {spec}")
     if _SCREEN_SPEC.fullmatch(spec):
         return ScreenSource(spec, parse_screen_spec(spec), max_fps=max_fps)
     if spec.lower().startswith(STREAM_SCHEMES):
-        return _open_capture(spec, spec, live=True, what="stream")
+        return _open_capture(spec, spec, what="stream")
     return open_path(spec, image_fps=image_fps, what="file, folder or camera", max_image_side=max_image_side,
                      on_unreadable_image=on_unreadable_image)
 
@@ -348,6 +408,7 @@ def open_source(
 def open_path(
     path: str | Path, *, image_fps: float = DEFAULT_IMAGE_FPS, what: str = "file or folder",
     max_image_side: int = DEFAULT_MAX_IMAGE_SIDE, on_unreadable_image: Callable[[SourceError], None] | None = None,
+    start_s: float = 0.0, end_s: float | None = None,
 ) -> FrameSource:
     """A video, image or folder of images by its path, never read as a camera index, screen or URL
     (a video that a program found on disk may well be named '5' or 'screen')."""
@@ -360,7 +421,7 @@ def open_path(
         raise SourceError(f"no such {what}: {spec!r}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequenceSource(spec, [path], fps=image_fps, max_side=max_image_side)
-    return _open_capture(spec, str(path), live=False, what="video")
+    return VideoFileSource(spec, str(path), start_s=start_s, end_s=end_s)
 
 
 def _region_on_screen(spec: str, region: ScreenRegion | None, monitors: list[dict]) -> ScreenRegion:
@@ -426,7 +487,7 @@ def read_image(path: Path, spec: str, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE)
         raise SourceError(f"cannot decode image {str(path)!r} (from {spec!r}): {error}") from None
 
 
-def _open_capture(spec: str, target: int | str, *, live: bool, what: str) -> CaptureSource:
+def _open_capture(spec: str, target: int | str, *, what: str) -> CaptureSource:
     with _quiet_opencv():
         capture = cv2.VideoCapture(target)
     try:
@@ -435,7 +496,7 @@ def _open_capture(spec: str, target: int | str, *, live: bool, what: str) -> Cap
         ok, first = capture.read()
         if not ok or first is None:
             raise SourceError(f"{what} {spec!r} opened but gave no frame")
-        return CaptureSource(spec, capture, live=live, first=first)
+        return CaptureSource(spec, capture, first=first)
     except BaseException:
         capture.release()
         raise
@@ -444,9 +505,7 @@ def _open_capture(spec: str, target: int | str, *, live: bool, what: str) -> Cap
 def _cannot_open(spec: str, what: str) -> str:
     if what.startswith("camera"):
         return f"cannot open {what} ({spec!r}): no such camera, or another program is using it"
-    if what == "stream":
-        return f"cannot open stream {spec!r}: unreachable, or not a stream OpenCV can read"
-    return f"cannot open video {spec!r}: not a video OpenCV can read"
+    return f"cannot open stream {spec!r}: unreachable, or not a stream OpenCV can read"
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:

@@ -48,6 +48,10 @@ class TranscriptionSettings:
     keep_partial: bool = False
     """Keep what could be read of a truncated video instead of failing."""
     progress: bool = True
+    start_s: float = 0.0
+    """Where in the video to begin (found by seeking); the outputs keep the video's own times."""
+    end_s: float | None = None
+    """Where to stop, or None for the end."""
     embed_subtitles: bool = False
     """Put the captions in the annotated copy as a subtitle track too."""
     run_info: tuple[tuple[str, str], ...] = ()
@@ -89,14 +93,16 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
     from emocap.outputs.transcript import TranscriptOutputs
     from emocap.sources import open_path
 
-    last_time = 0.0
+    last_time = settings.start_s
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(open_path(plan.video))
+        source = stack.enter_context(open_path(plan.video, start_s=settings.start_s, end_s=settings.end_s))
         fps = source.fps or FALLBACK_FPS
         writers = [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts]
         if plan.report is not None:  # the page plays the annotated copy when there is one
             report = HtmlReport(
-                plan.report, video=plan.annotated or plan.video, source=plan.video, run=dict(settings.run_info)
+                plan.report, video=plan.annotated or plan.video, source=plan.video, run=dict(settings.run_info),
+                # The annotated copy of a part begins at 0; the source keeps its own times.
+                video_offset_s=settings.start_s if plan.annotated else 0.0,
             )
             writers.append(stack.enter_context(report))
         outputs = TranscriptOutputs(
@@ -106,7 +112,7 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
             video=None if plan.annotated is None else stack.enter_context(
                 AnnotatedVideoWriter(
                     plan.annotated, fps=fps, frame_size=source.size, audio_from=plan.video,
-                    subtitles=settings.embed_subtitles,
+                    subtitles=settings.embed_subtitles, start_s=settings.start_s,
                 )
             ),
             overlay=CaptionOverlay(),

@@ -101,6 +101,11 @@ def add_parser(subparsers) -> None:
                         help="also write a copy of the video with boxes and captions and the original sound "
                         "(.mp4: H.264, plays everywhere; .m4v, .mov, .mkv; .webm: VP9; .avi); alone, it is "
                         "named VIDEO.annotated.mp4")
+    parser.add_argument("--start", type=real_number(0, unit="number of seconds"), default=0.0, metavar="S",
+                        help="begin S seconds into the video (found by seeking; subtitles and records keep the "
+                        "video's own times, the annotated copy begins at S)")
+    parser.add_argument("--end", type=real_number(0, above=True, unit="number of seconds"), default=None, metavar="S",
+                        help="stop S seconds into the video (default: its end)")
     parser.add_argument("--embed-subtitles", action="store_true",
                         help="also put the emotion subtitles into the annotated copy as a track players can show "
                         "or hide (mov_text in .mp4/.m4v/.mov, WebVTT in .mkv/.webm); needs --annotate")
@@ -130,6 +135,8 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     from emocap.outputs.summary import check_plot_path
     from emocap.outputs.video import VIDEO_FORMATS, video_format
 
+    if args.end is not None and args.end <= args.start:
+        raise OutputError(f"--end {args.end:g} must come after --start {args.start:g}")
     if args.embed_subtitles and args.annotate is None:
         raise OutputError("--embed-subtitles puts the subtitles into the annotated copy: add --annotate")
     several = len(videos) > 1 or Path(args.input).is_dir()
@@ -182,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = build_pipeline(args)
     settings = TranscriptionSettings(
         records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial,
-        embed_subtitles=args.embed_subtitles, run_info=run_info(args),
+        embed_subtitles=args.embed_subtitles, run_info=run_info(args), start_s=args.start, end_s=args.end,
     )
     failures = 0
     for plan in plans:
@@ -211,6 +218,7 @@ def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
         ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} frame(s)"),
         ("memory", args.smoother + (f", {args.memory} predictions" if args.memory else "")),
         ("shortest caption", f"{args.min_duration:g} s"),
+        ("part", f"{args.start:g} s to " + ("the end" if args.end is None else f"{args.end:g} s")),
         ("emocap", __version__),
         ("made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
     )

@@ -46,16 +46,22 @@ class HtmlReport(TranscriptWriter):
     suffix = REPORT_SUFFIX
 
     def __init__(
-        self, path: str | os.PathLike, *, video: str | os.PathLike, source: str | os.PathLike, run: dict[str, str]
+        self, path: str | os.PathLike, *, video: str | os.PathLike, source: str | os.PathLike, run: dict[str, str],
+        video_offset_s: float = 0.0,
     ) -> None:
         super().__init__(path, records="segment")
         self.video, self.source = Path(video), Path(source)
+        self.video_offset_s = float(video_offset_s)
+        """Source time at which the played video begins (the annotated copy of a part)."""
         self.run = dict(run)
         self._summary = EmotionSummary()
         self._segments: list[dict] = []
+        self._begin_s: float | None = None
         self._end_s = 0.0
 
     def frame(self, result: FrameResult) -> None:
+        if self._begin_s is None:
+            self._begin_s = float(result.time_s)
         self._end_s = max(self._end_s, float(result.time_s))
 
     def segment(self, segment: Segment) -> None:
@@ -77,26 +83,34 @@ class HtmlReport(TranscriptWriter):
             run="".join(
                 f"<dt>{html.escape(name)}</dt><dd>{html.escape(str(value))}</dd>" for name, value in self.run.items()
             ),
-            cues=json.dumps([{"start": s["start"], "end": s["end"], "text": s["caption"]} for s in self._segments])
+            cues=json.dumps([
+                {"start": self._played(s["start"]), "end": self._played(s["end"]), "text": s["caption"]}
+                for s in self._segments
+            ])
             .replace("</", "<\\/"),
             style=STYLE,
             script=SCRIPT,
         )
 
+    def _played(self, seconds: float) -> float:
+        """A time of the source as a time of the video the page plays."""
+        return round(max(seconds - self.video_offset_s, 0.0), 3)
+
     def _timeline(self) -> str:
         if not self._segments:
             return "<p>No face had a caption in this video.</p>"
-        total = max(self._end_s, 1e-6)
+        begin = self._begin_s or 0.0
+        total = max(self._end_s - begin, 1e-6)
         colours = dict(zip(self._summary.labels, class_colours(self._summary.labels)))
         rows = []
         for number in sorted({s["face"] for s in self._segments}):
             buttons, strip = [], []
             for s in (s for s in self._segments if s["face"] == number):
-                left, width = 100 * s["start"] / total, 100 * (s["end"] - s["start"]) / total
+                left, width = 100 * (s["start"] - begin) / total, 100 * (s["end"] - s["start"]) / total
                 place = f"left:{left:.3f}%;width:{width:.3f}%"
                 label = f"Face {number}: {s['label']}, {clock(s['start'])} to {clock(s['end'])}"
                 buttons.append(
-                    f'<button type="button" class="segment" data-start="{s["start"]:.3f}" style="{place};'
+                    f'<button type="button" class="segment" data-start="{self._played(s["start"]):.3f}" style="{place};'
                     f'background:{colours.get(s["label"], "#999999")}" aria-label="{html.escape(label, quote=True)}" '
                     f'title="{html.escape(label, quote=True)}"><span>{html.escape(s["label"])}</span></button>'
                 )
@@ -114,7 +128,8 @@ class HtmlReport(TranscriptWriter):
             f'<li><span class="swatch thin" style="background:{VALENCE_COLOURS_HEX[v]}"></span>{v}</li>' for v in VALENCES
         )
         ticks = "".join(
-            f'<span style="left:{100 * t / total:.3f}%">{clock(t)}</span>' for t in np.linspace(0, total, 5).tolist()
+            f'<span style="left:{100 * (t - begin) / total:.3f}%">{clock(t)}</span>'
+            for t in np.linspace(begin, begin + total, 5).tolist()
         )
         return f'{"".join(rows)}<div class="ticks" aria-hidden="true">{ticks}</div><ul class="legend">{legend}</ul>'
 

@@ -65,11 +65,13 @@ class AnnotatedVideoWriter:
     `add_caption` become a soft subtitle track (mov_text in MP4, WebVTT in
     Matroska and WebM), which players can show or hide; the file is then
     remuxed once at the end, so the track is interleaved with the pictures.
+    `start_s` is the time of the source at which the copy begins (a part of a
+    video): frame, caption and sound times are moved earlier by it.
     """
 
     def __init__(
         self, path: str | os.PathLike, *, fps: float, frame_size: tuple[int, int],
-        audio_from: str | os.PathLike | None = None, subtitles: bool = False,
+        audio_from: str | os.PathLike | None = None, subtitles: bool = False, start_s: float = 0.0,
     ) -> None:
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
@@ -81,6 +83,10 @@ class AnnotatedVideoWriter:
         self.fps = float(fps)
         self.frame_size = (width, height)
         self.audio_from = None if audio_from is None else Path(audio_from)
+        if not (isinstance(start_s, (int, float)) and math.isfinite(start_s) and start_s >= 0):
+            raise ValueError(f"start_s must be a number of seconds >= 0, got {start_s!r}")
+        self.start_s = float(start_s)
+        self._last_s = -math.inf
         self.subtitles = bool(subtitles)
         if self.subtitles and self.format.subtitle_codec is None:
             raise OutputError(
@@ -122,7 +128,7 @@ class AnnotatedVideoWriter:
             self._time_base = 1 / rate if self.format.constant_rate else TIME_BASE
             video.codec_context.time_base = self._time_base
             if self.audio_from is not None:
-                self._audio = _AudioCopy.open(self.audio_from, container, self.format)
+                self._audio = _AudioCopy.open(self.audio_from, container, self.format, self.start_s)
                 if self._audio is not None:
                     stack.callback(self._audio.close)
             self._container, self._video, self._pass1 = container, video, temporary
@@ -135,7 +141,9 @@ class AnnotatedVideoWriter:
             raise RuntimeError(f"video {str(self.path)!r} was opened without subtitles=True")
         if not (math.isfinite(start_s) and math.isfinite(end_s) and end_s > start_s >= 0):
             raise ValueError(f"a caption needs 0 <= start < end, got {start_s!r}..{end_s!r}")
-        self._captions.append((float(start_s), float(end_s), str(text)))
+        start, end = max(start_s - self.start_s, 0.0), end_s - self.start_s
+        if end > start:
+            self._captions.append((start, end, str(text)))
 
     def write(self, frame_bgr: np.ndarray, time_s: float | None = None) -> None:
         import av
@@ -147,7 +155,8 @@ class AnnotatedVideoWriter:
             raise ValueError(
                 f"frame must be uint8 ({height}, {width}, 3) like the first one, got {frame_bgr.dtype} {frame_bgr.shape}"
             )
-        seconds = self.frames_written / self.fps if time_s is None else float(time_s)
+        seconds = self.frames_written / self.fps if time_s is None else float(time_s) - self.start_s
+        self._last_s = seconds
         pts = max(round(seconds / self._time_base), self._last_pts + 1)  # strictly increasing, as encoders need
         self._last_pts = pts
         even = frame_bgr[: self._video.height, : self._video.width]
@@ -167,8 +176,8 @@ class AnnotatedVideoWriter:
             if self.frames_written == 0:
                 raise OutputError(f"no frames to write to {str(self.path)!r}")
             container.mux(self._video.encode(None))
-            if self._audio is not None:
-                self._audio.mux_until(math.inf)
+            if self._audio is not None:  # the sound as long as the pictures, to the last frame's end
+                self._audio.mux_until(self._last_s + 1 / self.fps)
                 self._audio.flush()
             if self.subtitles:
                 container.close()
@@ -180,17 +189,22 @@ class _AudioCopy:
     """The first audio stream of a source, muxed into an output as the video is written: its packets
     copied when the output container takes the codec, decoded and encoded again otherwise."""
 
-    def __init__(self, source, stream, output, out_stream, encode: bool) -> None:
+    def __init__(self, source, stream, output, out_stream, encode: bool, from_s: float) -> None:
         self._source, self._stream, self._output, self._out = source, stream, output, out_stream
         self._encode = encode
+        origin = stream.start_time if stream.start_time is not None else 0
+        self._from_s = from_s
+        # The copy begins at `from_s` of the source: its packets move earlier by that much.
+        self._shift = origin + round(from_s / stream.time_base)
+        if from_s > 0:
+            source.seek(self._shift, stream=stream, backward=True)
         self._packets: Iterator = source.demux(stream)
-        self._start = stream.start_time if stream.start_time is not None else 0
         self._pending = None
         self._resampler = None
         self._done = False
 
     @classmethod
-    def open(cls, path: Path, output, video_format: VideoFormat) -> "_AudioCopy | None":
+    def open(cls, path: Path, output, video_format: VideoFormat, from_s: float = 0.0) -> "_AudioCopy | None":
         import av
 
         try:
@@ -202,16 +216,18 @@ class _AudioCopy:
             return None
         stream = source.streams.audio[0]
         if stream.codec_context.name in video_format.audio_copied:
-            return cls(source, stream, output, output.add_stream_from_template(stream), encode=False)
+            return cls(source, stream, output, output.add_stream_from_template(stream), False, from_s)
         rate = stream.codec_context.sample_rate or 48000
         out_stream = output.add_stream(video_format.audio_codec, rate=48000 if video_format.audio_codec == "libopus" else rate)
         out_stream.layout = "stereo" if (stream.codec_context.channels or 2) >= 2 else "mono"
-        return cls(source, stream, output, out_stream, encode=True)
+        return cls(source, stream, output, out_stream, True, from_s)
 
     def _seconds(self, packet) -> float:
-        return float((packet.pts - self._start) * packet.time_base) if packet.pts is not None else -math.inf
+        """The packet's time in the copy (seconds after `from_s` of the source)."""
+        return float((packet.pts - self._shift) * packet.time_base) if packet.pts is not None else -math.inf
 
     def mux_until(self, seconds: float) -> None:
+        """Mux the sound up to `seconds` of the copy."""
         while not self._done:
             packet = self._pending if self._pending is not None else next(self._packets, None)
             self._pending = None
@@ -223,12 +239,14 @@ class _AudioCopy:
             if self._seconds(packet) > seconds:
                 self._pending = packet
                 return
+            if self._seconds(packet) < 0:  # before the part copied (the seek lands a little early)
+                continue
             self._write(packet)
 
     def _write(self, packet) -> None:
         if not self._encode:
-            packet.pts -= self._start
-            packet.dts = None if packet.dts is None else packet.dts - self._start
+            packet.pts -= self._shift
+            packet.dts = None if packet.dts is None else max(packet.dts - self._shift, 0)
             packet.stream = self._out
             self._output.mux(packet)
             return
