@@ -104,7 +104,7 @@ def test_chromium_plays_the_annotated_mp4_with_sound(annotated, tmp_path):
         async with connect(page_socket_url(devtools), max_size=None) as socket:
             page = DevToolsPage(socket)
             await page.call("Page.navigate", url=f"{base_url}/play.html")
-            await page.wait_for("document.readyState === 'complete'", timeout_s=30)
+            await page.wait_for("document.readyState === 'complete' && !!document.querySelector('video')", timeout_s=30)
             mime = json.dumps('video/mp4; codecs="avc1.64001e, mp4a.40.2"')
             seen = {"can_play": await page.evaluate(f"document.createElement('video').canPlayType({mime})")}
             seen.update(await page.evaluate(PLAY_SCRIPT))
@@ -144,7 +144,8 @@ def test_clicking_a_timeline_segment_seeks_the_video(reported, tmp_path):
         async with connect(page_socket_url(devtools), max_size=None) as socket:
             tab = DevToolsPage(socket)
             await tab.call("Page.navigate", url=f"{base_url}/{page.name}")
-            await tab.wait_for("document.getElementById('video').readyState >= 1", timeout_s=30)
+            # Until the navigation commits, the tab still shows about:blank, which has no video.
+            await tab.wait_for("(v => !!v && v.readyState >= 1)(document.getElementById('video'))", timeout_s=30)
             # The last segment that starts after 1 s: clicked for real, at its centre, by the mouse.
             target = await tab.evaluate("""(() => {
               const buttons = [...document.querySelectorAll('button.segment')].filter(b => Number(b.dataset.start) > 1);
