@@ -43,6 +43,12 @@ class SquarePipeline:
     def reset(self) -> None:
         self.resets += 1
 
+    def detect(self, frame_bgr: np.ndarray) -> np.ndarray:
+        return frame_bgr  # the two stages of Pipeline, as transcription runs them: all the work is in finish
+
+    def finish(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
+        return self.process(frame_bgr, time_s)
+
     def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
         if self.frames == self.fail_at_frame:
             raise DataError("the model broke")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,13 +76,18 @@ class Pipeline:
     def build(
         cls, *, model: str | None = None, detector: str = "mtcnn", min_face_size: int = 40,
         smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
+        threads: int | None = None,
     ) -> "Pipeline":
         """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
-        exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar")."""
+        exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar"; `threads`: ONNX
+        Runtime threads per network, None for one per core)."""
         from emocap.detection.factory import make_detector
 
+        options = {"min_face_size": min_face_size}
+        if threads is not None and detector == "mtcnn":  # the Haar cascade is OpenCV's, without ONNX Runtime
+            options["threads"] = threads
         return cls(
-            make_detector(detector, min_face_size=min_face_size), EmotionClassifier(model),
+            make_detector(detector, **options), EmotionClassifier(model, threads=threads),
             smoother=smoother, memory=memory, detect_every=detect_every,
         )
 
@@ -94,6 +100,7 @@ class Pipeline:
         self.tracker.reset()
         self.smoother.reset()
         self._index = 0
+        self._detected = 0
         self._started: float | None = None
         self._carried = Faces.empty()
 
@@ -111,15 +118,33 @@ class Pipeline:
     def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
         """Faces of one frame, tracked and smoothed, right to left. `time_s` is the frame's time in the
         stream; None takes the seconds since the first frame this pipeline processed."""
+        _check_time(time_s)
+        return self.finish(self.detect(frame_bgr), time_s)
+
+    def detect(self, frame_bgr: np.ndarray) -> Detected:
+        """The first stage of `process`: the frame checked and its faces found (or carried over from
+        the last detection, with detect_every > 1). It depends on no later stage, so the frames of a
+        video can be detected one ahead, on another thread, while `finish` handles the one before;
+        it must be called in frame order, as must `finish`."""
         frame = check_bgr_frame(frame_bgr)
-        if time_s is not None and not (isinstance(time_s, (int, float)) and math.isfinite(time_s) and time_s >= 0):
-            # NaN or infinity would only fail later, when a subtitle or JSON record is written
-            raise ValueError(f"Pipeline.process time_s must be a finite number of seconds >= 0 or None, got {time_s!r}")
         clock = time.perf_counter()
         if self._started is None:
             self._started = clock
         arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
-        timings: dict[str, float] = {}
+        if self._detected % self.detect_every == 0:
+            faces = self.detector.detect(frame)
+            self._carried = faces
+        else:
+            faces = self._carried
+        self._detected += 1
+        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000)
+
+    def finish(self, detected: Detected, time_s: float | None = None) -> FrameResult:
+        """The rest of `process` for a frame from `detect`: classify, track, smooth, order."""
+        _check_time(time_s)
+        frame = detected.frame
+        clock = time.perf_counter()
+        timings: dict[str, float] = {"detect": detected.detect_ms}
 
         def lap(stage: str) -> None:
             nonlocal clock
@@ -127,20 +152,14 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000
             clock = now
 
-        if self._index % self.detect_every == 0:
-            faces = self.detector.detect(frame)
-            self._carried = faces
-        else:
-            faces = self._carried
-        lap("detect")
-        faces = faces.with_(probs=self.classifier.classify_boxes(frame, faces.boxes))
+        faces = detected.faces.with_(probs=self.classifier.classify_boxes(frame, detected.faces.boxes))
         lap("classify")
         faces = self.smoother.update(self.tracker.update(faces))
         faces = order_for_reading(faces, right_to_left=self.right_to_left)
         lap("track")
         result = FrameResult(
             index=self._index,
-            time_s=float(time_s) if time_s is not None else arrived_s,
+            time_s=float(time_s) if time_s is not None else detected.arrived_s,
             frame_size=(frame.shape[1], frame.shape[0]),
             faces=faces,
             labels=self.labels,
@@ -148,3 +167,19 @@ class Pipeline:
         )
         self._index += 1
         return result
+
+
+@dataclass(frozen=True)
+class Detected:
+    """A frame after `Pipeline.detect`: the checked frame, its faces, when it arrived, the detector's ms."""
+
+    frame: np.ndarray
+    faces: Faces
+    arrived_s: float
+    detect_ms: float
+
+
+def _check_time(time_s) -> None:
+    # NaN or infinity would only fail later, when a subtitle or JSON record is written.
+    if time_s is not None and not (isinstance(time_s, (int, float)) and math.isfinite(time_s) and time_s >= 0):
+        raise ValueError(f"Pipeline.process time_s must be a finite number of seconds >= 0 or None, got {time_s!r}")

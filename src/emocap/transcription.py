@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from emocap.errors import DataError, SourceError
 from emocap.outputs.files import is_annotated_copy
@@ -52,6 +54,9 @@ class TranscriptionSettings:
     """Where in the video to begin (found by seeking); the outputs keep the video's own times."""
     end_s: float | None = None
     """Where to stop, or None for the end."""
+    overlap: bool = True
+    """Decode and detect the next frame on a second thread while this one is classified and written
+    (both cores busy); the results are the same frame for frame (tests/test_one_voice.py checks)."""
     embed_subtitles: bool = False
     """Put the captions in the annotated copy as a subtitle track too."""
     run_info: tuple[tuple[str, str], ...] = ()
@@ -121,8 +126,8 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
             total=source.frame_count, desc=plan.video.name, unit="frame", disable=None if settings.progress else True,
             leave=False,
         ))
-        for frame in source:
-            outputs.add(frame.image_bgr, pipeline.process(frame.image_bgr, frame.time_s))
+        for frame, detected in detected_frames(source, pipeline, overlap=settings.overlap):
+            outputs.add(frame.image_bgr, pipeline.finish(detected, frame.time_s))
             last_time = frame.time_s
             progress.update()
         if source.truncated:
@@ -133,3 +138,29 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
         if plan.timeline is not None:
             outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
     return TranscriptionResult(plan, outputs.frames, last_time + 1.0 / fps, outputs.faces_seen, outputs.summary)
+
+
+def detected_frames(source, pipeline, *, overlap: bool = True) -> Iterator[tuple]:
+    """(frame, `pipeline.detect(frame)`) for each frame of `source`, in order. With `overlap`, a
+    second thread decodes and detects the next frame while the caller finishes this one (ONNX
+    Runtime and FFmpeg release the GIL, so both cores work); the stages still see the frames in
+    order, so the results are those of a single thread."""
+    frames = iter(source)
+
+    def next_detected():
+        frame = next(frames, None)
+        return None if frame is None else (frame, pipeline.detect(frame.image_bgr))
+
+    if not overlap:
+        while (item := next_detected()) is not None:
+            yield item
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emocap-detect") as worker:
+        pending = worker.submit(next_detected)
+        try:
+            while (item := pending.result()) is not None:
+                pending = worker.submit(next_detected)
+                yield item
+        finally:
+            # The source is closed after this: let the worker finish the frame it is on first.
+            pending.cancel() or pending.exception()
