@@ -34,7 +34,8 @@ low_contrast, uneven_light, gaussian_blur, motion_blur, downscale (a small
 face), jpeg, noise, rotation, detector_jitter (MTCNN's own frame-to-frame
 spread, measured on the bundled clip, times 1, 2, 3) and occlusion (the
 mouth covered). mCA is the mean accuracy over all 36; corruptions_SPLIT.png
-plots accuracy against severity. Takes about 10 minutes on two CPU cores.
+plots accuracy against severity. The split is classified 36 more times,
+once per corruption and severity; the JSON records how long that took.
 
 examples:
   emocap evaluate --data fer2013/
@@ -172,10 +173,11 @@ def _score_corruptions(classifier, test, args: argparse.Namespace) -> dict:
     part = test.subset(split_mask(test.files, args.corruption_split))
     if not len(part):
         raise DataError(f"no {args.corruption_split}_* files in the test data to make FER2013-C from")
+    started = time.perf_counter()
     with tqdm(total=len(CORRUPTIONS), desc="FER2013-C", unit="corruption", disable=None, leave=False) as bar:
         report = corruption_accuracy(classifier.predict, part.images, part.labels, seed=args.seed,
                                      progress=lambda name: (bar.set_postfix_str(name), bar.update()))
-    return {"split": args.corruption_split, **report}
+    return {"split": args.corruption_split, **report, "seconds": time.perf_counter() - started}
 
 
 def format_corruptions(report: dict) -> str:
