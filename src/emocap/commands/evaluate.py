@@ -65,6 +65,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--tsne-train", type=whole_number(1), default=DEFAULT_TRAIN_SAMPLE, metavar="N",
                         help=f"train faces in the train-set t-SNE map, a stratified sample (default: {DEFAULT_TRAIN_SAMPLE})")
     parser.add_argument("--seed", type=whole_number(0), default=0, metavar="N", help="seed of the train sample and of t-SNE (default: 0)")
+    parser.add_argument("--votes", metavar="CSV",
+                        help="FER+ votes: the matched labels.csv, or FER+'s fer2013new.csv beside a --data fer2013.csv; "
+                        "adds majority accuracy, human agreement and KL divergence per split")
     parser.add_argument("--corruptions", action="store_true",
                         help="also score FER2013-C: the faces under 12 corruptions a webcam or video brings, at 3 "
                         "severities each, and their mean (mCA); a table, and corruptions_SPLIT.png (see below)")
@@ -119,13 +122,19 @@ def run(args: argparse.Namespace) -> int:
     test = load_fer2013(args.data, "test")
     load_s = time.perf_counter() - started
     classifier = EmotionClassifier(args.model)
+    votes = None
+    if args.votes:
+        from emocap.votes import load_votes
+
+        data_csv = Path(args.data) if Path(args.data).suffix.lower() == ".csv" else None
+        votes = load_votes(args.votes, original_csv=data_csv)
     # Outputs are checked after the inputs (a failed run leaves no empty plots folder) and before the long part.
     plots_dir = _plots_dir(args)
     _prepare_outputs(args, plots_dir)
     with_tsne = plots_dir is not None and not args.no_tsne
     report, predictions = evaluate_test_set(
         classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
-        with_embeddings=with_tsne,
+        with_embeddings=with_tsne, votes=votes,
     )
     timings = report["timings_s"]
     result = {"model": args.model or "builtin", **report, "plots": {}}

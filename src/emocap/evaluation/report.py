@@ -152,13 +152,19 @@ def split_metrics(predictions: Predictions) -> dict:
     }
 
 
-def evaluate_predictions(predictions: Predictions, splits: tuple[str, ...] = TEST_SPLITS) -> dict:
-    """Metrics of each split that the file names can tell apart; the others listed with the reason."""
+def evaluate_predictions(predictions: Predictions, splits: tuple[str, ...] = TEST_SPLITS, votes=None) -> dict:
+    """Metrics of each split that the file names can tell apart; the others listed with the reason.
+    With FER+ `votes` (emocap.votes.Votes), each split also gets "ferplus": `vote_scores`."""
+    from emocap.votes import vote_scores
+
     scored, missing = {}, {}
     for split in check_splits(splits):
         mask = split_mask(predictions.files, split)
         if mask.any():
-            scored[split] = split_metrics(predictions.subset(mask))
+            part = predictions.subset(mask)
+            scored[split] = split_metrics(part)
+            if votes is not None:
+                scored[split]["ferplus"] = vote_scores(part.probs, part.class_names, votes.for_files(part.files))
         else:
             missing[split] = f"no {split}_* file names in the test data"
     return {"labels": list(predictions.class_names), "splits": scored, "missing_splits": missing}
@@ -194,6 +200,7 @@ def evaluate_test_set(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
     with_embeddings: bool = False,
+    votes=None,
 ) -> tuple[dict, Predictions]:
     """Classify a loaded test set once and score `splits` of it; the report and the predictions.
 
@@ -211,7 +218,7 @@ def evaluate_test_set(
     )
     classify_s = time.perf_counter() - started
     report = {
-        **evaluate_predictions(predictions, splits),
+        **evaluate_predictions(predictions, splits, votes),
         "data": data_name,
         "faces_per_s": len(test) / max(classify_s, 1e-9),
         "cpu": cpu_features().describe(),
@@ -259,6 +266,16 @@ def format_report(report: dict) -> str:
         "  top    = the valence of the single most probable class.",
         "ECE: expected calibration error of the top-class confidence, 15 equal-width bins; NLL in nats.",
     ]
+    with_votes = {split: scores["ferplus"] for split, scores in splits.items() if "ferplus" in scores}
+    if with_votes:
+        lines += ["", "FER+ votes (10 annotators a face): majority accuracy on faces whose majority is an emotion;",
+                  "agreement = the top class got 3 or more votes; KL(votes || model) in nats:"]
+        for split, scores in with_votes.items():
+            lines.append(
+                f"  {split:<12} majority {_percent(scores['majority_accuracy'])} of "
+                f"{scores['faces_with_an_emotion_majority']}, agreement {_percent(scores['human_agreement'])}, "
+                f"KL {scores['kl_divergence']:.3f}"
+            )
     if "cpu" in report:  # an int8 model's figures are only as portable as its kernels: say which ran
         lines.append(f"measured on: {report['cpu']}")
     return "\n".join(lines)
