@@ -28,6 +28,8 @@ VALENCE_OF: dict[str, str] = {
     "neutral": "neutral",
     "happy": "positive",
     "surprise": "positive",
+    # FER+'s eighth class, for models trained on its votes (the FER+ paper counts it as negative).
+    "contempt": "negative",
 }
 
 # The one palette: Okabe-Ito colours, safe for the common colour-vision deficiencies.
