@@ -17,8 +17,8 @@ import numpy as np
 from emocap.checks import check_int
 from emocap.classifier import EmotionClassifier
 from emocap.detection.factory import Detector
-from emocap.images import check_bgr_frame
 from emocap.detection.mtcnn import FaceDetector
+from emocap.images import check_bgr_frame
 from emocap.tracking import IouTracker, TrackSmoother, make_smoother, order_for_reading
 from emocap.types import Faces, FrameResult
 

@@ -21,7 +21,7 @@ from emocap.outputs.files import is_annotated_copy
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts", ".ogv"}
 )
-"""What counts as a video when a folder is given (files are opened by OpenCV's FFmpeg whatever their name)."""
+"""What counts as a video when a folder is given (files are opened by FFmpeg whatever their name)."""
 FALLBACK_FPS = 30.0
 """Frame rate assumed for the annotated copy and the last frame's length when a file does not give one."""
 

@@ -166,9 +166,7 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
         for path in transcripts:
             writer_class(path)
         if annotated is not None:
-            formats = video_format(annotated)
-            if args.embed_subtitles and formats.subtitle_codec is None:
-                raise OutputError(f"cannot embed subtitles in {str(annotated)!r}: use .mp4, .m4v, .mov, .mkv or .webm")
+            video_format(annotated, subtitles=args.embed_subtitles)
         if timeline is not None:
             check_plot_path(timeline)
         plans.append(OutputPlan(video, transcripts, annotated, timeline, report))

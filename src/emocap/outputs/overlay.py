@@ -103,16 +103,16 @@ class CaptionOverlay:
         faces, labels = result.faces, tuple(result.labels)
         colours = valence_colours(labels, faces.display)
         boxes = np.round(faces.boxes).astype(np.int64)
-        _, _, captions = frame_captions(result, separator=" - ")  # OpenCV's fonts have no dash
+        numbers, _, captions = frame_captions(result, separator=" - ")  # OpenCV's fonts have no dash
         with_bars = self.show_bars and faces.probs.shape[1] == len(labels) > 0
-        top = faces.probs.argmax(axis=1) if with_bars else np.zeros(len(faces), np.int64)
-        numbers, _, _ = frame_captions(result)
         short = [f"{n}: {labels[d]}" if d != NO_LABEL else str(n) for n, d in zip(numbers, faces.display.tolist())]
-        shares = [f"{labels[c]} {faces.probs[i, c]:.0%}" for i, c in enumerate(top.tolist())]
-        folded = [
-            (f"{caption} ({share})", f"{number}: {share}")
-            for caption, number, share in zip(captions, numbers, shares)
-        ]
+        folded: list[tuple[str, ...]] = [() for _ in captions]  # only a panel folds, and only panels with bars
+        if with_bars:
+            shares = [f"{labels[c]} {faces.probs[i, c]:.0%}" for i, c in enumerate(faces.probs.argmax(axis=1).tolist())]
+            folded = [
+                (f"{caption} ({share})", f"{number}: {share}")
+                for caption, number, share in zip(captions, numbers, shares)
+            ]
         font_scale, row = 0.9 * scale, max(10, round(14 * scale))
         layout = layout_labels(
             boxes.tolist(), captions, folded, short, (out.shape[1], out.shape[0]),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +27,8 @@ TIME_BASE = Fraction(1, 90000)
 
 @dataclass(frozen=True)
 class VideoFormat:
+    muxer: str
+    """FFmpeg's name of the container."""
     video_codec: str
     audio_codec: str
     audio_copied: frozenset[str]
@@ -38,17 +40,17 @@ class VideoFormat:
     """The soft subtitle track the container carries (`--embed-subtitles`), if any."""
 
 
-_MP4 = VideoFormat("libx264", "aac", frozenset({"aac", "mp3", "alac"}), (("movflags", "+faststart"),),
+_MP4 = VideoFormat("mp4", "libx264", "aac", frozenset({"aac", "mp3", "alac"}), (("movflags", "+faststart"),),
                    subtitle_codec="mov_text")
 VIDEO_FORMATS: dict[str, VideoFormat] = {
     ".mp4": _MP4,
     ".m4v": _MP4,
-    ".mov": _MP4,
-    ".mkv": VideoFormat("libx264", "aac", frozenset({"aac", "mp3", "opus", "vorbis", "flac", "ac3"}),
+    ".mov": replace(_MP4, muxer="mov"),
+    ".mkv": VideoFormat("matroska", "libx264", "aac", frozenset({"aac", "mp3", "opus", "vorbis", "flac", "ac3"}),
                         subtitle_codec="webvtt"),
-    ".webm": VideoFormat("libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), subtitle_codec="webvtt"),
+    ".webm": VideoFormat("webm", "libvpx-vp9", "libopus", frozenset({"opus", "vorbis"}), subtitle_codec="webvtt"),
     # For older tools; browsers do not play it.
-    ".avi": VideoFormat("mpeg4", "pcm_s16le", frozenset({"mp3", "ac3", "pcm_s16le"}), constant_rate=True),
+    ".avi": VideoFormat("avi", "mpeg4", "pcm_s16le", frozenset({"mp3", "ac3", "pcm_s16le"}), constant_rate=True),
 }
 
 
@@ -79,7 +81,7 @@ class AnnotatedVideoWriter:
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
             raise ValueError(f"frame_size must be two positive whole numbers (width, height), got {frame_size!r}")
         self.path = Path(path)
-        self.format = video_format(self.path)
+        self.format = video_format(self.path, subtitles=subtitles)
         self.fps = float(fps)
         self.frame_size = (width, height)
         self.audio_from = None if audio_from is None else Path(audio_from)
@@ -88,11 +90,6 @@ class AnnotatedVideoWriter:
         self.start_s = float(start_s)
         self._last_s = -math.inf
         self.subtitles = bool(subtitles)
-        if self.subtitles and self.format.subtitle_codec is None:
-            raise OutputError(
-                f"cannot embed subtitles in {str(self.path)!r}: {self.path.suffix} has no subtitle track; "
-                "use .mp4, .m4v, .mov, .mkv or .webm"
-            )
         self._captions: list[tuple[float, float, str]] = []
         self._final: Path | None = None
         self._pass1: Path | None = None
@@ -113,7 +110,7 @@ class AnnotatedVideoWriter:
                 temporary = temporary.with_name(f"{temporary.stem}.pass1{temporary.suffix}")
                 stack.callback(temporary.unlink, missing_ok=True)
             try:
-                container = av.open(str(temporary), "w", format=_muxer(self.path), options=dict(self.format.options))
+                container = av.open(str(temporary), "w", format=self.format.muxer, options=dict(self.format.options))
             except av.FFmpegError as error:
                 raise OutputError(f"cannot write video {str(self.path)!r}: {first_line(error)}") from None
             # Registered after the atomic path, so it runs first: the file is complete before the rename.
@@ -181,7 +178,7 @@ class AnnotatedVideoWriter:
                 self._audio.flush()
             if self.subtitles:
                 container.close()
-                _remux_with_captions(self._pass1, self._final, self.path, self.format, self._captions)
+                _remux_with_captions(self._pass1, self._final, self.format, self._captions)
         return False
 
 
@@ -190,10 +187,9 @@ class _AudioCopy:
     copied when the output container takes the codec, decoded and encoded again otherwise."""
 
     def __init__(self, source, stream, output, out_stream, encode: bool, from_s: float) -> None:
-        self._source, self._stream, self._output, self._out = source, stream, output, out_stream
+        self._source, self._output, self._out = source, output, out_stream
         self._encode = encode
         origin = stream.start_time if stream.start_time is not None else 0
-        self._from_s = from_s
         # The copy begins at `from_s` of the source: its packets move earlier by that much.
         self._shift = origin + round(from_s / stream.time_base)
         if from_s > 0:
@@ -210,7 +206,7 @@ class _AudioCopy:
         try:
             source = av.open(str(path))
         except av.FFmpegError:
-            return None  # the video itself was readable by OpenCV; no sound to keep is not an error
+            return None  # the pictures came from elsewhere; no sound to keep is not an error
         if not source.streams.audio:
             source.close()
             return None
@@ -236,10 +232,11 @@ class _AudioCopy:
                 return
             if packet.dts is None and packet.size == 0:  # the demuxer's flush packet
                 continue
-            if self._seconds(packet) > seconds:
+            packet_s = self._seconds(packet)
+            if packet_s > seconds:
                 self._pending = packet
                 return
-            if self._seconds(packet) < 0:  # before the part copied (the seek lands a little early)
+            if packet_s < 0:  # before the part copied (the seek lands a little early)
                 continue
             self._write(packet)
 
@@ -299,7 +296,7 @@ def stacked_captions(captions: list[tuple[float, float, str]]) -> list[tuple[flo
 
 
 def _remux_with_captions(
-    source: Path, target: Path, path: Path, video_format: VideoFormat, captions: list[tuple[float, float, str]]
+    source: Path, target: Path, video_format: VideoFormat, captions: list[tuple[float, float, str]]
 ) -> None:
     """Copy every stream of `source` into `target` and add the captions as a subtitle track,
     each muxed just before the first packet at or after its start (interleaved, no re-encoding)."""
@@ -307,7 +304,7 @@ def _remux_with_captions(
 
     codec = video_format.subtitle_codec
     with av.open(str(source)) as original, av.open(
-        str(target), "w", format=_muxer(path), options=dict(video_format.options)
+        str(target), "w", format=video_format.muxer, options=dict(video_format.options)
     ) as output:
         streams = {stream.index: output.add_stream_from_template(stream) for stream in original.streams}
         track = output.add_mux_stream(codec)
@@ -337,17 +334,15 @@ def _remux_with_captions(
         mux_captions(math.inf)
 
 
-def _muxer(path: Path) -> str:
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}[
-        path.suffix.lower()
-    ]
-
-
-def video_format(path: str | os.PathLike) -> VideoFormat:
-    """What a path's extension writes; OutputError naming the supported extensions otherwise."""
+def video_format(path: str | os.PathLike, *, subtitles: bool = False) -> VideoFormat:
+    """What a path's extension writes; OutputError naming the supported extensions otherwise, or,
+    with `subtitles`, the ones whose containers carry a subtitle track."""
     suffix = Path(path).suffix.lower()
     if suffix not in VIDEO_FORMATS:
         shown = repr(suffix) if suffix else "no extension"
         raise OutputError(f"cannot write video {str(path)!r}: {shown} is not supported; use {', '.join(VIDEO_FORMATS)}")
+    if subtitles and VIDEO_FORMATS[suffix].subtitle_codec is None:
+        carrying = ", ".join(s for s, f in VIDEO_FORMATS.items() if f.subtitle_codec is not None)
+        raise OutputError(f"cannot embed subtitles in {str(path)!r}: use {carrying}")
     return VIDEO_FORMATS[suffix]
 
