@@ -432,4 +432,4 @@ def test_init_from_a_missing_or_other_network_is_a_one_line_error(tiny_run, tiny
     code = main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(tmp_path / "b"),
                  "--batch-size", "8", "--init-from", str(tmp_path / "missing.pt")])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "no such checkpoint" in err and "missing.pt" in err
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err and "missing.pt" in err

@@ -15,6 +15,12 @@ FER2013_LABELS: tuple[str, ...] = (
 )
 """Output order of every emocap model (alphabetical, as the Kaggle folders sort)."""
 
+FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
+"""Output order of a model trained on FER+'s votes: FER2013's seven, then FER+'s contempt."""
+
+LABEL_SETS: dict[str, tuple[str, ...]] = {"fer2013": FER2013_LABELS, "ferplus": FERPLUS_LABELS}
+"""The label sets emocap trains on, by the name `TrainConfig.labels` and `--labels` use."""
+
 FER2013_CSV_IDS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Label ids of the original Kaggle CSV: 0=angry ... 6=neutral."""
 

@@ -21,6 +21,12 @@ presets (each saved as config.json in the run folder):
   cpu                      the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label
                            smoothing, weight EMA, lighter Mixup/CutMix, 20 epochs (about 6 minutes
                            an epoch on 2 cores)
+  robust                   fine-tunes a model (--init-from builtin) on faces of which half carry a
+                           webcam corruption (dim light, blur, small, JPEG, noise, a hand over the
+                           mouth), on its labels, the FER+ votes (--votes) and a teacher's belief
+                           about the clean face (--teacher builtin); 8 epochs
+  ferplus                  eight classes (the seven and contempt) on FER+'s vote distributions
+                           (--votes), with the same corruptions; start it --init-from builtin
   cpu-quick                5 epochs, for trying the tool on a CPU
 
 model selection: the checkpoint kept as best.pt is chosen on PublicTest only;
@@ -31,6 +37,7 @@ examples:
   emocap train --preset paper --data fer2013/ --epochs 1          # a quick look on a CPU
   emocap train --preset fer-best --data fer2013/ --out runs/best --resume
   emocap train --preset cpu --data fer2013/ --out runs/cpu-2 --init-from runs/cpu/best.pt --epochs 10 --lr 5e-4
+  emocap train --preset ferplus --data fer2013/ --votes ferplus/labels.csv --init-from builtin
   emocap export runs/best/best.pt -o my-model.onnx --data fer2013/
 
 needs the training extra: pip install 'emocap[train]'
@@ -63,14 +70,28 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--resume", action="store_true", help="continue from last.pt in the run folder")
     parser.add_argument("--init-from", default=None, metavar="CHECKPOINT",
-                        help="start from the weights of this best.pt or last.pt (same network) instead of random ones: "
-                        "a second schedule after a first, or fine-tuning; recorded in config.json")
+                        help="start from the weights of this best.pt, last.pt or emocap ONNX model (same network; "
+                        "'builtin': the built-in model) instead of random ones: a second schedule after a first, "
+                        "or fine-tuning; recorded in config.json")
+    parser.add_argument("--votes", default=None, metavar="CSV",
+                        help="FER+ votes for the faces of --data: labels.csv (by file) or fer2013new.csv (by row)")
+    parser.add_argument("--teacher", default=None, metavar="MODEL",
+                        help="an emocap ONNX model ('builtin': the built-in one) whose probabilities on the clean "
+                        "faces join the targets (presets with a teacher weight)")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
                         help="train on a random N-face subset, at least one batch (for quick checks)")
     parser.set_defaults(run=run)
+
+
+def _model_path(name: str | None) -> str | None:
+    if name == "builtin":
+        from emocap.classifier import BUILTIN_MODEL
+
+        return str(BUILTIN_MODEL)
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-            init_from=args.init_from,
+            init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
         )
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,

@@ -2,7 +2,8 @@
 
 One affine warp per sample does resize-and-crop, flip, rotation and shift in
 a single `grid_sample`; brightness, contrast and erasing are per-sample
-scalars and masks. No per-image Python work, so a GPU epoch takes seconds.
+scalars and masks; webcam corruptions (dim light, blur, small faces, JPEG,
+noise, occlusion) are per-sample kernels and masks too. No per-image Python work, so a GPU epoch takes seconds.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class BatchAugment:
     def __init__(self, config: TrainConfig, preprocess: Preprocess) -> None:
         self.config = config
         self.preprocess = preprocess
+        self.corruptions = WebcamCorruptions(config.corruption_prob) if config.corruption_prob > 0 else None
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config
@@ -61,6 +63,8 @@ class BatchAugment:
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
             x = (x - mean) * _uniform(n, 1 - c.contrast, 1 + c.contrast, x, generator).view(n, 1, 1, 1) + mean
         x = x.clamp(0, 1)
+        if self.corruptions is not None:
+            x = self.corruptions(x, generator)
         if c.random_erasing > 0:
             x = self._erase(x, generator)
         normalised = (x - self.preprocess.mean) / self.preprocess.std
@@ -87,3 +91,110 @@ class BatchAugment:
         mask = (inside & chosen.view(n, 1, 1)).unsqueeze(1)
         noise = torch.rand(x.shape, device=x.device, generator=generator)
         return torch.where(mask, noise, x)
+
+
+class WebcamCorruptions:
+    """What a webcam or a recorded video does to a face, on batches of [0, 1] faces (B, 1, H, W).
+
+    Each face is corrupted with probability `probability` by one family drawn at random, at a
+    random strength spanning FER2013-C's three severities (see emocap.evaluation.corruptions;
+    rotation and detector jitter come from `BatchAugment`'s affine warp): dim light, crushed
+    shadows, low contrast, a light gradient, focus and motion blur, a small face enlarged,
+    JPEG, sensor noise, and a patch over the mouth.
+    """
+
+    FAMILIES = ("dark", "gamma", "low_contrast", "uneven_light", "gaussian_blur", "motion_blur",
+                "downscale", "jpeg", "noise", "occlusion")
+
+    def __init__(self, probability: float) -> None:
+        self.probability = probability
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n = x.shape[0]
+        chosen = torch.rand(n, device=x.device, generator=generator) < self.probability
+        family = torch.randint(len(self.FAMILIES), (n,), device=x.device, generator=generator)
+        out = x
+        for index, name in enumerate(self.FAMILIES):
+            members = torch.nonzero(chosen & (family == index)).flatten()
+            if len(members):
+                out = out.index_copy(0, members, getattr(self, f"_{name}")(x[members], generator).clamp(0, 1))
+        return out
+
+    @staticmethod
+    def _strength(x, low, high, generator):
+        return _uniform(x.shape[0], low, high, x, generator).view(-1, 1, 1, 1)
+
+    def _dark(self, x, generator):
+        return x * self._strength(x, 0.12, 0.7, generator)
+
+    def _gamma(self, x, generator):
+        return x.clamp_min(1e-4) ** self._strength(x, 1.4, 3.6, generator)
+
+    def _low_contrast(self, x, generator):
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        return (x - mean) * self._strength(x, 0.12, 0.6, generator) + mean
+
+    def _uneven_light(self, x, generator):
+        n, _, height, width = x.shape
+        angle = _uniform(n, 0, 2 * math.pi, x, generator).view(n, 1, 1, 1)
+        rows = torch.linspace(-0.5, 0.5, height, device=x.device).view(1, 1, height, 1)
+        cols = torch.linspace(-0.5, 0.5, width, device=x.device).view(1, 1, 1, width)
+        along = torch.cos(angle) * cols + torch.sin(angle) * rows
+        low, high = along.amin(dim=(2, 3), keepdim=True), along.amax(dim=(2, 3), keepdim=True)
+        darkest = self._strength(x, 0.2, 0.7, generator)
+        return x * (1 - (1 - darkest) * (along - low) / (high - low))
+
+    @staticmethod
+    def _filter(x, kernels):
+        """Each face (n, 1, H, W) filtered by its own kernel (n, k, k), borders reflected."""
+        n, _, height, width = x.shape
+        pad = kernels.shape[-1] // 2
+        padded = F.pad(x.view(1, n, height, width), (pad, pad, pad, pad), mode="reflect")
+        return F.conv2d(padded, kernels.unsqueeze(1), groups=n).view(n, 1, height, width)
+
+    def _gaussian_blur(self, x, generator):
+        sigma = _uniform(x.shape[0], 0.6, 2.6, x, generator).view(-1, 1, 1)
+        offsets = torch.arange(-7, 8, device=x.device, dtype=x.dtype)
+        squared = offsets.view(1, -1, 1) ** 2 + offsets.view(1, 1, -1) ** 2
+        kernels = torch.exp(-squared / (2 * sigma**2))
+        return self._filter(x, kernels / kernels.sum(dim=(1, 2), keepdim=True))
+
+    def _motion_blur(self, x, generator):
+        n = x.shape[0]
+        length = _uniform(n, 4, 13, x, generator).view(-1, 1, 1)
+        angle = _uniform(n, 0, math.pi, x, generator).view(-1, 1, 1)
+        offsets = torch.arange(-6, 7, device=x.device, dtype=x.dtype)
+        u, v = offsets.view(1, -1, 1), offsets.view(1, 1, -1)
+        along = u * torch.sin(angle) + v * torch.cos(angle)
+        across = u * torch.cos(angle) - v * torch.sin(angle)
+        kernels = ((across.abs() <= 0.5) & (along.abs() <= length / 2)).to(x.dtype)
+        return self._filter(x, kernels / kernels.sum(dim=(1, 2), keepdim=True).clamp_min(1))
+
+    def _downscale(self, x, generator):
+        size = x.shape[-1]
+        side = int(torch.randint(14, 34, (1,), device=x.device, generator=generator))
+        small = F.interpolate(x, size=(side, side), mode="area")
+        return F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)
+
+    def _jpeg(self, x, generator):
+        from torchvision.io import decode_jpeg, encode_jpeg
+
+        qualities = torch.randint(5, 41, (x.shape[0],), device=x.device, generator=generator).tolist()
+        faces = (x * 255).round().to(torch.uint8).cpu()
+        decoded = [decode_jpeg(encode_jpeg(face, quality=quality)) for face, quality in zip(faces, qualities)]
+        return torch.stack(decoded).to(x.device, x.dtype) / 255
+
+    def _noise(self, x, generator):
+        sigma = self._strength(x, 0.02, 0.12, generator)
+        return x + torch.randn(x.shape, device=x.device, generator=generator) * sigma
+
+    def _occlusion(self, x, generator):
+        n, _, height, width = x.shape
+        half = _uniform(n, 0.25, 0.6, x, generator).view(n, 1, 1) * width / 2
+        centre = width / 2 + torch.randn(n, device=x.device, generator=generator).view(n, 1, 1) * 0.05 * width
+        cols = torch.arange(width, device=x.device).view(1, 1, width)
+        rows = torch.arange(height, device=x.device).view(1, height, 1)
+        top = _uniform(n, 0.6, 0.7, x, generator).view(n, 1, 1) * height
+        patch = ((cols - centre).abs() <= half) & (rows >= top) & (rows < 0.9 * height)
+        grey = _uniform(n, 0.3, 0.7, x, generator).view(n, 1, 1, 1)
+        return torch.where(patch.unsqueeze(1), grey, x)

@@ -39,10 +39,18 @@ class TrainConfig:
     mixup_alpha: float = 0.2
     cutmix_alpha: float = 1.0
     mix_prob: float = 0.5
+    corruption_prob: float = 0.0  # share of faces given one webcam corruption (WebcamCorruptions)
+    # labels and targets
+    labels: str = "fer2013"  # fer2013: FER2013's seven classes and labels; ferplus: eight classes, FER+'s votes
+    votes: str = ""  # FER+ votes (labels.csv or fer2013new.csv): needed by labels=ferplus and votes_weight > 0
+    ferplus_target: str = "probability"  # with labels=ferplus: probability (the vote distribution) | majority
+    votes_weight: float = 0.0  # with labels=fer2013: share of the target taken from the votes
+    teacher: str = ""  # an emocap ONNX model of the same classes; its probabilities on clean faces join the target
+    teacher_weight: float = 0.0
     # bookkeeping
     seed: int = 0
     eval_every: int = 1
-    init_from: str = ""  # a checkpoint (best.pt or last.pt) of the same network to start from; "": random weights
+    init_from: str = ""  # a checkpoint (best.pt or last.pt) or emocap ONNX model of the same network; "": random
 
     def __post_init__(self) -> None:
         checks = {
@@ -58,10 +66,29 @@ class TrainConfig:
             "mix_prob": 0 <= self.mix_prob <= 1,
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "ema_decay": 0 <= self.ema_decay < 1,
+            "corruption_prob": 0 <= self.corruption_prob <= 1,
+            "labels": self.labels in ("fer2013", "ferplus"),
+            "ferplus_target": self.ferplus_target in ("probability", "majority"),
+            "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
+            "teacher_weight": 0 <= self.teacher_weight <= 1 - self.votes_weight,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"TrainConfig.{name} has an invalid value: {getattr(self, name)!r}")
+        if self.soft_targets and self.uses_mix:
+            raise ValueError("Mixup/CutMix (mix_prob > 0) works on FER2013's hard labels only; set mix_prob to 0 "
+                             "to train on votes or a teacher")
+
+    def check_sources(self) -> None:
+        """The files a run needs besides the data are named (presets name none: the command line does)."""
+        if (self.labels == "ferplus" or self.votes_weight > 0) and not self.votes:
+            raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
+        if self.teacher_weight > 0 and not self.teacher:
+            raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
+
+    @property
+    def soft_targets(self) -> bool:
+        return self.labels == "ferplus" or self.votes_weight > 0 or self.teacher_weight > 0
 
     @property
     def uses_mix(self) -> bool:
@@ -89,6 +116,28 @@ class TrainConfig:
 PAPER = TrainConfig()
 """The paper's recipe: ResNet18, Adam lr 1e-3 wd 1e-4, StepLR(30, 0.1), 100 epochs,
 cross-entropy, resize/crop, flips, rotations, colour jitter, Mixup + CutMix."""
+
+# The built-in model made robust to real video: it starts from the shipped model, sees half its
+# faces under a webcam corruption, and learns from its labels, the FER+ votes and the shipped
+# model's own belief about the clean face (which keeps what it knew). Needs --votes and --teacher.
+ROBUST = replace(
+    PAPER,
+    preset="robust",
+    stem="fer",
+    upsample=1,
+    epochs=8,
+    optimizer="sgd",
+    lr=0.01,
+    weight_decay=5e-4,
+    scheduler="cosine",
+    label_smoothing=0.1,
+    ema_decay=0.998,
+    rotate_degrees=20.0,
+    mix_prob=0.0,
+    corruption_prob=0.5,
+    votes_weight=0.2,
+    teacher_weight=0.4,
+)
 
 PRESETS: dict[str, TrainConfig] = {
     "paper": PAPER,
@@ -134,6 +183,12 @@ PRESETS: dict[str, TrainConfig] = {
         label_smoothing=0.1,
         ema_decay=0.998,
         mix_prob=0.3,
+    ),
+    "robust": ROBUST,
+    # An eight-class model on FER+'s vote distributions (the FER+ paper's "probability" mode),
+    # from the shipped model's network, with the same webcam corruptions. Needs --votes.
+    "ferplus": replace(
+        ROBUST, preset="ferplus", lr=0.02, label_smoothing=0.0, votes_weight=0.0, teacher_weight=0.0, labels="ferplus",
     ),
     # A short CPU run: same model, few epochs; for trying the tool out.
     "cpu-quick": replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),

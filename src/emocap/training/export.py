@@ -15,7 +15,7 @@ import torch
 from emocap.atomic import atomic_path
 from emocap.datasets import FerData
 from emocap.errors import ModelError
-from emocap.labels import FER2013_LABELS
+from emocap.labels import LABEL_SETS
 from emocap.onnx_session import open_session
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
@@ -42,7 +42,7 @@ def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preproce
     state = read_checkpoint(path)
     config = TrainConfig.from_dict(json.loads(state["config"]))
     preprocess = Preprocess.from_json(state.get("preprocess", Preprocess().to_json()))
-    net = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)
+    net = EmotionNet(config, num_classes=len(LABEL_SETS[config.labels]), in_channels=preprocess.channels)
     net.load_state_dict(state["model"])
     net.eval()
     return net, config, preprocess, state
@@ -50,7 +50,7 @@ def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preproce
 
 def model_metadata(config: TrainConfig, preprocess: Preprocess, extra: dict | None = None) -> dict[str, str]:
     metadata = {
-        "emocap.labels": json.dumps(list(FER2013_LABELS)),
+        "emocap.labels": json.dumps(list(LABEL_SETS[config.labels])),
         "emocap.preprocess": preprocess.to_json(),
         "emocap.train_config": config.to_json(),
         "emocap.output_names": json.dumps(list(OUTPUT_NAMES)),

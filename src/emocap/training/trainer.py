@@ -7,6 +7,7 @@ to choose. The test set is never trained on.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 import time
@@ -21,11 +22,13 @@ from tqdm import tqdm
 from emocap.atomic import atomic_path, atomic_text
 from emocap.datasets import FerData, load_fer2013, split_mask
 from emocap.errors import OutputError, first_line
-from emocap.labels import FER2013_LABELS
+from emocap.labels import LABEL_SETS
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
 from emocap.training.config import TrainConfig
 from emocap.training.model import EmotionNet, read_checkpoint
+from emocap.training.targets import TargetRecipe, relabel_by_votes, soft_targets, teacher_probabilities
+from emocap.votes import load_votes
 
 CURVE_COLUMNS = (
     "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
@@ -142,8 +145,11 @@ def train(
     dev = pick_device(device)
     if limit_train is not None and limit_train < 1:
         raise ValueError(f"limit_train must be at least 1, got {limit_train!r}")
-    if config.init_from and not Path(config.init_from).is_file():  # before the data's seconds of loading
-        raise ValueError(f"init_from {config.init_from!r}: no such checkpoint")
+    config.check_sources()
+    for name in ("init_from", "votes", "teacher"):  # before the data's seconds of loading
+        if getattr(config, name) and not Path(getattr(config, name)).is_file():
+            raise ValueError(f"{name} {getattr(config, name)!r}: no such file")
+    class_names = LABEL_SETS[config.labels]
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     torch.manual_seed(config.seed)
     # timm's Mixup/CutMix draws from NumPy's global random state: seed it too (and keep it in last.pt),
@@ -153,6 +159,10 @@ def train(
 
     train_data = load_fer2013(data_root, "train")
     test_data = load_fer2013(data_root, "test")
+    votes = load_votes(config.votes) if config.votes else None
+    if config.labels == "ferplus":
+        train_data = relabel_by_votes(train_data, votes, class_names)
+        test_data = relabel_by_votes(test_data, votes, class_names)
     if limit_train is not None:
         keep = np.random.default_rng(config.seed).permutation(len(train_data))[:limit_train]
         train_data = train_data.subset(np.sort(keep))
@@ -169,11 +179,14 @@ def train(
         raise OutputError(f"cannot create run folder {str(out)!r}: {error.strerror or error}") from None
     images = torch.from_numpy(train_data.images).to(dev)
     labels = torch.from_numpy(train_data.labels).to(dev)
+    targets = None
+    if config.soft_targets:
+        targets = torch.from_numpy(_soft_targets(config, train_data, class_names, votes, out)).to(dev)
     evaluator = Evaluator(test_data, preprocess, dev)
 
-    model = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)
+    model = EmotionNet(config, num_classes=len(class_names), in_channels=preprocess.channels)
     if config.init_from:
-        _load_initial_weights(model, Path(config.init_from))
+        _load_initial_weights(model, config, Path(config.init_from), train_data)
     model = model.to(dev).to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(config, model)
     ema = None
@@ -182,7 +195,7 @@ def train(
 
         ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
     augment = BatchAugment(config, preprocess)
-    mixer, criterion = _loss_and_mixer(config)
+    mixer, criterion = _loss_and_mixer(config, len(class_names))
 
     start_epoch, best = 0, {"epoch": -1, "public_acc": -1.0, "private_acc": float("nan"), "test_acc": float("nan")}
     history: list[dict] = []
@@ -219,7 +232,10 @@ def train(
             index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
             x = augment(images[index], generator)
             y = labels[index]
-            x, target = mixer(x, y) if mixer is not None else (x, y)
+            if targets is not None:
+                target = targets[index]
+            else:
+                x, target = mixer(x, y) if mixer is not None else (x, y)
             with _autocast(dev):
                 logits = model(x)
                 loss = criterion(logits.float(), target)
@@ -270,23 +286,76 @@ def train(
     )
 
 
-def _load_initial_weights(model: nn.Module, path: Path) -> None:
-    """Start from a checkpoint's weights (a second schedule, or fine-tuning); ValueError quoting the path."""
-    weights = read_checkpoint(path, name="init_from")["model"]
+def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: Path) -> np.ndarray:
+    teacher_probs = None
+    if config.teacher_weight > 0:
+        # The teacher sees each clean face once; kept in the run folder so --resume need not ask again.
+        cached = out / "teacher_probs.npy"
+        if cached.exists() and np.load(cached).shape == (len(data), len(class_names)):
+            teacher_probs = np.load(cached)
+        else:
+            teacher_probs = teacher_probabilities(config.teacher, data.images, class_names)
+            with atomic_path(cached) as temporary:
+                with open(temporary, "wb") as stream:
+                    np.save(stream, teacher_probs)
+    recipe = TargetRecipe(
+        class_names, label_smoothing=config.label_smoothing, votes_weight=config.votes_weight,
+        ferplus_target=config.ferplus_target if config.labels == "ferplus" else "", teacher_weight=config.teacher_weight,
+    )
+    return soft_targets(data, recipe, votes, teacher_probs)
+
+
+def _load_initial_weights(model: EmotionNet, config: TrainConfig, path: Path, train_data: FerData) -> None:
+    """Start from a checkpoint's or an emocap ONNX model's weights (a second schedule, or fine-tuning);
+    ValueError quoting the path. From a model of other classes, the head keeps the rows of the classes
+    both name and starts the others small."""
+    if path.suffix.lower() == ".onnx":
+        from emocap.training.from_onnx import emotion_net_from_onnx
+
+        calibration = np.random.default_rng(0).permutation(len(train_data))[:2048]
+        net, source_config, _, source_classes = emotion_net_from_onnx(path, train_data.images[calibration])
+        network = ("arch", "stem", "upsample")
+        if any(getattr(source_config, name) != getattr(config, name) for name in network):
+            raise ValueError(
+                f"init_from {str(path)!r} is a {' '.join(f'{n}={getattr(source_config, n)!r}' for n in network)} "
+                f"network; this run trains {' '.join(f'{n}={getattr(config, n)!r}' for n in network)}"
+            )
+        weights = net.state_dict()
+    else:
+        state = read_checkpoint(path, name="init_from")
+        weights = state["model"]
+        source_classes = LABEL_SETS[json.loads(state["config"]).get("labels", "fer2013")]
+    target_classes = LABEL_SETS[config.labels]
+    if source_classes != target_classes:
+        weights = _head_for_classes(weights, source_classes, target_classes)
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:
         raise ValueError(f"init_from {str(path)!r} holds another network: {first_line(error)}") from None
 
 
-def _loss_and_mixer(config: TrainConfig):
+def _head_for_classes(weights: dict, source: tuple[str, ...], target: tuple[str, ...]) -> dict:
+    weight, bias = weights["head.weight"], weights["head.bias"]
+    new_weight = torch.randn(len(target), weight.shape[1]) * 0.01
+    new_bias = torch.full((len(target),), float(bias.min()))
+    for row, name in enumerate(target):
+        if name in source:
+            new_weight[row], new_bias[row] = weight[source.index(name)], bias[source.index(name)]
+    return {**weights, "head.weight": new_weight, "head.bias": new_bias}
+
+
+def _loss_and_mixer(config: TrainConfig, num_classes: int):
+    if config.soft_targets:
+        from timm.loss import SoftTargetCrossEntropy
+
+        return None, SoftTargetCrossEntropy()
     if config.uses_mix:
         from timm.data import Mixup
         from timm.loss import SoftTargetCrossEntropy
 
         mixer = Mixup(
             mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha, prob=config.mix_prob,
-            switch_prob=0.5, mode="batch", label_smoothing=config.label_smoothing, num_classes=len(FER2013_LABELS),
+            switch_prob=0.5, mode="batch", label_smoothing=config.label_smoothing, num_classes=num_classes,
         )
         return mixer, SoftTargetCrossEntropy()
     return None, nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
