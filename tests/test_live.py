@@ -201,3 +201,15 @@ def test_paper_smoother_with_its_memory_runs(capsys):
     code, out, _ = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--max-frames", "4",
                            "--smoother", "paper", "--memory", "3")
     assert code == 0 and len(json_lines(out)) == 4
+
+
+def test_live_detects_ahead_on_a_second_thread_and_gives_what_one_thread_gives(whole_clip_records):
+    from emocap.outputs import frame_record
+    from emocap.pipeline import Pipeline
+    from emocap.sources import open_source
+
+    pipeline = Pipeline.build()
+    with open_source(str(sample_clip())) as source:
+        one_thread = [frame_record(pipeline.process(frame.image_bgr, frame.time_s)) for frame in source]
+    # Boxes, face numbers, captions and probabilities, frame for frame.
+    assert json.loads(json.dumps(one_thread)) == whole_clip_records

@@ -129,3 +129,69 @@ def test_bad_options_quote_the_value(shared_parts, options, message):
 def test_bad_frames_are_value_errors(shared_parts, frame, message):
     with pytest.raises(ValueError, match=message):
         Pipeline(*shared_parts).process(frame)
+
+
+class ScheduleRecorder:
+    """A detector that records which frames were scanned whole and which searched near known faces."""
+
+    def __init__(self, detector, lose_on_search: set[int] = frozenset()):
+        self.detector, self.calls, self.lose_on_search = detector, [], lose_on_search
+
+    def detect(self, frame):
+        self.calls.append("scan")
+        return self.detector.detect(frame)
+
+    def detect_near(self, frame, boxes):
+        self.calls.append("near")
+        found = self.detector.detect_near(frame, boxes)
+        return Faces.empty() if len(self.calls) - 1 in self.lose_on_search else found
+
+
+def test_between_full_scans_the_detector_searches_where_the_faces_were(astronaut_bgr, shared_parts):
+    recorder = ScheduleRecorder(shared_parts[0])
+    pipeline = Pipeline(recorder, shared_parts[1], full_scan_every=3)
+    results = [pipeline.process(astronaut_bgr) for _ in range(7)]
+    assert recorder.calls == ["scan", "near", "near", "scan", "near", "near", "scan"]
+    scanned = shared_parts[0].detect(astronaut_bgr).boxes
+    side = scanned[0, 2] - scanned[0, 0]
+    for result in results:  # the same face, in the same place (the frame does not move): O-Net's box, a few px off
+        assert len(result.faces) == 1 and np.abs(result.faces.boxes - scanned).max() < 0.06 * side
+    assert {int(r.faces.track_ids[0]) for r in results} == {0}
+
+
+def test_a_face_lost_by_the_search_brings_a_full_scan_at_once(astronaut_bgr, shared_parts):
+    recorder = ScheduleRecorder(shared_parts[0], lose_on_search={1})
+    pipeline = Pipeline(recorder, shared_parts[1], full_scan_every=4)
+    results = [pipeline.process(astronaut_bgr) for _ in range(3)]
+    assert recorder.calls == ["scan", "near", "scan", "near"]
+    assert [len(r.faces) for r in results] == [1, 1, 1] and pipeline.full_scans == 2
+
+
+def test_no_faces_known_means_every_frame_is_scanned(shared_parts):
+    recorder = ScheduleRecorder(shared_parts[0])
+    pipeline = Pipeline(recorder, shared_parts[1], full_scan_every=4)
+    for _ in range(3):
+        pipeline.process(np.full((240, 320, 3), 128, np.uint8))
+    assert recorder.calls == ["scan"] * 3
+
+
+def test_the_search_follows_faces_across_the_bundled_clip_as_a_scan_finds_them(shared_parts):
+    from emocap.geometry import iou_matrix
+    from emocap.sources import open_source, sample_clip
+
+    detector = shared_parts[0]
+    with open_source(str(sample_clip())) as source:
+        frames = [frame.image_bgr for frame in source][::3]
+    previous = detector.detect(frames[0]).boxes
+    followed = distances = 0
+    for frame in frames[1:]:
+        scanned = detector.detect(frame).boxes
+        near = detector.detect_near(frame, previous).boxes
+        if len(scanned) and len(near):
+            overlaps = iou_matrix(scanned, near)
+            matched = overlaps.max(axis=1) >= 0.5
+            followed += int(matched.sum())
+            distances = max(distances, float(np.abs(scanned[matched] - near[overlaps.argmax(axis=1)[matched]]).max(initial=0)))
+        previous = scanned
+    assert followed >= 30  # faces that stayed from one sampled frame to the next were found again
+    assert distances < 25  # within a few pixels of the scan's boxes (faces are 60-120 px)

@@ -19,6 +19,7 @@ from emocap.classifier import EmotionClassifier
 from emocap.detection.factory import Detector
 from emocap.detection.mtcnn import FaceDetector
 from emocap.images import check_bgr_frame
+from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
 from emocap.tracking import IouTracker, TrackSmoother, make_smoother, order_for_reading
 from emocap.types import Faces, FrameResult
 
@@ -39,6 +40,10 @@ class Pipeline:
     memory           length of the paper memory (default 4); only for smoother="paper"
     detect_every     run the detector on every K-th frame; in between, the last boxes are
                      carried over and their faces classified again (faster, lags fast motion)
+    full_scan_every  of the frames the detector runs on, scan the whole frame on every K-th one
+                     and search only around the faces already found on the others (a detector
+                     with `detect_near`, MTCNN; a face lost there brings a whole scan at once);
+                     new faces appear within K detections; 1 scans every frame (the paper's way)
     patience_frames  frames a face may be missed and still keep its identity and memory
     right_to_left    order faces right to left across the frame (the paper's reading order)
     """
@@ -51,10 +56,12 @@ class Pipeline:
         smoother: str | TrackSmoother = DEFAULT_SMOOTHER,
         memory: int | None = None,
         detect_every: int = 1,
+        full_scan_every: int = DEFAULT_FULL_SCAN_EVERY,
         patience_frames: int = DEFAULT_PATIENCE_FRAMES,
         right_to_left: bool = True,
     ) -> None:
         self.detect_every = check_int("Pipeline", "detect_every", detect_every, 1)
+        self.full_scan_every = check_int("Pipeline", "full_scan_every", full_scan_every, 1)
         self.patience_frames = check_int("Pipeline", "patience_frames", patience_frames, 0)
         if memory is not None and smoother != "paper":
             raise ValueError(f"Pipeline.memory applies to the paper smoother only, got smoother={smoother!r}")
@@ -76,7 +83,7 @@ class Pipeline:
     def build(
         cls, *, model: str | None = None, detector: str = "mtcnn", min_face_size: int = 40,
         smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
-        threads: int | None = None,
+        full_scan_every: int = DEFAULT_FULL_SCAN_EVERY, threads: int | None = None,
     ) -> "Pipeline":
         """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
         exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar"; `threads`: ONNX
@@ -88,7 +95,7 @@ class Pipeline:
             options["threads"] = threads
         return cls(
             make_detector(detector, **options), EmotionClassifier(model, threads=threads),
-            smoother=smoother, memory=memory, detect_every=detect_every,
+            smoother=smoother, memory=memory, detect_every=detect_every, full_scan_every=full_scan_every,
         )
 
     @property
@@ -101,6 +108,8 @@ class Pipeline:
         self.smoother.reset()
         self._index = 0
         self._detected = 0
+        self._searches = 0
+        self.full_scans = 0
         self._started: float | None = None
         self._carried = Faces.empty()
 
@@ -112,7 +121,8 @@ class Pipeline:
             raise ValueError("Pipeline.fresh() needs the smoother given by name, not as an instance")
         return Pipeline(
             self.detector, self.classifier, smoother=smoother, memory=self._memory,
-            detect_every=self.detect_every, patience_frames=self.patience_frames, right_to_left=self.right_to_left,
+            detect_every=self.detect_every, full_scan_every=self.full_scan_every,
+            patience_frames=self.patience_frames, right_to_left=self.right_to_left,
         )
 
     def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
@@ -132,12 +142,25 @@ class Pipeline:
             self._started = clock
         arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
         if self._detected % self.detect_every == 0:
-            faces = self.detector.detect(frame)
+            faces = self._search_or_scan(frame)
             self._carried = faces
         else:
             faces = self._carried
         self._detected += 1
         return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000)
+
+    def _search_or_scan(self, frame: np.ndarray) -> Faces:
+        known = self._carried
+        faces = None
+        if self._searches % self.full_scan_every and len(known) and hasattr(self.detector, "detect_near"):
+            faces = self.detector.detect_near(frame, known.boxes)
+            if len(faces) < len(known):
+                faces = None  # a face was lost (or moved faster than the search reaches): look everywhere
+        if faces is None:
+            faces = self.detector.detect(frame)
+            self.full_scans += 1
+        self._searches += 1
+        return faces
 
     def finish(self, detected: Detected, time_s: float | None = None) -> FrameResult:
         """The rest of `process` for a frame from `detect`: classify, track, smooth, order."""

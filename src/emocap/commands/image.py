@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
     add_image_limit_option(parser)
     add_model_options(parser)
     # A still photo has no history to smooth or track.
-    parser.set_defaults(run=run, smoother="none", memory=None, detect_every=1)
+    parser.set_defaults(run=run, smoother="none", memory=None, detect_every=1, full_scan_every=1)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -108,11 +108,12 @@ def run(args: argparse.Namespace) -> int:
 
 def print_json_lines(source, pipeline, max_frames: int | None) -> int:
     from emocap.outputs import frame_record
+    from emocap.transcription import detected_frames
 
     count = 0
     try:
-        for frame in source:
-            result = pipeline.process(frame.image_bgr, frame.time_s)
+        for frame, detected in detected_frames(source, pipeline):
+            result = pipeline.finish(detected, frame.time_s)
             sys.stdout.write(json.dumps(frame_record(result), ensure_ascii=False, allow_nan=False) + "\n")
             sys.stdout.flush()
             count += 1
@@ -196,14 +197,15 @@ class Pacer:
 
 def show_window(source, pipeline, max_frames: int | None, snapshot_dir: Path) -> int:
     from emocap.outputs import CaptionOverlay, FpsMeter
+    from emocap.transcription import detected_frames
 
     overlay, meter = CaptionOverlay(), FpsMeter()
     window = LiveWindow()
     pacer = None if source.is_live else Pacer()
     count = 0
     try:
-        for frame in source:
-            result = pipeline.process(frame.image_bgr, frame.time_s)
+        for frame, detected in detected_frames(source, pipeline):
+            result = pipeline.finish(detected, frame.time_s)
             annotated = overlay.annotate(frame.image_bgr, result, fps=meter.tick())
             window.show(annotated)
             count += 1

@@ -13,6 +13,7 @@ from typing import Callable
 from emocap.commands.arguments import positive_int, whole_number
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
+from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,10 @@ def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
                        help="predictions the paper memory keeps (default 4; only with --smoother paper)")
     group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
                        help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
+    group.add_argument("--full-scan-every", type=positive_int, default=DEFAULT_FULL_SCAN_EVERY, metavar="K",
+                       help="MTCNN scans the whole frame every K-th time it runs and, in between, looks only where "
+                       "the faces were (scanning at once if one is lost): new faces appear within K frames; "
+                       f"1 scans every frame, the paper's way (default: {DEFAULT_FULL_SCAN_EVERY})")
 
 
 def add_image_limit_option(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +72,7 @@ def build_pipeline(args: argparse.Namespace):
     try:
         return Pipeline.build(
             model=args.model, detector=args.detector, min_face_size=args.min_face_size, smoother=args.smoother,
-            memory=args.memory, detect_every=args.detect_every,
+            memory=args.memory, detect_every=args.detect_every, full_scan_every=args.full_scan_every,
         )
     except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
         raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None

@@ -213,7 +213,8 @@ def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
 
     return (
         ("model", args.model or "the built-in model (emocap/models/emotion.onnx)"),
-        ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} frame(s)"),
+        ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} "
+         f"frame(s), the whole frame every {args.full_scan_every} detection(s)"),
         ("memory", args.smoother + (f", {args.memory} predictions" if args.memory else "")),
         ("shortest caption", f"{args.min_duration:g} s"),
         ("part", f"{args.start:g} s to " + ("the end" if args.end is None else f"{args.end:g} s")),

@@ -8,7 +8,9 @@ import numpy as np
 
 from emocap.checks import check_int, check_number
 from emocap.images import check_bgr_frame
-from emocap.detection.mtcnn_stages import PNET_WINDOW, output_stage, propose, pyramid_scales, refine
+from emocap.detection.mtcnn_stages import (
+    PNET_WINDOW, candidates_around, output_stage, propose, pyramid_scales, refine,
+)
 from emocap.detection.networks import MtcnnNetworks
 from emocap.types import Faces
 
@@ -77,11 +79,23 @@ class FaceDetector:
     def detect(self, frame_bgr: np.ndarray) -> Faces:
         frame = check_bgr_frame(frame_bgr)
         scales = pyramid_scales(*frame.shape[:2], self.min_face_size, self.scale_factor)
-        candidates = propose(self.networks.pnet, frame, scales, self.thresholds[0])
+        return self._refined(frame, propose(self.networks.pnet, frame, scales, self.thresholds[0]))
+
+    def detect_near(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> Faces:
+        """The faces at `boxes` (xyxy, found in an earlier frame) found again where they moved: O-Net
+        on each box, without P-Net's pass over the whole pyramid or R-Net. Faces elsewhere in the
+        frame are not looked for."""
+        frame = check_bgr_frame(frame_bgr)
+        return self._confident(output_stage(self.networks.onet, frame, candidates_around(boxes), self.thresholds[2]))
+
+    def _refined(self, frame: np.ndarray, candidates) -> Faces:
+        """R-Net and O-Net on P-Net's candidates; the faces O-Net is sure of."""
         if len(candidates) == 0:
             return Faces.empty()
         candidates = refine(self.networks.rnet, frame, candidates, self.thresholds[1])
-        candidates = output_stage(self.networks.onet, frame, candidates, self.thresholds[2])
+        return self._confident(output_stage(self.networks.onet, frame, candidates, self.thresholds[2]))
+
+    def _confident(self, candidates) -> Faces:
         confident = candidates.scores >= self.min_confidence
         return Faces(
             boxes=candidates.boxes[confident],

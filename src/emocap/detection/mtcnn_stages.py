@@ -132,6 +132,14 @@ def propose(pnet: Network, frame_bgr: np.ndarray, scales: np.ndarray, threshold:
     return Candidates(boxes, scores[keep])
 
 
+def candidates_around(boxes: np.ndarray) -> Candidates:
+    """Faces found in an earlier frame as O-Net candidates: their boxes made square, as R-Net's are.
+    (benchmarks/detection_search.py: O-Net's regression follows a moving head from there as well as
+    R-Net on seven shifted and scaled copies of each box did, at half the cost.)"""
+    square = square_boxes(np.asarray(boxes, np.float64).reshape(-1, 4))
+    return Candidates(square, np.ones(len(square)))
+
+
 def _score_crops(network: Network, frame_bgr: np.ndarray, candidates: Candidates, size: int, threshold: float):
     """Crops of all candidates through the network in one batch.
 
