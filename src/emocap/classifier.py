@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from emocap.errors import ModelError, first_line
+from emocap.labels import BUILTIN_MODEL_FILES
 from emocap.onnx_session import open_session
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, Preprocess, bgr_crops_to_gray, crop_faces
 
-BUILTIN_MODEL = Path(__file__).parent / "models" / "emotion.onnx"
-"""The model that ships inside the package (see docs/BENCHMARKS.md for its accuracy)."""
+BUILTIN_MODELS = {labels: Path(__file__).parent / "models" / name for labels, name in BUILTIN_MODEL_FILES.items()}
+"""The models that ship inside the package, by label set (see docs/BENCHMARKS.md for their accuracy)."""
+BUILTIN_MODEL = BUILTIN_MODELS["fer2013"]
 
 LOGITS, EMBEDDING = "logits", "embedding"
 MAX_BATCH = 256

@@ -21,6 +21,9 @@ FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
 LABEL_SETS: dict[str, tuple[str, ...]] = {"fer2013": FER2013_LABELS, "ferplus": FERPLUS_LABELS}
 """The label sets emocap trains on, by the name `TrainConfig.labels` and `--labels` use."""
 
+BUILTIN_MODEL_FILES: dict[str, str] = {"fer2013": "emotion.onnx", "ferplus": "emotion-ferplus.onnx"}
+"""The built-in model of each label set, in emocap/models (`--labels` chooses one)."""
+
 FER2013_CSV_IDS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Label ids of the original Kaggle CSV: 0=angry ... 6=neutral."""
 

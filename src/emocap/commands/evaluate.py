@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, whole_number
+from emocap.commands.options import add_model_choice, chosen_model
 from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
@@ -56,7 +57,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
-    parser.add_argument("--model", default=None, metavar="FILE.onnx", help="an exported model (default: the built-in one)")
+    add_model_choice(parser)
     parser.add_argument("--json", default=None, metavar="FILE", help="also write all results (and timings) as JSON to FILE")
     parser.add_argument("--plots", default=None, metavar="DIR",
                         help="folder for the PNG figures (default: evaluation-<model name>/, see below)")
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from emocap.datasets import load_fer2013
     from emocap.evaluation.report import evaluate_test_set, format_report
 
+    args.model = chosen_model(args)
     if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
         raise ModelError(f"model not found: {args.model!r}")
     started = time.perf_counter()

@@ -13,6 +13,7 @@ from typing import Callable
 from emocap.commands.arguments import positive_int, whole_number
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
+from emocap.labels import BUILTIN_MODEL_FILES
 from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
 
 
@@ -25,11 +26,32 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Detector and classifier options, shared by `live`, `image`, `transcribe` and `serve`."""
     group = parser.add_argument_group("faces and model")
-    group.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")
+    add_model_choice(group)
     group.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
                        help="face detector: mtcnn (the paper's, default) or haar (faster, frontal faces only)")
     group.add_argument("--min-face-size", type=positive_int, default=40, metavar="PX",
                        help="ignore faces smaller than this many pixels (default: 40)")
+
+
+def add_model_choice(parser) -> None:
+    """--model and --labels: a model file, or which built-in model."""
+    parser.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")
+    parser.add_argument("--labels", choices=tuple(BUILTIN_MODEL_FILES), default=None,
+                        help="which built-in model: fer2013 (FER2013's seven emotions; the default) or ferplus "
+                        "(eight: the seven and contempt, trained on FER+'s ten votes a face)")
+
+
+def chosen_model(args: argparse.Namespace) -> str | None:
+    """The model file --model or --labels names; None for the default built-in model."""
+    labels = getattr(args, "labels", None)
+    if labels is None:
+        return args.model
+    if args.model:
+        raise EmocapError(f"--labels {labels} chooses a built-in model and --model {args.model!r} brings its own "
+                          "labels: give one of the two")
+    from emocap.classifier import BUILTIN_MODELS
+
+    return str(BUILTIN_MODELS[labels])
 
 
 def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +82,7 @@ def add_image_limit_option(parser: argparse.ArgumentParser) -> None:
 
 def check_pipeline_options(args: argparse.Namespace) -> None:
     """Refuse options that contradict each other before any slow work (a camera probe, loading models)."""
+    chosen_model(args)
     if getattr(args, "memory", None) is not None and args.smoother != "paper":
         raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
 
@@ -71,7 +94,7 @@ def build_pipeline(args: argparse.Namespace):
     check_pipeline_options(args)
     try:
         return Pipeline.build(
-            model=args.model, detector=args.detector, min_face_size=args.min_face_size, smoother=args.smoother,
+            model=chosen_model(args), detector=args.detector, min_face_size=args.min_face_size, smoother=args.smoother,
             memory=args.memory, detect_every=args.detect_every, full_scan_every=args.full_scan_every,
         )
     except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)

@@ -212,7 +212,7 @@ def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     from emocap import __version__
 
     return (
-        ("model", args.model or "the built-in model (emocap/models/emotion.onnx)"),
+        ("model", args.model or f"the built-in {args.labels or 'fer2013'} model"),
         ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} "
          f"frame(s), the whole frame every {args.full_scan_every} detection(s)"),
         ("memory", args.smoother + (f", {args.memory} predictions" if args.memory else "")),
