@@ -96,9 +96,10 @@ def pipeline(monkeypatch):
 
 
 def run(argv: list[str]) -> int:
+    """The command in this process (--workers 1: the stand-in pipeline cannot travel to Ray workers)."""
     parser = argparse.ArgumentParser(prog="emocap")
     transcribe.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["transcribe", *map(str, argv)])
+    args = parser.parse_args(["transcribe", "--workers", "1", *map(str, argv)])
     return args.run(args)
 
 

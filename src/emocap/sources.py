@@ -101,6 +101,7 @@ class FrameSource:
     fps          nominal frames per second, or None when the source does not say
     frame_count  number of frames, or None when unknown (cameras, streams, screen)
     size         (width, height) of the first frame
+    duration_s   seconds of the whole video, when its container says
     is_live      True for cameras, streams and the screen (frames keep coming in real time)
     end_reason   after iteration: why it stopped ("end of video", "camera stopped sending frames", ...)
 
@@ -109,6 +110,9 @@ class FrameSource:
     """
 
     is_live = False
+    duration_s: float | None = None
+    """Length of the whole video in seconds, as its container says (None when it does not, and for
+    cameras, streams, the screen and photos)."""
 
     def __init__(
         self, spec: str, first: tuple[np.ndarray, float], *, fps: float | None, frame_count: int | None
@@ -202,7 +206,7 @@ class VideoFileSource(FrameSource):
             duration = float(stream.duration * stream.time_base) if stream.duration else (
                 self._container.duration / 1e6 if self._container.duration else None
             )
-            self.start_s, self.end_s = float(start_s), end_s
+            self.start_s, self.end_s, self.duration_s = float(start_s), end_s, duration
             self._expected = self._expected_frames(stream.frames, duration, fps)
             if start_s > 0:
                 self._container.seek(self._origin + int(start_s / self._time_base), stream=stream, backward=True)

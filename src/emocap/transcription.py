@@ -13,9 +13,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from emocap.errors import DataError, SourceError
+from emocap.errors import DataError, EmocapError, SourceError
 from emocap.outputs.files import is_annotated_copy
 
 VIDEO_SUFFIXES = frozenset(
@@ -93,35 +93,13 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
     none of them written (DataError for a truncated video, unless settings.keep_partial)."""
     from tqdm import tqdm
 
-    from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
-    from emocap.outputs.report import HtmlReport
-    from emocap.outputs.transcript import TranscriptOutputs
     from emocap.sources import open_path
 
     last_time = settings.start_s
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(open_path(plan.video, start_s=settings.start_s, end_s=settings.end_s))
         fps = source.fps or FALLBACK_FPS
-        writers = [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts]
-        if plan.report is not None:  # the page plays the annotated copy when there is one
-            report = HtmlReport(
-                plan.report, video=plan.annotated or plan.video, source=plan.video, run=dict(settings.run_info),
-                # The annotated copy of a part begins at 0; the source keeps its own times.
-                video_offset_s=settings.start_s if plan.annotated else 0.0,
-            )
-            writers.append(stack.enter_context(report))
-        outputs = TranscriptOutputs(
-            writers,
-            builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
-            summary=EmotionSummary(keep_timeline=plan.timeline is not None),
-            video=None if plan.annotated is None else stack.enter_context(
-                AnnotatedVideoWriter(
-                    plan.annotated, fps=fps, frame_size=source.size, audio_from=plan.video,
-                    subtitles=settings.embed_subtitles, start_s=settings.start_s,
-                )
-            ),
-            overlay=CaptionOverlay(),
-        )
+        outputs = open_outputs(stack, plan, settings, fps=fps, frame_size=source.size)
         progress = stack.enter_context(tqdm(
             total=source.frame_count, desc=plan.video.name, unit="frame", disable=None if settings.progress else True,
             leave=False,
@@ -130,14 +108,90 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
             outputs.add(frame.image_bgr, pipeline.finish(detected, frame.time_s))
             last_time = frame.time_s
             progress.update()
-        if source.truncated:
-            if not settings.keep_partial:
-                raise DataError(f"{source.end_reason}; nothing was written (--keep-partial keeps what could be read)")
-            print(f"emocap transcribe: warning: {source.end_reason}; keeping what was read", file=sys.stderr)
-        outputs.finish(end_time_s=last_time + 1.0 / fps)
-        if plan.timeline is not None:
-            outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
-    return TranscriptionResult(plan, outputs.frames, last_time + 1.0 / fps, outputs.faces_seen, outputs.summary)
+        check_complete(source.truncated, source.end_reason, settings)
+        return finish_outputs(outputs, plan, end_time_s=last_time + 1.0 / fps)
+
+
+def transcribe_videos(
+    plans: Iterable[OutputPlan], pipeline, settings: TranscriptionSettings = TranscriptionSettings(),
+) -> Iterator[tuple[OutputPlan, TranscriptionResult | EmocapError]]:
+    """Each video in turn in this process, with fresh identities and memory: its result, or the error
+    that stopped it (the next video goes on)."""
+    for plan in plans:
+        pipeline.reset()
+        try:
+            yield plan, transcribe_video(plan, pipeline, settings)
+        except EmocapError as error:
+            yield plan, error
+
+
+def write_transcript(
+    plan: OutputPlan, results: Iterable, settings: TranscriptionSettings, *, fps: float | None,
+    frame_size: tuple[int, int],
+) -> TranscriptionResult:
+    """All the outputs of `plan` from results worked out elsewhere (a video's chunks, transcribed by
+    Ray workers and stitched): the same writers as `transcribe_video`, so the same files. Only the
+    annotated copy needs the pictures: the video is decoded again here for it."""
+    from emocap.sources import open_path
+
+    fps = fps or FALLBACK_FPS
+    last_time = settings.start_s
+    with contextlib.ExitStack() as stack:
+        outputs = open_outputs(stack, plan, settings, fps=fps, frame_size=frame_size)
+        images = iter(()) if plan.annotated is None else (
+            frame.image_bgr for frame in stack.enter_context(open_path(plan.video, start_s=settings.start_s, end_s=settings.end_s))
+        )
+        for result in results:
+            outputs.add(next(images, None), result)
+            last_time = result.time_s
+        return finish_outputs(outputs, plan, end_time_s=last_time + 1.0 / fps)
+
+
+def open_outputs(stack: contextlib.ExitStack, plan: OutputPlan, settings: TranscriptionSettings, *, fps: float,
+                 frame_size: tuple[int, int]):
+    """Every writer of `plan`, opened inside `stack` (so that an error discards them all), behind one
+    `TranscriptOutputs`."""
+    from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
+    from emocap.outputs.report import HtmlReport
+    from emocap.outputs.transcript import TranscriptOutputs
+
+    writers = [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts]
+    if plan.report is not None:  # the page plays the annotated copy when there is one
+        report = HtmlReport(
+            plan.report, video=plan.annotated or plan.video, source=plan.video, run=dict(settings.run_info),
+            # The annotated copy of a part begins at 0; the source keeps its own times.
+            video_offset_s=settings.start_s if plan.annotated else 0.0,
+        )
+        writers.append(stack.enter_context(report))
+    return TranscriptOutputs(
+        writers,
+        builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
+        summary=EmotionSummary(keep_timeline=plan.timeline is not None),
+        video=None if plan.annotated is None else stack.enter_context(
+            AnnotatedVideoWriter(
+                plan.annotated, fps=fps, frame_size=frame_size, audio_from=plan.video,
+                subtitles=settings.embed_subtitles, start_s=settings.start_s,
+            )
+        ),
+        overlay=CaptionOverlay(),
+    )
+
+
+def check_complete(truncated: bool, end_reason: str | None, settings: TranscriptionSettings) -> None:
+    """A video that ended early is an error (nothing is written), or a warning with --keep-partial."""
+    if not truncated:
+        return
+    if not settings.keep_partial:
+        raise DataError(f"{end_reason}; nothing was written (--keep-partial keeps what could be read)")
+    print(f"emocap transcribe: warning: {end_reason}; keeping what was read", file=sys.stderr)
+
+
+def finish_outputs(outputs, plan: OutputPlan, *, end_time_s: float) -> TranscriptionResult:
+    """Close the last segments at the video's end, save the timeline; what the run found."""
+    outputs.finish(end_time_s=end_time_s)
+    if plan.timeline is not None:
+        outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
+    return TranscriptionResult(plan, outputs.frames, end_time_s, outputs.faces_seen, outputs.summary)
 
 
 def detected_frames(source, pipeline, *, overlap: bool = True) -> Iterator[tuple]:

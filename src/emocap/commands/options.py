@@ -93,12 +93,19 @@ def build_pipeline(args: argparse.Namespace):
 
     check_pipeline_options(args)
     try:
-        return Pipeline.build(
-            model=chosen_model(args), detector=args.detector, min_face_size=args.min_face_size, smoother=args.smoother,
-            memory=args.memory, detect_every=args.detect_every, full_scan_every=args.full_scan_every,
-        )
+        return Pipeline.build(**pipeline_settings(args))
     except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
         raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None
+
+
+def pipeline_settings(args: argparse.Namespace) -> dict:
+    """The keywords of `Pipeline.build` from the shared options: what `build_pipeline` builds here, and
+    what Ray workers build their own pipelines from (`emocap transcribe --workers`)."""
+    return {
+        "model": chosen_model(args), "detector": args.detector, "min_face_size": args.min_face_size,
+        "smoother": args.smoother, "memory": args.memory, "detect_every": args.detect_every,
+        "full_scan_every": args.full_scan_every,
+    }
 
 
 def open_requested_source(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import closing
 from pathlib import Path
 
-from emocap.commands.arguments import add_command, real_number
-from emocap.commands.options import add_pipeline_options, build_pipeline
+from emocap.commands.arguments import add_command, positive_int, real_number
+from emocap.commands.options import add_pipeline_options, build_pipeline, pipeline_settings
 from emocap.errors import EmocapError, OutputError
 from emocap.outputs.files import ANNOTATED_STEM
 from emocap.transcription import (
@@ -15,7 +17,7 @@ from emocap.transcription import (
     TranscriptionResult,
     TranscriptionSettings,
     find_videos,
-    transcribe_video,
+    transcribe_videos,
 )
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -73,6 +75,21 @@ summary:
   emotion and of each valence (negative, neutral, positive). With
   --summary-plot, also a timeline image: one row per face, coloured by emotion.
 
+on many cores, or a cluster (needs Ray: pip install 'emocap[cluster]'):
+  Videos, and long videos in chunks of about a minute (--chunk-seconds), are
+  transcribed as Ray tasks, each by a worker process; this one stitches the
+  chunks (a face keeps one number across the whole video, and the transcript
+  is the one a single process writes) and writes every output. With Ray
+  installed, a local Ray with one worker per core starts by itself, listening
+  on 127.0.0.1 only; --workers 1 is one process, without Ray. A worker that
+  dies has its chunk run again; run an interrupted command again with
+  --resume to skip the videos it finished.
+  On a cluster: `ray start --head --port 6379` on one machine, `ray start
+  --address HEAD:6379` on each other one, then --ray-address HEAD:6379 here
+  (or RAY_ADDRESS). emocap's code and the model travel with the tasks; each
+  machine needs emocap's dependencies, and reads the videos at the path given
+  here.
+
 examples:
   emocap transcribe talk.mp4                      writes talk.emotions.vtt beside the video
   emocap transcribe talk.mp4 -o talk.srt -o talk.jsonl --records segment
@@ -81,6 +98,10 @@ examples:
   emocap transcribe interviews/ -o vtt -o csv --out-dir transcripts/
                                                   every video in the folder, named after each
   emocap transcribe long.mp4 --detect-every 3     faster: boxes tracked between detections
+  emocap transcribe long.mp4 -o long.vtt --workers 2
+                                                  two cores on one long video, in chunks
+  emocap transcribe archive/ -o vtt --ray-address 10.0.0.5:6379 --resume
+                                                  on a Ray cluster, skipping videos already done
 """
 
 
@@ -123,8 +144,27 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--keep-partial", action="store_true",
                         help="if a video ends early (a truncated file), keep the transcript of what could be read "
                         "instead of failing")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the videos whose outputs all exist (outputs appear only when complete): run an "
+                        "interrupted command again with --resume to go on where it stopped")
+    add_cluster_options(parser)
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
+
+
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("many cores or a cluster (Ray)")
+    group.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                       help="videos or chunks transcribed at once: a local Ray with N worker processes (default: one "
+                       "per core when Ray is installed and there is more than one task, else 1); 1 is one process, "
+                       "without Ray; with --ray-address, at most N tasks at once on the cluster (default: one per "
+                       "CPU it has)")
+    group.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS") or None, metavar="HOST:PORT",
+                       help="run the tasks on a running Ray cluster, the address `ray start --head` prints "
+                       "(default: $RAY_ADDRESS; none: a Ray started here)")
+    group.add_argument("--chunk-seconds", type=real_number(1, unit="number of seconds"), default=None, metavar="S",
+                       help="with Ray, cut videos into chunks of about S seconds, transcribed in parallel and "
+                       "stitched (default: 60)")
 
 
 def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPlan]:
@@ -184,25 +224,76 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
 def run(args: argparse.Namespace) -> int:
     videos = find_videos(Path(args.input))
     plans = plan_outputs(videos, args)
-    pipeline = build_pipeline(args)
+    if args.resume:
+        plans = unfinished(plans)
     settings = TranscriptionSettings(
         records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial,
         embed_subtitles=args.embed_subtitles, run_info=run_info(args), start_s=args.start, end_s=args.end,
     )
-    failures = 0
-    for plan in plans:
-        pipeline.reset()
-        try:
-            report(transcribe_video(plan, pipeline, settings))
-        except EmocapError as error:
-            if len(plans) == 1:
-                raise
-            failures += 1
-            print(f"emocap transcribe: error: {plan.video}: {error}", file=sys.stderr)
+    cluster = cluster_settings(args, plans, settings)
+    pipeline = build_pipeline(args)  # on the driver too: options and model checked before any task is sent
+    if cluster is None:
+        outcomes = transcribe_videos(plans, pipeline, settings)
+    else:
+        from emocap.cluster import transcribe_on_ray
+
+        outcomes = transcribe_on_ray(plans, pipeline, pipeline_settings(args), settings, cluster)
+    failures = []
+    with closing(outcomes):  # a Ray session ends here, whatever happens
+        for plan, outcome in outcomes:
+            if not isinstance(outcome, EmocapError):
+                report(outcome)
+            elif len(plans) == 1:
+                raise outcome
+            else:
+                failures.append(f"emocap transcribe: error: {plan.video}: {outcome}")
+    for line in failures:  # at the end, below the reports and the progress bar
+        print(line, file=sys.stderr)
     if failures:
-        print(f"emocap transcribe: {failures} of {len(plans)} videos failed; their outputs were not written", file=sys.stderr)
+        print(f"emocap transcribe: {len(failures)} of {len(plans)} videos failed; their outputs were not written",
+              file=sys.stderr)
         return EmocapError.exit_code
     return 0
+
+
+def unfinished(plans: list[OutputPlan]) -> list[OutputPlan]:
+    """The plans with an output still missing (one that exists is complete: outputs are written whole)."""
+    left = []
+    for plan in plans:
+        if all(path.exists() for path in plan.paths):
+            print(f"{plan.video}: skipped, its outputs are there (--resume)")
+        else:
+            left.append(plan)
+    return left
+
+
+def cluster_settings(args: argparse.Namespace, plans: list[OutputPlan], settings: TranscriptionSettings):
+    """Where the work runs: None for this process, else the `ClusterSettings` of a Ray run."""
+    from emocap.chunking import DEFAULT_CHUNK_S
+    from emocap.cluster import ClusterSettings, local_cores, ray_installed
+
+    address, workers = args.ray_address, args.workers
+    if address is None and workers == 1:
+        return None
+    if not ray_installed():
+        if address is None and workers is None:
+            return None  # the default without Ray: one process
+        needs = f"--ray-address {address}" if address else f"--workers {workers}"
+        raise EmocapError(f"{needs} runs on Ray, which is not installed: pip install 'emocap[cluster]'")
+    cluster = ClusterSettings(
+        address=address, workers=workers if address else (workers or local_cores()),
+        chunk_s=args.chunk_seconds or DEFAULT_CHUNK_S,
+    )
+    if address is None and workers is None and (cluster.workers == 1 or not enough_work(plans, settings, cluster)):
+        return None  # by default, Ray only where there is work to share
+    return cluster
+
+
+def enough_work(plans: list[OutputPlan], settings: TranscriptionSettings, cluster) -> bool:
+    """More than one task: several videos, or one in several chunks (else Ray's start-up is all it adds)."""
+    from emocap.cluster import plan_video
+
+    return len(plans) > 1 or any(len(plan_video(plan, settings, cluster).chunks) > 1 for plan in plans)
 
 
 def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
