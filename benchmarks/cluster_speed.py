@@ -1,0 +1,231 @@
+"""`emocap transcribe` with 1 and 2 workers: one 10-minute video, and a folder of 20 short ones.
+
+The clips are built here from the bundled sample clip (640x360, 15 fps, two
+public-domain portraits) played on a loop, as H.264 by emocap's own video
+writer, into out/cluster-speed/ (kept for the next run):
+
+    long.mp4       10 minutes (9,000 frames), one video: --workers 2 cuts it in 60 s chunks
+    short/NN.mp4   20 clips of 15 s, each starting elsewhere in the loop
+
+Each case runs the command a user types, in a process of its own, timed from
+start to exit (Python, models, Ray's start-up and the writing included):
+
+    emocap transcribe long.mp4 -o long.vtt --workers 1      one process, no Ray (as before Ray)
+    emocap transcribe long.mp4 -o long.vtt --workers 2      a local Ray with two worker processes
+
+While it runs, every process of the command's tree is sampled five times a
+second for its resident memory: the peak of the driver (the command's own
+process), of each Ray worker (the processes that ran `transcribe_chunk`) and
+of Ray's own services. The WebVTT of both runs are compared (they must be
+the same). At the end, a model sizes a 10,000-hour archive on N 8-core nodes
+from the measured throughput per worker (see its printed assumptions).
+
+Run:  python benchmarks/cluster_speed.py [--workers 1 2] [--minutes 10] [--clips 20] [--json out/cluster_speed.json]
+Needs the cluster extra (pip install '.[cluster]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from report import save_report
+
+OUT = Path(__file__).resolve().parent.parent / "out" / "cluster-speed"
+SHORT_CLIP_S = 15.0
+SAMPLE_PERIOD_S = 0.2
+ARCHIVE_HOURS = 10_000
+NODE_CORES = 8
+
+
+def build_clip(path: Path, seconds: float, *, offset_frames: int = 0) -> float:
+    """The sample clip on a loop for `seconds`, from its frame `offset_frames`; its length in seconds.
+    An existing file of that length is kept."""
+    from emocap.outputs.video import AnnotatedVideoWriter
+    from emocap.sources import open_path, sample_clip
+
+    with open_path(sample_clip()) as source:
+        fps, size = source.fps, source.size
+        frames = [frame.image_bgr for frame in source]
+    count = round(seconds * fps)
+    if path.exists():
+        with open_path(path) as existing:
+            if existing.frame_count == count:
+                return count / fps
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with AnnotatedVideoWriter(path, fps=fps, frame_size=size) as video:
+        for i in range(count):
+            video.write(frames[(offset_frames + i) % len(frames)], i / fps)
+    return count / fps
+
+
+@dataclass
+class ProcessPeaks:
+    """The peak resident memory in MiB of each process of the tree under `root` (the command itself),
+    and which of them were Ray workers running chunks."""
+
+    root: int
+    peaks: dict[int, float] = field(default_factory=dict)
+    workers: set[int] = field(default_factory=set)
+
+    def columns(self) -> tuple[float, float, float]:
+        """(the driver's peak, the largest worker's peak, Ray's services together) in MiB."""
+        workers = [self.peaks[pid] for pid in self.workers]
+        services = sum(mib for pid, mib in self.peaks.items() if pid != self.root and pid not in self.workers)
+        return self.peaks.get(self.root, float("nan")), max(workers, default=float("nan")), services
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdecimal():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def sample(peaks: ProcessPeaks, stop: threading.Event) -> None:
+    while not stop.wait(SAMPLE_PERIOD_S):
+        for pid in process_tree(peaks.root):
+            try:
+                title = (Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]).decode(errors="replace")
+                rss = next(int(line.split()[1]) / 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                           if line.startswith("VmRSS:"))
+            except (OSError, StopIteration, ValueError):
+                continue
+            peaks.peaks[pid] = max(peaks.peaks.get(pid, 0.0), rss)
+            if title.startswith("ray::transcribe_chunk"):
+                peaks.workers.add(pid)
+
+
+def run_case(inputs: Path, outputs: list[str], workers: int) -> tuple[float, ProcessPeaks]:
+    """Seconds the command took, and the memory peaks of its processes."""
+    command = [sys.executable, "-m", "emocap", "transcribe", str(inputs), *outputs, "--workers", str(workers)]
+    stop = threading.Event()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peaks = ProcessPeaks(process.pid)
+    sampler = threading.Thread(target=sample, args=(peaks, stop), daemon=True)
+    sampler.start()
+    _, errors = process.communicate()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{errors}")
+    return elapsed, peaks
+
+
+def outputs_for(case: str, workers: int) -> list[str]:
+    if case == "long":
+        return ["-o", str(OUT / f"long-w{workers}.vtt")]
+    return ["-o", "vtt", "--out-dir", str(OUT / f"{case}-w{workers}")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the long video (default: 10)")
+    parser.add_argument("--clips", type=int, default=20, help="short clips in the folder (default: 20)")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
+    options = parser.parse_args()
+
+    from emocap.onnx_session import cpu_features
+
+    long_clip = OUT / "long.mp4"
+    cases = {"long": (long_clip, build_clip(long_clip, options.minutes * 60))}
+    short = OUT / f"short-{options.clips}"
+    seconds = sum(build_clip(short / f"{i:02d}.mp4", SHORT_CLIP_S, offset_frames=37 * i) for i in range(options.clips))
+    cases["folder"] = (short, seconds)
+    print(f"cases: long = {cases['long'][1] / 60:.1f} min in one 640x360 15 fps video; folder = {options.clips} videos "
+          f"of {SHORT_CLIP_S:g} s ({seconds / 60:.1f} min)")
+    print(f"machine: {cpu_features().describe()}, {len(__import__('os').sched_getaffinity(0))} cores")
+    print(f"{'case':>6}  {'workers':>7}  {'seconds':>8}  {'real-time factor':>16}  {'speed-up':>8}  "
+          f"{'driver MiB':>10}  {'worker MiB':>10}  {'Ray services MiB':>16}")
+    report: dict = {"cases": {}}
+    for name, (inputs, video_s) in cases.items():
+        baseline = None
+        for workers in options.workers:
+            elapsed, peaks = run_case(inputs, outputs_for(name, workers), workers)
+            baseline = baseline or elapsed
+            driver, worker, services = peaks.columns()
+            row = {"workers": workers, "seconds": round(elapsed, 2), "video_seconds": round(video_s, 1),
+                   "real_time_factor": round(elapsed / video_s, 3), "speed_up": round(baseline / elapsed, 2),
+                   "driver_peak_mib": round(driver, 1), "worker_peak_mib": round(worker, 1),
+                   "ray_services_mib": round(services, 1), "worker_processes": len(peaks.workers)}
+            report["cases"].setdefault(name, []).append(row)
+            print(f"{name:>6}  {workers:>7}  {elapsed:>8.1f}  {elapsed / video_s:>16.3f}  {baseline / elapsed:>7.2f}x  "
+                  f"{driver:>10.0f}  {worker:>10.0f}  {services:>16.0f}")
+        if name == "long" and len(options.workers) > 1:
+            texts = {(OUT / f"long-w{w}.vtt").read_text() for w in options.workers}
+            print(f"        the WebVTT of every run is the same: {len(texts) == 1}")
+            report["same_subtitles"] = len(texts) == 1
+    from emocap.chunking import probe_video
+
+    print_archive_model(report, fps=probe_video(long_clip).fps)
+    return save_report(options.json, report)
+
+
+def driver_seconds_per_frame(repeats: int = 20) -> float:
+    """CPU seconds the driver spends on a frame: stitching, the memory and a WebVTT writer, timed in
+    this process on the bundled clip's chunks (transcribed here first, as workers would)."""
+    from emocap.chunking import chunk_jobs, overlap_for, plan_chunks, probe_video, stitched_results, transcribe_chunk
+    from emocap.pipeline import Pipeline
+    from emocap.sources import sample_clip
+    from emocap.transcription import OutputPlan, TranscriptionSettings, write_transcript
+
+    facts = probe_video(sample_clip())
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0, overlap_s=overlap_for(facts.fps))
+    results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, {})]
+    pipeline, settings = Pipeline.build(), TranscriptionSettings(progress=False)
+    plan = OutputPlan(sample_clip(), (OUT / "driver.vtt",))
+    started, frames = time.process_time(), 0
+    for _ in range(repeats):
+        frames += write_transcript(plan, stitched_results(results, pipeline.smoother, pipeline.labels), settings,
+                                   fps=facts.fps, frame_size=facts.size).frames
+    return (time.process_time() - started) / frames
+
+
+def print_archive_model(report: dict, fps: float) -> None:
+    """Hours for ARCHIVE_HOURS of video on N nodes of NODE_CORES cores: the workers' throughput as
+    measured on the long video with the most workers (one worker per core), unless one driver's
+    stitching and writing is slower."""
+    rows = report["cases"].get("long", [])
+    if not rows:
+        return
+    best = max(rows, key=lambda row: row["workers"])
+    per_core = best["real_time_factor"] * best["workers"]  # core-seconds per second of video
+    driver = driver_seconds_per_frame()
+    driver_rate = 1 / (driver * fps)  # seconds of video one driver stitches and writes per second
+    report["archive_model"] = {"core_seconds_per_video_second": round(per_core, 3),
+                               "driver_ms_per_frame": round(driver * 1000, 3), "fps": fps}
+    print(f"\narchive model ({ARCHIVE_HOURS:,} hours of {fps:g} fps video): a worker (a core) needs {per_core:.2f} s "
+          f"for a second of video (--workers {best['workers']} on the long video, start-up included); the driver "
+          f"{driver * 1000:.2f} ms of CPU a frame (stitching, memory, WebVTT), {driver_rate:.0f} s of video a second")
+    for nodes in (1, 10, 50):
+        workers_rate = nodes * NODE_CORES / per_core
+        drivers = math.ceil(workers_rate / driver_rate)
+        hours = ARCHIVE_HOURS / workers_rate
+        report["archive_model"][f"{nodes}_nodes"] = {"hours": round(hours, 1), "drivers": drivers}
+        print(f"  {nodes:>3} node(s) of {NODE_CORES} cores: {hours:>7,.0f} h ({hours / 24:,.1f} days), with the archive "
+              f"split over {drivers} command(s) (drivers), each on a core of its own")
+    print("  assumptions: cores like these and faces like these (two); time grows with frames, so 30 fps doubles it; "
+          "tasks independent, so throughput grows with cores; storage keeps up with reading the videos")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
