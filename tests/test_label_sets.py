@@ -86,3 +86,21 @@ def test_an_eight_class_model_in_image_live_and_the_web_answer(tmp_path, capsys)
     assert {key: value for key, value in message.items() if key in ("frame", "faces")} == {
         key: value for key, value in frame_record(result).items() if key in ("frame", "faces")
     }
+
+
+def test_labels_and_model_together_are_a_one_line_error_before_any_source_opens(capsys):
+    code = main(["live", "--labels", "ferplus", "--model", "mine.onnx", "--source", "no-such-video.mp4", "--no-window"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--labels ferplus" in err and "mine.onnx" in err
+
+
+def test_the_built_in_ferplus_model_captions_the_bundled_clip_in_eight_classes(capsys):
+    from emocap.classifier import BUILTIN_MODELS, EmotionClassifier
+    from emocap.labels import FERPLUS_LABELS as BUILTIN_FERPLUS_LABELS
+
+    assert EmotionClassifier(BUILTIN_MODELS["ferplus"]).labels == BUILTIN_FERPLUS_LABELS
+    assert main(["live", "--labels", "ferplus", "--source", str(sample_clip()), "--no-window", "--max-frames", "30"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    faces = [face for record in records for face in record["faces"]]
+    assert len(records) == 30 and faces
+    assert all(list(face["probabilities"]) == list(BUILTIN_FERPLUS_LABELS) for face in faces)
