@@ -89,6 +89,7 @@ def test_vote_scores_by_hand():
     scores = vote_scores(probs, FER2013_LABELS, votes)
     assert scores["faces_with_votes"] == 3 and scores["faces_with_an_emotion_majority"] == 2
     assert scores["majority_accuracy"] == 0.5
+    assert scores["majority_recall"] == {"happy": 1.0, "sad": 0.0}  # classes with no majority face are left out
     assert scores["human_agreement"] == 1.0  # 8, 4 and 3 votes for the model's top class
     expected_kl = np.mean([
         0.8 * math.log(0.8 / 1) + 0.2 * math.log(0.2 / 1e-6),

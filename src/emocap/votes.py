@@ -146,6 +146,7 @@ def vote_scores(probs: np.ndarray, class_names: tuple[str, ...], votes: np.ndarr
     majority_accuracy  its top class is the vote majority, on faces whose majority is an emotion (the FER+
                        protocol leaves out faces voted mostly unknown or not a face)
     human_agreement    its top class got at least 3 of the 10 votes ("a person would agree")
+    majority_recall    per class the model names: the share of faces with that majority it gets right
     kl_divergence      mean KL(votes || model) over the eight emotions, in nats (the model's probabilities
                        floored at 1e-6, so a class it cannot name costs without being infinite)
     """
@@ -169,8 +170,14 @@ def vote_scores(probs: np.ndarray, class_names: tuple[str, ...], votes: np.ndarr
     target = emotion_votes[voted] / emotion_votes[voted].sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = np.where(target > 0, target * np.log(target / model[voted]), 0.0).sum(axis=1)
+    correct = (top == majority) & emotion_majority
+    recall = {
+        name: float(correct[majority == column_of[name]].mean())
+        for name in class_names if (emotion_majority & (majority == column_of[name])).any()
+    }
     return {
         "faces_with_votes": int(have.sum()),
+        "majority_recall": recall,
         "faces_with_an_emotion_majority": int(emotion_majority.sum()),
         "majority_accuracy": float((top == majority)[emotion_majority].mean()) if emotion_majority.any() else float("nan"),
         "human_agreement": float((votes[rows, top] >= 3).mean()) if len(votes) else float("nan"),
