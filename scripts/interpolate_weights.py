@@ -33,7 +33,7 @@ from emocap.evaluation.corruptions import corruption_accuracy
 from emocap.onnx_session import cpu_features
 from emocap.training.from_onnx import emotion_net_from_onnx
 from emocap.training.model import LogitsAndEmbedding, read_checkpoint
-from emocap.training.trainer import _save
+from emocap.training.trainer import save_checkpoint
 
 
 @torch.no_grad()
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = max(eligible, key=lambda row: row["public_c_mca"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    _save(out / "wise.pt", {**state, "model": chosen["weights"], "interpolation": {
+    save_checkpoint(out / "wise.pt", {**state, "model": chosen["weights"], "interpolation": {
         "base": args.base, "tuned": args.tuned, "alpha": chosen["alpha"]}})
     table = [{k: v for k, v in row.items() if k != "weights"} for row in rows]
     (out / "interpolation.json").write_text(json.dumps({"rows": table, "chosen_alpha": chosen["alpha"]}, indent=2))

@@ -140,6 +140,15 @@ def _votes_by_csv_row(reader: csv.DictReader, path: Path, original_csv: str | Pa
     return votes
 
 
+def vote_columns(class_names: tuple[str, ...]) -> list[int]:
+    """The vote column (index into VOTE_COLUMNS) of each of `class_names`; ValueError for a name FER+ lacks."""
+    column_of = {name: VOTE_COLUMNS.index(column) for column, name in CLASS_OF_COLUMN.items()}
+    unknown = [name for name in class_names if name not in column_of]
+    if unknown:
+        raise ValueError(f"no FER+ vote column for class name(s) {unknown}")
+    return [column_of[name] for name in class_names]
+
+
 def vote_scores(probs: np.ndarray, class_names: tuple[str, ...], votes: np.ndarray) -> dict:
     """How a model's probabilities (n, k) over `class_names` stand against the votes (n, 10):
 
@@ -150,10 +159,8 @@ def vote_scores(probs: np.ndarray, class_names: tuple[str, ...], votes: np.ndarr
     kl_divergence      mean KL(votes || model) over the eight emotions, in nats (the model's probabilities
                        floored at 1e-6, so a class it cannot name costs without being infinite)
     """
-    unknown = [name for name in class_names if name not in CLASS_OF_COLUMN.values()]
-    if unknown:
-        raise ValueError(f"no FER+ vote column for class name(s) {unknown}")
-    column_of = {name: VOTE_COLUMNS.index(column) for column, name in CLASS_OF_COLUMN.items()}
+    columns = vote_columns(class_names)
+    column_of = dict(zip(class_names, columns))
     have = ~np.isnan(votes).any(axis=1)
     probs, votes = np.asarray(probs, np.float64)[have], votes[have].astype(np.float64)
     top = np.array([column_of[class_names[c]] for c in probs.argmax(axis=1)], np.int64)

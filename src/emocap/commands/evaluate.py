@@ -68,7 +68,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=whole_number(0), default=0, metavar="N", help="seed of the train sample and of t-SNE (default: 0)")
     parser.add_argument("--votes", metavar="CSV",
                         help="FER+ votes: the matched labels.csv, or FER+'s fer2013new.csv beside a --data fer2013.csv; "
-                        "adds majority accuracy, human agreement and KL divergence per split")
+                        "adds majority accuracy, recall per class on the majority, human agreement and KL divergence per split")
     parser.add_argument("--corruptions", action="store_true",
                         help="also score FER2013-C: the faces under 12 corruptions a webcam or video brings, at 3 "
                         "severities each, and their mean (mCA); a table, and corruptions_SPLIT.png (see below)")

@@ -277,7 +277,7 @@ def format_report(report: dict) -> str:
                 f"KL {scores['kl_divergence']:.3f}"
             )
             lines.append("               recall by majority: " + ", ".join(
-                f"{name} {_percent(value)}" for name, value in scores.get("majority_recall", {}).items()
+                f"{name} {_percent(value)}" for name, value in scores["majority_recall"].items()
             ))
     if "cpu" in report:  # an int8 model's figures are only as portable as its kernels: say which ran
         lines.append(f"measured on: {report['cpu']}")

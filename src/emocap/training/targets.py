@@ -13,23 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from emocap.datasets import FerData
-from emocap.votes import CLASS_OF_COLUMN, EMOTION_COLUMNS, VOTE_COLUMNS, Votes
+from emocap.votes import EMOTION_COLUMNS, Votes, vote_columns
 
 FERPLUS_TARGETS = ("probability", "majority")
-
-
-def _columns_of(class_names: tuple[str, ...]) -> list[int]:
-    column_of = {name: VOTE_COLUMNS.index(column) for column, name in CLASS_OF_COLUMN.items()}
-    unknown = [name for name in class_names if name not in column_of]
-    if unknown:
-        raise ValueError(f"no FER+ vote column for class name(s) {unknown}")
-    return [column_of[name] for name in class_names]
 
 
 def vote_distribution(votes: np.ndarray, class_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) share of each face's votes for each of `class_names`, and which faces have any such vote.
     Votes for classes the model lacks (unknown, not a face, contempt for a 7-class model) are left out."""
-    counts = np.nan_to_num(votes[:, _columns_of(class_names)], nan=0.0)
+    counts = np.nan_to_num(votes[:, vote_columns(class_names)], nan=0.0)
     totals = counts.sum(axis=1)
     has = totals > 0
     shares = np.zeros_like(counts, dtype=np.float32)
@@ -43,7 +35,7 @@ def emotion_majority(votes: np.ndarray, class_names: tuple[str, ...]) -> tuple[n
     the model lacks)."""
     have = ~np.isnan(votes).any(axis=1)
     winner = np.where(have, np.nan_to_num(votes, nan=0.0).argmax(axis=1), -1)
-    class_of_column = {column: index for index, column in enumerate(_columns_of(class_names))}
+    class_of_column = {column: index for index, column in enumerate(vote_columns(class_names))}
     index = np.array([class_of_column.get(int(column), -1) for column in winner], np.int64)
     valid = have & (index >= 0) & (winner < len(EMOTION_COLUMNS))
     return np.where(valid, index, 0), valid
@@ -92,4 +84,4 @@ def teacher_probabilities(model_path: str, faces: np.ndarray, class_names: tuple
     teacher = EmotionClassifier(model_path)
     if tuple(teacher.labels) != tuple(class_names):
         raise ValueError(f"teacher {model_path!r} names classes {list(teacher.labels)}, the model trains {list(class_names)}")
-    return np.concatenate([teacher.predict(faces[start : start + 512]) for start in range(0, len(faces), 512)])
+    return teacher.predict(faces)

@@ -260,14 +260,14 @@ def train(
         history.append(row)
         if row["public_acc"] > best["public_acc"]:
             best = {"epoch": epoch + 1, "public_acc": row["public_acc"], "private_acc": row["private_acc"], "test_acc": row["test_acc"]}
-            _save(out / "best.pt", {"config": config.to_json(), "model": eval_model.state_dict(), "epoch": epoch + 1, "metrics": row, "preprocess": preprocess.to_json()})
+            save_checkpoint(out / "best.pt", {"config": config.to_json(), "model": eval_model.state_dict(), "epoch": epoch + 1, "metrics": row, "preprocess": preprocess.to_json()})
         if progress:
             tqdm.write(
                 f"epoch {epoch + 1}/{config.epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
                 f"test {row['test_acc']:.4f}  public {row['public_acc']:.4f}  private {row['private_acc']:.4f}  "
                 f"({row['seconds']:.1f}s)"
             )
-        _save(last_path, {
+        save_checkpoint(last_path, {
             "config": config.to_json(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "ema": ema.state_dict() if ema is not None else None, "generator": generator.get_state(),
             "numpy_random": np.random.get_state(),
@@ -291,9 +291,8 @@ def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: P
     if config.teacher_weight > 0:
         # The teacher sees each clean face once; kept in the run folder so --resume need not ask again.
         cached = out / "teacher_probs.npy"
-        if cached.exists() and np.load(cached).shape == (len(data), len(class_names)):
-            teacher_probs = np.load(cached)
-        else:
+        teacher_probs = np.load(cached) if cached.exists() else None
+        if teacher_probs is None or teacher_probs.shape != (len(data), len(class_names)):
             teacher_probs = teacher_probabilities(config.teacher, data.images, class_names)
             with atomic_path(cached) as temporary:
                 with open(temporary, "wb") as stream:
@@ -361,7 +360,7 @@ def _loss_and_mixer(config: TrainConfig, num_classes: int):
     return None, nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
 
-def _save(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict) -> None:
     with atomic_path(path) as temporary:
         torch.save(state, temporary)
 
