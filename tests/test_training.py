@@ -433,3 +433,26 @@ def test_init_from_a_missing_or_other_network_is_a_one_line_error(tiny_run, tiny
                  "--batch-size", "8", "--init-from", str(tmp_path / "missing.pt")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no such file" in err and "missing.pt" in err
+
+
+def test_a_resnet10_student_starts_from_the_first_block_of_each_resnet18_stage(tiny_run, tiny_fer, tiny_config, tmp_path):
+    start = tiny_run[0] / "best.pt"
+    student = dataclasses.replace(tiny_config, arch="resnet10", epochs=1, lr=1e-12, init_from=str(start))
+    train(student, tiny_fer, tmp_path / "student", device="cpu", progress=False)
+    teacher = torch.load(start, weights_only=False)["model"]
+    learned = torch.load(tmp_path / "student" / "best.pt", weights_only=False)["model"]
+    assert not any(name.startswith(f"backbone.layer{stage}.1.") for name in learned for stage in range(1, 5))
+    for name in ("backbone.conv1.weight", "backbone.layer3.0.conv2.weight", "backbone.layer4.0.downsample.0.weight",
+                 "head.weight"):
+        torch.testing.assert_close(learned[name], teacher[name], atol=1e-6, rtol=0)
+    # The other way round, ResNet18 from ResNet10, the second blocks have nothing to start from.
+    back = dataclasses.replace(tiny_config, epochs=1, init_from=str(tmp_path / "student" / "best.pt"))
+    with pytest.raises(ValueError, match=r"holds another network: it has no 'backbone\.layer1\.1\."):
+        train(back, tiny_fer, tmp_path / "back", device="cpu", progress=False)
+
+
+def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_path, capsys):
+    code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "run"),
+                 "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--votes-weight", "0.9"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "teacher_weight" in err  # 0.9 + the teacher's 0.5 > 1

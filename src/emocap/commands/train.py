@@ -27,6 +27,9 @@ presets (each saved as config.json in the run folder):
                            about the clean face (--teacher builtin); 8 epochs
   ferplus                  eight classes (the seven and contempt) on FER+'s vote distributions
                            (--votes), with the same corruptions; start it --init-from builtin
+  student                  ResNet10 (half the work a face) taught by a model (--teacher builtin),
+                           starting from its blocks (--init-from builtin), on its labels, the FER+
+                           votes (--votes) and a share of corrupted faces; 16 epochs
   cpu-quick                5 epochs, for trying the tool on a CPU
 
 model selection: the checkpoint kept as best.pt is chosen on PublicTest only;
@@ -75,6 +78,9 @@ def add_parser(subparsers) -> None:
                         "or fine-tuning; recorded in config.json")
     parser.add_argument("--votes", default=None, metavar="CSV",
                         help="FER+ votes for the faces of --data: labels.csv (by file) or fer2013new.csv (by row)")
+    parser.add_argument("--votes-weight", type=real_number(0, unit="share of the target"), default=None, metavar="W",
+                        help="override the preset's share of the target taken from the FER+ votes (0: none; the "
+                        "FER2013 label takes what is left after votes and teacher)")
     parser.add_argument("--teacher", default=None, metavar="MODEL",
                         help="an emocap ONNX model ('builtin': the built-in one) whose probabilities on the clean "
                         "faces join the targets (presets with a teacher weight)")
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
+            votes_weight=args.votes_weight,
         )
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,

@@ -7,11 +7,15 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 
+# Residual blocks in each of the four stages.
+ARCHITECTURES: dict[str, tuple[int, int, int, int]] = {"resnet18": (2, 2, 2, 2), "resnet10": (1, 1, 1, 1)}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     preset: str = "paper"
     # model
-    arch: str = "resnet18"
+    arch: str = "resnet18"  # resnet18 | resnet10 (one residual block a stage: half the work)
     stem: str = "imagenet"  # "imagenet": 7x7/2 conv + max-pool; "fer": 3x3/1 conv + max-pool, for 48x48 faces
     upsample: int = 2  # faces are enlarged inside the model (48 -> 96), so runtime input stays 48x48
     dropout: float = 0.0
@@ -54,7 +58,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "arch": self.arch in ("resnet18",),
+            "arch": self.arch in ARCHITECTURES,
             "stem": self.stem in ("imagenet", "fer"),
             "upsample": self.upsample in (1, 2, 3, 4),
             "epochs": self.epochs >= 1,
@@ -139,6 +143,14 @@ ROBUST = replace(
     teacher_weight=0.4,
 )
 
+# A lighter network taught by the built-in model: ResNet10 (the first block of each of ResNet18's
+# stages, which it starts from), about half the work a face. The teacher's belief weighs most;
+# a share of faces carry a webcam corruption. Needs --init-from builtin, --teacher builtin, --votes.
+STUDENT = replace(
+    ROBUST, preset="student", arch="resnet10", epochs=16, lr=0.02, corruption_prob=0.3, votes_weight=0.2,
+    teacher_weight=0.5,
+)
+
 PRESETS: dict[str, TrainConfig] = {
     "paper": PAPER,
     # The paper's two ablations.
@@ -190,6 +202,7 @@ PRESETS: dict[str, TrainConfig] = {
     "ferplus": replace(
         ROBUST, preset="ferplus", lr=0.02, label_smoothing=0.0, votes_weight=0.0, teacher_weight=0.0, labels="ferplus",
     ),
+    "student": STUDENT,
     # A short CPU run: same model, few epochs; for trying the tool out.
     "cpu-quick": replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),
 }

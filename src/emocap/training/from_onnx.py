@@ -77,11 +77,11 @@ def emotion_net_from_onnx(path: str | Path, calibration_faces: np.ndarray) -> tu
         for conv, bn in pairs:
             weight, bias = next(pointwise_iter if id(conv) in downsample_convs else spatial_iter)
             if tuple(weight.shape) != tuple(conv.weight.shape):
-                raise ValueError(f"a convolution of shape {weight.shape} where ResNet18 has {tuple(conv.weight.shape)}")
+                raise ValueError(f"a convolution of shape {weight.shape} where the network has {tuple(conv.weight.shape)}")
             conv.weight.data = torch.from_numpy(weight.copy())
             folded_bias[id(bn)] = torch.from_numpy(bias.copy())
     except (StopIteration, ValueError) as error:
-        raise ValueError(f"{str(path)!r} is not the ResNet18 its configuration names ({error or 'too few convolutions'})") from None
+        raise ValueError(f"{str(path)!r} is not the network its configuration names ({error or 'too few convolutions'})") from None
     net.head.weight.data = torch.from_numpy(head_weight.copy())
     net.head.bias.data = torch.from_numpy(head_bias.copy())
 

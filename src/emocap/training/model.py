@@ -1,22 +1,22 @@
-"""The ResNet18 emotion network, built from a `TrainConfig`."""
+"""The emotion network (ResNet18, or the lighter ResNet10), built from a `TrainConfig`."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet18
+from torchvision.models.resnet import BasicBlock, ResNet
 
-from emocap.training.config import TrainConfig
+from emocap.training.config import ARCHITECTURES, TrainConfig
 
 
 class EmotionNet(nn.Module):
-    """ResNet18 over grayscale faces; `forward` gives logits, `embed` the 512-d penultimate features."""
+    """A ResNet (18 or 10 layers) over grayscale faces; `forward` gives logits, `embed` the 512-d penultimate features."""
 
     def __init__(self, config: TrainConfig, num_classes: int = 7, in_channels: int = 1) -> None:
         super().__init__()
         self.upsample = config.upsample
-        backbone = resnet18(weights=None, num_classes=num_classes)
+        backbone = ResNet(BasicBlock, list(ARCHITECTURES[config.arch]), num_classes=num_classes)
         if config.stem == "fer":
             backbone.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
         else:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from emocap.atomic import atomic_path, atomic_text
 from emocap.datasets import FerData, load_fer2013, split_mask
-from emocap.errors import OutputError, first_line
+from emocap.errors import OutputError
 from emocap.labels import LABEL_SETS
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
@@ -307,18 +307,16 @@ def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: P
 def _load_initial_weights(model: EmotionNet, config: TrainConfig, path: Path, train_data: FerData) -> None:
     """Start from a checkpoint's or an emocap ONNX model's weights (a second schedule, or fine-tuning);
     ValueError quoting the path. From a model of other classes, the head keeps the rows of the classes
-    both name and starts the others small."""
+    both name and starts the others small. A lighter network (fewer blocks, a strided stem) starts from
+    the blocks of a larger one that it shares by name and shape, so a student begins where its teacher is."""
     if path.suffix.lower() == ".onnx":
         from emocap.training.from_onnx import emotion_net_from_onnx
 
         calibration = np.random.default_rng(0).permutation(len(train_data))[:2048]
         net, source_config, _, source_classes = emotion_net_from_onnx(path, train_data.images[calibration])
-        network = ("arch", "stem", "upsample")
-        if any(getattr(source_config, name) != getattr(config, name) for name in network):
-            raise ValueError(
-                f"init_from {str(path)!r} is a {' '.join(f'{n}={getattr(source_config, n)!r}' for n in network)} "
-                f"network; this run trains {' '.join(f'{n}={getattr(config, n)!r}' for n in network)}"
-            )
+        if source_config.upsample != config.upsample:
+            raise ValueError(f"init_from {str(path)!r} enlarges faces {source_config.upsample}x; "
+                             f"this run trains a network that enlarges them {config.upsample}x")
         weights = net.state_dict()
     else:
         state = read_checkpoint(path, name="init_from")
@@ -327,10 +325,12 @@ def _load_initial_weights(model: EmotionNet, config: TrainConfig, path: Path, tr
     target_classes = LABEL_SETS[config.labels]
     if source_classes != target_classes:
         weights = _head_for_classes(weights, source_classes, target_classes)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:
-        raise ValueError(f"init_from {str(path)!r} holds another network: {first_line(error)}") from None
+    own = model.state_dict()
+    missing = sorted(name for name in own if name not in weights or weights[name].shape != own[name].shape)
+    if missing:
+        raise ValueError(f"init_from {str(path)!r} holds another network: it has no {missing[0]!r} "
+                         f"of shape {tuple(own[missing[0]].shape)}")
+    model.load_state_dict({name: weights[name] for name in own})
 
 
 def _head_for_classes(weights: dict, source: tuple[str, ...], target: tuple[str, ...]) -> dict:
