@@ -17,7 +17,10 @@ While it runs, every process of the command's tree is sampled five times a
 second for its resident memory: the peak of the driver (the command's own
 process), of each Ray worker (the processes that ran `transcribe_chunk`) and
 of Ray's own services. The WebVTT of both runs are compared (they must be
-the same). At the end, a model sizes a 10,000-hour archive on N 8-core nodes
+the same). Then the ceiling: how many cores `--workers 1` kept busy (its CPU
+time over its wall time) and a worker's CPU time a second of video (one chunk
+run here as a worker runs it) give the most N workers could gain on this
+machine with nothing lost to start-up, overlap or the driver. At the end, a model sizes a 10,000-hour archive on N 8-core nodes
 from the measured throughput per worker (see its printed assumptions).
 
 Run:  python benchmarks/cluster_speed.py [--workers 1 2] [--minutes 10] [--clips 20] [--json out/cluster_speed.json]
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import resource
 import subprocess
 import sys
 import threading
@@ -112,10 +117,12 @@ def sample(peaks: ProcessPeaks, stop: threading.Event) -> None:
                 peaks.workers.add(pid)
 
 
-def run_case(inputs: Path, outputs: list[str], workers: int) -> tuple[float, ProcessPeaks]:
-    """Seconds the command took, and the memory peaks of its processes."""
+def run_case(inputs: Path, outputs: list[str], workers: int) -> tuple[float, float, ProcessPeaks]:
+    """Seconds the command took, the CPU seconds of it and of the children it waited for (Ray's
+    workers are not among them), and the memory peaks of its processes."""
     command = [sys.executable, "-m", "emocap", "transcribe", str(inputs), *outputs, "--workers", str(workers)]
     stop = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peaks = ProcessPeaks(process.pid)
@@ -127,7 +134,9 @@ def run_case(inputs: Path, outputs: list[str], workers: int) -> tuple[float, Pro
     sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{errors}")
-    return elapsed, peaks
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, peaks
 
 
 def outputs_for(case: str, workers: int) -> list[str]:
@@ -153,20 +162,22 @@ def main() -> int:
     cases["folder"] = (short, seconds)
     print(f"cases: long = {cases['long'][1] / 60:.1f} min in one 640x360 15 fps video; folder = {options.clips} videos "
           f"of {SHORT_CLIP_S:g} s ({seconds / 60:.1f} min)")
-    print(f"machine: {cpu_features().describe()}, {len(__import__('os').sched_getaffinity(0))} cores")
+    print(f"machine: {cpu_features().describe()}, {len(os.sched_getaffinity(0))} cores")
     print(f"{'case':>6}  {'workers':>7}  {'seconds':>8}  {'real-time factor':>16}  {'speed-up':>8}  "
           f"{'driver MiB':>10}  {'worker MiB':>10}  {'Ray services MiB':>16}")
     report: dict = {"cases": {}}
     for name, (inputs, video_s) in cases.items():
         baseline = None
         for workers in options.workers:
-            elapsed, peaks = run_case(inputs, outputs_for(name, workers), workers)
+            elapsed, cpu, peaks = run_case(inputs, outputs_for(name, workers), workers)
             baseline = baseline or elapsed
             driver, worker, services = peaks.columns()
             row = {"workers": workers, "seconds": round(elapsed, 2), "video_seconds": round(video_s, 1),
                    "real_time_factor": round(elapsed / video_s, 3), "speed_up": round(baseline / elapsed, 2),
                    "driver_peak_mib": round(driver, 1), "worker_peak_mib": round(worker, 1),
                    "ray_services_mib": round(services, 1), "worker_processes": len(peaks.workers)}
+            if workers == 1:
+                row["cores_busy"] = round(cpu / elapsed, 2)
             report["cases"].setdefault(name, []).append(row)
             print(f"{name:>6}  {workers:>7}  {elapsed:>8.1f}  {elapsed / video_s:>16.3f}  {baseline / elapsed:>7.2f}x  "
                   f"{driver:>10.0f}  {worker:>10.0f}  {services:>16.0f}")
@@ -176,6 +187,7 @@ def main() -> int:
             report["same_subtitles"] = len(texts) == 1
     from emocap.chunking import probe_video
 
+    print_ceiling(report, long_clip)
     print_archive_model(report, fps=probe_video(long_clip).fps)
     return save_report(options.json, report)
 
@@ -198,6 +210,40 @@ def driver_seconds_per_frame(repeats: int = 20) -> float:
         frames += write_transcript(plan, stitched_results(results, pipeline.smoother, pipeline.labels), settings,
                                    fps=facts.fps, frame_size=facts.size).frames
     return (time.process_time() - started) / frames
+
+
+def worker_seconds_per_video_second(video: Path) -> float:
+    """CPU seconds a worker spends on a second of video: the first 60 s chunk of `video` through
+    `transcribe_chunk` in this process, as a Ray worker runs it (one ONNX Runtime thread), after a
+    first call that builds the pipeline."""
+    from emocap.chunking import chunk_jobs, overlap_for, plan_chunks, probe_video, transcribe_chunk
+
+    facts = probe_video(video)
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=60.0, overlap_s=overlap_for(facts.fps))
+    job = next(iter(chunk_jobs(video, facts, chunks[:1], {})))
+    transcribe_chunk(job)
+    started = time.process_time()
+    transcribe_chunk(job)
+    return (time.process_time() - started) / min(60.0, facts.duration_s)
+
+
+def print_ceiling(report: dict, long_clip: Path) -> None:
+    """The most N workers could gain on the long video against --workers 1 here: N cores each doing a
+    worker's CPU work a second of video, with no start-up, no overlap and no driver."""
+    rows = {row["workers"]: row for row in report["cases"].get("long", [])}
+    if 1 not in rows:
+        return
+    one = rows[1]
+    per_second = worker_seconds_per_video_second(long_clip)
+    cores = len(os.sched_getaffinity(0))
+    report["ceiling"] = {"worker_cpu_s_per_video_s": round(per_second, 4), "cores_busy_with_1": one["cores_busy"]}
+    print(f"\nceiling: --workers 1 kept {one['cores_busy']:.2f} cores busy; a worker needs {per_second:.3f} CPU s a "
+          f"second of video; on the long video")
+    for workers in range(2, cores + 1):
+        best = one["real_time_factor"] / (per_second / workers)
+        report["ceiling"][f"{workers}_workers"] = round(best, 2)
+        print(f"  {workers} workers could at best be {best:.2f}x faster than --workers 1 (all {workers} cores busy, "
+              "no start-up, no overlap, no driver)")
 
 
 def print_archive_model(report: dict, fps: float) -> None:
