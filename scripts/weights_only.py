@@ -14,7 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 from emocap.training.model import read_checkpoint
 from emocap.training.trainer import save_checkpoint
 
