@@ -49,7 +49,8 @@ def graph_cost(path: Path) -> tuple[float, int]:
             macs += int(np.prod(shapes[node.output[0]])) * int(np.prod(kernel.shape[1:]))
         elif node.op_type in ("Gemm", "MatMul"):
             matrix = weight(node.input[1])
-            macs += int(np.prod(shapes[node.output[0]])) * int(matrix.shape[0] if node.op_type == "MatMul" else matrix.shape[1])
+            transposed = node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute)
+            macs += int(np.prod(shapes[node.output[0]])) * int(matrix.shape[1] if transposed else matrix.shape[0])
     parameters = sum(int(np.prod(array.shape)) for name, array in initializers.items()
                      if array.ndim >= 1 and array.size > 1 and not name.endswith(("_scale", "_zero_point")))
     return macs / 1e6, parameters

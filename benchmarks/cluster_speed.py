@@ -213,18 +213,18 @@ def driver_seconds_per_frame(repeats: int = 20) -> float:
 
 
 def worker_seconds_per_video_second(video: Path) -> float:
-    """CPU seconds a worker spends on a second of video: the first 60 s chunk of `video` through
+    """CPU seconds a worker spends on a second of video: the first chunk (DEFAULT_CHUNK_S) of `video` through
     `transcribe_chunk` in this process, as a Ray worker runs it (one ONNX Runtime thread), after a
     first call that builds the pipeline."""
-    from emocap.chunking import chunk_jobs, overlap_for, plan_chunks, probe_video, transcribe_chunk
+    from emocap.chunking import DEFAULT_CHUNK_S, chunk_jobs, overlap_for, plan_chunks, probe_video, transcribe_chunk
 
     facts = probe_video(video)
-    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=60.0, overlap_s=overlap_for(facts.fps))
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=DEFAULT_CHUNK_S, overlap_s=overlap_for(facts.fps))
     job = next(iter(chunk_jobs(video, facts, chunks[:1], {})))
     transcribe_chunk(job)
     started = time.process_time()
     transcribe_chunk(job)
-    return (time.process_time() - started) / min(60.0, facts.duration_s)
+    return (time.process_time() - started) / min(DEFAULT_CHUNK_S, facts.duration_s)
 
 
 def print_ceiling(report: dict, long_clip: Path) -> None:

@@ -125,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera-buffers", type=int, default=4)
     parser.add_argument("--full-scan-every", type=int, default=DEFAULT_FULL_SCAN_EVERY)
     parser.add_argument("--model", default=None, help="an emotion model (default: the built-in one)")
+    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn")
+    parser.add_argument("--min-face-size", type=int, default=40)
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    args.detector, args.min_face_size = "mtcnn", 40  # make_pipeline's settings, as pipeline_speed's defaults
 
     print(f"camera: {args.camera_fps:g} fps, {args.camera_buffers} buffers (new frames dropped when full), "
           f"{args.seconds:g} s a case; {FRAME_SIZE[0]}x{FRAME_SIZE[1]}")

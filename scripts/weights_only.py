@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         state = read_checkpoint(args.checkpoint, name="checkpoint")
-    except (ValueError, FileNotFoundError) as error:
+    except ValueError as error:  # read_checkpoint turns every load failure, a missing file too, into one
         print(f"error: {error}", file=sys.stderr)
         return 2
     # Batch-norm counters stay integers; every float tensor is halved.

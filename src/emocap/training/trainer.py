@@ -307,7 +307,7 @@ def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: P
 def _load_initial_weights(model: EmotionNet, config: TrainConfig, path: Path, train_data: FerData) -> None:
     """Start from a checkpoint's or an emocap ONNX model's weights (a second schedule, or fine-tuning);
     ValueError quoting the path. From a model of other classes, the head keeps the rows of the classes
-    both name and starts the others small. A lighter network (fewer blocks, a strided stem) starts from
+    both name and starts the others small. A lighter network (fewer blocks a stage) starts from
     the blocks of a larger one that it shares by name and shape, so a student begins where its teacher is."""
     if path.suffix.lower() == ".onnx":
         from emocap.training.from_onnx import emotion_net_from_onnx
