@@ -456,3 +456,16 @@ def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_pa
                  "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--votes-weight", "0.9"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "teacher_weight" in err  # 0.9 + the teacher's 0.5 > 1
+
+
+def test_teacher_weight_and_corruption_share_on_the_command_line_override_the_presets(tiny_fer, tmp_path, capsys):
+    code = main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(tmp_path / "run"),
+                 "--epochs", "1", "--batch-size", "8", "--corruption-share", "0.6"])
+    assert code == 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["corruption_prob"] == 0.6 and saved["preset"] == "cpu-quick"
+    capsys.readouterr()
+    code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "other"),
+                 "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--teacher-weight", "0.9"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "teacher_weight" in err and "0.9" in err  # + the votes' 0.2 > 1

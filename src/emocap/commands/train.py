@@ -84,6 +84,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--teacher", default=None, metavar="MODEL",
                         help="an emocap ONNX model ('builtin': the built-in one) whose probabilities on the clean "
                         "faces join the targets (presets with a teacher weight)")
+    parser.add_argument("--teacher-weight", type=real_number(0, unit="share of the target"), default=None,
+                        metavar="W", help="override the preset's share of the target taken from the teacher")
+    parser.add_argument("--corruption-share", type=real_number(0, unit="share of faces"), default=None,
+                        metavar="P", help="override the preset's share of training faces given a webcam corruption "
+                        "(0: none)")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
@@ -110,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
-            votes_weight=args.votes_weight,
+            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
+            corruption_prob=args.corruption_share,
         )
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,
