@@ -468,4 +468,4 @@ def test_teacher_weight_and_corruption_share_on_the_command_line_override_the_pr
     code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "other"),
                  "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--teacher-weight", "0.9"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "teacher_weight" in err and "0.9" in err  # + the votes' 0.2 > 1
+    assert code == 2 and err.count("\n") == 1 and "0.9" in err and "at most 0.8 beside the votes' 0.2" in err

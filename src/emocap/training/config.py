@@ -76,9 +76,16 @@ class TrainConfig:
             "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
             "teacher_weight": 0 <= self.teacher_weight <= 1 - self.votes_weight,
         }
+        limits = {
+            "corruption_prob": "a share of faces, from 0 to 1 (--corruption-share)",
+            "votes_weight": "a share of the target, from 0 to 1, with labels 'fer2013' (--votes-weight)",
+            "teacher_weight": f"a share of the target, at most {1 - self.votes_weight:g} beside the votes' "
+                              f"{self.votes_weight:g} (--teacher-weight)",
+        }
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(f"TrainConfig.{name} has an invalid value: {getattr(self, name)!r}")
+                limit = f"; expected {limits[name]}" if name in limits else ""
+                raise ValueError(f"TrainConfig.{name} has an invalid value: {getattr(self, name)!r}{limit}")
         if self.soft_targets and self.uses_mix:
             raise ValueError("Mixup/CutMix (mix_prob > 0) works on FER2013's hard labels only; set mix_prob to 0 "
                              "to train on votes or a teacher")
