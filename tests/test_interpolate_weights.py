@@ -1,0 +1,57 @@
+"""The rules scripts/interpolate_weights.py chooses by: they decide which weights could ship."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "interpolate_weights.py"
+spec = importlib.util.spec_from_file_location("interpolate_weights", SCRIPT)
+interpolate_weights = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(interpolate_weights)
+
+FLOOR = {"accuracy": 0.66, "macro_f1": 0.63, "recall_fear": 0.40, "recall_disgust": 0.53}
+
+
+def row(alpha, accuracy, mca, fear=0.45):
+    scores = {"accuracy": accuracy, "macro_f1": 0.64, "recall_fear": fear, "recall_disgust": 0.55}
+    return {"alpha": alpha, "public": accuracy, "public_scores": scores, "public_c_mca": mca}
+
+
+def test_the_most_robust_alpha_that_keeps_every_clean_score_is_chosen():
+    rows = [row(0.4, 0.670, 0.580), row(0.6, 0.667, 0.601), row(0.8, 0.664, 0.602), row(1.0, 0.650, 0.640)]
+    chosen, rule = interpolate_weights.choose(rows, FLOOR)
+    assert chosen["alpha"] == 0.8 and "fear and disgust" in rule  # 1.0 is more robust but less accurate
+    chosen, rule = interpolate_weights.choose(rows, FLOOR, mca_tolerance=0.005)
+    assert chosen["alpha"] == 0.6 and "tie" in rule  # 0.1 points of mCA do not outweigh 0.3 of accuracy
+
+
+def test_without_an_alpha_that_keeps_fear_recall_accuracy_alone_decides_eligibility():
+    rows = [row(0.5, 0.665, 0.59, fear=0.30), row(0.9, 0.655, 0.63, fear=0.30)]
+    chosen, rule = interpolate_weights.choose(rows, FLOOR)
+    assert chosen["alpha"] == 0.5 and rule.startswith("no alpha kept every clean score")
+
+
+def test_logit_offsets_give_fear_and_disgust_back_their_recall():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, 2000)
+    logits = rng.normal(size=(2000, 7))
+    logits[np.arange(2000), labels] += 1.5
+    logits[:, [1, 2]] -= 1.0  # disgust and fear under-predicted
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+
+    def recall(scores, k):
+        return float(((scores.argmax(1) == k) & (labels == k)).sum() / (labels == k).sum())
+
+    floor = {"recall_fear": 0.6, "recall_disgust": 0.6}
+    assert recall(probs, 2) < 0.6 and recall(probs, 1) < 0.6
+    offsets = interpolate_weights.fit_logit_offsets(probs, labels, floor)
+    adjusted = np.log(probs) + offsets
+    assert recall(adjusted, 2) >= 0.6 and recall(adjusted, 1) >= 0.6
+    assert offsets[[0, 3, 4, 5, 6]].tolist() == [0] * 5 and offsets[1] > 0 and offsets[2] > 0
+    # Nothing to give back: offsets only where they add accuracy (zeros are on the grid, so never less).
+    free = interpolate_weights.fit_logit_offsets(probs, labels, {"recall_fear": 0, "recall_disgust": 0})
+    assert ((np.log(probs) + free).argmax(1) == labels).mean() >= (probs.argmax(1) == labels).mean()
