@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     base, _, preprocess, _ = emotion_net_from_onnx(args.base, calibration)
     state = read_checkpoint(args.tuned)
     tuned_weights = state["model"]
-    base_weights = base.state_dict()
+    # A copy: state_dict() shares the network's own tensors, which each alpha overwrites (and --adjust-logits
+    # shifts), so without it every alpha after the first would start from the one before.
+    base_weights = {name: value.clone() for name, value in base.state_dict().items()}
 
     def mix(alpha: float):
         mixed = {name: (1 - alpha) * base_weights[name].float() + alpha * tuned_weights[name].float()
