@@ -110,6 +110,20 @@ def fit_logit_offsets(probs: np.ndarray, labels: np.ndarray, floor: dict, step: 
     return best
 
 
+def copy_of_weights(net) -> dict:
+    """The network's weights, detached from it: state_dict() shares the network's own tensors, which
+    loading each alpha (and --adjust-logits) overwrites, so every alpha after the first would mix from
+    the one before."""
+    return {name: value.clone() for name, value in net.state_dict().items()}
+
+
+def mix_weights(base: dict, tuned: dict, alpha: float) -> dict:
+    """(1 - alpha) * base + alpha * tuned for every float tensor; counters (num_batches_tracked) from tuned."""
+    return {name: (1 - alpha) * base[name].float() + alpha * tuned[name].float()
+            if base[name].is_floating_point() else tuned[name]
+            for name in base}
+
+
 def no_worse(row: dict, base: dict) -> bool:
     return all(row["public_scores"][key] >= value for key, value in base.items())
 
@@ -155,15 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     base, _, preprocess, _ = emotion_net_from_onnx(args.base, calibration)
     state = read_checkpoint(args.tuned)
     tuned_weights = state["model"]
-    # A copy: state_dict() shares the network's own tensors, which each alpha overwrites (and --adjust-logits
-    # shifts), so without it every alpha after the first would start from the one before.
-    base_weights = {name: value.clone() for name, value in base.state_dict().items()}
+    base_weights = copy_of_weights(base)
 
     def mix(alpha: float):
-        mixed = {name: (1 - alpha) * base_weights[name].float() + alpha * tuned_weights[name].float()
-                 if base_weights[name].is_floating_point() else tuned_weights[name]
-                 for name in base_weights}
-        base.load_state_dict(mixed)
+        base.load_state_dict(mix_weights(base_weights, tuned_weights, alpha))
         recalibrate_batch_norms(base, calibration, preprocess)
         return predictor(base, preprocess)
 
@@ -194,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             "logit_offsets": {name: float(offsets[FER2013_LABELS.index(name)]) for name in KEPT_RECALL},
             "public_c_mca": robust["mca"],
             "private": float((predict(private.images).argmax(1) == private.labels).mean()),
-            "weights": {name: value.clone() for name, value in base.state_dict().items()},
+            "weights": copy_of_weights(base),
         }
         rows.append(row)
         adjusted = ", ".join(f"{name} +{value:.2f}" for name, value in row["logit_offsets"].items() if value)

@@ -55,3 +55,21 @@ def test_logit_offsets_give_fear_and_disgust_back_their_recall():
     # Nothing to give back: offsets only where they add accuracy (zeros are on the grid, so never less).
     free = interpolate_weights.fit_logit_offsets(probs, labels, {"recall_fear": 0, "recall_disgust": 0})
     assert ((np.log(probs) + free).argmax(1) == labels).mean() >= (probs.argmax(1) == labels).mean()
+
+
+
+def test_each_alpha_mixes_from_the_base_not_from_the_alpha_before():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    base = interpolate_weights.copy_of_weights(net)
+    original = {name: value.clone() for name, value in base.items()}
+    tuned = {name: value + 1 if value.is_floating_point() else value + 5 for name, value in base.items()}
+    for alpha in (0.5, 0.8):  # as main() does: each mix loaded into the same network, one after the other
+        net.load_state_dict(interpolate_weights.mix_weights(base, tuned, alpha))
+        with torch.no_grad():
+            net[0].bias += 10  # what --adjust-logits does to the head
+    assert all(torch.equal(base[name], original[name]) for name in base)
+    assert torch.allclose(net[0].weight, original["0.weight"] + 0.8)
+    assert torch.allclose(net[0].bias, original["0.bias"] + 0.8 + 10)  # one alpha's offsets, not both
+    assert int(net[1].num_batches_tracked) == int(original["1.num_batches_tracked"]) + 5
