@@ -57,7 +57,6 @@ def test_logit_offsets_give_fear_and_disgust_back_their_recall():
     assert ((np.log(probs) + free).argmax(1) == labels).mean() >= (probs.argmax(1) == labels).mean()
 
 
-
 def test_each_alpha_mixes_from_the_base_not_from_the_alpha_before():
     import torch
 
