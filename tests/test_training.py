@@ -460,10 +460,13 @@ def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_pa
 
 def test_teacher_weight_and_corruption_share_on_the_command_line_override_the_presets(tiny_fer, tmp_path, capsys):
     code = main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(tmp_path / "run"),
-                 "--epochs", "1", "--batch-size", "8", "--corruption-share", "0.6"])
+                 "--epochs", "1", "--batch-size", "8", "--corruption-share", "0.6",
+                 "--corruption-weight", "motion_blur=3", "--corruption-weight", "dark=0"])
     assert code == 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["corruption_prob"] == 0.6 and saved["preset"] == "cpu-quick"
+    assert saved["corruption_weights"] == [["motion_blur", 3], ["dark", 0]]
+    assert TrainConfig.load(tmp_path / "run" / "config.json").corruption_weights == (("motion_blur", 3), ("dark", 0))
     capsys.readouterr()
     code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "other"),
                  "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--teacher-weight", "0.9"])

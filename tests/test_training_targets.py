@@ -12,6 +12,7 @@ from test_votes import votes_for, write_labels_csv  # noqa: E402
 from emocap.datasets import FerData, load_fer2013  # noqa: E402
 from emocap.labels import FER2013_LABELS, FERPLUS_LABELS  # noqa: E402
 from emocap.training.augment import WebcamCorruptions  # noqa: E402
+from emocap.training.config import TrainConfig  # noqa: E402
 from emocap.training.targets import TargetRecipe, emotion_majority, relabel_by_votes, soft_targets, vote_distribution  # noqa: E402
 from emocap.training.trainer import train  # noqa: E402
 from emocap.votes import VOTE_COLUMNS, Votes  # noqa: E402
@@ -61,6 +62,27 @@ def test_each_webcam_corruption_changes_faces_within_range_and_repeats_with_its_
     assert out.shape == faces.shape and torch.equal(out, again)
     assert (out - faces).abs().mean() > 0.005, family
     assert WebcamCorruptions(0.0)(faces, torch.Generator().manual_seed(0)).equal(faces)
+
+
+def test_corruption_weights_draw_families_by_their_counts_and_all_ones_is_the_unweighted_stream():
+    faces = torch.from_numpy(np.random.default_rng(1).uniform(0.2, 0.8, (64, 1, 48, 48)).astype(np.float32))
+    unweighted = WebcamCorruptions(0.7)(faces, torch.Generator().manual_seed(3))
+    ones = WebcamCorruptions(0.7, {name: 1 for name in WebcamCorruptions.FAMILIES})
+    assert torch.equal(ones(faces, torch.Generator().manual_seed(3)), unweighted)
+    # Only dark light drawn: every face comes out as itself times one factor below 1.
+    only_dark = WebcamCorruptions(1.0, {name: 0 for name in WebcamCorruptions.FAMILIES} | {"dark": 2})
+    ratio = only_dark(faces, torch.Generator().manual_seed(3)) / faces
+    assert torch.allclose(ratio, ratio[:, :, :1, :1].expand_as(ratio)) and (ratio < 1).all()
+    weighted = WebcamCorruptions(1.0, {"motion_blur": 3})
+    assert weighted.draws.tolist().count(WebcamCorruptions.FAMILIES.index("motion_blur")) == 3
+    assert len(weighted.draws) == len(WebcamCorruptions.FAMILIES) + 2
+
+
+@pytest.mark.parametrize("weights, quoted", [((("blur", 2),), "'blur'"), ((("dark", -1),), "-1"),
+                                             (tuple((name, 0) for name in WebcamCorruptions.FAMILIES), "not all 0")])
+def test_corruption_weights_outside_the_families_or_below_zero_are_refused_with_the_value(weights, quoted):
+    with pytest.raises(ValueError, match=quoted):
+        TrainConfig(corruption_weights=weights)
 
 
 def test_a_model_rebuilt_from_its_onnx_gives_the_onnx_outputs_and_trains_from_there(tiny_run, tiny_fer, tiny_config, tmp_path):

@@ -8,7 +8,7 @@ from emocap.commands.arguments import add_command, positive_int, real_number, wh
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import PRESETS
+from emocap.training.config import CORRUPTION_FAMILIES, PRESETS
 
 EPILOG = """\
 presets (each saved as config.json in the run folder):
@@ -41,6 +41,8 @@ examples:
   emocap train --preset fer-best --data fer2013/ --out runs/best --resume
   emocap train --preset cpu --data fer2013/ --out runs/cpu-2 --init-from runs/cpu/best.pt --epochs 10 --lr 5e-4
   emocap train --preset ferplus --data fer2013/ --votes ferplus/labels.csv --init-from builtin
+  emocap train --preset robust --data fer2013/ --votes ferplus/labels.csv --init-from builtin \\
+      --teacher builtin --corruption-weight motion_blur=3 --corruption-weight gaussian_blur=2
   emocap export runs/best/best.pt -o my-model.onnx --data fer2013/
 
 needs the training extra: pip install 'emocap[train]'
@@ -89,12 +91,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--corruption-share", type=real_number(0, unit="share of faces"), default=None,
                         metavar="P", help="override the preset's share of training faces given a webcam corruption "
                         "(0: none)")
+    parser.add_argument("--corruption-weight", type=_family_weight, action="append", default=None,
+                        metavar="FAMILY=N", help="draw that corruption family N times as often as the others "
+                        f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
                         help="train on a random N-face subset, at least one batch (for quick checks)")
     parser.set_defaults(run=run)
+
+
+def _family_weight(text: str) -> tuple[str, int]:
+    name, equals, count = text.partition("=")
+    if not equals or name not in CORRUPTION_FAMILIES:
+        raise argparse.ArgumentTypeError(
+            f"expected FAMILY=N with FAMILY one of {', '.join(CORRUPTION_FAMILIES)}, got {text!r}"
+        )
+    return name, whole_number(0)(count)
 
 
 def _model_path(name: str | None) -> str | None:
@@ -117,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
             corruption_prob=args.corruption_share,
+            corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
         )
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from emocap.preprocessing import Preprocess
-from emocap.training.config import TrainConfig
+from emocap.training.config import CORRUPTION_FAMILIES, TrainConfig
 
 
 def to_model_input(images: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
@@ -34,7 +34,10 @@ class BatchAugment:
     def __init__(self, config: TrainConfig, preprocess: Preprocess) -> None:
         self.config = config
         self.preprocess = preprocess
-        self.corruptions = WebcamCorruptions(config.corruption_prob) if config.corruption_prob > 0 else None
+        self.corruptions = (
+            WebcamCorruptions(config.corruption_prob, dict(config.corruption_weights))
+            if config.corruption_prob > 0 else None
+        )
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config
@@ -100,19 +103,30 @@ class WebcamCorruptions:
     random strength spanning FER2013-C's three severities (see emocap.evaluation.corruptions;
     rotation and detector jitter come from `BatchAugment`'s affine warp): dim light, crushed
     shadows, low contrast, a light gradient, focus and motion blur, a small face enlarged,
-    JPEG, sensor noise, and a patch over the mouth.
+    JPEG, sensor noise, and a patch over the mouth. `weights` draws a family that many times as
+    often as one left out of it (weight 1); 0 never draws it.
     """
 
-    FAMILIES = ("dark", "gamma", "low_contrast", "uneven_light", "gaussian_blur", "motion_blur",
-                "downscale", "jpeg", "noise", "occlusion")
+    FAMILIES = CORRUPTION_FAMILIES
 
-    def __init__(self, probability: float) -> None:
+    def __init__(self, probability: float, weights: dict[str, int] | None = None) -> None:
+        weights = weights or {}
+        unknown = sorted(set(weights) - set(self.FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown corruption families {unknown}; choose from {', '.join(self.FAMILIES)}")
         self.probability = probability
+        # One entry a draw: with every weight 1 this is range(10), the same random stream as before weights.
+        self.draws = torch.tensor(
+            [index for index, name in enumerate(self.FAMILIES) for _ in range(weights.get(name, 1))]
+        )
+        if len(self.draws) == 0:
+            raise ValueError(f"corruption weights {weights} leave no family to draw")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
         chosen = torch.rand(n, device=x.device, generator=generator) < self.probability
-        family = torch.randint(len(self.FAMILIES), (n,), device=x.device, generator=generator)
+        draw = torch.randint(len(self.draws), (n,), device=x.device, generator=generator)
+        family = self.draws.to(x.device)[draw]
         out = x
         for index, name in enumerate(self.FAMILIES):
             members = torch.nonzero(chosen & (family == index)).flatten()

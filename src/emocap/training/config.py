@@ -10,6 +10,10 @@ from pathlib import Path
 # Residual blocks in each of the four stages.
 ARCHITECTURES: dict[str, tuple[int, int, int, int]] = {"resnet18": (2, 2, 2, 2), "resnet10": (1, 1, 1, 1)}
 
+# The webcam corruptions training can apply (emocap.training.augment.WebcamCorruptions), one at most a face.
+CORRUPTION_FAMILIES = ("dark", "gamma", "low_contrast", "uneven_light", "gaussian_blur", "motion_blur",
+                       "downscale", "jpeg", "noise", "occlusion")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -44,6 +48,8 @@ class TrainConfig:
     cutmix_alpha: float = 1.0
     mix_prob: float = 0.5
     corruption_prob: float = 0.0  # share of faces given one webcam corruption (WebcamCorruptions)
+    # (family, n): that corruption family is drawn n times as often as one not named (0: never)
+    corruption_weights: tuple[tuple[str, int], ...] = ()
     # labels and targets
     labels: str = "fer2013"  # fer2013: FER2013's seven classes and labels; ferplus: eight classes, FER+'s votes
     votes: str = ""  # FER+ votes (labels.csv or fer2013new.csv): needed by labels=ferplus and votes_weight > 0
@@ -71,6 +77,9 @@ class TrainConfig:
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "ema_decay": 0 <= self.ema_decay < 1,
             "corruption_prob": 0 <= self.corruption_prob <= 1,
+            "corruption_weights": all(
+                name in CORRUPTION_FAMILIES and isinstance(n, int) and n >= 0 for name, n in self.corruption_weights
+            ) and any(n > 0 for n in self._family_weights.values()),
             "labels": self.labels in ("fer2013", "ferplus"),
             "ferplus_target": self.ferplus_target in ("probability", "majority"),
             "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
@@ -78,6 +87,8 @@ class TrainConfig:
         }
         limits = {
             "corruption_prob": "a share of faces, from 0 to 1 (--corruption-share)",
+            "corruption_weights": f"(family, whole number >= 0) pairs, not all 0, families from "
+                                  f"{', '.join(CORRUPTION_FAMILIES)} (--corruption-weight)",
             "votes_weight": "a share of the target, from 0 to 1, with labels 'fer2013' (--votes-weight)",
             "teacher_weight": f"a share of the target, at most {1 - self.votes_weight:g} beside the votes' "
                               f"{self.votes_weight:g} (--teacher-weight)",
@@ -96,6 +107,10 @@ class TrainConfig:
             raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
         if self.teacher_weight > 0 and not self.teacher:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
+
+    @property
+    def _family_weights(self) -> dict[str, int]:
+        return {name: 1 for name in CORRUPTION_FAMILIES} | dict(self.corruption_weights)
 
     @property
     def soft_targets(self) -> bool:
@@ -117,6 +132,8 @@ class TrainConfig:
         values = dict(values)
         if "crop_scale" in values:
             values["crop_scale"] = tuple(values["crop_scale"])
+        if "corruption_weights" in values:
+            values["corruption_weights"] = tuple(tuple(pair) for pair in values["corruption_weights"])
         return cls(**values)
 
     @classmethod
