@@ -36,7 +36,7 @@ import torch
 from emocap.classifier import BUILTIN_MODEL
 from emocap.datasets import load_fer2013
 from emocap.evaluation.corruptions import corruption_accuracy
-from emocap.evaluation.metrics import confusion_matrix, macro_f1, per_class_scores
+from emocap.evaluation.metrics import confusion_matrix, confusion_scores, macro_f1, per_class_scores
 from emocap.labels import FER2013_LABELS
 from emocap.onnx_session import cpu_features
 from emocap.training.from_onnx import emotion_net_from_onnx
@@ -98,13 +98,10 @@ def fit_logit_offsets(probs: np.ndarray, labels: np.ndarray, floor: dict, step: 
         for second in grid:
             offsets = np.zeros(probs.shape[1], np.float32)
             offsets[kept] = (first, second)
-            confusion = confusion_matrix(labels, log_probs + offsets)  # it reads the argmax only
-            true, said, hits = confusion.sum(1), confusion.sum(0), np.diag(confusion)
-            recall = hits / np.maximum(true, 1)
-            if any(recall[k] < floor[f"recall_{name}"] for k, name in zip(kept, KEPT_RECALL)):
+            scores = confusion_scores(confusion_matrix(labels, log_probs + offsets))  # it reads the argmax only
+            if any(scores.recall[k] < floor[f"recall_{name}"] for k, name in zip(kept, KEPT_RECALL)):
                 continue
-            f1 = 2 * hits / np.maximum(true + said, 1)
-            key = (hits.sum() / len(labels), f1[true > 0].mean())
+            key = (scores.accuracy, scores.macro_f1)
             if best_key is None or key > best_key:
                 best, best_key = offsets, key
     return best

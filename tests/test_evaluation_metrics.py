@@ -49,6 +49,16 @@ def test_confusion_matrix_rows_are_true_classes():
     )
 
 
+def test_confusion_scores_are_the_scores_of_the_predictions_behind_the_matrix():
+    rng = np.random.default_rng(4)
+    labels = rng.choice([0, 1, 2, 4], size=200)  # class 3 is never true, and never said where it is absent
+    probs = rng.dirichlet(np.ones(5), size=200)
+    scores = metrics.confusion_scores(metrics.confusion_matrix(labels, probs))
+    assert scores.accuracy == pytest.approx(metrics.accuracy(labels, probs))
+    np.testing.assert_allclose(scores.recall, metrics.per_class_scores(labels, probs).recall)
+    assert scores.macro_f1 == pytest.approx(metrics.macro_f1(labels, probs))
+
+
 def test_valence_summed_and_top_class_readings_differ_as_defined():
     probs = np.stack([
         one_row(fear=0.3, sad=0.3, happy=0.4),  # top class happy (positive), summed negative 0.6

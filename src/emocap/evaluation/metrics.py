@@ -75,6 +75,28 @@ def confusion_matrix(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ConfusionScores:
+    """What a confusion matrix alone tells: accuracy, recall (k,) per class, macro-F1 over the true classes."""
+
+    accuracy: float
+    recall: np.ndarray
+    macro_f1: float
+
+
+def confusion_scores(confusion: np.ndarray) -> ConfusionScores:
+    """The scores of `accuracy`, `per_class_scores` and `macro_f1`, read from their confusion matrix: for
+    loops that score many argmax variants of one set of faces, where the three would each recount it."""
+    confusion = np.asarray(confusion)
+    true, said, hits = confusion.sum(1), confusion.sum(0), np.diag(confusion)
+    f1 = 2 * hits / np.maximum(true + said, 1)
+    return ConfusionScores(
+        accuracy=float(hits.sum() / max(confusion.sum(), 1)),
+        recall=hits / np.maximum(true, 1),
+        macro_f1=float(f1[true > 0].mean()),
+    )
+
+
+@dataclass(frozen=True)
 class ValenceScores:
     """Valence (negative / neutral / positive, in `emocap.labels.VALENCES` order) read two ways.
 
