@@ -94,6 +94,26 @@ def test_fresh_pipelines_share_the_models_but_not_the_memory(astronaut_bgr, shar
     assert int(first.process(astronaut_bgr).index) == 3
 
 
+def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(astronaut_bgr, shared_parts):
+    from emocap.preprocessing import eye_line_angles
+
+    height, width = astronaut_bgr.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), 25, 1.0)
+    tilted = cv2.warpAffine(astronaut_bgr, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    detector, classifier = shared_parts
+    plain = Pipeline(*shared_parts, smoother="none").process(tilted).faces
+    upright_pipeline = Pipeline(*shared_parts, smoother="none", upright_from=10)
+    upright = upright_pipeline.process(tilted).faces
+    angles = eye_line_angles(upright.landmarks)
+    assert len(upright) == 1 and abs(np.degrees(angles[0])) > 10
+    np.testing.assert_allclose(upright.probs, classifier.classify_boxes(tilted, upright.boxes, angles=angles), atol=1e-6)
+    assert not np.allclose(upright.probs, plain.probs, atol=1e-3)
+    assert upright_pipeline.fresh().upright_from == 10
+    # Below the threshold nothing turns.
+    np.testing.assert_allclose(Pipeline(*shared_parts, smoother="none", upright_from=60).process(tilted).faces.probs,
+                               plain.probs, atol=1e-6)
+
+
 def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
     pipeline = Pipeline(*shared_parts)
     pipeline.process(astronaut_bgr)
@@ -111,6 +131,7 @@ def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
         ({"smoother": "median"}, "unknown smoother 'median'"),
         ({"smoother": "ema", "memory": 3}, "memory applies to the paper smoother only, got smoother='ema'"),
         ({"smoother": "paper", "memory": 0}, "Pipeline.memory must be an integer >= 1, got 0"),
+        ({"upright_from": 100}, "Pipeline.upright_from must be 0..90 degrees or None, got 100"),
     ],
 )
 def test_bad_options_quote_the_value(shared_parts, options, message):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from emocap.preprocessing import bgr_crops_to_gray, crop_faces, face_crop_boxes
+import pytest
+
+from emocap.preprocessing import bgr_crops_to_gray, crop_faces, eye_line_angles, face_crop_boxes, upright_angles
 
 
 def noise_frame(seed: int = 0) -> np.ndarray:
@@ -55,3 +57,50 @@ def test_grayscale_frames_and_gray_crops_are_accepted():
     np.testing.assert_array_equal(
         bgr_crops_to_gray([wide], 48)[0], cv2.resize(wide, (48, 48), interpolation=cv2.INTER_AREA)
     )
+
+
+def tilted_eyes(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """A black frame with two white dots 60 px apart about (100, 100), their line tilted by `degrees`
+    (positive: the right-hand dot lower), and landmarks (1, 5, 2) with those eyes and no other points."""
+    frame = np.zeros((200, 200, 3), np.uint8)
+    direction = np.array([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))])
+    eyes = [np.array([100.0, 100.0]) - 30 * direction, np.array([100.0, 100.0]) + 30 * direction]
+    for eye in eyes:
+        cv2.circle(frame, (int(round(eye[0])), int(round(eye[1]))), 4, (255, 255, 255), -1)
+    landmarks = np.full((1, 5, 2), np.nan)
+    landmarks[0, :2] = eyes
+    return frame, landmarks
+
+
+def eye_rows(crop: np.ndarray) -> tuple[float, float]:
+    rows, columns = np.nonzero(crop > 100)
+    left = columns < crop.shape[1] / 2
+    return rows[left].mean(), rows[~left].mean()
+
+
+def test_a_crop_turned_by_its_eye_line_angle_has_level_eyes():
+    frame, landmarks = tilted_eyes(20)
+    angles = eye_line_angles(landmarks)
+    assert np.degrees(angles) == pytest.approx([20], abs=0.5)
+    box = np.array([[40, 40, 160, 160]])
+    left, right = eye_rows(crop_faces(frame, box, margin=0.0)[0])
+    assert right - left > 5  # as found: the right-hand eye lower
+    left, right = eye_rows(crop_faces(frame, box, margin=0.0, angles=angles)[0])
+    assert abs(right - left) < 0.5
+    np.testing.assert_array_equal(crop_faces(frame, box, angles=np.zeros(1)), crop_faces(frame, box))
+
+
+def test_eye_line_angles_ignore_the_order_of_the_eyes_and_are_zero_without_landmarks():
+    _, landmarks = tilted_eyes(-15)
+    swapped = landmarks[:, [1, 0, 2, 3, 4]]
+    none = np.full((1, 5, 2), np.nan)
+    angles = eye_line_angles(np.concatenate([landmarks, swapped, none]))
+    assert np.degrees(angles) == pytest.approx([-15, -15, 0], abs=1e-6)
+    assert np.degrees(upright_angles(np.concatenate([landmarks, tilted_eyes(5)[1]]), 10)) == pytest.approx([-15, 0])
+
+
+def test_one_angle_a_box_or_a_clear_error():
+    with pytest.raises(ValueError, match=r"one angle a box \(2\), got shape \(1,\)"):
+        crop_faces(noise_frame(), np.array([[0, 0, 50, 50], [10, 10, 60, 60]]), angles=np.zeros(1))
+    with pytest.raises(ValueError, match=r"shape \(n, 5, 2\), got shape \(5, 2\)"):
+        eye_line_angles(np.zeros((5, 2)))

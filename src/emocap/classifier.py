@@ -101,12 +101,14 @@ class EmotionClassifier:
         return self._run(self._embedding, self._as_gray(faces))
 
     def classify_boxes(
-        self, frame_bgr: np.ndarray, boxes: np.ndarray, *, margin: float = DEFAULT_FACE_MARGIN
+        self, frame_bgr: np.ndarray, boxes: np.ndarray, *, margin: float = DEFAULT_FACE_MARGIN,
+        angles: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Probabilities (n, k) of the faces in `boxes` (n, 4) xyxy of one frame, in one batch."""
+        """Probabilities (n, k) of the faces in `boxes` (n, 4) xyxy of one frame, in one batch; each crop
+        turned upright by its angle in `angles` (n,) radians when given (see `crop_faces`)."""
         if not len(boxes):
             return np.zeros((0, len(self.labels)), np.float32)
-        return self.predict(crop_faces(frame_bgr, boxes, size=self.preprocess.size, margin=margin))
+        return self.predict(crop_faces(frame_bgr, boxes, size=self.preprocess.size, margin=margin, angles=angles))
 
     def _as_gray(self, faces) -> np.ndarray:
         if isinstance(faces, (list, tuple)):

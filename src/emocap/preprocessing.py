@@ -94,8 +94,13 @@ def crop_faces(
     *,
     size: int = FER_SIZE,
     margin: float = DEFAULT_FACE_MARGIN,
+    angles: np.ndarray | None = None,
 ) -> np.ndarray:
     """Square grayscale crops (n, size, size) uint8 of each box, framed like FER2013.
+
+    `angles` (n,) radians, when given, turns each crop about its centre by minus that angle: a
+    head tilted by the angle of its eye line (`eye_line_angles`) comes out upright, as FER2013's
+    faces are.
 
     Parts of a box outside the frame are filled by replicating the border,
     so faces at the edge keep their scale. A face larger than `size` is first
@@ -106,18 +111,49 @@ def crop_faces(
     Only the crops are converted to grayscale, not the whole frame.
     """
     squares = face_crop_boxes(boxes, margin)
+    if angles is None:
+        angles = np.zeros(len(squares))
+    angles = np.asarray(angles, np.float64).reshape(-1)
+    if angles.shape != (len(squares),):
+        raise ValueError(f"expected one angle a box ({len(squares)}), got shape {angles.shape}")
     out = np.empty((len(squares), size, size), np.uint8)
-    for i, (x1, y1, x2, y2) in enumerate(squares):
+    for i, ((x1, y1, x2, y2), angle) in enumerate(zip(squares, angles)):
         side = max(float(x2 - x1), 1e-6)
         factor = max(1, int(side // size))  # a whole factor keeps the final INTER_AREA an exact box average
         cut = size * factor
         scale = cut / side
-        affine = np.array([[scale, 0, -x1 * scale], [0, scale, -y1 * scale]], np.float32)
+        cos, sin = scale * np.cos(angle), scale * np.sin(angle)
+        centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
+        affine = np.array([
+            [cos, sin, cut / 2 - cos * centre_x - sin * centre_y],
+            [-sin, cos, cut / 2 + sin * centre_x - cos * centre_y],
+        ], np.float32)
         crop = cv2.warpAffine(frame_bgr, affine, (cut, cut), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if crop.ndim == 3:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         out[i] = crop if factor == 1 else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return out
+
+
+def eye_line_angles(landmarks: np.ndarray) -> np.ndarray:
+    """Radians (n,) of each face's line from its left-hand eye to its right-hand eye in the image
+    (positive: the right-hand eye lower, y pointing down), from landmarks (n, 5, 2) whose first two
+    points are the eyes; 0 where they are NaN (a detector without landmarks)."""
+    landmarks = np.asarray(landmarks, np.float64)
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (5, 2):
+        raise ValueError(f"expected landmarks of shape (n, 5, 2), got shape {landmarks.shape}")
+    dx, dy = (landmarks[:, 1] - landmarks[:, 0]).T
+    # Whichever order the detector gives the eyes in, the line runs left to right: never upside down.
+    flip = np.where(dx < 0, -1.0, 1.0)
+    angles = np.arctan2(dy * flip, dx * flip)
+    return np.where(np.isfinite(angles), angles, 0.0)
+
+
+def upright_angles(landmarks: np.ndarray, from_degrees: float) -> np.ndarray:
+    """`crop_faces` angles (n,) that turn upright the faces whose eye line tilts at least `from_degrees`,
+    and leave the others (and faces without landmarks) as they are."""
+    angles = eye_line_angles(landmarks)
+    return np.where(np.abs(angles) >= np.radians(from_degrees), angles, 0.0)
 
 
 def bgr_crops_to_gray(crops: list[np.ndarray], size: int) -> np.ndarray:
