@@ -132,8 +132,11 @@ def choose(rows: list[dict], floor: dict, mca_tolerance: float = 0.0) -> tuple[d
     eligible = [row for row in rows if no_worse(row, floor)]
     rule = "no worse than the base on clean PublicTest in accuracy, macro-F1 and " + " and ".join(KEPT_RECALL)
     if not eligible:
-        eligible = [row for row in rows if row["public"] >= floor["accuracy"]] or rows
+        eligible = [row for row in rows if row["public"] >= floor["accuracy"]]
         rule = "no alpha kept every clean score; PublicTest accuracy at least the base's"
+    if not eligible:
+        eligible = rows
+        rule = "no alpha kept even the base's PublicTest accuracy, so none is eligible; the most robust shown"
     best = max(row["public_c_mca"] for row in eligible)
     near = [row for row in eligible if row["public_c_mca"] >= best - mca_tolerance]
     if mca_tolerance > 0:

@@ -35,6 +35,12 @@ def test_without_an_alpha_that_keeps_fear_recall_accuracy_alone_decides_eligibil
     assert chosen["alpha"] == 0.5 and rule.startswith("no alpha kept every clean score")
 
 
+def test_when_no_alpha_keeps_even_accuracy_the_rule_says_none_is_eligible():
+    rows = [row(0.6, 0.655, 0.59), row(0.8, 0.650, 0.60)]
+    chosen, rule = interpolate_weights.choose(rows, FLOOR)
+    assert chosen["alpha"] == 0.8 and "none is eligible" in rule and "at least the base's" not in rule
+
+
 def test_logit_offsets_give_fear_and_disgust_back_their_recall():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, 2000)
