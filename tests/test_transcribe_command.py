@@ -386,3 +386,12 @@ def test_end_must_come_after_start(tmp_path, pipeline):
     with pytest.raises(OutputError, match=r"--end 1 must come after --start 2"):
         run([clip, "--start", "2", "--end", "1"])
     assert files_in(tmp_path) == ["talk.avi"]
+
+
+def test_the_report_says_when_tilted_faces_were_turned_upright():
+    parser = argparse.ArgumentParser()
+    transcribe.add_parser(parser.add_subparsers())
+    plain = dict(transcribe.run_info(parser.parse_args(["transcribe", "talk.mp4"])))
+    turned = dict(transcribe.run_info(parser.parse_args(["transcribe", "talk.mp4", "--upright-from", "10"])))
+    assert "upright" not in plain["face detector"]
+    assert turned["face detector"].endswith("; faces tilted 10 degrees or more turned upright")

@@ -305,7 +305,8 @@ def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     return (
         ("model", args.model or f"the built-in {args.labels or 'fer2013'} model"),
         ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} "
-         f"frame(s), the whole frame every {args.full_scan_every} detection(s)"),
+         f"frame(s), the whole frame every {args.full_scan_every} detection(s)"
+         + ("" if args.upright_from is None else f"; faces tilted {args.upright_from:g} degrees or more turned upright")),
         ("memory", args.smoother + (f", {args.memory} predictions" if args.memory else "")),
         ("shortest caption", f"{args.min_duration:g} s"),
         ("part", f"{args.start:g} s to " + ("the end" if args.end is None else f"{args.end:g} s")),
