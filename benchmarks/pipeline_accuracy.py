@@ -72,9 +72,10 @@ from emocap.datasets import load_fer2013
 from emocap.detection import FaceDetector
 from emocap.geometry import iou_matrix
 from emocap.errors import EmocapError
+from emocap.evaluation.corruptions import rotated_faces
 from emocap.evaluation.report import labels_in_model_order
 from emocap.pipeline import Pipeline
-from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER_SIZE, eye_line_angles
+from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER_SIZE, eye_line_angles, upright_angles
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_SIZE = (640, 480)  # width, height
@@ -112,7 +113,9 @@ def make_frame(face: np.ndarray, corner: np.ndarray, scale: int, background: str
     else:
         frame = np.full((height, width, 3), level, np.uint8)
     side = FER_SIZE * scale
-    big = turned(cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC), degrees)
+    big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    if degrees:
+        big = rotated_faces(big[None], [degrees])[0]
     x, y = int(corner[0]), int(corner[1])
     frame[y : y + side, x : x + side] = big[:, :, None]
     return frame, np.array([x, y, x + side, y + side], np.float32)
@@ -121,15 +124,6 @@ def make_frame(face: np.ndarray, corner: np.ndarray, scale: int, background: str
 def rotation_angles(count: int, degrees: float, seed: int) -> np.ndarray:
     """Degrees (count,): +-degrees, the sign drawn per face for the whole split (like paste_positions)."""
     return degrees * np.random.default_rng((seed, 1)).choice([-1.0, 1.0], count)
-
-
-def turned(face: np.ndarray, degrees: float) -> np.ndarray:
-    """The face turned about its centre (counter-clockwise for positive degrees), edges replicated."""
-    if degrees == 0:
-        return face
-    side = face.shape[0]
-    matrix = cv2.getRotationMatrix2D(((side - 1) / 2, (side - 1) / 2), float(degrees), 1.0)
-    return cv2.warpAffine(face, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def recall_per_class(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
@@ -229,7 +223,7 @@ def main(argv=None) -> int:
     display_disagrees = 0
     margin_pred = np.full((len(margins), n), -1, np.int64)
     aligned_pred = np.full(n, -1, np.int64)
-    eye_angle = np.full(n, np.nan)  # degrees, the matched face's eye line in the frame
+    matched_landmarks = np.full((n, 5, 2), np.nan, np.float32)
     process_ms = np.zeros(n)
     stage_ms = {stage: 0.0 for stage in STAGES}
 
@@ -258,8 +252,8 @@ def main(argv=None) -> int:
                     probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], margin=margin)
                     margin_pred[row, i] = int(probs[0].argmax())
                 if args.align:
-                    angle = eye_line_angles(faces.landmarks[best : best + 1])
-                    eye_angle[i] = np.degrees(angle[0])
+                    matched_landmarks[i] = faces.landmarks[best]
+                    angle = eye_line_angles(matched_landmarks[i : i + 1])
                     probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], angles=angle)
                     aligned_pred[i] = int(probs[0].argmax())
         false_detections[i] = len(faces) - int(detected[i])
@@ -349,7 +343,7 @@ def main(argv=None) -> int:
     if args.align and hit:
         # The face was turned counter-clockwise by +degrees, which lowers its left-hand eye: the eye line
         # then reads -degrees in the frame's y-down coordinates.
-        angle_error = np.abs(eye_angle + degrees)[detected]
+        angle_error = np.abs(np.degrees(eye_line_angles(matched_landmarks)) + degrees)[detected]
         alignment = {
             "eye_line_error_degrees_median": float(np.median(angle_error)),
             "eye_line_error_degrees_p90": float(np.percentile(angle_error, 90)),
@@ -363,7 +357,7 @@ def main(argv=None) -> int:
         print(f"   {'none':>4} {percent(0.0):>7} {percent(figures['accuracy_on_detected']):>12} "
               f"{percent(figures['accuracy_end_to_end']):>11}  (the pipeline's crop)")
         for threshold in ALIGN_THRESHOLDS:
-            turn = detected & (np.abs(eye_angle) >= threshold)
+            turn = detected & (upright_angles(matched_landmarks, threshold) != 0)  # the pipeline's own rule
             right = np.where(turn, aligned_pred, pred) == truth
             row = {"turned_share_of_detected": mean_or_nan(turn[detected]),
                    "accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean())}

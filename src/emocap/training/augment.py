@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from emocap.preprocessing import Preprocess
-from emocap.training.config import CORRUPTION_FAMILIES, TrainConfig
+from emocap.training.config import CORRUPTION_FAMILIES, TrainConfig, corruption_draws
 
 
 def to_model_input(images: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
@@ -115,10 +115,8 @@ class WebcamCorruptions:
         if unknown:
             raise ValueError(f"unknown corruption families {unknown}; choose from {', '.join(self.FAMILIES)}")
         self.probability = probability
-        # One entry a draw: with every weight 1 this is range(10), the same random stream as before weights.
-        self.draws = torch.tensor(
-            [index for index, name in enumerate(self.FAMILIES) for _ in range(weights.get(name, 1))]
-        )
+        # With every weight 1 the draws are range(10): the same random stream as before weights existed.
+        self.draws = torch.tensor(corruption_draws(weights), dtype=torch.int64)
         if len(self.draws) == 0:
             raise ValueError(f"corruption weights {weights} leave no family to draw")
 

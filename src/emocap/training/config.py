@@ -15,6 +15,12 @@ CORRUPTION_FAMILIES = ("dark", "gamma", "low_contrast", "uneven_light", "gaussia
                        "downscale", "jpeg", "noise", "occlusion")
 
 
+def corruption_draws(weights: dict[str, int]) -> list[int]:
+    """Indices into CORRUPTION_FAMILIES, each family as many times as its weight (1 when not named): one
+    uniform draw from the list picks a family. With no weights it is range(10)."""
+    return [index for index, name in enumerate(CORRUPTION_FAMILIES) for _ in range(weights.get(name, 1))]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     preset: str = "paper"
@@ -79,7 +85,7 @@ class TrainConfig:
             "corruption_prob": 0 <= self.corruption_prob <= 1,
             "corruption_weights": all(
                 name in CORRUPTION_FAMILIES and isinstance(n, int) and n >= 0 for name, n in self.corruption_weights
-            ) and any(n > 0 for n in self._family_weights.values()),
+            ) and len(corruption_draws(dict(self.corruption_weights))) > 0,
             "labels": self.labels in ("fer2013", "ferplus"),
             "ferplus_target": self.ferplus_target in ("probability", "majority"),
             "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
@@ -107,10 +113,6 @@ class TrainConfig:
             raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
         if self.teacher_weight > 0 and not self.teacher:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
-
-    @property
-    def _family_weights(self) -> dict[str, int]:
-        return {name: 1 for name in CORRUPTION_FAMILIES} | dict(self.corruption_weights)
 
     @property
     def soft_targets(self) -> bool:
