@@ -27,11 +27,6 @@ from emocap.types import Faces, FrameResult
 DEFAULT_SMOOTHER = "ema"
 """benchmarks/smoothing.py: on simulated video of PrivateTest faces, the EMA smoother beats the paper's
 memory of 4 on the mean of its two frame models in accuracy, flicker and delay (docs/BENCHMARKS.md)."""
-UPRIGHT_FROM_MEASURED = 10.0
-"""benchmarks/pipeline_accuracy.py --align on PublicTest: turning crops upright from 10 degrees of eye-line
-tilt scored best over heads turned 0-30 degrees (63.6% against 62.1% on detected faces) but lost 0.6 points on
-untilted heads, so the pipeline does not turn by default; `--upright-from 10` is the measured choice for
-tilted heads (docs/BENCHMARKS.md)."""
 DEFAULT_PATIENCE_FRAMES = 15
 """Frames a face may go undetected and still keep its identity and memory (half a second at 30 fps)."""
 
@@ -53,7 +48,9 @@ class Pipeline:
     patience_frames  frames a face may be missed and still keep its identity and memory
     right_to_left    order faces right to left across the frame (the paper's reading order)
     upright_from     turn a face's crop upright when its eye line (the detector's landmarks) tilts at
-                     least this many degrees; None (the default) never turns (see `UPRIGHT_FROM_MEASURED`)
+                     least this many degrees; None (the default) never turns: on PublicTest 10 scored
+                     best over heads tilted 0-30 degrees but lost 0.6 points on untilted ones
+                     (benchmarks/pipeline_accuracy.py --align, docs/BENCHMARKS.md)
     """
 
     def __init__(
