@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import cv2
 import numpy as np
 
 import pytest
 
-from emocap.preprocessing import bgr_crops_to_gray, crop_faces, eye_line_angles, face_crop_boxes, upright_angles
+from emocap.preprocessing import (
+    FER2013_FACE_LIGHT, MAX_CONTRAST_STRETCH, Preprocess, bgr_crops_to_gray, crop_faces, eye_line_angles,
+    face_crop_boxes, upright_angles,
+)
 
 
 def noise_frame(seed: int = 0) -> np.ndarray:
@@ -104,3 +110,51 @@ def test_one_angle_a_box_or_a_clear_error():
         crop_faces(noise_frame(), np.array([[0, 0, 50, 50], [10, 10, 60, 60]]), angles=np.zeros(1))
     with pytest.raises(ValueError, match=r"shape \(n, 5, 2\), got shape \(5, 2\)"):
         eye_line_angles(np.zeros((5, 2)))
+
+
+# --- lifting dim and flat faces (Preprocess.lift_to) ---------------------------------------------
+
+
+def textured_faces(n: int = 4, seed: int = 0) -> np.ndarray:
+    """Faces a little dimmer and flatter than FER2013's average (mean ~0.45, std ~0.25 of full scale)."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(115, 64, (n, 48, 48)), 0, 255).astype(np.uint8)
+
+
+def test_a_face_in_a_third_of_the_light_reaches_the_model_as_the_same_face():
+    lifted = Preprocess(lift_to=FER2013_FACE_LIGHT)
+    faces = textured_faces()
+    dark = np.round(faces * (1 / 3)).astype(np.uint8)
+    np.testing.assert_allclose(lifted(dark), lifted(faces), atol=0.05)  # uint8 rounding of the dim copy
+    assert np.abs(Preprocess()(dark) - Preprocess()(faces)).mean() > 0.3  # unlifted, they differ
+    scaled = lifted(faces)[:, 0] * lifted.std + lifted.mean
+    np.testing.assert_allclose(scaled.mean(axis=(1, 2)), FER2013_FACE_LIGHT[0], atol=1e-4)
+    np.testing.assert_allclose(scaled.std(axis=(1, 2)), FER2013_FACE_LIGHT[1], atol=1e-4)
+
+
+def test_bright_contrasty_faces_pass_the_lift_unchanged():
+    faces = np.tile(np.where(np.arange(48) % 2, 250, 40).astype(np.uint8), (2, 48, 1))  # mean 0.57, std 0.41
+    np.testing.assert_array_equal(Preprocess(lift_to=FER2013_FACE_LIGHT)(faces), Preprocess()(faces))
+
+
+def test_the_lift_stretches_a_nearly_flat_face_at_most_ten_times():
+    flat = np.full((1, 48, 48), 120, np.uint8)
+    flat[0, ::2] = 121  # std 0.5 / 255
+    scaled = Preprocess(lift_to=FER2013_FACE_LIGHT)(flat)[0, 0] * 0.5 + 0.5
+    assert scaled.std() == pytest.approx(MAX_CONTRAST_STRETCH * 0.5 / 255, rel=1e-3)
+    lifted_blank = Preprocess(lift_to=FER2013_FACE_LIGHT)(np.zeros((1, 48, 48), np.uint8))
+    np.testing.assert_allclose(lifted_blank * 0.5 + 0.5, FER2013_FACE_LIGHT[0], atol=1e-6)  # no division by zero
+
+
+def test_the_lift_travels_in_the_json_and_old_json_means_none():
+    lifted = Preprocess(size=64, lift_to=FER2013_FACE_LIGHT)
+    assert Preprocess.from_json(lifted.to_json()) == lifted
+    assert Preprocess.from_json('{"size": 48, "channels": 1, "mean": 0.5, "std": 0.5}') == Preprocess()
+
+
+@pytest.mark.parametrize("bad", [(1.5, 0.3), (0.5, 0.0), (0.5,), "0.5,0.3"])
+def test_a_bad_lift_target_is_refused_with_its_value(bad):
+    with pytest.raises(ValueError, match=r"lift_to must be \(mean, std\).*" + re.escape(repr(bad))):
+        Preprocess(lift_to=bad)
+    with pytest.raises(ValueError, match="no valid preprocessing"):
+        Preprocess.from_json(json.dumps({"size": 48, "channels": 1, "mean": 0.5, "std": 0.5, "lift_to": bad}))

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 from emocap.cli import main  # noqa: E402
 from emocap.labels import FER2013_LABELS  # noqa: E402
-from emocap.preprocessing import Preprocess  # noqa: E402
+from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess  # noqa: E402
 from emocap.training.augment import BatchAugment, to_model_input  # noqa: E402
 from emocap.training.config import PRESETS, TrainConfig, resolve_preset  # noqa: E402
 from emocap.training.model import EmotionNet, count_parameters  # noqa: E402
@@ -121,6 +121,13 @@ def test_resume_continues_the_history_instead_of_restarting(tiny_run, resumed_ru
     assert summary.epochs_done == 2
     last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 2 and len(last["history"]) == 2
+
+
+def test_resume_refuses_a_run_trained_on_other_input(tiny_run, tiny_fer, tiny_config, tmp_path):
+    out = copy_run(tiny_run[0], tmp_path)
+    with pytest.raises(ValueError, match="trained on other input.*--lift-light"):
+        train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True,
+              preprocess=Preprocess(lift_to=FER2013_FACE_LIGHT))
 
 
 def test_same_seed_trains_to_the_same_losses(tiny_run, uninterrupted_run):
@@ -472,3 +479,14 @@ def test_teacher_weight_and_corruption_share_on_the_command_line_override_the_pr
                  "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--teacher-weight", "0.9"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "0.9" in err and "at most 0.8 beside the votes' 0.2" in err
+
+
+def test_batch_augment_lifts_dim_faces_as_run_time_does():
+    plain = dataclasses.replace(PRESETS["paper"], **NO_AUGMENTATION)
+    preprocess = Preprocess(lift_to=FER2013_FACE_LIGHT)
+    faces = (uint8_faces().float() * 0.3).round().to(torch.uint8)
+    out = BatchAugment(plain, preprocess)(faces, torch.Generator().manual_seed(0))
+    expected = torch.from_numpy(preprocess(faces.numpy()))  # the NumPy twin used at run time
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(to_model_input(faces, preprocess), expected, atol=1e-4, rtol=0)
+    assert not torch.allclose(out, to_model_input(faces, Preprocess()), atol=0.1)

@@ -94,6 +94,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--corruption-weight", type=_family_weight, action="append", default=None,
                         metavar="FAMILY=N", help="draw that corruption family N times as often as the others "
                         f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
+    parser.add_argument("--lift-light", action="store_true",
+                        help="train on faces lifted as the built-in model sees them at run time: one darker or "
+                        "flatter than the average training face is brightened and stretched to it; the exported "
+                        "model carries the setting, so run time does the same")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
@@ -125,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         from emocap.training.trainer import train
     except ImportError as error:
         raise EmocapError(f"training needs PyTorch: pip install 'emocap[train]' ({error.name} is missing)") from None
+    from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess
+
     try:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -136,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,
             max_minutes=args.max_minutes, limit_train=args.limit_train,
+            preprocess=Preprocess(lift_to=FER2013_FACE_LIGHT) if args.lift_light else Preprocess(),
         )
     except ValueError as error:
         raise EmocapError(str(error)) from None

@@ -13,15 +13,31 @@ import math
 import torch
 import torch.nn.functional as F
 
-from emocap.preprocessing import Preprocess
+from emocap.preprocessing import MAX_CONTRAST_STRETCH, Preprocess
 from emocap.training.config import CORRUPTION_FAMILIES, TrainConfig, corruption_draws
 
 
 def to_model_input(images: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
     """uint8 (B, H, W) faces -> normalised float (B, C, H, W): the torch twin of `Preprocess.__call__`."""
     scaled = images.unsqueeze(1).float() * (1.0 / 255.0)
-    normalised = (scaled - preprocess.mean) / preprocess.std
+    return normalise(scaled, preprocess)
+
+
+def normalise(x: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
+    """[0, 1] faces (B, 1, H, W) -> model input (B, C, H, W), as `Preprocess.__call__` after its scaling."""
+    if preprocess.lift_to is not None:
+        x = lift_light(x, preprocess.lift_to)
+    normalised = (x - preprocess.mean) / preprocess.std
     return normalised.expand(-1, preprocess.channels, -1, -1)
+
+
+def lift_light(x: torch.Tensor, lift_to: tuple[float, float]) -> torch.Tensor:
+    """The torch twin of `emocap.preprocessing.lift_light`, on (B, 1, H, W)."""
+    target_mean, target_std = lift_to
+    means = x.mean(dim=(1, 2, 3), keepdim=True)
+    stds = x.std(dim=(1, 2, 3), keepdim=True, correction=0)
+    stretch = (target_std / stds.clamp_min(1e-6)).clamp(1.0, MAX_CONTRAST_STRETCH)
+    return (x - means) * stretch + means.clamp_min(target_mean)
 
 
 def _uniform(n: int, low: float, high: float, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -70,10 +86,7 @@ class BatchAugment:
             x = self.corruptions(x, generator)
         if c.random_erasing > 0:
             x = self._erase(x, generator)
-        normalised = (x - self.preprocess.mean) / self.preprocess.std
-        return normalised.expand(-1, self.preprocess.channels, -1, -1).contiguous(
-            memory_format=torch.channels_last
-        )
+        return normalise(x, self.preprocess).contiguous(memory_format=torch.channels_last)
 
     def _erase(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Random erasing: a rectangle of 2-20% of the face filled with noise, per sample with probability p."""

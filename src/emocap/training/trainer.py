@@ -204,6 +204,9 @@ def train(
         state = read_checkpoint(last_path, device=dev, name="--resume")
         if state["config"] != config.to_json():
             raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
+        if state.get("preprocess", Preprocess().to_json()) != preprocess.to_json():
+            raise ValueError(f"cannot resume {str(last_path)!r}: it was trained on other input "
+                             f"({state.get('preprocess')}, this run {preprocess.to_json()}); check --lift-light")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None:
