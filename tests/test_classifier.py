@@ -16,7 +16,7 @@ from fer_fixtures import smooth_faces
 from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
 from emocap.errors import EmocapError, ModelError
 from emocap.labels import FER2013_LABELS
-from emocap.preprocessing import Preprocess, crop_faces
+from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess, crop_faces
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -225,6 +225,18 @@ def test_input_definition_comes_from_the_model_metadata(tmp_path):
     np.testing.assert_allclose(
         classifier.classify_boxes(frame, boxes), model.probabilities(crop_faces(frame, boxes, size=64)), atol=1e-5
     )
+
+
+def test_lift_light_lifts_dim_faces_on_top_of_the_model_metadata(tmp_path):
+    model = LinearModel(Preprocess(), seed=2)
+    path = model.write(tmp_path / "plain.onnx")
+    plain, lifted = EmotionClassifier(path, threads=1), EmotionClassifier(path, threads=1, lift_light=True)
+    assert plain.preprocess.lift_to is None and lifted.preprocess == Preprocess(lift_to=FER2013_FACE_LIGHT)
+    faces = smooth_faces(3, seed=4)
+    dim = (faces // 4).astype(np.uint8)
+    lifted_model = LinearModel(Preprocess(lift_to=FER2013_FACE_LIGHT), seed=2)  # the same weights
+    np.testing.assert_allclose(lifted.predict(dim), lifted_model.probabilities(dim), atol=1e-5)
+    assert not np.allclose(plain.predict(dim), lifted.predict(dim), atol=1e-3)
 
 
 # --- files that are not emocap models ------------------------------------------------------------

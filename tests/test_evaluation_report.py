@@ -228,7 +228,7 @@ def test_command_and_library_give_one_json_shape(fake_fer, model_path, tmp_path)
                  "--no-plots"]) == 0
     from_command = json.loads(json_path.read_text())
     from_library = json.loads(json.dumps(evaluate_model(EmotionClassifier(model_path), fake_fer)))
-    assert set(from_command) == set(from_library) | {"model", "plots"}
+    assert set(from_command) == set(from_library) | {"model", "preprocess", "plots"}
     assert set(from_command["timings_s"]) == set(from_library["timings_s"]) == {"load_test", "classify_test"}
     assert from_command["splits"] == from_library["splits"]
 

@@ -24,8 +24,11 @@ import srt
 import webvtt
 
 from emocap.commands import transcribe
+from emocap.commands.options import pipeline_settings
 from emocap.errors import DataError, OutputError, SourceError
 from emocap.labels import FER2013_LABELS
+from emocap.pipeline import Pipeline
+from emocap.preprocessing import FER2013_FACE_LIGHT
 from emocap.types import Faces, FrameResult
 
 HAPPY, ANGRY = FER2013_LABELS.index("happy"), FER2013_LABELS.index("angry")
@@ -395,3 +398,16 @@ def test_the_report_says_when_tilted_faces_were_turned_upright():
     turned = dict(transcribe.run_info(parser.parse_args(["transcribe", "talk.mp4", "--upright-from", "10"])))
     assert "upright" not in plain["face detector"]
     assert turned["face detector"].endswith("; faces tilted 10 degrees or more turned upright")
+
+
+def test_the_report_says_when_dim_faces_were_lifted():
+    parser = argparse.ArgumentParser()
+    transcribe.add_parser(parser.add_subparsers())
+    plain = dict(transcribe.run_info(parser.parse_args(["transcribe", "talk.mp4"])))
+    lifted = dict(transcribe.run_info(parser.parse_args(["transcribe", "talk.mp4", "--lift-light"])))
+    assert plain["model"] == "the built-in fer2013 model"
+    assert lifted["model"] == "the built-in fer2013 model; dim and flat faces lifted (--lift-light)"
+    # Ray workers build their pipelines from these settings: the lift must travel with them.
+    settings = pipeline_settings(parser.parse_args(["transcribe", "talk.mp4", "--lift-light", "--detector", "haar"]))
+    assert settings["lift_light"] is True
+    assert Pipeline.build(**settings).classifier.preprocess.lift_to == FER2013_FACE_LIGHT

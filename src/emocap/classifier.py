@@ -8,6 +8,7 @@ model always gets the input it was trained on, whoever made it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 from emocap.errors import ModelError, first_line
 from emocap.labels import BUILTIN_MODEL_FILES
 from emocap.onnx_session import open_session
-from emocap.preprocessing import DEFAULT_FACE_MARGIN, Preprocess, bgr_crops_to_gray, crop_faces
+from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER2013_FACE_LIGHT, Preprocess, bgr_crops_to_gray, crop_faces
 
 BUILTIN_MODELS = {labels: Path(__file__).parent / "models" / name for labels, name in BUILTIN_MODEL_FILES.items()}
 """The models that ship inside the package, by label set (see docs/BENCHMARKS.md for their accuracy)."""
@@ -38,13 +39,15 @@ class EmotionClassifier:
 
     `EmotionClassifier()` loads the built-in model; `EmotionClassifier(path)`
     any model written by `emocap export`. `threads` caps ONNX Runtime's
-    threads (None: one per core).
+    threads (None: one per core). `lift_light` brightens and stretches dim or
+    flat faces to the average FER2013 face before the model (`Preprocess.lift_to`)
+    when the model's own preprocessing does not already.
 
     labels      the class names, in the order of `predict`'s columns
     preprocess  the model's input definition (size, channels, normalisation)
     """
 
-    def __init__(self, path: str | Path | None = None, *, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, threads: int | None = None, lift_light: bool = False) -> None:
         self.path = Path(path) if path is not None else BUILTIN_MODEL
         if not self.path.is_file():
             where = "the built-in model" if path is None else "model"
@@ -62,6 +65,8 @@ class EmotionClassifier:
                 f"{str(self.path)!r} is not an emocap model: its metadata lacks labels or preprocessing "
                 "(make models with `emocap export`)"
             ) from None
+        if lift_light and self.preprocess.lift_to is None:
+            self.preprocess = dataclasses.replace(self.preprocess, lift_to=FER2013_FACE_LIGHT)
         self._input = self._session.get_inputs()[0].name
         outputs = [output.name for output in self._session.get_outputs()]
         self._output_widths = {output.name: output.shape[-1] for output in self._session.get_outputs()}

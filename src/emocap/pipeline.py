@@ -93,18 +93,18 @@ class Pipeline:
         cls, *, model: str | None = None, detector: str = "mtcnn", min_face_size: int = 40,
         smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
         full_scan_every: int = DEFAULT_FULL_SCAN_EVERY, threads: int | None = None,
-        upright_from: float | None = None,
+        upright_from: float | None = None, lift_light: bool = False,
     ) -> "Pipeline":
         """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
         exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar"; `threads`: ONNX
-        Runtime threads per network, None for one per core)."""
+        Runtime threads per network, None for one per core; `lift_light`: see `EmotionClassifier`)."""
         from emocap.detection.factory import make_detector
 
         options = {"min_face_size": min_face_size}
         if threads is not None and detector == "mtcnn":  # the Haar cascade is OpenCV's, without ONNX Runtime
             options["threads"] = threads
         return cls(
-            make_detector(detector, **options), EmotionClassifier(model, threads=threads),
+            make_detector(detector, **options), EmotionClassifier(model, threads=threads, lift_light=lift_light),
             smoother=smoother, memory=memory, detect_every=detect_every, full_scan_every=full_scan_every,
             upright_from=upright_from,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -58,6 +59,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
     add_model_choice(parser)
+    parser.add_argument("--lift-light", action="store_true",
+                        help="score the model with dim and flat faces lifted before it, as `emocap live --lift-light` "
+                        "classifies them")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write all results (and timings) as JSON to FILE")
     parser.add_argument("--plots", default=None, metavar="DIR",
                         help="folder for the PNG figures (default: evaluation-<model name>/, see below)")
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     test = load_fer2013(args.data, "test")
     load_s = time.perf_counter() - started
-    classifier = EmotionClassifier(args.model)
+    classifier = EmotionClassifier(args.model, lift_light=args.lift_light)
     votes = None
     if args.votes:
         from emocap.votes import load_votes
@@ -139,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         with_embeddings=with_tsne, votes=votes,
     )
     timings = report["timings_s"]
-    result = {"model": args.model or "builtin", **report, "plots": {}}
+    result = {"model": args.model or "builtin", "preprocess": json.loads(classifier.preprocess.to_json()),
+              **report, "plots": {}}
     if plots_dir is not None:
         result["plots"] = _save_score_plots(plots_dir, _model_name(args.model), result, predictions)
     if with_tsne:

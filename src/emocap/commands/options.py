@@ -35,6 +35,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="turn a face upright before classifying it when its eyes tilt DEG degrees or more "
                        "(MTCNN's eye landmarks; 10 scored best over heads tilted 0-30 degrees, +1.5 points, but "
                        "cost 0.6 on upright ones; default: never turn)")
+    group.add_argument("--lift-light", action="store_true",
+                       help="brighten and stretch a face darker or flatter than the average training face before "
+                       "classifying it: for dim rooms and washed-out video (on FER2013 faces at 15%% of "
+                       "the light, 69.4%% right instead of 59.1%%; on well-lit ones about the same, 1 face in "
+                       "3,589 fewer; default: off)")
 
 
 def add_model_choice(parser) -> None:
@@ -112,6 +117,7 @@ def pipeline_settings(args: argparse.Namespace) -> dict:
         "model": chosen_model(args), "detector": args.detector, "min_face_size": args.min_face_size,
         "smoother": args.smoother, "memory": args.memory, "detect_every": args.detect_every,
         "full_scan_every": args.full_scan_every, "upright_from": args.upright_from,
+        "lift_light": args.lift_light,
     }
 
 

@@ -303,7 +303,8 @@ def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     from emocap import __version__
 
     return (
-        ("model", args.model or f"the built-in {args.labels or 'fer2013'} model"),
+        ("model", (args.model or f"the built-in {args.labels or 'fer2013'} model")
+         + ("; dim and flat faces lifted (--lift-light)" if args.lift_light else "")),
         ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} "
          f"frame(s), the whole frame every {args.full_scan_every} detection(s)"
          + ("" if args.upright_from is None else f"; faces tilted {args.upright_from:g} degrees or more turned upright")),
