@@ -16,6 +16,7 @@ scores), in the same process. Run from the repository root:
     python benchmarks/pipeline_accuracy.py --margins            # also sweep the crop margin
     python benchmarks/pipeline_accuracy.py --margins 0 0.1 0.25 0.4 --json out/pipeline_accuracy.json
     python benchmarks/pipeline_accuracy.py --rotate 20 --align  # tilted heads, with and without turning them upright
+    python benchmarks/pipeline_accuracy.py --light 0.15 --lift  # a dim room, with and without --lift-light
 
 Prints:
   1. detection rate (pasted faces found), false detections per frame (detections
@@ -37,7 +38,11 @@ Prints:
   5. with --align: accuracy on the same detections when each crop whose eye
      line (MTCNN's eye landmarks) tilts at least T degrees is turned upright,
      for each T in ALIGN_THRESHOLDS, against the pipeline's crop. With --rotate DEG every pasted face is first turned
-     by DEG degrees, either way at random (seeded), as FER2013-C's rotation.
+     by DEG degrees, either way at random (seeded), as FER2013-C's rotation;
+  6. with --lift: accuracy on the same detections when the classifier lifts dim and flat faces
+     (`--lift-light`), against the pipeline's classifier. With --light F the whole frame, face and
+     background, gets F of its light (a dim room; MTCNN has to find the face in it too, brightened
+     first as the pipeline does unless --no-brighten).
 
 A subtlety: FER2013 faces are tight crops. Pasted on a plain background,
 any crop margin that reaches beyond the face's own 48x48 square (here the
@@ -103,8 +108,9 @@ def paste_positions(count: int, side: int, seed: int) -> np.ndarray:
 
 
 def make_frame(face: np.ndarray, corner: np.ndarray, scale: int, background: str, seed: int, index: int,
-               degrees: float = 0.0):
-    """The BGR frame of one face, turned by `degrees`, and the pasted square (4,) xyxy. Deterministic in (seed, index)."""
+               degrees: float = 0.0, light: float = 1.0):
+    """The BGR frame of one face, turned by `degrees`, at `light` of its brightness, and the pasted square (4,)
+    xyxy. Deterministic in (seed, index)."""
     width, height = FRAME_SIZE
     level = BACKGROUNDS[background]
     if level is None:
@@ -118,6 +124,8 @@ def make_frame(face: np.ndarray, corner: np.ndarray, scale: int, background: str
         big = rotated_faces(big[None], [degrees])[0]
     x, y = int(corner[0]), int(corner[1])
     frame[y : y + side, x : x + side] = big[:, :, None]
+    if light != 1.0:
+        frame = np.round(frame * np.float32(light)).astype(np.uint8)
     return frame, np.array([x, y, x + side, y + side], np.float32)
 
 
@@ -163,6 +171,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="turn every pasted face by DEG degrees, either way at random (default: 0)")
     parser.add_argument("--align", action="store_true",
                         help="also classify the detected faces turned upright by their eye line")
+    parser.add_argument("--light", type=float, default=1.0, metavar="F",
+                        help="the whole frame at F of its light, 0 < F <= 1 (default: 1)")
+    parser.add_argument("--no-brighten", action="store_true",
+                        help="give the detector dim frames as they come (the pipeline brightens them by default)")
+    parser.add_argument("--lift", action="store_true",
+                        help="also classify the detected faces with dim and flat faces lifted (--lift-light)")
     parser.add_argument("--threads", type=int, default=None,
                         help="ONNX Runtime threads of the detector and the classifier (default: one per core)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write every figure to this JSON file")
@@ -171,6 +185,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     if not 0 <= args.rotate <= 90:
         parser.error(f"--rotate must be 0..90 degrees, got {args.rotate:g}")
+    if not 0 < args.light <= 1:
+        parser.error(f"--light must be in (0, 1], got {args.light:g}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if not 1 <= args.scale or FER_SIZE * args.scale > min(FRAME_SIZE):
@@ -188,6 +204,7 @@ def main(argv=None) -> int:
     try:
         data = load_fer2013(args.data, args.split)
         classifier = EmotionClassifier(args.model, threads=args.threads)
+        lifted = EmotionClassifier(args.model, threads=args.threads, lift_light=True) if args.lift else None
         truth_all = labels_in_model_order(data, classifier.labels)
     except EmocapError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -203,13 +220,14 @@ def main(argv=None) -> int:
     corners, degrees, truth = corners[chosen], degrees[chosen], truth_all[chosen]
     n, k = len(data), len(classifier.labels)
     detector = FaceDetector(threads=args.threads)  # the live defaults: confidence 0.95, min face 40 px
-    pipeline = Pipeline(detector, classifier, smoother="none")
+    pipeline = Pipeline(detector, classifier, smoother="none", brighten_dim_frames=not args.no_brighten)
     margins = args.margins or []
 
     print(f"emocap pipeline accuracy: FER2013 {args.split}, {n} faces, each {FER_SIZE} -> {side} px (bicubic) "
           f"in a {FRAME_SIZE[0]}x{FRAME_SIZE[1]} {args.background} frame, seed {args.seed}; "
           f"MTCNN confidence {detector.min_confidence}, min face {detector.min_face_size:g} px; "
           f"crop margin {DEFAULT_FACE_MARGIN}; faces turned {args.rotate:g} degrees either way; "
+          f"frames at {args.light:g} of their light, {'not ' if args.no_brighten else ''}brightened for the detector; "
           f"model {classifier.path.name}")
 
     direct_probs = classifier.predict(data.images)
@@ -223,6 +241,7 @@ def main(argv=None) -> int:
     display_disagrees = 0
     margin_pred = np.full((len(margins), n), -1, np.int64)
     aligned_pred = np.full(n, -1, np.int64)
+    lifted_pred = np.full(n, -1, np.int64)
     matched_landmarks = np.full((n, 5, 2), np.nan, np.float32)
     process_ms = np.zeros(n)
     stage_ms = {stage: 0.0 for stage in STAGES}
@@ -231,7 +250,7 @@ def main(argv=None) -> int:
     pipeline.process(make_frame(data.images[0], corners[0], args.scale, args.background, args.seed, chosen[0])[0])
     for i in tqdm(range(n), desc="frames", unit="frame", disable=None):
         frame, square = make_frame(data.images[i], corners[i], args.scale, args.background, args.seed, chosen[i],
-                                   degrees[i])
+                                   degrees[i], args.light)
         pipeline.reset()
         clock = time.perf_counter()
         result = pipeline.process(frame)
@@ -256,6 +275,8 @@ def main(argv=None) -> int:
                     angle = eye_line_angles(matched_landmarks[i : i + 1])
                     probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], angles=angle)
                     aligned_pred[i] = int(probs[0].argmax())
+                if lifted is not None:
+                    lifted_pred[i] = int(lifted.classify_boxes(frame, faces.boxes[best : best + 1])[0].argmax())
         false_detections[i] = len(faces) - int(detected[i])
 
     hit = detected.sum()
@@ -365,6 +386,21 @@ def main(argv=None) -> int:
             print(f"   {threshold:>4g} {percent(row['turned_share_of_detected']):>7} "
                   f"{percent(row['accuracy_on_detected']):>12} {percent(row['accuracy_end_to_end']):>11}")
 
+    lift = {}
+    if lifted is not None and hit:
+        right = lifted_pred == truth
+        # The 48 px faces at the frames' light: what the classifier alone does with them, plain and lifted.
+        dim_faces = np.round(data.images * np.float32(args.light)).astype(np.uint8)
+        lift = {"accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean()),
+                "direct_accuracy_plain": float((classifier.predict(dim_faces).argmax(1) == truth).mean()),
+                "direct_accuracy": float((lifted.predict(dim_faces).argmax(1) == truth).mean())}
+        print(f"\n6. dim and flat faces lifted (--lift-light), on the same {hit} detections")
+        print(f"   {'':<10} {'on detected':>12} {'end to end':>11} {'direct, 48 px faces at this light':>34}")
+        print(f"   {'plain':<10} {percent(figures['accuracy_on_detected']):>12} "
+              f"{percent(figures['accuracy_end_to_end']):>11} {percent(lift['direct_accuracy_plain']):>34}")
+        print(f"   {'lifted':<10} {percent(lift['accuracy_on_detected']):>12} {percent(lift['accuracy_end_to_end']):>11} "
+              f"{percent(lift['direct_accuracy']):>34}")
+
     missed = [data.files[i] for i in np.flatnonzero(~detected)]
     if missed:
         print(f"\nmissed faces: {len(missed)}, e.g. {', '.join(missed[:5])}")
@@ -372,7 +408,8 @@ def main(argv=None) -> int:
     print(f"\n({elapsed:.0f} s)")
     report = {
         "args": vars(args), "labels": list(classifier.labels), "default_face_margin": DEFAULT_FACE_MARGIN,
-        "figures": figures, "per_class": per_class, "margins": sweep, "alignment": alignment, "missed_files": missed,
+        "figures": figures, "per_class": per_class, "margins": sweep, "alignment": alignment, "lift": lift,
+        "missed_files": missed,
         "seconds": elapsed,
     }
     return save_report(args.json, report)

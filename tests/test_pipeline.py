@@ -114,6 +114,25 @@ def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(
                                plain.probs, atol=1e-6)
 
 
+def test_a_dim_frame_is_brightened_for_the_detector_and_its_faces_cropped_as_they_came(astronaut_bgr, shared_parts):
+    detector, classifier = shared_parts
+    dim = np.round(astronaut_bgr * np.float32(0.08)).astype(np.uint8)
+    seen = []
+
+    class Recording:
+        def detect(self, frame):
+            seen.append(frame)
+            return detector.detect(frame)
+
+    found = Pipeline(Recording(), classifier, smoother="none").process(dim).faces
+    assert len(found) == 1 and seen[0].mean() > 4 * dim.mean()  # the detector saw a brighter frame
+    np.testing.assert_allclose(found.probs, classifier.classify_boxes(dim, found.boxes), atol=1e-6)
+    as_they_come = Pipeline(Recording(), classifier, smoother="none", brighten_dim_frames=False)
+    as_they_come.process(dim)
+    assert seen[1] is not seen[0] and np.array_equal(seen[1], dim)
+    assert Pipeline(*shared_parts, brighten_dim_frames=False).fresh().brighten_dim_frames is False
+
+
 def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
     pipeline = Pipeline(*shared_parts)
     pipeline.process(astronaut_bgr)

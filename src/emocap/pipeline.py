@@ -16,6 +16,7 @@ import numpy as np
 
 from emocap.checks import check_int
 from emocap.classifier import EmotionClassifier
+from emocap.detection.exposure import brightened_for_detection
 from emocap.detection.factory import Detector
 from emocap.detection.mtcnn import FaceDetector
 from emocap.images import check_bgr_frame
@@ -47,6 +48,8 @@ class Pipeline:
                      new faces appear within K detections; 1 scans every frame (the paper's way)
     patience_frames  frames a face may be missed and still keep its identity and memory
     right_to_left    order faces right to left across the frame (the paper's reading order)
+    brighten_dim_frames  let the detector see a dim frame brightened (`emocap.detection.exposure`);
+                     faces are still cropped from the frame as it came
     upright_from     turn a face's crop upright when its eye line (the detector's landmarks) tilts at
                      least this many degrees; None (the default) never turns: on PublicTest 10 scored
                      best over heads tilted 0-30 degrees but lost 0.6 points on untilted ones
@@ -65,6 +68,7 @@ class Pipeline:
         patience_frames: int = DEFAULT_PATIENCE_FRAMES,
         right_to_left: bool = True,
         upright_from: float | None = None,
+        brighten_dim_frames: bool = True,
     ) -> None:
         self.detect_every = check_int("Pipeline", "detect_every", detect_every, 1)
         self.full_scan_every = check_int("Pipeline", "full_scan_every", full_scan_every, 1)
@@ -86,6 +90,7 @@ class Pipeline:
         if upright_from is not None and not 0 <= upright_from <= 90:
             raise ValueError(f"Pipeline.upright_from must be 0..90 degrees or None, got {upright_from!r}")
         self.upright_from = upright_from
+        self.brighten_dim_frames = bool(brighten_dim_frames)
         self.reset()
 
     @classmethod
@@ -93,7 +98,7 @@ class Pipeline:
         cls, *, model: str | None = None, detector: str = "mtcnn", min_face_size: int = 40,
         smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
         full_scan_every: int = DEFAULT_FULL_SCAN_EVERY, threads: int | None = None,
-        upright_from: float | None = None, lift_light: bool = False,
+        upright_from: float | None = None, lift_light: bool = False, brighten_dim_frames: bool = True,
     ) -> "Pipeline":
         """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
         exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar"; `threads`: ONNX
@@ -106,7 +111,7 @@ class Pipeline:
         return cls(
             make_detector(detector, **options), EmotionClassifier(model, threads=threads, lift_light=lift_light),
             smoother=smoother, memory=memory, detect_every=detect_every, full_scan_every=full_scan_every,
-            upright_from=upright_from,
+            upright_from=upright_from, brighten_dim_frames=brighten_dim_frames,
         )
 
     @property
@@ -134,6 +139,7 @@ class Pipeline:
             self.detector, self.classifier, smoother=smoother, memory=self._memory,
             detect_every=self.detect_every, full_scan_every=self.full_scan_every,
             patience_frames=self.patience_frames, right_to_left=self.right_to_left, upright_from=self.upright_from,
+            brighten_dim_frames=self.brighten_dim_frames,
         )
 
     def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
@@ -161,6 +167,8 @@ class Pipeline:
         return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000)
 
     def _search_or_scan(self, frame: np.ndarray) -> Faces:
+        if self.brighten_dim_frames:
+            frame = brightened_for_detection(frame)
         known = self._carried
         faces = None
         if self._searches % self.full_scan_every and len(known) and hasattr(self.detector, "detect_near"):
