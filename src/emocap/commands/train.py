@@ -65,7 +65,8 @@ def add_parser(subparsers) -> None:
                         help=f"training recipe: {', '.join(PRESETS)} (see below; default: paper)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<preset>)")
     parser.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                        help="override the preset's number of epochs (with --resume: the total, epochs done included)")
+                        help="override the preset's number of epochs (with --resume: the run's own total, epochs done "
+                        "included; another total would change its schedule and is refused)")
     parser.add_argument("--batch-size", type=whole_number(2, note="even"), default=None, metavar="N",
                         help="override the preset's batch size (even: Mixup pairs the faces of a batch)")
     parser.add_argument("--lr", type=real_number(0, above=True, unit="learning rate"), default=None,
