@@ -1,9 +1,9 @@
 """Turn an exported model's dim-light lift (`Preprocess.lift_to`) on or off, weights untouched.
 
 The lift changes only the input the graph receives, so a model trained without it can be given it
-(and measured) without training again: the built-in model got it this way (docs/BENCHMARKS.md,
-"Dim and flat faces lifted before the model"). Models trained with `emocap train --lift-light`
-carry it from the start.
+(and measured) without training again: the built-in model was measured with it this way
+(docs/BENCHMARKS.md, "Dim and flat faces: lifted before the model"; it did not become its default).
+Models trained with `emocap train --lift-light` carry it from the start.
 
     python scripts/set_lift_light.py src/emocap/models/emotion.onnx -o out/models/lifted.onnx
     python scripts/set_lift_light.py out/models/lifted.onnx -o out/models/plain.onnx --off

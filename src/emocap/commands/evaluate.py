@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, whole_number
-from emocap.commands.options import add_model_choice, chosen_model
+from emocap.commands.options import add_lift_light_option, add_model_choice, chosen_model
 from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
@@ -59,9 +59,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
     add_model_choice(parser)
-    parser.add_argument("--lift-light", action="store_true",
-                        help="score the model with dim and flat faces lifted before it, as `emocap live --lift-light` "
-                        "classifies them")
+    add_lift_light_option(parser)
     parser.add_argument("--json", default=None, metavar="FILE", help="also write all results (and timings) as JSON to FILE")
     parser.add_argument("--plots", default=None, metavar="DIR",
                         help="folder for the PNG figures (default: evaluation-<model name>/, see below)")

@@ -35,11 +35,16 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="turn a face upright before classifying it when its eyes tilt DEG degrees or more "
                        "(MTCNN's eye landmarks; 10 scored best over heads tilted 0-30 degrees, +1.5 points, but "
                        "cost 0.6 on upright ones; default: never turn)")
-    group.add_argument("--lift-light", action="store_true",
-                       help="brighten and stretch a face darker or flatter than the average training face before "
-                       "classifying it: for dim rooms and washed-out video (FER2013 faces at 15%% of the "
-                       "light: 69.4%% right instead of 59.1%%; in good light 0.5 points fewer on the live "
-                       "path; default: off)")
+    add_lift_light_option(group)
+
+
+def add_lift_light_option(parser) -> None:
+    """--lift-light: the classifier lifts dim and flat faces (the model options, and `evaluate`)."""
+    parser.add_argument("--lift-light", action="store_true",
+                        help="brighten and stretch a face darker or flatter than the average training face before "
+                        "classifying it: for dim rooms and washed-out video (FER2013 faces at 15%% of the "
+                        "light: 69.4%% right instead of 59.1%%; in good light 0.5 points fewer on the live "
+                        "path; default: off)")
 
 
 def add_model_choice(parser) -> None:

@@ -96,7 +96,7 @@ def add_parser(subparsers) -> None:
                         metavar="FAMILY=N", help="draw that corruption family N times as often as the others "
                         f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
     parser.add_argument("--lift-light", action="store_true",
-                        help="train on faces lifted as the built-in model sees them at run time: one darker or "
+                        help="train on faces lifted as `emocap live --lift-light` lifts them: one darker or "
                         "flatter than the average training face is brightened and stretched to it; the exported "
                         "model carries the setting, so run time does the same")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
