@@ -93,6 +93,25 @@ def test_curves_png_is_the_loss_and_accuracy_figure(tiny_run):
     assert image.std() > 10  # axes, lines and text, not a blank canvas
 
 
+def test_eval_every_scores_the_test_set_on_its_epochs_and_the_last_only(tiny_fer, tiny_config, tmp_path):
+    config = dataclasses.replace(tiny_config, epochs=3, eval_every=2)
+    summary = train(config, tiny_fer, tmp_path / "run", device="cpu", progress=False)
+    rows = read_curves(tmp_path / "run")
+    scored = [int(row["epoch"]) for row in rows if not np.isnan(row["test_acc"])]
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
+    assert scored == [2, 3]  # the second epoch, then the last
+    assert all(row["train_loss"] > 0 for row in rows)  # every epoch trained
+    assert summary.best_epoch in (2, 3)
+
+
+def test_eval_every_on_the_command_line_reaches_the_config(tiny_fer, tmp_path, capsys, only_train_command):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(out), "--epochs", "1",
+                 "--batch-size", "8", "--eval-every", "5"]) == 0
+    assert TrainConfig.load(out / "config.json").eval_every == 5
+    assert not np.isnan(read_curves(out)[0]["test_acc"])  # the last epoch is always scored
+
+
 def test_checkpoints_hold_what_resume_and_export_need(tiny_run, tiny_config):
     out, _ = tiny_run
     last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)

@@ -102,6 +102,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
+    parser.add_argument("--eval-every", type=positive_int, default=None, metavar="N",
+                        help="score the test set every N epochs, and on the last and where --max-minutes stops "
+                        "(default: every epoch); best.pt is chosen among the scored epochs")
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
                         help="train on a random N-face subset, at least one batch (for quick checks)")
     parser.set_defaults(run=run)
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
-            corruption_prob=args.corruption_share,
+            corruption_prob=args.corruption_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
         )
         summary = train(

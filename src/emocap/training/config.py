@@ -65,7 +65,7 @@ class TrainConfig:
     teacher_weight: float = 0.0
     # bookkeeping
     seed: int = 0
-    eval_every: int = 1
+    eval_every: int = 1  # score the test set every N epochs (and on the last, and where a run stops)
     init_from: str = ""  # a checkpoint (best.pt or last.pt) or emocap ONNX model of the same network; "": random
 
     def __post_init__(self) -> None:
@@ -74,6 +74,7 @@ class TrainConfig:
             "stem": self.stem in ("imagenet", "fer"),
             "upsample": self.upsample in (1, 2, 3, 4),
             "epochs": self.epochs >= 1,
+            "eval_every": self.eval_every >= 1,
             "batch_size": self.batch_size >= 2 and self.batch_size % 2 == 0,
             "optimizer": self.optimizer in ("adam", "adamw", "sgd"),
             "lr": self.lr > 0,

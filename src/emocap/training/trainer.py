@@ -124,6 +124,47 @@ def _lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+@dataclass
+class _Data:
+    """The faces an epoch trains on, held on the device, and the scorer of the test set."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    targets: torch.Tensor | None  # soft targets a face, or None when the batch's labels (perhaps mixed) are the target
+    evaluator: Evaluator
+    train_faces: FerData
+
+
+@dataclass
+class _Network:
+    """What the optimiser steps: the model, its optimiser and weight EMA, and the batch recipe."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    ema: nn.Module | None
+    augment: BatchAugment
+    mixer: object | None
+    criterion: nn.Module
+
+    @property
+    def scored(self) -> nn.Module:
+        """The weights evaluated and kept in best.pt: the EMA's where there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: epochs done, the best PublicTest epoch so far, a row an epoch."""
+
+    epochs_done: int
+    best: dict
+    history: list[dict]
+
+    @classmethod
+    def fresh(cls) -> _Progress:
+        return cls(0, {"epoch": -1, "public_acc": -1.0, "private_acc": float("nan"), "test_acc": float("nan")}, [])
+
+
 def train(
     config: TrainConfig,
     data_root: str | Path,
@@ -143,20 +184,64 @@ def train(
     """
     out = Path(out_dir)
     dev = pick_device(device)
-    if limit_train is not None and limit_train < 1:
-        raise ValueError(f"limit_train must be at least 1, got {limit_train!r}")
-    config.check_sources()
-    for name in ("init_from", "votes", "teacher"):  # before the data's seconds of loading
-        if getattr(config, name) and not Path(getattr(config, name)).is_file():
-            raise ValueError(f"{name} {getattr(config, name)!r}: no such file")
-    class_names = LABEL_SETS[config.labels]
+    _check_request(config, limit_train)
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     torch.manual_seed(config.seed)
     # timm's Mixup/CutMix draws from NumPy's global random state: seed it too (and keep it in last.pt),
     # or two runs of one config, or a resumed run and an uninterrupted one, mix different batches.
     np.random.seed(config.seed)
     generator = torch.Generator(device=dev).manual_seed(config.seed)
+    data = _load_data(config, data_root, out, dev, limit_train, preprocess)
+    network = _build_network(config, data, preprocess, dev)
+    run = _Progress.fresh()
+    if resume and (out / "last.pt").exists():
+        run = _resume(out / "last.pt", config, preprocess, network, generator, dev)
+    with atomic_text(out / "config.json") as stream:
+        stream.write(config.to_json())
 
+    began = time.monotonic()
+    epochs = range(run.epochs_done, config.epochs)
+    for epoch in tqdm(epochs, desc="epochs", unit="epoch", disable=not progress, initial=run.epochs_done,
+                      total=config.epochs):
+        epoch_start = time.monotonic()
+        row = {"epoch": epoch + 1, **train_one_epoch(config, network, data, epoch, generator, progress)}
+        last_epoch = epoch + 1 == config.epochs
+        stopping = not last_epoch and max_minutes is not None and (time.monotonic() - began) / 60 > max_minutes
+        if last_epoch or stopping or (epoch + 1) % config.eval_every == 0:
+            row.update(data.evaluator(network.scored))
+        else:
+            row.update(dict.fromkeys(("test_loss", "test_acc", "public_acc", "private_acc"), float("nan")))
+        row["seconds"] = time.monotonic() - epoch_start
+        _record_epoch(row, run, config, network, generator, preprocess, out, len(data.evaluator.labels))
+        if progress:
+            tqdm.write(_epoch_line(row, config.epochs))
+        if stopping:
+            if progress:
+                tqdm.write(f"stopping after {max_minutes} minutes; continue with --resume")
+            break
+    best = run.best
+    return RunSummary(
+        out_dir=out, epochs_done=run.epochs_done, best_epoch=best["epoch"], best_public_acc=best["public_acc"],
+        private_acc_at_best=best["private_acc"], test_acc_at_best=best["test_acc"],
+        seconds=sum(r["seconds"] for r in run.history),
+    )
+
+
+def _check_request(config: TrainConfig, limit_train: int | None) -> None:
+    """ValueError for what can be refused before the data's seconds of loading."""
+    if limit_train is not None and limit_train < 1:
+        raise ValueError(f"limit_train must be at least 1, got {limit_train!r}")
+    config.check_sources()
+    for name in ("init_from", "votes", "teacher"):
+        if getattr(config, name) and not Path(getattr(config, name)).is_file():
+            raise ValueError(f"{name} {getattr(config, name)!r}: no such file")
+
+
+def _load_data(
+    config: TrainConfig, data_root: str | Path, out: Path, dev: torch.device, limit_train: int | None,
+    preprocess: Preprocess,
+) -> _Data:
+    class_names = LABEL_SETS[config.labels]
     train_data = load_fer2013(data_root, "train")
     test_data = load_fer2013(data_root, "test")
     votes = load_votes(config.votes) if config.votes else None
@@ -177,16 +262,20 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create run folder {str(out)!r}: {error.strerror or error}") from None
-    images = torch.from_numpy(train_data.images).to(dev)
-    labels = torch.from_numpy(train_data.labels).to(dev)
     targets = None
     if config.soft_targets:
         targets = torch.from_numpy(_soft_targets(config, train_data, class_names, votes, out)).to(dev)
-    evaluator = Evaluator(test_data, preprocess, dev)
+    return _Data(
+        images=torch.from_numpy(train_data.images).to(dev), labels=torch.from_numpy(train_data.labels).to(dev),
+        targets=targets, evaluator=Evaluator(test_data, preprocess, dev), train_faces=train_data,
+    )
 
-    model = EmotionNet(config, num_classes=len(class_names), in_channels=preprocess.channels)
+
+def _build_network(config: TrainConfig, data: _Data, preprocess: Preprocess, dev: torch.device) -> _Network:
+    num_classes = len(LABEL_SETS[config.labels])
+    model = EmotionNet(config, num_classes=num_classes, in_channels=preprocess.channels)
     if config.init_from:
-        _load_initial_weights(model, config, Path(config.init_from), train_data)
+        _load_initial_weights(model, config, Path(config.init_from), data.train_faces)
     model = model.to(dev).to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(config, model)
     ema = None
@@ -194,99 +283,102 @@ def train(
         from timm.utils import ModelEmaV3
 
         ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
-    augment = BatchAugment(config, preprocess)
-    mixer, criterion = _loss_and_mixer(config, len(class_names))
+    mixer, criterion = _loss_and_mixer(config, num_classes)
+    return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion)
 
-    start_epoch, best = 0, {"epoch": -1, "public_acc": -1.0, "private_acc": float("nan"), "test_acc": float("nan")}
-    history: list[dict] = []
-    last_path = out / "last.pt"
-    if resume and last_path.exists():
-        state = read_checkpoint(last_path, device=dev, name="--resume")
-        if state["config"] != config.to_json():
-            raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
-        if state.get("preprocess", Preprocess().to_json()) != preprocess.to_json():
-            raise ValueError(f"cannot resume {str(last_path)!r}: it was trained on other input "
-                             f"({state.get('preprocess')}, this run {preprocess.to_json()}); check --lift-light")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        generator.set_state(state["generator"].cpu() if dev.type == "cpu" else state["generator"])
-        if "numpy_random" in state:  # absent from checkpoints written before it was kept
-            np.random.set_state(state["numpy_random"])
-        start_epoch, best, history = state["epoch"], state["best"], state["history"]
-    with atomic_text(out / "config.json") as stream:
-        stream.write(config.to_json())
 
-    steps_per_epoch = len(images) // config.batch_size
-    began = time.monotonic()
-    epochs = range(start_epoch, config.epochs)
-    for epoch in tqdm(epochs, desc="epochs", unit="epoch", disable=not progress, initial=start_epoch, total=config.epochs):
-        epoch_start = time.monotonic()
-        model.train()
-        order = torch.randperm(len(images), device=dev, generator=generator)
-        loss_sum = torch.zeros((), device=dev)
-        correct_sum = torch.zeros((), device=dev)
-        batches = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}", leave=False, disable=not progress or dev.type == "cuda")
-        for batch in batches:
-            step = epoch * steps_per_epoch + batch
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * _lr_factor(config, step, steps_per_epoch)
-            index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
-            x = augment(images[index], generator)
-            y = labels[index]
-            if targets is not None:
-                target = targets[index]
-            else:
-                x, target = mixer(x, y) if mixer is not None else (x, y)
-            with _autocast(dev):
-                logits = model(x)
-                loss = criterion(logits.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if ema is not None:
-                ema.update(model, step=step)
-            loss_sum += loss.detach()
-            correct_sum += (logits.argmax(1) == y).sum()
-            if dev.type == "cpu" and batch % 20 == 0:
-                batches.set_postfix(loss=f"{loss.item():.3f}")
-        eval_model = ema.module if ema is not None else model
-        row = {
-            "epoch": epoch + 1,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": (loss_sum / steps_per_epoch).item(),
-            "train_acc": (correct_sum / (steps_per_epoch * config.batch_size)).item(),
-            **evaluator(eval_model),
-            "seconds": time.monotonic() - epoch_start,
-        }
-        history.append(row)
-        if row["public_acc"] > best["public_acc"]:
-            best = {"epoch": epoch + 1, "public_acc": row["public_acc"], "private_acc": row["private_acc"], "test_acc": row["test_acc"]}
-            save_checkpoint(out / "best.pt", {"config": config.to_json(), "model": eval_model.state_dict(), "epoch": epoch + 1, "metrics": row, "preprocess": preprocess.to_json()})
-        if progress:
-            tqdm.write(
-                f"epoch {epoch + 1}/{config.epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
-                f"test {row['test_acc']:.4f}  public {row['public_acc']:.4f}  private {row['private_acc']:.4f}  "
-                f"({row['seconds']:.1f}s)"
-            )
-        save_checkpoint(last_path, {
-            "config": config.to_json(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "ema": ema.state_dict() if ema is not None else None, "generator": generator.get_state(),
-            "numpy_random": np.random.get_state(),
-            "epoch": epoch + 1, "best": best, "history": history, "preprocess": preprocess.to_json(),
+def _resume(
+    last_path: Path, config: TrainConfig, preprocess: Preprocess, network: _Network, generator: torch.Generator,
+    dev: torch.device,
+) -> _Progress:
+    state = read_checkpoint(last_path, device=dev, name="--resume")
+    if state["config"] != config.to_json():
+        raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
+    if state.get("preprocess", Preprocess().to_json()) != preprocess.to_json():
+        raise ValueError(f"cannot resume {str(last_path)!r}: it was trained on other input "
+                         f"({state.get('preprocess')}, this run {preprocess.to_json()}); check --lift-light")
+    network.model.load_state_dict(state["model"])
+    network.optimizer.load_state_dict(state["optimizer"])
+    if network.ema is not None:
+        network.ema.load_state_dict(state["ema"])
+    generator.set_state(state["generator"].cpu() if dev.type == "cpu" else state["generator"])
+    if "numpy_random" in state:  # absent from checkpoints written before it was kept
+        np.random.set_state(state["numpy_random"])
+    return _Progress(state["epoch"], state["best"], state["history"])
+
+
+def train_one_epoch(
+    config: TrainConfig, network: _Network, data: _Data, epoch: int, generator: torch.Generator, progress: bool,
+) -> dict:
+    """One pass over the training faces in a random order; the learning rate, mean loss and accuracy."""
+    dev = data.images.device
+    model, optimizer = network.model, network.optimizer
+    model.train()
+    steps_per_epoch = len(data.images) // config.batch_size
+    order = torch.randperm(len(data.images), device=dev, generator=generator)
+    loss_sum = torch.zeros((), device=dev)
+    correct_sum = torch.zeros((), device=dev)
+    batches = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}", leave=False,
+                   disable=not progress or dev.type == "cuda")
+    for batch in batches:
+        step = epoch * steps_per_epoch + batch
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * _lr_factor(config, step, steps_per_epoch)
+        index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
+        x = network.augment(data.images[index], generator)
+        y = data.labels[index]
+        if data.targets is not None:
+            target = data.targets[index]
+        else:
+            x, target = network.mixer(x, y) if network.mixer is not None else (x, y)
+        with _autocast(dev):
+            logits = model(x)
+            loss = network.criterion(logits.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if network.ema is not None:
+            network.ema.update(model, step=step)
+        loss_sum += loss.detach()
+        correct_sum += (logits.argmax(1) == y).sum()
+        if dev.type == "cpu" and batch % 20 == 0:
+            batches.set_postfix(loss=f"{loss.item():.3f}")
+    return {
+        "lr": optimizer.param_groups[0]["lr"],
+        "train_loss": (loss_sum / steps_per_epoch).item(),
+        "train_acc": (correct_sum / (steps_per_epoch * config.batch_size)).item(),
+    }
+
+
+def _record_epoch(
+    row: dict, run: _Progress, config: TrainConfig, network: _Network, generator: torch.Generator,
+    preprocess: Preprocess, out: Path, test_faces: int,
+) -> None:
+    """best.pt when PublicTest improved, then last.pt and the curves: a run killed here resumes from this epoch."""
+    run.history.append(row)
+    run.epochs_done = row["epoch"]
+    if row["public_acc"] > run.best["public_acc"]:  # False for NaN: an epoch that was not scored
+        run.best = {"epoch": row["epoch"], "public_acc": row["public_acc"], "private_acc": row["private_acc"],
+                    "test_acc": row["test_acc"]}
+        save_checkpoint(out / "best.pt", {
+            "config": config.to_json(), "model": network.scored.state_dict(), "epoch": row["epoch"],
+            "metrics": row, "preprocess": preprocess.to_json(),
         })
-        write_curves(history, out)
-        if max_minutes is not None and (time.monotonic() - began) / 60 > max_minutes and epoch + 1 < config.epochs:
-            if progress:
-                tqdm.write(f"stopping after {max_minutes} minutes; continue with --resume")
-            break
-    return RunSummary(
-        out_dir=out, epochs_done=history[-1]["epoch"] if history else start_epoch,
-        best_epoch=best["epoch"], best_public_acc=best["public_acc"],
-        private_acc_at_best=best["private_acc"], test_acc_at_best=best["test_acc"],
-        seconds=sum(r["seconds"] for r in history),
-    )
+    save_checkpoint(out / "last.pt", {
+        "config": config.to_json(), "model": network.model.state_dict(),
+        "optimizer": network.optimizer.state_dict(),
+        "ema": network.ema.state_dict() if network.ema is not None else None, "generator": generator.get_state(),
+        "numpy_random": np.random.get_state(),
+        "epoch": row["epoch"], "best": run.best, "history": run.history, "preprocess": preprocess.to_json(),
+    })
+    write_curves(run.history, out, test_faces=test_faces)
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    line = f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
+    if not math.isnan(row["test_acc"]):
+        line += f"test {row['test_acc']:.4f}  public {row['public_acc']:.4f}  private {row['private_acc']:.4f}  "
+    return line + f"({row['seconds']:.1f}s)"
 
 
 def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: Path) -> np.ndarray:
@@ -368,34 +460,38 @@ def save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, temporary)
 
 
-def write_curves(history: list[dict], out: Path) -> None:
+def write_curves(history: list[dict], out: Path, *, test_faces: int) -> None:
     """curves.csv and curves.png (train/test loss and accuracy per epoch, the paper's Fig. 3)."""
     with atomic_text(out / "curves.csv", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=CURVE_COLUMNS)
         writer.writeheader()
         writer.writerows({k: row[k] for k in CURVE_COLUMNS} for row in history)
-    plot_curves(history, out / "curves.png")
+    plot_curves(history, out / "curves.png", test_faces=test_faces)
 
 
-def plot_curves(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_curves(history: list[dict], path: Path, *, test_faces: int) -> None:
+    """Train loss and accuracy on every epoch; test, PublicTest and PrivateTest on the epochs that were scored."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = [r["epoch"] for r in history]
-    figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    scored = [r for r in history if not math.isnan(r["test_acc"])]
+    scored_epochs = [r["epoch"] for r in scored]
+    marker = "." if len(scored) < len(history) else None
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_axis, acc_axis = figure.subplots(1, 2)
     loss_axis.plot(epochs, [r["train_loss"] for r in history], label="train")
-    loss_axis.plot(epochs, [r["test_loss"] for r in history], label="test")
+    loss_axis.plot(scored_epochs, [r["test_loss"] for r in scored], label="test", marker=marker)
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     acc_axis.plot(epochs, [r["train_acc"] for r in history], label="train (augmented batches)")
-    acc_axis.plot(epochs, [r["test_acc"] for r in history], label="test (7,178)")
-    acc_axis.plot(epochs, [r["public_acc"] for r in history], label="PublicTest", linestyle=":")
-    acc_axis.plot(epochs, [r["private_acc"] for r in history], label="PrivateTest", linestyle="--")
+    acc_axis.plot(scored_epochs, [r["test_acc"] for r in scored], label=f"test ({test_faces:,})", marker=marker)
+    acc_axis.plot(scored_epochs, [r["public_acc"] for r in scored], label="PublicTest", linestyle=":", marker=marker)
+    acc_axis.plot(scored_epochs, [r["private_acc"] for r in scored], label="PrivateTest", linestyle="--",
+                  marker=marker)
     acc_axis.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     for axis in (loss_axis, acc_axis):
         axis.grid(alpha=0.3)
         axis.legend()
     with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110)
-    plt.close(figure)
+        figure.savefig(temporary, dpi=110, format="png")
