@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import struct
 import subprocess
@@ -153,3 +154,15 @@ def test_sigterm_during_transcribe_leaves_no_hidden_part_files(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM
     assert err.strip().splitlines()[-1] == "emocap transcribe: terminated" and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_a_closed_stdout_ends_the_command_quietly_without_a_traceback():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `emocap ... | head` after head has gone: every write meets a broken pipe
+    result = subprocess.run(
+        [sys.executable, "-m", "emocap", "train", "--preset", "fer-best", "--print-config"],
+        stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+    )
+    os.close(write_end)
+    assert result.returncode == 128 + signal.SIGPIPE
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr

@@ -434,6 +434,19 @@ def test_cli_train_help_describes_every_preset_and_gives_runnable_examples(capsy
     assert export_examples and all("--data " in line for line in export_examples)  # export requires --data
 
 
+def test_print_config_shows_the_resolved_config_without_data_or_training(tmp_path, capsys, only_train_command):
+    assert main(["train", "--preset", "fer-best", "--lr", "0.02", "--eval-every", "3", "--print-config"]) == 0
+    printed = TrainConfig.from_dict(json.loads(capsys.readouterr().out))
+    assert printed == resolve_preset("fer-best", lr=0.02, eval_every=3)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_without_data_says_it_is_needed_in_one_line(capsys, only_train_command):
+    assert main(["train", "--preset", "fer-best"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "emocap train: error: --data is required: the FER2013 folder, CSV or pack to train on")
+
+
 # --- starting from another run's weights ---------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print(f"emocap {args.command}: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        # The reader of stdout (`| head`) has gone: stop quietly, as a shell tool does, and point stdout at
+        # /dev/null so that Python's flush at exit does not print a second BrokenPipeError.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from emocap.commands.arguments import add_command, positive_int, real_number, whole_number
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import CORRUPTION_FAMILIES, PRESETS
+from emocap.training.config import CORRUPTION_FAMILIES, PRESET_SUMMARIES, PRESETS
 
-EPILOG = """\
-presets (each saved as config.json in the run folder):
-  paper                    the paper's recipe: Adam 1e-3, wd 1e-4, StepLR(30, 0.1), 100 epochs,
-                           crops, flips, rotations, colour jitter, Mixup + CutMix
-  paper-no-mix             the paper's ablation without Mixup/CutMix
-  paper-no-rotate-jitter   the paper's ablation without rotations and colour jitter
-  fer-best                 our recipe: 3x3 stem at 48x48, SGD + cosine, label smoothing,
-                           random erasing, weight EMA
-  cpu                      the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label
-                           smoothing, weight EMA, lighter Mixup/CutMix, 20 epochs (about 6 minutes
-                           an epoch on 2 cores)
-  robust                   fine-tunes a model (--init-from builtin) on faces of which half carry a
-                           webcam corruption (dim light, blur, small, JPEG, noise, a hand over the
-                           mouth), on its labels, the FER+ votes (--votes) and a teacher's belief
-                           about the clean face (--teacher builtin); 8 epochs
-  ferplus                  eight classes (the seven and contempt) on FER+'s vote distributions
-                           (--votes), with the same corruptions; start it --init-from builtin
-  student                  ResNet10 (half the work a face) taught by a model (--teacher builtin),
-                           starting from its blocks (--init-from builtin), on its labels, the FER+
-                           votes (--votes) and a share of corrupted faces; 16 epochs
-  cpu-quick                5 epochs, for trying the tool on a CPU
+
+def _preset_lines() -> str:
+    lines = []
+    for name, summary in PRESET_SUMMARIES.items():
+        wrapped = textwrap.wrap(summary, width=70)
+        lines.append(f"  {name:<24} {wrapped[0]}")
+        lines.extend(f"  {'':<24} {line}" for line in wrapped[1:])
+    return "\n".join(lines)
+
+
+EPILOG = f"""\
+presets (each saved as config.json in the run folder; --print-config shows one resolved):
+{_preset_lines()}
 
 model selection: the checkpoint kept as best.pt is chosen on PublicTest only;
 PrivateTest is reported, never used to choose; the test set is never trained on.
@@ -59,8 +52,9 @@ curves.png (loss and accuracy per epoch), last.pt (to resume) and best.pt
 def add_parser(subparsers) -> None:
     name, summary = "train", "train an emotion model on FER2013 (needs emocap[train])"
     parser = add_command(subparsers, name, help=summary, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--data", required=True, metavar="PATH",
-                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
+    parser.add_argument("--data", metavar="PATH",
+                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder "
+                        "(required, except with --print-config)")
     parser.add_argument("--preset", default="paper", metavar="NAME",
                         help=f"training recipe: {', '.join(PRESETS)} (see below; default: paper)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<preset>)")
@@ -105,6 +99,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--eval-every", type=positive_int, default=None, metavar="N",
                         help="score the test set every N epochs, and on the last and where --max-minutes stops "
                         "(default: every epoch); best.pt is chosen among the scored epochs")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the run's configuration (the preset with the options above applied) as JSON, "
+                        "as config.json will hold it, and stop without training")
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
                         help="train on a random N-face subset, at least one batch (for quick checks)")
     parser.set_defaults(run=run)
@@ -143,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
             corruption_prob=args.corruption_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
         )
+        if args.print_config:
+            print(config.to_json())
+            return 0
+        if args.data is None:
+            raise EmocapError("--data is required: the FER2013 folder, CSV or pack to train on")
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, resume=args.resume,
             max_minutes=args.max_minutes, limit_train=args.limit_train,

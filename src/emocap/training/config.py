@@ -235,6 +235,28 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+PRESET_SUMMARIES: dict[str, str] = {
+    "paper": "the paper's recipe: Adam 1e-3, wd 1e-4, StepLR(30, 0.1), 100 epochs, crops, flips, rotations, "
+             "colour jitter, Mixup + CutMix",
+    "paper-no-mix": "the paper's ablation without Mixup/CutMix",
+    "paper-no-rotate-jitter": "the paper's ablation without rotations and colour jitter",
+    "fer-best": "our recipe: 3x3 stem at 48x48, SGD + cosine, label smoothing, random erasing, weight EMA, "
+                "120 epochs",
+    "cpu": "the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label smoothing, weight EMA, "
+           "lighter Mixup/CutMix, 20 epochs",
+    "robust": "fine-tunes a model (--init-from builtin) on faces of which half carry a webcam corruption (dim "
+              "light, blur, small, JPEG, noise, a hand over the mouth), on its labels, the FER+ votes (--votes) "
+              "and a teacher's belief about the clean face (--teacher builtin); 8 epochs",
+    "ferplus": "eight classes (the seven and contempt) on FER+'s vote distributions (--votes), with the same "
+               "corruptions; start it --init-from builtin",
+    "student": "ResNet10 (half the work a face) taught by a model (--teacher builtin), starting from its blocks "
+               "(--init-from builtin), on its labels, the FER+ votes (--votes) and a share of corrupted faces; "
+               "16 epochs",
+    "cpu-quick": "5 epochs, for trying the tool on a CPU",
+}
+"""One line a preset, for `emocap train --help` and the README: written here, beside the recipes, once."""
+
+
 def resolve_preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
