@@ -1,7 +1,7 @@
 """Searching around known faces against scanning every frame: the same faces, at what cost?
 
 `Pipeline(full_scan_every=K)` runs MTCNN over the whole frame on every K-th
-frame and, on the others, R-Net and O-Net only on boxes around the faces found
+frame and, on the others, O-Net only on boxes around the faces found
 before (`FaceDetector.detect_near`). This compares it, frame by frame, with a
 whole-frame scan of the same frame (the paper's way):
 

@@ -350,6 +350,16 @@ def test_ferdata_checks_its_arrays_and_subsets_keep_them_together():
         FerData(images.astype(np.float32), np.zeros(4, np.int64), ("a", "b", "c", "d"))
 
 
+
+def test_a_subset_keeps_the_class_names_of_relabelled_data():
+    from emocap.labels import LABEL_SETS
+
+    eight = LABEL_SETS["ferplus"]
+    data = FerData(smooth_faces(3), np.array([0, 7, 7]), ("a", "b", "c"), eight)
+    part = data.subset(np.array([1, 2]))
+    assert part.labels_names == eight
+    assert list(part.class_counts()) == [0] * 7 + [2]
+
 # --- the command line ----------------------------------------------------------------------------
 
 

@@ -45,7 +45,7 @@ class FerData:
 
     def subset(self, mask_or_index) -> "FerData":
         index = np.arange(len(self))[mask_or_index]
-        return FerData(self.images[index], self.labels[index], tuple(self.files[i] for i in index))
+        return FerData(self.images[index], self.labels[index], tuple(self.files[i] for i in index), self.labels_names)
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.labels_names))

@@ -10,7 +10,7 @@ and returns a `FrameSource`: a context manager and an iterator of `Frame`s.
 Spec forms:
 
     0, 1, ...              camera index (webcam)
-    talk.mp4               video file (any format OpenCV's FFmpeg reads)
+    talk.mp4               video file (any format FFmpeg reads, through PyAV)
     rtsp://..., http://... network stream
     photo.jpg              one image
     frames/                a folder of images, in natural order (2.png before 10.png)

@@ -124,6 +124,3 @@ class FrameResult:
     faces: Faces
     labels: tuple[str, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def label_of(self, class_index: int) -> str:
-        return self.labels[class_index] if class_index >= 0 else ""

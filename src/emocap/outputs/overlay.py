@@ -1,7 +1,7 @@
 """Boxes, captions and probability bars drawn on a frame.
 
-The same drawing serves the live window, the annotated video and the web
-page snapshot: `CaptionOverlay().annotate(frame_bgr, result)` returns a new
+The same drawing serves the live window and the annotated video (the web page
+draws its own, in JavaScript, over the video element): `CaptionOverlay().annotate(frame_bgr, result)` returns a new
 frame and leaves the input as it was.
 
 Each face gets a box in the colour of its valence (Okabe-Ito: blue for

@@ -12,5 +12,5 @@ def order_for_reading(faces: Faces, right_to_left: bool = True) -> Faces:
 
     Faces with the same centre keep their incoming order.
     """
-    centre_x = (faces.boxes[:, 0] + faces.boxes[:, 2]) / 2
+    centre_x = faces.centers[:, 0]
     return faces[np.argsort(-centre_x if right_to_left else centre_x, kind="stable")]

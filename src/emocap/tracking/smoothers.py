@@ -3,13 +3,13 @@
 The classifier labels every frame on its own, so a caption taken straight
 from it flickers. A smoother remembers each track's recent output and decides
 what to show (`Faces.display`), plus a close second emotion
-(`Faces.runner_up`). Two are offered:
+(`Faces.runner_up`). Three are offered:
 
 - `PaperMemory`: the paper's memory of the last N predicted classes.
 - `EmaSmoother`: an exponential average of the probabilities with hysteresis.
 - `NoSmoothing`: each frame's own top class (still photos; the baseline).
 
-Both need tracked faces (`IouTracker` first) with probabilities (classifier
+The first two need tracked faces (`IouTracker` first) with probabilities (classifier
 first). A track absent for more than `patience_frames` frames is forgotten;
 use the tracker's patience, so state lives exactly as long as the identity.
 """
