@@ -1,6 +1,6 @@
 """Headless Chromium for the browser tests, driven over its DevTools protocol.
 
-Plain helpers (imported like `test_outputs_fixtures`: pytest puts tests/ on
+Plain helpers (imported like `frame_fixtures`: pytest puts tests/ on
 sys.path). The DevTools protocol is a WebSocket, spoken with the `websockets`
 client emocap already depends on, so no WebDriver package is needed. Tests
 that use Chromium mark themselves with `requires_chromium`, which skips them

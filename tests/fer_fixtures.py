@@ -1,6 +1,6 @@
 """Tiny FER2013 copies, in each form the loaders accept, built by the tests themselves.
 
-Plain functions (imported like `test_outputs_fixtures`); the pytest fixtures
+Plain functions (imported like `frame_fixtures`); the pytest fixtures
 that share their results between test files live in `conftest.py`.
 
 The faces are smooth random blobs rather than noise: JPEG keeps them almost

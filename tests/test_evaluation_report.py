@@ -28,7 +28,7 @@ from emocap.preprocessing import Preprocess
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-EmotionClassifier = pytest.importorskip("emocap.classifier").EmotionClassifier
+from emocap.classifier import EmotionClassifier  # noqa: E402
 
 # Another order than FER2013_LABELS, so the evaluation must map dataset labels onto the model's classes.
 MODEL_LABELS = ("happy", "sad", "angry", "surprise", "neutral", "fear", "disgust")

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from test_outputs_fixtures import FEAR, HAPPY, NEUTRAL, SAD, face_box, make_result
+from frame_fixtures import FEAR, HAPPY, NEUTRAL, SAD, face_box, make_result
 
 from emocap.labels import VALENCE_COLOURS_BGR
 from emocap.outputs import CaptionOverlay, FpsMeter

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from test_outputs_fixtures import ANGRY, FEAR, HAPPY, NEUTRAL, SAD, SURPRISE, make_result, make_results, one_face
+from frame_fixtures import ANGRY, FEAR, HAPPY, NEUTRAL, SAD, SURPRISE, make_result, make_results, one_face
 
 from emocap.errors import DataError
 from emocap.outputs.segments import SegmentBuilder

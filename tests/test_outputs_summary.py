@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 import pytest
-from test_outputs_fixtures import FEAR, HAPPY, NEUTRAL, SAD, make_results
+from frame_fixtures import FEAR, HAPPY, NEUTRAL, SAD, make_results
 
 from emocap.errors import OutputError
 from emocap.outputs import EmotionSummary, SegmentBuilder

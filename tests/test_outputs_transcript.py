@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 import webvtt
-from test_outputs_fixtures import HAPPY, SAD, make_results
+from frame_fixtures import HAPPY, SAD, make_results
 
 from emocap.outputs import (
     AnnotatedVideoWriter,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import srt
 import webvtt
-from test_outputs_fixtures import FEAR, HAPPY, SAD, make_results
+from frame_fixtures import FEAR, HAPPY, SAD, make_results
 
 from emocap.errors import OutputError
 from emocap.outputs import (
