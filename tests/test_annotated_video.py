@@ -39,6 +39,8 @@ from emocap.cli import main
 from emocap.outputs.video import stacked_captions
 from emocap.sources import sample_clip
 
+pytestmark = pytest.mark.slow  # H.264 encodes and Chromium
+
 FPS = 15
 
 

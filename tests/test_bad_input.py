@@ -92,6 +92,7 @@ def test_live_on_a_truncated_video_says_so(tmp_path, capsys):
     assert "emocap live: note: " in captured.err and "of 60 frames: the file looks truncated" in captured.err
 
 
+@pytest.mark.slow
 def test_a_damaged_jpeg_gets_our_line_and_none_of_libjpeg(tmp_path):
     """libjpeg's own "Corrupt JPEG data: ..." line was printed before our one-line error."""
     noise = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)

@@ -46,6 +46,8 @@ from emocap.commands import transcribe
 from emocap.errors import EmocapError
 from emocap.types import Faces, FrameResult
 
+pytestmark = pytest.mark.slow  # Ray clusters
+
 CHUNK_S = 3.0
 """Chunks of the 9 s sample clip: three, with boundaries where one face has just left (3 s) and
 where the second is coming into view (6 s)."""

@@ -174,6 +174,7 @@ def test_each_stage_matches_the_stage_run_on_reference_networks(onnx_networks, r
     np.testing.assert_allclose(ours.landmarks, theirs.landmarks, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_whole_detector_matches_reference_networks(onnx_networks, reference_networks):
     frame, _ = face_scene(320, 240, 2, 70, seed=5)
     for image in (astronaut_bgr(), frame):

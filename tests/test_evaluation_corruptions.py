@@ -58,6 +58,7 @@ def test_corruption_accuracy_scores_clean_each_severity_and_their_mean():
     assert report["middle_severity_drop"]["noise"] == pytest.approx(1.0 - report["corruptions"]["noise"]["2"])
 
 
+@pytest.mark.slow
 def test_detector_jitter_is_the_spread_measured_on_the_bundled_clip():
     from emocap.sources import sample_clip
 

@@ -211,6 +211,7 @@ def only_export_command(monkeypatch):
     monkeypatch.setattr("emocap.cli.COMMANDS", ("export",))
 
 
+@pytest.mark.slow
 def test_cli_export_writes_fp32_and_int8_models_the_classifier_loads(
     tiny_run, tiny_fer, tiny_config, tmp_path, capsys, only_export_command
 ):

@@ -20,9 +20,10 @@ from chromium import save_artifact
 from emocap.labels import VALENCE_COLOURS_BGR
 from emocap.sources import sample_clip
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("xdotool"), reason="xdotool is not installed (run scripts/install-test-tools.sh)"
-)
+pytestmark = [
+    pytest.mark.skipif(not shutil.which("xdotool"), reason="xdotool is not installed (run scripts/install-test-tools.sh)"),
+    pytest.mark.slow,  # a window on Xvfb
+]
 
 WINDOW_NAME = "emocap"
 

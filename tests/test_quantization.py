@@ -148,6 +148,7 @@ QEMU_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="emulates an x86-64 CPU")
 @pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="qemu-user is not installed (scripts/install-test-tools.sh)")
 def test_built_in_model_computes_the_same_on_an_emulated_cpu_without_vnni(tmp_path):

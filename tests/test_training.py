@@ -24,6 +24,8 @@ from emocap.training.config import PRESETS, TrainConfig, resolve_preset  # noqa:
 from emocap.training.model import EmotionNet, count_parameters  # noqa: E402
 from emocap.training.trainer import train  # noqa: E402
 
+pytestmark = pytest.mark.slow  # training runs
+
 CURVE_COLUMNS = [
     "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "public_acc", "private_acc", "seconds"
 ]

@@ -17,6 +17,8 @@ from emocap.training.targets import TargetRecipe, emotion_majority, relabel_by_v
 from emocap.training.trainer import train  # noqa: E402
 from emocap.votes import VOTE_COLUMNS, Votes  # noqa: E402
 
+pytestmark = pytest.mark.slow  # training runs
+
 
 def test_vote_shares_and_majorities_over_a_models_classes():
     votes = np.array([

@@ -41,7 +41,7 @@ from websockets.asyncio.client import connect
 import emocap.cli
 import emocap.sources
 
-pytestmark = requires_chromium
+pytestmark = [requires_chromium, pytest.mark.slow]
 
 BROWSER_CODECS = (
     # fourcc, file suffix, the type the page asks Chromium about

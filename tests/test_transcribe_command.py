@@ -246,6 +246,7 @@ def test_an_out_dir_that_cannot_be_made_is_a_one_line_error_and_is_made_only_aft
     assert pipeline.frames == 0
 
 
+@pytest.mark.slow
 def test_a_video_named_like_a_camera_or_the_screen_is_read_as_a_file(tmp_path, pipeline, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("5", "screen"):
@@ -270,6 +271,7 @@ def test_missing_input_and_empty_folder_are_source_errors(tmp_path, pipeline):
         run([tmp_path])
 
 
+@pytest.mark.slow
 def test_a_truncated_video_fails_without_output_unless_partial_is_kept(tmp_path, pipeline, capsys):
     clip = write_clip(tmp_path / "long.avi", [BLUE] * 60)
     data = clip.read_bytes()
@@ -282,6 +284,7 @@ def test_a_truncated_video_fails_without_output_unless_partial_is_kept(tmp_path,
     assert "looks truncated" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_bad_video_is_one_line_on_stderr_with_nothing_from_ffmpeg(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_text("plain text, not a video\n" * 20)

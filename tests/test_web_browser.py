@@ -46,7 +46,7 @@ SNAPSHOT_SCRIPT = """JSON.stringify({
   })(),
 })"""
 
-pytestmark = requires_chromium
+pytestmark = [requires_chromium, pytest.mark.slow]
 
 
 def write_y4m(path: Path, frame_bgr: np.ndarray, frames: int, fps: int = 10) -> None:

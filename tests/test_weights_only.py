@@ -11,6 +11,8 @@ torch = pytest.importorskip("torch")
 from emocap.training.model import EmotionNet, read_checkpoint  # noqa: E402
 from emocap.training.trainer import train  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a training run
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "weights_only.py"
 spec = importlib.util.spec_from_file_location("weights_only", SCRIPT)
 weights_only = importlib.util.module_from_spec(spec)
