@@ -329,6 +329,24 @@ def test_bad_min_duration_is_an_argument_error(bad, capsys):
     assert "expected a number of seconds" in capsys.readouterr().err
 
 
+def test_every_output_keeps_the_video_s_own_times_when_its_picture_starts_after_its_sound(tmp_path, pipeline):
+    from test_outputs_video import stream_spans, write_clip_with_tone
+
+    images = [np.zeros((120, 160, 3), np.uint8) for _ in range(30)]
+    for image in images:
+        image[40:80, 60:100] = BLUE
+    clip = write_clip_with_tone(tmp_path / "late.mp4", images, video_start_s=0.85, audio_start_s=0.008, audio_s=2.85)
+    assert run([clip, "-o", tmp_path / "t.vtt", "-o", tmp_path / "t.jsonl", "--annotate", tmp_path / "copy.mp4"]) == 0
+    cues = webvtt.read(str(tmp_path / "t.vtt")).captions
+    assert cues[0].start == "00:00:00.850"  # where the first picture plays, not 0
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert records[0]["time"] == pytest.approx(0.85, abs=1e-3)
+    (spans, samples), (original, original_samples) = stream_spans(tmp_path / "copy.mp4"), stream_spans(clip)
+    for kind in ("video", "audio"):
+        assert spans[kind] == pytest.approx(original[kind], abs=1 / 15), (kind, spans, original)
+    assert samples == original_samples
+
+
 # --- with the real pipeline ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
