@@ -112,6 +112,8 @@ class FrameSource:
     """
 
     is_live = False
+    stills = False
+    """Each frame is a photo of its own (an image or a folder of images), not a moment of one scene."""
     duration_s: float | None = None
     """Length of the whole video in seconds, as its container says (None when it does not, and for
     cameras, streams, the screen and photos)."""
@@ -303,6 +305,8 @@ class ImageSequenceSource(FrameSource):
     is called with the error and the sequence goes on with the next image (as `emocap image`
     does), each image keeping the time of its place in the folder.
     """
+
+    stills = True
 
     def __init__(
         self, spec: str, paths: list[Path], *, fps: float, max_side: int = DEFAULT_MAX_IMAGE_SIDE,
