@@ -153,3 +153,17 @@ def test_sigterm_during_transcribe_leaves_no_hidden_part_files(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM
     assert err.strip().splitlines()[-1] == "emocap transcribe: terminated" and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+@pytest.mark.parametrize("option", ["--annotate", "--report", "--summary-plot"])
+def test_an_optional_value_that_swallows_the_video_says_what_happened(tmp_path, capsys, option):
+    from emocap.cli import main
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    with pytest.raises(SystemExit) as exited:
+        main(["transcribe", option, str(video)])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 or error.splitlines()[-1].startswith("emocap transcribe: error:"), error
+    assert f"{option} took {str(video)!r} as its" in error and f"write {option}=" in error, error
