@@ -167,3 +167,17 @@ def test_a_closed_stdout_ends_the_command_quietly_without_a_traceback():
     os.close(write_end)
     assert result.returncode == 128 + signal.SIGPIPE
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--annotate", "--report", "--summary-plot"])
+def test_an_optional_value_that_swallows_the_video_says_what_happened(tmp_path, capsys, option):
+    from emocap.cli import main
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    with pytest.raises(SystemExit) as exited:
+        main(["transcribe", option, str(video)])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 or error.splitlines()[-1].startswith("emocap transcribe: error:"), error
+    assert f"{option} took {str(video)!r} as its" in error and f"write {option}=" in error, error

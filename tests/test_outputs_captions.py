@@ -20,7 +20,8 @@ def test_position_is_the_third_of_the_frame_the_box_centre_is_in():
 def test_caption_text_variants():
     assert caption_text(1, "happy", position="left") == "Face 1 (left): happy — positive"
     assert caption_text(2, "sad", "fear") == "Face 2: sad / fear — negative"
-    assert caption_text(3, "surprise", "fear", separator=" - ") == "Face 3: surprise / fear - positive / negative"
+    # Surprise counts positive and fear negative: the caption says so once, not both at once.
+    assert caption_text(3, "surprise", "fear", separator=" - ") == "Face 3: surprise / fear - mixed"
     assert caption_text(4, "neutral") == "Face 4: neutral"
     assert caption_text(5, "") == "Face 5"
     assert caption_text(6, "bored") == "Face 6: bored"  # a class with no known valence
@@ -30,3 +31,4 @@ def test_valence_words_name_each_valence_once():
     assert valence_words("sad", "fear") == "negative"
     assert valence_words("happy", "neutral") == "positive / neutral"
     assert valence_words("happy", "") == "positive"
+    assert valence_words("angry", "happy") == valence_words("surprise", "fear") == "mixed"

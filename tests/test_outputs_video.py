@@ -1,3 +1,6 @@
+import math
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
@@ -91,9 +94,12 @@ def test_writing_outside_a_with_block_is_a_clear_error(tmp_path):
         AnnotatedVideoWriter(tmp_path / "out.mp4", fps=10, frame_size=(64, 48)).write(frames(1)[0])
 
 
-def write_clip_with_tone(path, images=None, fps=15, tone_hz=440.0):
+def write_clip_with_tone(path, images=None, fps=15, tone_hz=440.0, *, video_start_s=0.0, audio_start_s=0.0,
+                         audio_s=None):
     """A clip made with PyAV: `images` (BGR; by default 2 s of 160x120 frames whose brightness
-    rises) as H.264, and a sine tone as long as they are as AAC."""
+    rises) as H.264, and a sine tone as AAC, as long as the pictures unless `audio_s` says. Each
+    stream starts at its own time, as in real MP4s (`video_start_s`, `audio_start_s`: the
+    container keeps them as its streams' start times)."""
     import av
 
     if images is None:
@@ -102,19 +108,21 @@ def write_clip_with_tone(path, images=None, fps=15, tone_hz=440.0):
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 90000)  # a start between two frame times, as in real files
         audio = container.add_stream("aac", rate=48000)
         audio.layout = "mono"
         for index, image in enumerate(images):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = index
+            frame.pts, frame.time_base = round((video_start_s + index / fps) * 90000), Fraction(1, 90000)
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        count = round(len(images) / fps * 48000)
+        count = round((len(images) / fps if audio_s is None else audio_s) * 48000)
         tone = (0.3 * np.sin(2 * np.pi * tone_hz * np.arange(count) / 48000)).astype(np.float32)
         resampler = av.AudioResampler(format=audio.codec_context.format, layout="mono", rate=48000)
+        first_sample = round(audio_start_s * 48000)
         for start in range(0, count, 1024):
             block = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="flt", layout="mono")
-            block.sample_rate, block.pts = 48000, start
+            block.sample_rate, block.pts = 48000, first_sample + start
             for resampled in resampler.resample(block):
                 container.mux(audio.encode(resampled))
         container.mux(audio.encode(None))
@@ -213,3 +221,50 @@ def test_captions_become_a_subtitle_track_beside_pictures_and_sound(tmp_path, su
 def test_avi_has_no_subtitle_track_to_embed(tmp_path):
     with pytest.raises(OutputError, match=r"cannot embed subtitles in .*\.avi.*use \.mp4"):
         AnnotatedVideoWriter(tmp_path / "out.avi", fps=10, frame_size=(64, 48), subtitles=True)
+
+
+def stream_spans(path):
+    """{kind: (first presentation time, end of the last packet)} of each stream, in seconds of the
+    file's own timeline, and the number of sound samples it decodes to."""
+    import av
+
+    with av.open(str(path)) as container:
+        spans = {}
+        for packet in container.demux():
+            if packet.pts is None:
+                continue
+            start = float(packet.pts * packet.time_base)
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            first, last = spans.get(packet.stream.type, (math.inf, -math.inf))
+            spans[packet.stream.type] = (min(first, start), max(last, end))
+    with av.open(str(path)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0)) if container.streams.audio else 0
+    return spans, samples
+
+
+def copy_through_writer(source, out, *, fps=15):
+    """Every frame of `source` into an AnnotatedVideoWriter at its own time, as transcribe does."""
+    from emocap.sources import open_path
+
+    with open_path(source) as frames_in:
+        with AnnotatedVideoWriter(out, fps=fps, frame_size=frames_in.size, audio_from=source) as video:
+            for frame in frames_in:
+                video.write(frame.image_bgr, frame.time_s)
+
+
+STREAM_OFFSETS = {
+    "video 0.8 s after its sound": dict(video_start_s=0.8, audio_s=2.8),
+    "sound 0.5 s after its video": dict(audio_start_s=0.5),
+}
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"], ids=["mp4: AAC copied", "webm: re-encoded to Opus"])
+@pytest.mark.parametrize("offsets", STREAM_OFFSETS.values(), ids=STREAM_OFFSETS.keys())
+def test_the_copy_keeps_each_stream_s_start_and_all_of_its_sound(tmp_path, offsets, suffix):
+    source = write_clip_with_tone(tmp_path / "talk.mp4", **offsets)
+    out = tmp_path / f"talk.annotated{suffix}"
+    copy_through_writer(source, out)
+    (spans, samples), (original, original_samples) = stream_spans(out), stream_spans(source)
+    for kind in ("video", "audio"):  # picture and sound where the source has them, to a frame
+        assert spans[kind] == pytest.approx(original[kind], abs=1 / 15), (kind, spans, original)
+    assert samples == original_samples  # none of the sound lost, before the first picture or after the last

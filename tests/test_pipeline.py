@@ -1,4 +1,7 @@
-"""`Pipeline` and the public API, on a real photo (scikit-image's astronaut, public domain)."""
+"""`Pipeline` and the public API, on a real photo (scikit-image's astronaut, public domain).
+
+Most tests look at what one frame gives, so their pipelines show a face from its first detection
+(confirm_frames=1); the tests at the end look at confirmation itself."""
 
 import subprocess
 import sys
@@ -29,12 +32,12 @@ def test_package_import_stays_light_until_the_api_is_used():
 
 
 def test_the_default_smoother_captions_a_face_from_its_first_frame(astronaut_bgr, shared_parts):
-    result = Pipeline(*shared_parts).process(astronaut_bgr)
+    result = Pipeline(*shared_parts, confirm_frames=1).process(astronaut_bgr)
     assert int(result.faces.display[0]) == int(result.faces.probs[0].argmax())
 
 
 def test_a_face_gets_an_identity_probabilities_and_after_agreement_a_label(astronaut_bgr, shared_parts):
-    pipeline = Pipeline(*shared_parts, smoother="paper")
+    pipeline = Pipeline(*shared_parts, confirm_frames=1, smoother="paper")
     results = [pipeline.process(astronaut_bgr, time_s=i / 30) for i in range(5)]
     assert all(isinstance(r, FrameResult) and isinstance(r.faces, Faces) for r in results)
     assert [len(r.faces) for r in results] == [1] * 5
@@ -50,7 +53,7 @@ def test_a_face_gets_an_identity_probabilities_and_after_agreement_a_label(astro
 
 
 def test_without_stream_times_the_first_frame_is_at_zero_and_time_runs_on(astronaut_bgr, shared_parts):
-    pipeline = Pipeline(*shared_parts)
+    pipeline = Pipeline(*shared_parts, confirm_frames=1)
     first, second = pipeline.process(astronaut_bgr), pipeline.process(astronaut_bgr)
     assert first.time_s == 0.0
     assert second.time_s >= sum(first.timings_ms.values()) / 1000  # the first frame's processing lies between
@@ -61,7 +64,7 @@ def test_faces_come_right_to_left_with_their_own_identities(astronaut_bgr, share
     frame = np.full((300, 900, 3), 160, np.uint8)
     frame[50:250, 50:250] = face
     frame[50:250, 650:850] = face
-    result = Pipeline(*shared_parts).process(frame)
+    result = Pipeline(*shared_parts, confirm_frames=1).process(frame)
     assert len(result.faces) == 2
     centres = result.faces.centers[:, 0]
     assert centres[0] > centres[1]  # the right-hand face is read first
@@ -78,20 +81,22 @@ def test_detect_every_reuses_boxes_between_detections(astronaut_bgr, shared_part
             return self.detector.detect(frame)
 
     counting = CountingDetector(shared_parts[0])
-    pipeline = Pipeline(counting, shared_parts[1], detect_every=3)
+    pipeline = Pipeline(counting, shared_parts[1], confirm_frames=1, detect_every=3)
     boxes = [pipeline.process(astronaut_bgr).faces.boxes for _ in range(7)]
     assert counting.calls == 3  # frames 0, 3 and 6
     assert all(np.array_equal(b, boxes[0]) for b in boxes)
 
 
 def test_fresh_pipelines_share_the_models_but_not_the_memory(astronaut_bgr, shared_parts):
-    first = Pipeline(*shared_parts, smoother="ema")
+    first = Pipeline(*shared_parts, confirm_frames=1, smoother="ema")
     for _ in range(3):
         first.process(astronaut_bgr)
     second = first.fresh()
     assert second.detector is first.detector and second.classifier is first.classifier
     assert int(second.process(astronaut_bgr).faces.track_ids[0]) == 0  # its own tracker starts afresh
     assert int(first.process(astronaut_bgr).index) == 3
+    assert Pipeline(*shared_parts, confirm_frames=2, min_face_size=30).fresh().confirmation.confirm_frames == 2
+    assert Pipeline(*shared_parts, min_face_size=30).fresh().min_face_size == 30
 
 
 def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(astronaut_bgr, shared_parts):
@@ -101,8 +106,8 @@ def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(
     turn = cv2.getRotationMatrix2D((width / 2, height / 2), 25, 1.0)
     tilted = cv2.warpAffine(astronaut_bgr, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
     detector, classifier = shared_parts
-    plain = Pipeline(*shared_parts, smoother="none").process(tilted).faces
-    upright_pipeline = Pipeline(*shared_parts, smoother="none", upright_from=10)
+    plain = Pipeline(*shared_parts, confirm_frames=1, smoother="none").process(tilted).faces
+    upright_pipeline = Pipeline(*shared_parts, confirm_frames=1, smoother="none", upright_from=10)
     upright = upright_pipeline.process(tilted).faces
     angles = eye_line_angles(upright.landmarks)
     assert len(upright) == 1 and abs(np.degrees(angles[0])) > 10
@@ -110,7 +115,7 @@ def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(
     assert not np.allclose(upright.probs, plain.probs, atol=1e-3)
     assert upright_pipeline.fresh().upright_from == 10
     # Below the threshold nothing turns.
-    np.testing.assert_allclose(Pipeline(*shared_parts, smoother="none", upright_from=60).process(tilted).faces.probs,
+    np.testing.assert_allclose(Pipeline(*shared_parts, confirm_frames=1, smoother="none", upright_from=60).process(tilted).faces.probs,
                                plain.probs, atol=1e-6)
 
 
@@ -124,17 +129,17 @@ def test_a_dim_frame_is_brightened_for_the_detector_and_its_faces_cropped_as_the
             seen.append(frame)
             return detector.detect(frame)
 
-    found = Pipeline(Recording(), classifier, smoother="none").process(dim).faces
+    found = Pipeline(Recording(), classifier, confirm_frames=1, smoother="none").process(dim).faces
     assert len(found) == 1 and seen[0].mean() > 4 * dim.mean()  # the detector saw a brighter frame
     np.testing.assert_allclose(found.probs, classifier.classify_boxes(dim, found.boxes), atol=1e-6)
-    as_they_come = Pipeline(Recording(), classifier, smoother="none", brighten_dim_frames=False)
+    as_they_come = Pipeline(Recording(), classifier, confirm_frames=1, smoother="none", brighten_dim_frames=False)
     as_they_come.process(dim)
     assert seen[1] is not seen[0] and np.array_equal(seen[1], dim)
-    assert Pipeline(*shared_parts, brighten_dim_frames=False).fresh().brighten_dim_frames is False
+    assert Pipeline(*shared_parts, confirm_frames=1, brighten_dim_frames=False).fresh().brighten_dim_frames is False
 
 
 def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
-    pipeline = Pipeline(*shared_parts)
+    pipeline = Pipeline(*shared_parts, confirm_frames=1)
     pipeline.process(astronaut_bgr)
     pipeline.process(np.zeros_like(astronaut_bgr))
     pipeline.reset()
@@ -155,7 +160,7 @@ def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
 )
 def test_bad_options_quote_the_value(shared_parts, options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        Pipeline(*shared_parts, **options)
+        Pipeline(*shared_parts, confirm_frames=1, **options)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +173,7 @@ def test_bad_options_quote_the_value(shared_parts, options, message):
 )
 def test_bad_frames_are_value_errors(shared_parts, frame, message):
     with pytest.raises(ValueError, match=message):
-        Pipeline(*shared_parts).process(frame)
+        Pipeline(*shared_parts, confirm_frames=1).process(frame)
 
 
 class ScheduleRecorder:
@@ -189,7 +194,7 @@ class ScheduleRecorder:
 
 def test_between_full_scans_the_detector_searches_where_the_faces_were(astronaut_bgr, shared_parts):
     recorder = ScheduleRecorder(shared_parts[0])
-    pipeline = Pipeline(recorder, shared_parts[1], full_scan_every=3)
+    pipeline = Pipeline(recorder, shared_parts[1], confirm_frames=1, full_scan_every=3)
     results = [pipeline.process(astronaut_bgr) for _ in range(7)]
     assert recorder.calls == ["scan", "near", "near", "scan", "near", "near", "scan"]
     scanned = shared_parts[0].detect(astronaut_bgr).boxes
@@ -201,7 +206,7 @@ def test_between_full_scans_the_detector_searches_where_the_faces_were(astronaut
 
 def test_a_face_lost_by_the_search_brings_a_full_scan_at_once(astronaut_bgr, shared_parts):
     recorder = ScheduleRecorder(shared_parts[0], lose_on_search={1})
-    pipeline = Pipeline(recorder, shared_parts[1], full_scan_every=4)
+    pipeline = Pipeline(recorder, shared_parts[1], confirm_frames=1, full_scan_every=4)
     results = [pipeline.process(astronaut_bgr) for _ in range(3)]
     assert recorder.calls == ["scan", "near", "scan", "near"]
     assert [len(r.faces) for r in results] == [1, 1, 1] and pipeline.full_scans == 2
@@ -209,7 +214,7 @@ def test_a_face_lost_by_the_search_brings_a_full_scan_at_once(astronaut_bgr, sha
 
 def test_no_faces_known_means_every_frame_is_scanned(shared_parts):
     recorder = ScheduleRecorder(shared_parts[0])
-    pipeline = Pipeline(recorder, shared_parts[1], full_scan_every=4)
+    pipeline = Pipeline(recorder, shared_parts[1], confirm_frames=1, full_scan_every=4)
     for _ in range(3):
         pipeline.process(np.full((240, 320, 3), 128, np.uint8))
     assert recorder.calls == ["scan"] * 3
@@ -235,3 +240,38 @@ def test_the_search_follows_faces_across_the_bundled_clip_as_a_scan_finds_them(s
         previous = scanned
     assert followed >= 30  # faces that stayed from one sampled frame to the next were found again
     assert distances < 25  # within a few pixels of the scan's boxes (faces are 60-120 px)
+
+
+class ScriptedDetector:
+    """Gives the boxes scripted for each call, in turn; `min_face_size` as the real detectors have it."""
+
+    def __init__(self, boxes_per_call, min_face_size=40):
+        self.boxes_per_call, self.min_face_size, self.calls = list(boxes_per_call), min_face_size, 0
+
+    def detect(self, frame):
+        boxes = np.asarray(self.boxes_per_call[self.calls], np.float32).reshape(-1, 4)
+        self.calls += 1
+        return Faces(boxes=boxes, scores=np.full(len(boxes), 0.99, np.float32))
+
+
+def test_faces_smaller_than_the_min_face_size_are_dropped(astronaut_bgr, shared_parts):
+    small, large = [10, 10, 35, 40], [200, 100, 300, 200]  # 25x30 px and 100x100 px
+    at_the_limit = [400, 300, 438, 350]  # 38x50: MTCNN's box of a face it found by searching from 40 px
+    detector = ScriptedDetector([[small, large, at_the_limit]] * 3)
+    pipeline = Pipeline(detector, shared_parts[1], confirm_frames=1)
+    np.testing.assert_allclose(pipeline.process(astronaut_bgr).faces.boxes, [at_the_limit, large])
+    pipeline = Pipeline(detector, shared_parts[1], confirm_frames=1, min_face_size=20)
+    assert len(pipeline.process(astronaut_bgr).faces) == 3
+
+
+def test_a_one_frame_detection_is_not_shown_and_a_steady_face_is_from_its_third_frame(astronaut_bgr, shared_parts):
+    face, flash = [180, 60, 270, 170], [350, 300, 420, 370]
+    pipeline = Pipeline(ScriptedDetector([[face, flash], [face], [face], [face]]), shared_parts[1])
+    results = [pipeline.process(astronaut_bgr, i / 30) for i in range(4)]
+    assert [r.faces.track_ids.tolist() for r in results] == [[], [], [0], [0]]
+
+
+def test_build_passes_the_min_face_size_to_the_filter_and_a_photo_pipeline_confirms_at_once(astronaut_bgr):
+    pipeline = Pipeline.build(min_face_size=200, confirm_frames=1)
+    assert pipeline.min_face_size == 200 and len(pipeline.process(astronaut_bgr).faces) == 0  # her face is ~100 px
+    assert len(Pipeline.build(confirm_frames=1).process(astronaut_bgr).faces) == 1

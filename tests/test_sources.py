@@ -313,3 +313,13 @@ def test_bundled_sample_clip_is_small_and_readable():
         for last in source:
             pass
     assert last.index == 134 and last.time_s == pytest.approx(134 / 15.0)
+
+
+def test_video_frames_keep_the_presentation_times_of_a_stream_that_starts_late(tmp_path):
+    from test_outputs_video import write_clip_with_tone
+
+    path = write_clip_with_tone(tmp_path / "late.mp4", video_start_s=0.8, audio_s=2.8)
+    with open_path(path) as source:
+        assert [f.time_s for f in source] == pytest.approx(0.8 + np.arange(30) / 15)
+    with open_path(path, start_s=1.2) as source:  # --start reads the same timeline
+        assert [f.time_s for f in source] == pytest.approx(0.8 + np.arange(6, 30) / 15)

@@ -332,6 +332,24 @@ def test_bad_min_duration_is_an_argument_error(bad, capsys):
     assert "expected a number of seconds" in capsys.readouterr().err
 
 
+def test_every_output_keeps_the_video_s_own_times_when_its_picture_starts_after_its_sound(tmp_path, pipeline):
+    from test_outputs_video import stream_spans, write_clip_with_tone
+
+    images = [np.zeros((120, 160, 3), np.uint8) for _ in range(30)]
+    for image in images:
+        image[40:80, 60:100] = BLUE
+    clip = write_clip_with_tone(tmp_path / "late.mp4", images, video_start_s=0.85, audio_start_s=0.008, audio_s=2.85)
+    assert run([clip, "-o", tmp_path / "t.vtt", "-o", tmp_path / "t.jsonl", "--annotate", tmp_path / "copy.mp4"]) == 0
+    cues = webvtt.read(str(tmp_path / "t.vtt")).captions
+    assert cues[0].start == "00:00:00.850"  # where the first picture plays, not 0
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert records[0]["time"] == pytest.approx(0.85, abs=1e-3)
+    (spans, samples), (original, original_samples) = stream_spans(tmp_path / "copy.mp4"), stream_spans(clip)
+    for kind in ("video", "audio"):
+        assert spans[kind] == pytest.approx(original[kind], abs=1 / 15), (kind, spans, original)
+    assert samples == original_samples
+
+
 # --- with the real pipeline ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -355,9 +373,12 @@ def test_sample_clip_transcript_follows_the_faces_in_it(sample_transcript):
     times = [r["time"] for r in records]
     assert times == sorted(times) and times[-1] == pytest.approx(134 / 15, abs=0.01)
     # The README of the clip: one face first, none on the bare wall, two at the end.
-    assert all(len(r["faces"]) == 1 for r in records if r["time"] < 1.5)
+    # A face is captioned from its third detection: the 5th frame, detecting every 2nd.
+    assert all(len(r["faces"]) == 0 for r in records[:4]) and len(records[4]["faces"]) == 1
+    assert all(len(r["faces"]) == 1 for r in records[4:] if r["time"] < 1.5)
     assert all(len(r["faces"]) == 0 for r in records if 3.0 < r["time"] < 4.0)
-    assert all(len(r["faces"]) == 2 for r in records if r["time"] > 7.5)
+    # The second face, found by a whole-frame scan (every 8th frame here), then confirmed in 3 detections.
+    assert all(len(r["faces"]) == 2 for r in records if r["time"] > 7.8)
     captions = webvtt.read(str(sample_transcript / "s.vtt")).captions
     faces = {c.text.split(":")[0].split(" (")[0] for c in captions}
     assert len(faces) >= 2 and all(c.text.startswith("Face ") for c in captions)

@@ -28,7 +28,19 @@ FRAMES_TO_SETTLE = 8  # enough for either smoother to settle on a label
 
 @pytest.fixture(scope="module")
 def pipeline_factory():
-    return build_pipeline_factory(build_parser().parse_args(["serve"]))
+    # Every frame's faces at once: these tests look at one frame's answer (confirmation is tested below).
+    return build_pipeline_factory(build_parser().parse_args(["serve", "--confirm-frames", "1"]))
+
+
+def test_the_page_captions_a_face_from_its_third_detection_by_default(face_jpeg):
+    factory = build_pipeline_factory(build_parser().parse_args(["serve"]))
+
+    async def scenario():
+        async with CaptionServer(factory, port=0) as server:
+            async with connect(socket_url(server)) as client:
+                return [await caption(client, face_jpeg) for _ in range(3)]
+
+    assert [len(answer["faces"]) for answer in asyncio.run(scenario())] == [0, 0, 1]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,11 @@ Stages, each a small object with one job, run in this order on every frame:
 
     detect (MTCNN or Haar) -> classify (all faces in one batch)
     -> track (identities) -> smooth (the paper's memory, or another) -> order (right to left)
+    -> confirm (only faces detected in a few frames are shown, numbered as they are)
+
+Faces smaller than the detector's smallest face (`min_face_size`, the larger side
+of the box) are dropped as they are found: MTCNN's pyramid only starts there, and
+finds smaller ones too.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emocap.checks import check_int
+from emocap.checks import check_int, check_number
 from emocap.classifier import EmotionClassifier
 from emocap.detection.exposure import brightened_for_detection
 from emocap.detection.factory import Detector
@@ -22,7 +27,9 @@ from emocap.detection.mtcnn import FaceDetector
 from emocap.images import check_bgr_frame
 from emocap.preprocessing import upright_angles
 from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
-from emocap.tracking import IouTracker, TrackSmoother, make_smoother, order_for_reading
+from emocap.tracking import (
+    DEFAULT_CONFIRM_FRAMES, IouTracker, TrackConfirmation, TrackSmoother, make_smoother, order_for_reading,
+)
 from emocap.types import Faces, FrameResult
 
 DEFAULT_SMOOTHER = "ema"
@@ -48,6 +55,10 @@ class Pipeline:
                      new faces appear within K detections; 1 scans every frame (the paper's way)
     patience_frames  frames a face may be missed and still keep its identity and memory
     right_to_left    order faces right to left across the frame (the paper's reading order)
+    confirm_frames   frames a face must be detected in before it is shown (`TrackConfirmation`); 1 for a
+                     single photo
+    min_face_size    faces whose box's larger side is under this many pixels are dropped; None: the detector's own
+                     `min_face_size` (the smallest it searches for), or none dropped if it has none
     brighten_dim_frames  let the detector see a dim frame brightened (`emocap.detection.exposure`);
                      faces are still cropped from the frame as it came
     upright_from     turn a face's crop upright when its eye line (the detector's landmarks) tilts at
@@ -69,6 +80,8 @@ class Pipeline:
         right_to_left: bool = True,
         upright_from: float | None = None,
         brighten_dim_frames: bool = True,
+        confirm_frames: int = DEFAULT_CONFIRM_FRAMES,
+        min_face_size: float | None = None,
     ) -> None:
         self.detect_every = check_int("Pipeline", "detect_every", detect_every, 1)
         self.full_scan_every = check_int("Pipeline", "full_scan_every", full_scan_every, 1)
@@ -86,6 +99,10 @@ class Pipeline:
                 options["length"] = check_int("Pipeline", "memory", memory, 1)
             self.smoother = make_smoother(smoother, **options)
         self.tracker = IouTracker(patience_frames=self.patience_frames)
+        self.confirmation = TrackConfirmation(confirm_frames, patience_frames=self.patience_frames)
+        if min_face_size is None:
+            min_face_size = getattr(self.detector, "min_face_size", 0.0)
+        self.min_face_size = check_number("Pipeline", "min_face_size", min_face_size, 0)
         self.right_to_left = bool(right_to_left)
         if upright_from is not None and not 0 <= upright_from <= 90:
             raise ValueError(f"Pipeline.upright_from must be 0..90 degrees or None, got {upright_from!r}")
@@ -99,6 +116,7 @@ class Pipeline:
         smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
         full_scan_every: int = DEFAULT_FULL_SCAN_EVERY, threads: int | None = None,
         upright_from: float | None = None, lift_light: bool = False, brighten_dim_frames: bool = True,
+        confirm_frames: int = DEFAULT_CONFIRM_FRAMES,
     ) -> "Pipeline":
         """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
         exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar"; `threads`: ONNX
@@ -111,7 +129,8 @@ class Pipeline:
         return cls(
             make_detector(detector, **options), EmotionClassifier(model, threads=threads, lift_light=lift_light),
             smoother=smoother, memory=memory, detect_every=detect_every, full_scan_every=full_scan_every,
-            upright_from=upright_from, brighten_dim_frames=brighten_dim_frames,
+            upright_from=upright_from, brighten_dim_frames=brighten_dim_frames, confirm_frames=confirm_frames,
+            min_face_size=min_face_size,
         )
 
     @property
@@ -122,6 +141,7 @@ class Pipeline:
         """Forget every face: the next frame starts new identities and empty memories."""
         self.tracker.reset()
         self.smoother.reset()
+        self.confirmation.reset()
         self._index = 0
         self._detected = 0
         self._searches = 0
@@ -139,7 +159,8 @@ class Pipeline:
             self.detector, self.classifier, smoother=smoother, memory=self._memory,
             detect_every=self.detect_every, full_scan_every=self.full_scan_every,
             patience_frames=self.patience_frames, right_to_left=self.right_to_left, upright_from=self.upright_from,
-            brighten_dim_frames=self.brighten_dim_frames,
+            brighten_dim_frames=self.brighten_dim_frames, confirm_frames=self.confirmation.confirm_frames,
+            min_face_size=self.min_face_size,
         )
 
     def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
@@ -158,13 +179,14 @@ class Pipeline:
         if self._started is None:
             self._started = clock
         arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
-        if self._detected % self.detect_every == 0:
+        fresh = self._detected % self.detect_every == 0
+        if fresh:
             faces = self._search_or_scan(frame)
             self._carried = faces
         else:
             faces = self._carried
         self._detected += 1
-        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000)
+        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000, fresh)
 
     def _search_or_scan(self, frame: np.ndarray) -> Faces:
         if self.brighten_dim_frames:
@@ -179,7 +201,10 @@ class Pipeline:
             faces = self.detector.detect(frame)
             self.full_scans += 1
         self._searches += 1
-        return faces
+        # A face's size is its box's larger side, the square MTCNN searches for: its boxes are some
+        # 25% taller than wide, and a 40 px face found by a search from 40 px is often 37-39 px wide.
+        sides = np.maximum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
+        return faces[sides >= self.min_face_size]
 
     def finish(self, detected: Detected, time_s: float | None = None) -> FrameResult:
         """The rest of `process` for a frame from `detect`: classify, track, smooth, order."""
@@ -200,6 +225,7 @@ class Pipeline:
         lap("classify")
         faces = self.smoother.update(self.tracker.update(faces))
         faces = order_for_reading(faces, right_to_left=self.right_to_left)
+        faces = self.confirmation.update(faces, detected=detected.fresh)
         lap("track")
         result = FrameResult(
             index=self._index,
@@ -221,6 +247,8 @@ class Detected:
     faces: Faces
     arrived_s: float
     detect_ms: float
+    fresh: bool = True
+    """Found by the detector in this frame, not carried over from an earlier one (detect_every > 1)."""
 
 
 def _check_time(time_s) -> None:

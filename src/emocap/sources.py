@@ -18,8 +18,10 @@ Spec forms:
     screen:X,Y,W,H         a region of the screen, e.g. the other person in a video call
 
 Video files are decoded by FFmpeg's libraries (PyAV): each frame carries its
-own presentation time from the container (variable frame rates are exact),
-and a part of a video is found by seeking (`open_path(..., start_s, end_s)`).
+own presentation time from the container, as players show it (variable frame
+rates are exact; a stream that starts after the container's other streams, at
+0.85 s say, keeps that start; edit lists are applied by FFmpeg's demuxer), and
+a part of a video is found by seeking (`open_path(..., start_s, end_s)`).
 Cameras and streams are read by OpenCV and, like the screen, stamped by a
 monotonic clock from the first frame; images are spaced `1 / image_fps` apart.
 
@@ -110,6 +112,8 @@ class FrameSource:
     """
 
     is_live = False
+    stills = False
+    """Each frame is a photo of its own (an image or a folder of images), not a moment of one scene."""
     duration_s: float | None = None
     """Length of the whole video in seconds, as its container says (None when it does not, and for
     cameras, streams, the screen and photos)."""
@@ -179,8 +183,11 @@ class MonotonicClock:
 class VideoFileSource(FrameSource):
     """A video file decoded by FFmpeg's libraries (PyAV), each frame stamped with its own
     presentation time from the container (variable frame rates exact), from `start_s` (found by
-    seeking, not by decoding everything before it) to `end_s`. Times are seconds from the start
-    of the video, whatever part is read. The first frame is decoded on opening, to fail early.
+    seeking, not by decoding everything before it) to `end_s`. Times are the video's own
+    presentation times (`frame.time`: pts x time base, as FFmpeg and players read them), not
+    counted from its first frame: a stream whose start_time is 0.85 s gives 0.85 first, where the
+    frame plays beside the sound; `start_s` and `end_s` are in the same times, whatever part is
+    read. The first frame is decoded on opening, to fail early.
     """
 
     def __init__(self, spec: str, path: str, *, start_s: float = 0.0, end_s: float | None = None) -> None:
@@ -200,7 +207,8 @@ class VideoFileSource(FrameSource):
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up on two cores
             self._time_base = stream.time_base
-            self._origin = stream.start_time or 0
+            self.start_time_s = float((stream.start_time or 0) * stream.time_base)
+            """The presentation time of the stream's first frame."""
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else None
             duration = float(stream.duration * stream.time_base) if stream.duration else (
@@ -209,7 +217,7 @@ class VideoFileSource(FrameSource):
             self.start_s, self.end_s, self.duration_s = float(start_s), end_s, duration
             self._expected = self._expected_frames(stream.frames, duration, fps)
             if start_s > 0:
-                self._container.seek(self._origin + int(start_s / self._time_base), stream=stream, backward=True)
+                self._container.seek(int(start_s / self._time_base), stream=stream, backward=True)
             self._frames = self._container.decode(stream)
             self._frames_read = 0
             first = self._read()
@@ -226,8 +234,9 @@ class VideoFileSource(FrameSource):
         if self.start_s == 0 and self.end_s is None:
             return frames or (round(duration * fps) if duration and fps else None)
         if duration and fps:
-            end = duration if self.end_s is None else min(self.end_s, duration)
-            return max(round((end - self.start_s) * fps), 0)
+            last = self.start_time_s + duration
+            end = last if self.end_s is None else min(self.end_s, last)
+            return max(round((end - max(self.start_s, self.start_time_s)) * fps), 0)
         return None
 
     def _read(self) -> tuple[np.ndarray, float] | None:
@@ -243,7 +252,7 @@ class VideoFileSource(FrameSource):
                 return None
             if frame.pts is None:
                 continue
-            time_s = float((frame.pts - self._origin) * self._time_base)
+            time_s = float(frame.pts * self._time_base)
             if time_s < self.start_s - 1e-6:  # the seek lands on the key frame before start_s
                 continue
             if self.end_s is not None and time_s >= self.end_s:
@@ -296,6 +305,8 @@ class ImageSequenceSource(FrameSource):
     is called with the error and the sequence goes on with the next image (as `emocap image`
     does), each image keeping the time of its place in the folder.
     """
+
+    stills = True
 
     def __init__(
         self, spec: str, paths: list[Path], *, fps: float, max_side: int = DEFAULT_MAX_IMAGE_SIDE,

@@ -170,7 +170,7 @@ def open_outputs(stack: contextlib.ExitStack, plan: OutputPlan, settings: Transc
         video=None if plan.annotated is None else stack.enter_context(
             AnnotatedVideoWriter(
                 plan.annotated, fps=fps, frame_size=frame_size, audio_from=plan.video,
-                subtitles=settings.embed_subtitles, start_s=settings.start_s,
+                subtitles=settings.embed_subtitles, start_s=settings.start_s, end_s=settings.end_s,
             )
         ),
         overlay=CaptionOverlay(),

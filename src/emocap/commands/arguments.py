@@ -48,3 +48,40 @@ def add_command(subparsers, name: str, *, help: str, description: str, epilog: s
     return subparsers.add_parser(
         name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+
+
+class _OptionalValue(argparse.Action):
+    """Stores the value like argparse's own store, and notes the word it took (see `add_optional_value`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        if values:
+            parser.__dict__.setdefault("_optional_values_taken", []).append((option_string, values, self.metavar))
+
+
+def add_optional_value(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> argparse.Action:
+    """An option whose value may be left out (`--annotate` alone: a name made for it), the one definition
+    of such options. argparse gives it the next word even when that word was meant as the input
+    (`emocap transcribe --annotate clip.mp4`); when that leaves a required argument missing, the
+    error says which word the option took and how to write it instead."""
+    _explain_swallowed_words(parser)
+    return parser.add_argument(*flags, nargs="?", const="", action=_OptionalValue, **kwargs)
+
+
+def _explain_swallowed_words(parser: argparse.ArgumentParser) -> None:
+    if "_explains_swallowed_words" in parser.__dict__:
+        return
+    parser._explains_swallowed_words = True
+    plain_error = parser.error
+
+    def error(message: str):
+        taken = parser.__dict__.get("_optional_values_taken", [])
+        required = "the following arguments are required: "
+        if taken and message.startswith(required):
+            flag, value, metavar = taken[-1]
+            missing = message[len(required):]
+            message = (f"{flag} took {value!r} as its {metavar}, so {missing} is missing: give {missing} "
+                       f"before {flag}, or write {flag}={metavar}")
+        plain_error(message)
+
+    parser.error = error  # argparse reports through self.error; this parser's own instance says more

@@ -52,7 +52,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     photos = expand_paths(args.paths)
     targets = annotation_targets(photos, args.annotate)
-    pipeline = build_pipeline(args)
+    pipeline = build_pipeline(args, stills=True)
     failures = 0
     for photo, target in zip(photos, targets):
         try:

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     with open_requested_source(
         args.source, command="live", max_image_side=args.max_image_side, on_unreadable_image=skip_unreadable
     ) as source:
-        pipeline = build_pipeline(args)
+        pipeline = build_pipeline(args, stills=source.stills)
         if args.no_window:
             count = print_json_lines(source, pipeline, args.max_frames)
         else:

@@ -14,7 +14,7 @@ from emocap.commands.arguments import positive_int, real_number, whole_number
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.labels import BUILTIN_MODEL_FILES
-from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
+from emocap.schedule import DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
                        help="face detector: mtcnn (the paper's, default) or haar (faster, frontal faces only)")
     group.add_argument("--min-face-size", type=positive_int, default=40, metavar="PX",
-                       help="ignore faces smaller than this many pixels (default: 40)")
+                       help="ignore faces smaller than this many pixels (the larger side of the face's box; the "
+                       "detector searches from this size; default: 40)")
     group.add_argument("--upright-from", type=real_number(0, unit="number of degrees"), default=None, metavar="DEG",
                        help="turn a face upright before classifying it when its eyes tilt DEG degrees or more "
                        "(MTCNN's eye landmarks; 10 scored best over heads tilted 0-30 degrees, +1.5 points, but "
@@ -83,6 +84,10 @@ def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
                        help="MTCNN scans the whole frame every K-th time it runs and, in between, looks only where "
                        "the faces were (scanning at once if one is lost): new faces appear within K frames; "
                        f"1 scans every frame, the paper's way (default: {DEFAULT_FULL_SCAN_EVERY})")
+    group.add_argument("--confirm-frames", type=positive_int, default=DEFAULT_CONFIRM_FRAMES, metavar="N",
+                       help="caption a face once it has been detected in N frames, so a one-frame false "
+                       f"detection gets no caption, record or report row (default: {DEFAULT_CONFIRM_FRAMES}; "
+                       "1 captions every detection; photos always 1)")
 
 
 def add_image_limit_option(parser: argparse.ArgumentParser) -> None:
@@ -104,13 +109,17 @@ def check_pipeline_options(args: argparse.Namespace) -> None:
         raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
 
 
-def build_pipeline(args: argparse.Namespace):
-    """A Pipeline from the shared options (heavy imports happen here, not at `emocap --help`)."""
+def build_pipeline(args: argparse.Namespace, *, stills: bool = False):
+    """A Pipeline from the shared options (heavy imports happen here, not at `emocap --help`). For
+    `stills` (photos, each a frame of its own) a face is shown at once: there are no frames to confirm it in."""
     from emocap.pipeline import Pipeline
 
     check_pipeline_options(args)
+    settings = pipeline_settings(args)
+    if stills:
+        settings["confirm_frames"] = 1
     try:
-        return Pipeline.build(**pipeline_settings(args))
+        return Pipeline.build(**settings)
     except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
         raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None
 
@@ -122,7 +131,7 @@ def pipeline_settings(args: argparse.Namespace) -> dict:
         "model": chosen_model(args), "detector": args.detector, "min_face_size": args.min_face_size,
         "smoother": args.smoother, "memory": args.memory, "detect_every": args.detect_every,
         "full_scan_every": args.full_scan_every, "upright_from": args.upright_from,
-        "lift_light": args.lift_light,
+        "lift_light": args.lift_light, "confirm_frames": getattr(args, "confirm_frames", DEFAULT_CONFIRM_FRAMES),
     }
 
 

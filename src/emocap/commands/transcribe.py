@@ -8,7 +8,7 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-from emocap.commands.arguments import add_command, positive_int, real_number
+from emocap.commands.arguments import add_command, add_optional_value, positive_int, real_number
 from emocap.commands.options import add_pipeline_options, build_pipeline, pipeline_settings
 from emocap.errors import EmocapError, OutputError
 from emocap.outputs.files import ANNOTATED_STEM
@@ -118,7 +118,7 @@ def add_parser(subparsers) -> None:
                         "to name it after the video; repeatable")
     parser.add_argument("--out-dir", type=Path, metavar="DIR",
                         help="folder for outputs named after the video (default: the video's folder; created if needed)")
-    parser.add_argument("--annotate", nargs="?", const="", metavar="OUT.mp4",
+    add_optional_value(parser, "--annotate", metavar="OUT.mp4",
                         help="also write a copy of the video with boxes and captions and the original sound "
                         "(.mp4: H.264, plays everywhere; .m4v, .mov, .mkv; .webm: VP9; .avi); alone, it is "
                         "named VIDEO.annotated.mp4")
@@ -134,10 +134,10 @@ def add_parser(subparsers) -> None:
                         help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
     parser.add_argument("--min-duration", type=real_number(0, unit="number of seconds"), default=0.5, metavar="S",
                         help="shortest change of caption that starts a new cue, in seconds (default: 0.5)")
-    parser.add_argument("--summary-plot", nargs="?", const="", metavar="PNG",
+    add_optional_value(parser, "--summary-plot", metavar="PNG",
                         help="also save a timeline of each face's emotions (.png, .svg, .pdf); "
                         "alone, it is named VIDEO.timeline.png")
-    parser.add_argument("--report", nargs="?", const="", metavar="HTML",
+    add_optional_value(parser, "--report", metavar="HTML",
                         help="also write one self-contained page to look at: the video (the annotated copy when "
                         "there is one) with its captions, a timeline per face that seeks the video when clicked, "
                         "a table per face, and how the run was made; alone, it is named VIDEO.report.html")

@@ -37,11 +37,17 @@ def position_words(boxes: np.ndarray, frame_width: int) -> np.ndarray:
     return np.asarray(POSITION_WORDS, dtype=object)[thirds]
 
 
+OPPOSITE_VALENCES = frozenset({"positive", "negative"})
+MIXED = "mixed"
+"""Said when the two shown classes are of opposite valence ('surprise / fear'): never 'positive / negative'."""
+
+
 def valence_words(label: str, runner_up: str) -> str:
-    """'negative', or 'positive / negative' when the two shown classes differ in valence."""
+    """'negative'; 'positive / neutral' when the two shown classes differ in valence; 'mixed' when
+    they are opposite."""
     words = [VALENCE_OF.get(name, "") for name in (label, runner_up) if name]
     unique = [word for i, word in enumerate(words) if word and word not in words[:i]]
-    return " / ".join(unique)
+    return MIXED if set(unique) == OPPOSITE_VALENCES else " / ".join(unique)
 
 
 def emotion_words(label: str, runner_up: str) -> str:

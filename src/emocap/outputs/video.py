@@ -67,13 +67,19 @@ class AnnotatedVideoWriter:
     `add_caption` become a soft subtitle track (mov_text in MP4, WebVTT in
     Matroska and WebM), which players can show or hide; the file is then
     remuxed once at the end, so the track is interleaved with the pictures.
-    `start_s` is the time of the source at which the copy begins (a part of a
-    video): frame, caption and sound times are moved earlier by it.
+    Times are the source's own presentation times (FFmpeg's PTS), every stream
+    moved by the same amount, so picture and sound play together as in the
+    source: a picture that starts 0.85 s after the sound still does, and the
+    sound before the first picture and after the last is kept. `start_s` is
+    the time of the source at which the copy begins (a part of a video): frame,
+    caption and sound times are moved earlier by it; the sound ends at `end_s`
+    (None: with the source's sound).
     """
 
     def __init__(
         self, path: str | os.PathLike, *, fps: float, frame_size: tuple[int, int],
         audio_from: str | os.PathLike | None = None, subtitles: bool = False, start_s: float = 0.0,
+        end_s: float | None = None,
     ) -> None:
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
@@ -88,6 +94,9 @@ class AnnotatedVideoWriter:
         if not (isinstance(start_s, (int, float)) and math.isfinite(start_s) and start_s >= 0):
             raise ValueError(f"start_s must be a number of seconds >= 0, got {start_s!r}")
         self.start_s = float(start_s)
+        if end_s is not None and not (isinstance(end_s, (int, float)) and end_s > start_s):
+            raise ValueError(f"end_s must be a number of seconds after start_s ({start_s!r}), got {end_s!r}")
+        self.end_s = None if end_s is None else float(end_s)
         self._last_s = -math.inf
         self.subtitles = bool(subtitles)
         self._captions: list[tuple[float, float, str]] = []
@@ -173,8 +182,8 @@ class AnnotatedVideoWriter:
             if self.frames_written == 0:
                 raise OutputError(f"no frames to write to {str(self.path)!r}")
             container.mux(self._video.encode(None))
-            if self._audio is not None:  # the sound as long as the pictures, to the last frame's end
-                self._audio.mux_until(self._last_s + 1 / self.fps)
+            if self._audio is not None:  # all the sound of the part copied, past the last picture too
+                self._audio.mux_until(math.inf if self.end_s is None else self.end_s - self.start_s)
                 self._audio.flush()
             if self.subtitles:
                 container.close()
@@ -189,9 +198,10 @@ class _AudioCopy:
     def __init__(self, source, stream, output, out_stream, encode: bool, from_s: float) -> None:
         self._source, self._output, self._out = source, output, out_stream
         self._encode = encode
-        origin = stream.start_time if stream.start_time is not None else 0
-        # The copy begins at `from_s` of the source: its packets move earlier by that much.
-        self._shift = origin + round(from_s / stream.time_base)
+        # The copy begins at `from_s` of the source: its packets move earlier by that much, and no
+        # more (the pictures move by as much), so the sound keeps its place beside them.
+        self._from_s = from_s
+        self._shift = round(from_s / stream.time_base)
         if from_s > 0:
             source.seek(self._shift, stream=stream, backward=True)
         self._packets: Iterator = source.demux(stream)
@@ -236,14 +246,15 @@ class _AudioCopy:
             if packet_s > seconds:
                 self._pending = packet
                 return
-            if packet_s < 0:  # before the part copied (the seek lands a little early)
+            if packet_s < 0 and self._from_s > 0:  # before the part copied (the seek lands a little early)
                 continue
             self._write(packet)
 
     def _write(self, packet) -> None:
         if not self._encode:
             packet.pts -= self._shift
-            packet.dts = None if packet.dts is None else max(packet.dts - self._shift, 0)
+            if packet.dts is not None:  # negative dts (an AAC encoder's priming) is kept for the whole video
+                packet.dts = max(packet.dts - self._shift, 0) if self._from_s > 0 else packet.dts
             packet.stream = self._out
             self._output.mux(packet)
             return
@@ -253,7 +264,9 @@ class _AudioCopy:
             context = self._out.codec_context
             self._resampler = av.AudioResampler(format=context.format, layout=context.layout, rate=context.sample_rate)
         for frame in packet.decode():
-            frame.pts = None
+            # Stamped at its own time in the copy: the encoder would otherwise count from zero.
+            rate = frame.sample_rate
+            frame.pts, frame.time_base = round((frame.time - self._from_s) * rate), Fraction(1, rate)
             for resampled in self._resampler.resample(frame):
                 self._output.mux(self._out.encode(resampled))
 

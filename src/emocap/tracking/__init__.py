@@ -3,9 +3,11 @@
 Stages (each `update(faces) -> faces`, `reset()`), in pipeline order:
 `IouTracker` sets `track_ids`; a smoother (`PaperMemory` or `EmaSmoother`,
 built by name with `make_smoother`) sets `display` and `runner_up`;
-`order_for_reading` sorts the faces right to left.
+`order_for_reading` sorts the faces right to left; `TrackConfirmation` keeps
+the faces of tracks detected in a few frames, numbered as they are shown.
 """
 
+from emocap.tracking.confirmation import DEFAULT_CONFIRM_FRAMES, TrackConfirmation
 from emocap.tracking.identity import IouTracker
 from emocap.tracking.ordering import order_for_reading
 from emocap.tracking.runner_up import RunnerUpRule
@@ -13,6 +15,8 @@ from emocap.tracking.smoothers import NULL_ENTRY, SMOOTHERS, EmaSmoother, NoSmoo
 
 __all__ = [
     "IouTracker",
+    "TrackConfirmation",
+    "DEFAULT_CONFIRM_FRAMES",
     "PaperMemory",
     "EmaSmoother",
     "NoSmoothing",
