@@ -119,14 +119,14 @@ PREPROCESS = {"size": 48, "channels": 1, "mean": 0.5, "std": 0.5}
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("emocap.preprocess", {**PREPROCESS, "mean": "x"}, "Preprocess.mean must be a number in [0, 1], got 'x'"),
+    ("emocap.preprocess", {**PREPROCESS, "mean": "x"}, "Preprocess.mean must be in [0, 1], got 'x'"),
     ("emocap.preprocess", {**PREPROCESS, "std": [0.5]}, "Preprocess.std must be a number > 0, got [0.5]"),
     ("emocap.preprocess", {**PREPROCESS, "size": 48.5}, "Preprocess.size must be a whole number in 8..512, got 48.5"),
     ("emocap.preprocess", {**PREPROCESS, "channels": True}, "Preprocess.channels must be 1 or 3, got True"),
     ("emocap.preprocess", {**PREPROCESS, "lift_to": ["a", "b"]},
      "Preprocess.lift_to must be (mean, std), each in (0, 1), got ('a', 'b')"),
-    ("emocap.labels", '"happy"', "labels must be a list of distinct class names, got 'happy'"),
-    ("emocap.labels", json.dumps([1, 2, 3, 4, 5, 6, 7]), "labels must be a list of distinct class names, got [1, 2"),
+    ("emocap.labels", '"happy"', "labels must be a list of distinct class names, got '\"happy\"'"),
+    ("emocap.labels", json.dumps([1, 2, 3, 4, 5, 6, 7]), "labels must be a list of distinct class names, got '[1, 2"),
 ])
 def test_a_model_with_ill_typed_metadata_is_refused_at_load_naming_the_field(tmp_path, key, value, message):
     """"mean": "x" loaded, then every face failed in NumPy (a UFunc traceback)."""
