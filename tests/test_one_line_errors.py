@@ -7,6 +7,7 @@ labels, file names that are not UTF-8, and a Ray run terminated mid-way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -171,6 +172,31 @@ def test_transcribe_with_a_model_that_gives_nan_writes_no_records(tmp_path, nan_
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("emocap transcribe: error: ") and "gave non-finite scores" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.onnx"]
+
+
+def test_serve_closes_the_socket_with_the_reason_when_the_model_gives_nan(nan_model, caplog):
+    """The page got NaN in its JSON, which browsers' JSON.parse refuses."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosedError
+
+    from emocap.cli import build_parser
+    from emocap.commands.serve import build_pipeline_factory
+    from emocap.web.server import CaptionServer
+
+    factory = build_pipeline_factory(build_parser().parse_args(["serve", "--model", str(nan_model)]))
+    jpeg = cv2.imencode(".jpg", grace_hopper_bgr())[1].tobytes()
+
+    async def scenario():
+        async with CaptionServer(factory, port=0) as server:
+            async with connect(f"ws://127.0.0.1:{server.port}/ws") as client:
+                await client.send(jpeg)
+                with pytest.raises(ConnectionClosedError) as closed:
+                    await client.recv()
+                return closed.value
+
+    closed = asyncio.run(scenario())
+    assert closed.rcvd.code == 1011 and "gave non-finite scores" in closed.rcvd.reason
+    assert [record.getMessage() for record in caplog.records if record.exc_info] == []  # no traceback logged
 
 
 # --- evaluation packs with bad labels ----------------------------------------------------------

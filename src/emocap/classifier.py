@@ -155,6 +155,18 @@ class EmotionClassifier:
             for start in range(0, len(gray), MAX_BATCH)
         ]
         if chunks:
-            return np.concatenate(chunks).astype(np.float32, copy=False)
+            return self._finite(np.concatenate(chunks).astype(np.float32, copy=False))
         width = self._output_widths.get(output)
         return np.zeros((0, width if isinstance(width, int) else 0), np.float32)
+
+    def _finite(self, scores: np.ndarray) -> np.ndarray:
+        """`scores`, unless some are NaN or infinite. The input is always finite (uint8 faces, checked
+        normalisation), so those are the model's own fault: refused, rather than printed as "nan%",
+        written as JSON that no parser reads, or passed off as an unsure face."""
+        broken = ~np.isfinite(scores).all(axis=1)
+        if broken.any():
+            raise ModelError(
+                f"{str(self.path)!r} gave non-finite scores (NaN or infinite) for {int(broken.sum())} of "
+                f"{len(scores)} faces: the model is broken, and its probabilities would mean nothing"
+            )
+        return scores
