@@ -262,8 +262,15 @@ def ray_session(cluster: ClusterSettings, model: str | None):
             if folder is not None:
                 runtime_env["working_dir"] = str(folder)
             connect(ray, cluster, runtime_env, local_folder)
-        stack.callback(ray.shutdown)  # before the folder goes
+        stack.callback(shutdown_quietly, ray)  # before the folder goes
         yield ray, on_workers
+
+
+def shutdown_quietly(ray) -> None:
+    """ray.shutdown, without the lines its C++ side prints to fd 2 when tasks are still running (an
+    interrupted run: "task_manager.cc: Failed to push error to driver ..."), under the run's own line."""
+    with quiet_stderr():
+        ray.shutdown()
 
 
 def import_ray(*, local: bool):
