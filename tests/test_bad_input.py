@@ -13,13 +13,13 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from processes import terminated_when
 
 from emocap.cli import main
 from emocap.pipeline import Pipeline
@@ -137,22 +137,11 @@ def test_sigterm_during_transcribe_leaves_no_hidden_part_files(tmp_path):
     """SIGINT cleaned up the temporary .NAME.*.part.* outputs; SIGTERM left them behind."""
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(sample_clip().read_bytes())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emocap", "transcribe", str(clip), "-o", "vtt", "-o", "jsonl", "--annotate"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    returncode, err = terminated_when(
+        ["transcribe", str(clip), "-o", "vtt", "-o", "jsonl", "--annotate"],
+        lambda process: bool(list(tmp_path.glob(".*.part*"))), what="the opening of the outputs",
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob(".*.part*")) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert list(tmp_path.glob(".*.part*")), "the outputs were never opened"
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 128 + signal.SIGTERM
+    assert returncode == 128 + signal.SIGTERM
     assert err.strip().splitlines()[-1] == "emocap transcribe: terminated" and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 

@@ -8,17 +8,25 @@ import numpy as np
 
 
 def check_int(owner: str, name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_whole(value) or value < minimum:
         raise ValueError(f"{owner}.{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def is_whole(value) -> bool:
+    """An integer, and not a bool (True is 1 to Python, not to a user)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A finite real number, and not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_number(owner: str, name: str, value, low: float, high: float = math.inf, interval: str = "[]") -> float:
     """`value` as a float, if it is finite and lies in the interval from `low` to `high`
     (`interval`: "[]", "(]", "[)" or "()"; no upper bound when `high` is infinite)."""
-    is_number = (
-        isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    is_number = is_real(value)
     above = is_number and (value > low if interval[0] == "(" else value >= low)
     below = is_number and (value < high if interval[1] == ")" else value <= high)
     if not (above and below):

@@ -24,8 +24,21 @@ BUILTIN_MODELS = {labels: Path(__file__).parent / "models" / name for labels, na
 BUILTIN_MODEL = BUILTIN_MODELS["fer2013"]
 
 LOGITS, EMBEDDING = "logits", "embedding"
+LABELS_KEY, PREPROCESS_KEY = "emocap.labels", "emocap.preprocess"
 MAX_BATCH = 256
 """Faces per ONNX Runtime call: bounds memory when a whole dataset is passed at once."""
+
+
+def parse_labels(text: str) -> tuple[str, ...]:
+    """The class names of a model's `emocap.labels` metadata: a JSON list of distinct, non-empty names."""
+    try:
+        labels = json.loads(text)
+    except ValueError:
+        raise ValueError(f"labels must be a JSON list of class names, got {text!r}") from None
+    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(name, str) and name for name in labels)
+            and len(set(labels)) == len(labels)):
+        raise ValueError(f"labels must be a list of distinct class names, got {text[:200]!r}")
+    return tuple(labels)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -56,15 +69,7 @@ class EmotionClassifier:
             self._session = open_session(self.path, threads)
         except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
             raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
-        metadata = self._session.get_modelmeta().custom_metadata_map
-        try:
-            self.labels: tuple[str, ...] = tuple(json.loads(metadata["emocap.labels"]))
-            self.preprocess = Preprocess.from_json(metadata["emocap.preprocess"])
-        except (KeyError, ValueError, TypeError):
-            raise ModelError(
-                f"{str(self.path)!r} is not an emocap model: its metadata lacks labels or preprocessing "
-                "(make models with `emocap export`)"
-            ) from None
+        self.labels, self.preprocess = self._read_metadata(self._session.get_modelmeta().custom_metadata_map)
         if lift_light and self.preprocess.lift_to is None:
             self.preprocess = dataclasses.replace(self.preprocess, lift_to=FER2013_FACE_LIGHT)
         self._input = self._session.get_inputs()[0].name
@@ -73,6 +78,22 @@ class EmotionClassifier:
         self._logits = LOGITS if LOGITS in outputs else outputs[0]
         self._embedding = EMBEDDING if EMBEDDING in outputs else (outputs[1] if len(outputs) > 1 else None)
         self._check_shapes_match_metadata()
+
+    def _read_metadata(self, metadata: dict[str, str]) -> tuple[tuple[str, ...], Preprocess]:
+        """The labels and preprocessing of the model's metadata; ModelError, naming the key and what is
+        wrong with it, when either is missing or invalid."""
+        if LABELS_KEY not in metadata or PREPROCESS_KEY not in metadata:
+            raise ModelError(
+                f"{str(self.path)!r} is not an emocap model: its metadata lacks labels or preprocessing "
+                "(make models with `emocap export`)"
+            )
+        key = LABELS_KEY
+        try:
+            labels = parse_labels(metadata[LABELS_KEY])
+            key = PREPROCESS_KEY
+            return labels, Preprocess.from_json(metadata[PREPROCESS_KEY])
+        except ValueError as error:
+            raise ModelError(f"{str(self.path)!r} is not an emocap model: its metadata {key} is invalid: {error}") from None
 
     def _check_shapes_match_metadata(self) -> None:
         """Refuse, at load time, a model whose graph disagrees with its own metadata (fixed sizes only)."""
@@ -134,6 +155,18 @@ class EmotionClassifier:
             for start in range(0, len(gray), MAX_BATCH)
         ]
         if chunks:
-            return np.concatenate(chunks).astype(np.float32, copy=False)
+            return self._finite(np.concatenate(chunks).astype(np.float32, copy=False))
         width = self._output_widths.get(output)
         return np.zeros((0, width if isinstance(width, int) else 0), np.float32)
+
+    def _finite(self, scores: np.ndarray) -> np.ndarray:
+        """`scores`, unless some are NaN or infinite. The input is always finite (uint8 faces, checked
+        normalisation), so those are the model's own fault: refused, rather than printed as "nan%",
+        written as JSON that no parser reads, or passed off as an unsure face."""
+        broken = ~np.isfinite(scores).all(axis=1)
+        if broken.any():
+            raise ModelError(
+                f"{str(self.path)!r} gave non-finite scores (NaN or infinite) for {int(broken.sum())} of "
+                f"{len(scores)} faces: the model is broken, and its probabilities would mean nothing"
+            )
+        return scores

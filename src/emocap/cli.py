@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        return int(args.run(args) or 0)
+        with printable_names():
+            return int(args.run(args) or 0)
     except EmocapError as error:
         print(f"emocap {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -80,6 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def printable_names():
+    """stdout and stderr escape what their encoding cannot say (backslashreplace), where they would
+    raise: a file name that is not UTF-8 (Python keeps its bytes as surrogates) then prints as
+    \\udcff instead of ending the run in UnicodeEncodeError after its outputs are written, under
+    PYTHONIOENCODING=utf-8:strict or an ASCII terminal. The one place every path is printed through."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+            changed.append(stream)
+    try:
+        yield
+    finally:
+        for stream in changed:
+            stream.reconfigure(errors="strict")
 
 
 def _raise_terminated(signum, frame) -> None:

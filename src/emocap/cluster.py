@@ -60,7 +60,7 @@ from emocap.chunking import (
     stitched_results,
     transcribe_chunk,
 )
-from emocap.errors import EmocapError, first_line
+from emocap.errors import EmocapError, Terminated, first_line
 from emocap.transcription import OutputPlan, TranscriptionResult, TranscriptionSettings, check_complete, write_transcript
 
 MAX_RETRIES = 3
@@ -169,13 +169,29 @@ def run_tasks(
     """(key, outcome) of each (key, job) as its task finishes, with at most `limit` tasks given to Ray at once."""
     running: dict = {}
     while True:
-        while len(running) < limit and (item := next(jobs, None)) is not None:
-            key, job = item
-            running[task.remote(job)] = key
-        if not running:
-            return
-        ready, _ = ray.wait(list(running), num_returns=1)
-        yield running.pop(ready[0]), chunk_outcome(ray, ready[0])
+        with signals_through_ray():
+            while len(running) < limit and (item := next(jobs, None)) is not None:
+                key, job = item
+                running[task.remote(job)] = key
+            if not running:
+                return
+            ready, _ = ray.wait(list(running), num_returns=1)
+            outcome = chunk_outcome(ray, ready[0])
+        yield running.pop(ready[0]), outcome
+
+
+@contextlib.contextmanager
+def signals_through_ray():
+    """Ctrl+C and SIGTERM as themselves while Ray waits. Ray's C++ side runs Python's signal handlers
+    as it waits for its workers, and hands back the Terminated ours raises wrapped in a SystemError
+    ("returned a result with an exception set"): a traceback and exit 1, where a terminated run
+    says so in a line and exits 143 after cleaning up."""
+    try:
+        yield
+    except SystemError as error:
+        if isinstance(error.__cause__, (Terminated, KeyboardInterrupt)):
+            raise error.__cause__ from None
+        raise
 
 
 def chunk_outcome(ray, ref) -> ChunkResult | ChunkFailure:
@@ -246,8 +262,15 @@ def ray_session(cluster: ClusterSettings, model: str | None):
             if folder is not None:
                 runtime_env["working_dir"] = str(folder)
             connect(ray, cluster, runtime_env, local_folder)
-        stack.callback(ray.shutdown)  # before the folder goes
+        stack.callback(shutdown_quietly, ray)  # before the folder goes
         yield ray, on_workers
+
+
+def shutdown_quietly(ray) -> None:
+    """ray.shutdown, without the lines its C++ side prints to fd 2 when tasks are still running (an
+    interrupted run: "task_manager.cc: Failed to push error to driver ..."), under the run's own line."""
+    with quiet_stderr():
+        ray.shutdown()
 
 
 def import_ray(*, local: bool):
@@ -278,7 +301,7 @@ def connect(ray, cluster: ClusterSettings, runtime_env: dict, local_folder: str 
             options.update(num_cpus=cluster.workers, include_dashboard=False, _temp_dir=local_folder)
         else:
             check_reachable(cluster.address)
-        with quiet_stderr():
+        with quiet_stderr(), signals_through_ray():
             ray.init(address=cluster.address or "local", **options)
         if cluster.address is None:
             check_loopback(ray)

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emocap.errors import DataError
+from emocap.errors import DataError, first_line
 from emocap.images import IMAGE_SUFFIXES
 from emocap.labels import FER2013_CSV_IDS, FER2013_LABELS, canonical_label
 from emocap.preprocessing import FER_SIZE
@@ -195,7 +195,7 @@ def load_fer2013_pack(root: str | Path, split: str = "test") -> FerData:
     for needed in (labels_file, mosaic_file, names_file):
         if not needed.is_file():
             raise DataError(f"missing pack file {str(needed)!r}")
-    labels = np.load(labels_file).astype(np.int64)
+    labels = _read_pack_labels(labels_file)
     mosaic = cv2.imread(str(mosaic_file), cv2.IMREAD_GRAYSCALE)
     if mosaic is None or mosaic.shape[1] != 128 * FER_SIZE or mosaic.shape[0] % FER_SIZE:
         raise DataError(f"{str(mosaic_file)!r} is not a FER2013 pack mosaic")
@@ -206,3 +206,20 @@ def load_fer2013_pack(root: str | Path, split: str = "test") -> FerData:
         raise DataError(f"pack {str(root)!r} is inconsistent: {len(labels)} labels, {len(names)} names")
     data = FerData(np.ascontiguousarray(faces[: len(labels)]), labels, names)
     return _select_test_part(data, split)
+
+
+def _read_pack_labels(file: Path) -> np.ndarray:
+    """A pack's label file: a 1-D array of whole numbers into FER2013_LABELS, read without pickles
+    (a pickle runs code when loaded). DataError naming the file and the bad value otherwise."""
+    try:
+        labels = np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{str(file)!r}: not a NumPy array file without pickles ({first_line(error)})") from None
+    if not isinstance(labels, np.ndarray) or labels.ndim != 1:
+        raise DataError(f"{str(file)!r}: labels must be one list, got shape {getattr(labels, 'shape', None)}")
+    if not np.issubdtype(labels.dtype, np.integer):  # bools and floats too: no class is 2.5 or True
+        raise DataError(f"{str(file)!r}: labels must be whole numbers, got {labels.dtype}")
+    outside = np.flatnonzero((labels < 0) | (labels >= len(FER2013_LABELS)))
+    if len(outside):
+        raise DataError(f"{str(file)!r}: label {labels[outside[0]]} (face {outside[0]}) is not in 0..{len(FER2013_LABELS) - 1}")
+    return labels.astype(np.int64)

@@ -100,10 +100,13 @@ def write_image(path: str | os.PathLike, image_bgr) -> Path:
     target = Path(path)
     with atomic_path(target) as temporary:
         try:
-            written = cv2.imwrite(str(temporary), image_bgr)
+            # Encoded here and written by Python: cv2.imwrite crashes the process on a name that is not
+            # UTF-8 (a segfault), and cannot write non-ASCII names on Windows.
+            written, data = cv2.imencode(target.suffix, image_bgr)
         except cv2.error as error:  # no writer for the suffix, an empty image
             reason = getattr(error, "err", None) or first_line(error)
             raise OutputError(f"cannot write image {str(target)!r}: {reason}") from None
         if not written:
             raise OutputError(f"cannot write image {str(target)!r}")
+        temporary.write_bytes(data.tobytes())
     return target

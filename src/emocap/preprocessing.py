@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from emocap.checks import check_number, is_real, is_whole
 from emocap.geometry import square_boxes
 
 FER_SIZE = 48
@@ -44,15 +45,17 @@ class Preprocess:
     lift_to: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if not 8 <= self.size <= 512:
-            raise ValueError(f"Preprocess.size must be in 8..512, got {self.size!r}")
-        if self.channels not in (1, 3):
+        # Types checked too: the fields come from a model file's metadata, where "mean": "x" or a size
+        # of 48.5 would otherwise fail only later, in NumPy or OpenCV, on every face.
+        if not (is_whole(self.size) and 8 <= self.size <= 512):
+            raise ValueError(f"Preprocess.size must be a whole number in 8..512, got {self.size!r}")
+        if not (is_whole(self.channels) and self.channels in (1, 3)):
             raise ValueError(f"Preprocess.channels must be 1 or 3, got {self.channels!r}")
-        if not self.std > 0:
-            raise ValueError(f"Preprocess.std must be positive, got {self.std!r}")
+        check_number("Preprocess", "mean", self.mean, 0.0, 1.0)  # of pixels on a 0-1 scale
+        check_number("Preprocess", "std", self.std, 0.0, interval="(]")
         if self.lift_to is not None:
             if not (isinstance(self.lift_to, tuple) and len(self.lift_to) == 2
-                    and 0 < self.lift_to[0] < 1 and 0 < self.lift_to[1] < 1):
+                    and all(is_real(value) and 0 < value < 1 for value in self.lift_to)):
                 raise ValueError(f"Preprocess.lift_to must be (mean, std), each in (0, 1), got {self.lift_to!r}")
 
     def __call__(self, gray_faces: np.ndarray) -> np.ndarray:
@@ -72,13 +75,23 @@ class Preprocess:
 
     @classmethod
     def from_json(cls, text: str) -> Preprocess:
+        """The `Preprocess` a model's metadata describes; ValueError that names the field when a field is
+        missing or ill-typed."""
         try:
             fields = json.loads(text)
-            lift_to = fields.get("lift_to")  # absent from models exported before it existed
+        except ValueError:
+            raise ValueError(f"model metadata has no valid preprocessing: {text!r} is not JSON") from None
+        if not isinstance(fields, dict):
+            raise ValueError(f"model metadata has no valid preprocessing: {text!r} is not a JSON object")
+        missing = [key for key in ("size", "channels", "mean", "std") if key not in fields]
+        if missing:
+            raise ValueError(f"model metadata has no valid preprocessing: {text!r} lacks {', '.join(missing)}")
+        lift_to = fields.get("lift_to")  # absent from models exported before it existed
+        try:
             return cls(**{k: fields[k] for k in ("size", "channels", "mean", "std")},
-                       lift_to=tuple(lift_to) if lift_to is not None else None)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"model metadata has no valid preprocessing: {text!r}") from error
+                       lift_to=tuple(lift_to) if isinstance(lift_to, list) else lift_to)
+        except ValueError as error:
+            raise ValueError(f"model metadata has no valid preprocessing: {error}") from None
 
 
 def lift_light(faces: np.ndarray, lift_to: tuple[float, float]) -> np.ndarray:

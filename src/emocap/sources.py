@@ -38,6 +38,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -59,6 +60,8 @@ DEFAULT_IMAGE_FPS = 1.0
 """Photos have no time of their own; one per second reads well in subtitles."""
 TRUNCATION_TOLERANCE = 0.01
 """Containers may estimate their frame count; a shortfall above 1% (and 2 frames) means the file is cut short."""
+LAST_TIMESTAMP = 2**63 - 1
+"""FFmpeg's timestamps are 64-bit: the latest time a stream can seek to, in its own time base."""
 
 _SCREEN_SPEC = re.compile(r"screen(?::(?P<region>.*))?", re.IGNORECASE)
 
@@ -217,7 +220,10 @@ class VideoFileSource(FrameSource):
             self.start_s, self.end_s, self.duration_s = float(start_s), end_s, duration
             self._expected = self._expected_frames(stream.frames, duration, fps)
             if start_s > 0:
-                self._container.seek(int(start_s / self._time_base), stream=stream, backward=True)
+                target = int(Fraction(start_s) / self._time_base)  # exact: a float divided may be inf
+                if target > LAST_TIMESTAMP:  # no frame can come after a time FFmpeg cannot even stamp
+                    raise SourceError(f"video {spec!r} opened but gave no frame after {start_s:g} s")
+                self._container.seek(target, stream=stream, backward=True)
             self._frames = self._container.decode(stream)
             self._frames_read = 0
             first = self._read()

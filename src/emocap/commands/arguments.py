@@ -24,20 +24,37 @@ def whole_number(minimum: int, maximum: int | None = None, *, note: str = "") ->
     return parse
 
 
-def real_number(minimum: float, *, above: bool = False, unit: str = "number") -> Callable[[str], float]:
-    """An argparse type for a finite number >= minimum (> minimum when `above`)."""
-    bound = f"{'>' if above else '>='} {minimum:g}"
+def real_number(
+    minimum: float, *, above: bool = False, maximum: float | None = None, unit: str = "number",
+) -> Callable[[str], float]:
+    """An argparse type for a finite number >= minimum (> minimum when `above`), and <= maximum when given."""
+    if maximum is not None:
+        bound = f"> {minimum:g} and <= {maximum:g}" if above else f"in {minimum:g}..{maximum:g}"
+    else:
+        bound = f"{'>' if above else '>='} {minimum:g}"
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {unit}, got {text!r}") from None
-        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+        if (not math.isfinite(value) or value < minimum or (above and value == minimum)
+                or (maximum is not None and value > maximum)):
             raise argparse.ArgumentTypeError(f"expected a {unit} {bound}, got {text!r}")
         return value
 
     return parse
+
+
+LONGEST_VIDEO_S = 1e9
+"""The most seconds a time option takes (--start, --end, ...): 31 years, beyond any video, and
+small enough that a time at FFmpeg's finest time bases (nanoseconds) still fits its 64-bit
+timestamps (--start 1e15 overflowed the seek)."""
+
+
+def seconds(minimum: float, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse type for a time in seconds, from `minimum` to `LONGEST_VIDEO_S`."""
+    return real_number(minimum, above=above, maximum=LONGEST_VIDEO_S, unit="number of seconds")
 
 
 positive_int = whole_number(1)

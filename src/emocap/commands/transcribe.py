@@ -8,7 +8,7 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-from emocap.commands.arguments import add_command, add_optional_value, positive_int, real_number
+from emocap.commands.arguments import add_command, add_optional_value, positive_int, seconds
 from emocap.commands.options import add_pipeline_options, build_pipeline, pipeline_settings
 from emocap.errors import EmocapError, OutputError
 from emocap.outputs.files import ANNOTATED_STEM
@@ -122,17 +122,17 @@ def add_parser(subparsers) -> None:
                         help="also write a copy of the video with boxes and captions and the original sound "
                         "(.mp4: H.264, plays everywhere; .m4v, .mov, .mkv; .webm: VP9; .avi); alone, it is "
                         "named VIDEO.annotated.mp4")
-    parser.add_argument("--start", type=real_number(0, unit="number of seconds"), default=0.0, metavar="S",
+    parser.add_argument("--start", type=seconds(0), default=0.0, metavar="S",
                         help="begin S seconds into the video (found by seeking; subtitles and records keep the "
                         "video's own times, the annotated copy begins at S)")
-    parser.add_argument("--end", type=real_number(0, above=True, unit="number of seconds"), default=None, metavar="S",
+    parser.add_argument("--end", type=seconds(0, above=True), default=None, metavar="S",
                         help="stop S seconds into the video (default: its end)")
     parser.add_argument("--embed-subtitles", action="store_true",
                         help="also put the emotion subtitles into the annotated copy as a track players can show "
                         "or hide (mov_text in .mp4/.m4v/.mov, WebVTT in .mkv/.webm); needs --annotate")
     parser.add_argument("--records", choices=("frame", "segment"), default="frame",
                         help="what one JSON Lines / CSV record describes: a frame (default) or a segment (a cue)")
-    parser.add_argument("--min-duration", type=real_number(0, unit="number of seconds"), default=0.5, metavar="S",
+    parser.add_argument("--min-duration", type=seconds(0), default=0.5, metavar="S",
                         help="shortest change of caption that starts a new cue, in seconds (default: 0.5)")
     add_optional_value(parser, "--summary-plot", metavar="PNG",
                         help="also save a timeline of each face's emotions (.png, .svg, .pdf); "
@@ -162,7 +162,7 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS") or None, metavar="HOST:PORT",
                        help="run the tasks on a running Ray cluster, the address `ray start --head` prints "
                        "(default: $RAY_ADDRESS; none: a Ray started here)")
-    group.add_argument("--chunk-seconds", type=real_number(1, unit="number of seconds"), default=None, metavar="S",
+    group.add_argument("--chunk-seconds", type=seconds(1), default=None, metavar="S",
                        help="with Ray, cut videos into chunks of about S seconds, transcribed in parallel and "
                        "stitched (default: 60)")
 

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from emocap.atomic import atomic_path
@@ -126,10 +127,9 @@ class AnnotatedVideoWriter:
             stack.callback(container.close)
             rate = Fraction(self.fps).limit_denominator(1001)
             video = container.add_stream(self.format.video_codec, rate=rate)
-            video.width, video.height = self.frame_size
-            # H.264 and VP9 in yuv420p need even sides; odd ones are cropped by a pixel when frames come in.
-            video.width -= video.width % 2
-            video.height -= video.height % 2
+            # H.264 and VP9 in yuv420p need even sides: an odd one grows by a copy of its last row or
+            # column as frames come in (cropping it instead left nothing of a video 1 pixel wide).
+            video.width, video.height = (side + side % 2 for side in self.frame_size)
             video.pix_fmt = "yuv420p"
             self._time_base = 1 / rate if self.format.constant_rate else TIME_BASE
             video.codec_context.time_base = self._time_base
@@ -165,8 +165,9 @@ class AnnotatedVideoWriter:
         self._last_s = seconds
         pts = max(round(seconds / self._time_base), self._last_pts + 1)  # strictly increasing, as encoders need
         self._last_pts = pts
-        even = frame_bgr[: self._video.height, : self._video.width]
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="bgr24")
+        if width % 2 or height % 2:
+            frame_bgr = cv2.copyMakeBorder(frame_bgr, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_bgr), format="bgr24")
         frame.pts, frame.time_base = pts, self._time_base
         if self._audio is not None:  # interleave: the sound up to this frame goes in before it
             self._audio.mux_until(seconds)

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from emocap.errors import ModelError
 from emocap.types import FrameResult
 from emocap.web.origins import OriginPolicy, parse_origin
 from emocap.web.protocol import FrameDecoder, UnsupportedFrame, result_message
@@ -169,6 +170,10 @@ class CaptionServer:
                     )
                 except UnsupportedFrame as error:
                     await connection.close(CloseCode.UNSUPPORTED_DATA, close_reason(str(error)))
+                    return
+                except ModelError as error:  # the model's fault, not the page's: said on both sides, in a line
+                    logger.error("emocap serve: error: %s", error)
+                    await connection.close(CloseCode.INTERNAL_ERROR, close_reason(str(error)))
                     return
                 answer["timings_ms"]["server"] = round((time.perf_counter() - received) * 1000, 2)
                 await connection.send(json.dumps(answer, separators=(",", ":")))
