@@ -3,9 +3,14 @@ its errors are one line: issue 30's points 1, 5 and 6 (argparse, --report, a ful
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from test_transcribe_command import HAPPY_THEN_ANGRY, files_in, pipeline, write_clip  # noqa: F401 (a fixture)
+from test_transcribe_command import run as run_transcribe
 
 from emocap.cli import main
+from emocap.errors import OutputError
 
 
 @pytest.mark.parametrize("argv, begins", [
@@ -30,3 +35,19 @@ def test_help_still_prints_the_usage(capsys):
         main(["transcribe", "--help"])
     assert stopped.value.code == 0
     assert capsys.readouterr().out.startswith("usage: emocap transcribe [-h]")
+
+
+@pytest.mark.parametrize("name", ["r.txt", "r", "r.html.bak"])
+def test_a_report_not_named_html_is_refused_before_any_work(tmp_path, pipeline, name):
+    """--report r.txt wrote HTML under any extension, where --summary-plot p.txt is refused."""
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    with pytest.raises(OutputError, match=rf"cannot write report {re.escape(repr(str(tmp_path / name)))}: .* "
+                       r"is not a web page; use \.html or \.htm"):
+        run_transcribe([clip, "--report", tmp_path / name])
+    assert pipeline.frames == 0 and files_in(tmp_path) == ["talk.avi"]
+
+
+def test_a_report_named_htm_is_written(tmp_path, pipeline):
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    assert run_transcribe([clip, "--report", tmp_path / "r.HTM"]) == 0
+    assert (tmp_path / "r.HTM").read_text().lower().startswith("<!doctype html>")
