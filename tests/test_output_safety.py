@@ -4,7 +4,12 @@ its errors are one line: issue 30's points 1, 5 and 6 (argparse, --report, a ful
 from __future__ import annotations
 
 import re
+import resource
+import subprocess
+import sys
 
+import cv2
+import numpy as np
 import pytest
 from test_transcribe_command import HAPPY_THEN_ANGRY, files_in, pipeline, write_clip  # noqa: F401 (a fixture)
 from test_transcribe_command import run as run_transcribe
@@ -51,3 +56,24 @@ def test_a_report_named_htm_is_written(tmp_path, pipeline):
     clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
     assert run_transcribe([clip, "--report", tmp_path / "r.HTM"]) == 0
     assert (tmp_path / "r.HTM").read_text().lower().startswith("<!doctype html>")
+
+
+def limit_file_size(size: int):
+    """For a subprocess: files it writes cannot grow past `size` bytes (EFBIG, as a full disk gives
+    ENOSPC; Python ignores the SIGXFSZ that comes with it)."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return apply
+
+
+def test_an_annotated_photo_that_cannot_be_written_is_one_line_with_the_reason(tmp_path):
+    """libpng printed its own "libpng error: Write Error" line, then ours had no reason."""
+    photo = tmp_path / "noise.png"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
+    target = tmp_path / "out.png"
+    done = subprocess.run([sys.executable, "-m", "emocap", "image", str(photo), "--annotate", str(target)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size(4096))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"emocap image: error: cannot write {str(target)!r}: File too large"]
+    assert files_in(tmp_path) == ["noise.png"]
