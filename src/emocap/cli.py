@@ -38,8 +38,19 @@ Run `emocap COMMAND --help` for the options of each command.
 """
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line that points at --help, not the usage block and then the line.
+
+    Subcommand parsers are made by the same class (argparse's subparsers take the parent's), so every
+    command gets it; --help prints as before.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="emocap",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -98,15 +98,16 @@ def write_image(path: str | os.PathLike, image_bgr) -> Path:
     from emocap.atomic import atomic_path
 
     target = Path(path)
+    # Encoded in memory and written by Python: a full disk is then an OSError that atomic_path
+    # words with its reason, where cv2.imwrite let libpng print its own line and said only False,
+    # and cv2.imwrite crashes the process on a name that is not UTF-8 (a segfault).
+    try:
+        encoded, data = cv2.imencode(target.suffix, image_bgr)
+    except cv2.error as error:  # no writer for the suffix, an empty image
+        reason = getattr(error, "err", None) or first_line(error)
+        raise OutputError(f"cannot write image {str(target)!r}: {reason}") from None
+    if not encoded:
+        raise OutputError(f"cannot write image {str(target)!r}: it could not be encoded as {target.suffix}")
     with atomic_path(target) as temporary:
-        try:
-            # Encoded here and written by Python: cv2.imwrite crashes the process on a name that is not
-            # UTF-8 (a segfault), and cannot write non-ASCII names on Windows.
-            written, data = cv2.imencode(target.suffix, image_bgr)
-        except cv2.error as error:  # no writer for the suffix, an empty image
-            reason = getattr(error, "err", None) or first_line(error)
-            raise OutputError(f"cannot write image {str(target)!r}: {reason}") from None
-        if not written:
-            raise OutputError(f"cannot write image {str(target)!r}")
         temporary.write_bytes(data.tobytes())
     return target

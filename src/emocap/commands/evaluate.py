@@ -94,6 +94,18 @@ def _plots_dir(args: argparse.Namespace) -> Path | None:
     return beside / f"evaluation-{_model_name(args.model)}"
 
 
+def _check_inputs_untouched(args: argparse.Namespace, plots_dir: Path | None) -> None:
+    """Refuse outputs that would overwrite or add to what the user gave (a dataset folder counts its PNGs)."""
+    from emocap.outputs.files import check_named_outputs
+
+    inputs = {"--data": args.data, "--model": args.model, "--votes": args.votes}
+    check_named_outputs({"--json": args.json}, inputs)
+    if plots_dir is not None:
+        named = "--plots" if args.plots else "the plots folder"
+        hint = "" if args.plots else " (choose another with --plots, or --no-plots)"
+        check_named_outputs({named: plots_dir}, inputs, hint=hint)
+
+
 def _prepare_outputs(args: argparse.Namespace, plots_dir: Path | None) -> None:
     """Fail on unwritable outputs before minutes of classifying, not after."""
     if args.json and not Path(args.json).parent.is_dir():
@@ -122,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     args.model = chosen_model(args)
     if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
         raise ModelError(f"model not found: {args.model!r}")
+    _check_inputs_untouched(args, _plots_dir(args))
     started = time.perf_counter()
     test = load_fer2013(args.data, "test")
     load_s = time.perf_counter() - started

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int
 from emocap.errors import EmocapError
-from emocap.training.defaults import DEFAULT_CALIBRATION_FACES
+from emocap.training.defaults import DEFAULT_CALIBRATION_FACES, INT8_SUFFIX
 
 EPILOG = """\
 The ONNX model carries its class names, input size, channels and normalisation
@@ -53,17 +53,21 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from emocap.training import export
-    except ImportError as error:
-        raise EmocapError(f"export needs PyTorch and onnx: pip install 'emocap[train]' ({error.name} is missing)") from None
-    from emocap.datasets import load_fer2013
+    from emocap.outputs.files import check_named_outputs
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
     if not checkpoint.is_file():
         raise EmocapError(f"checkpoint not found: {str(checkpoint)!r}")
     if output.suffix != ".onnx":
         raise EmocapError(f"output must end in .onnx, got {str(output)!r}")
+    outputs = [("-o", output)] + ([] if args.no_int8 else [("-o", output.with_suffix(INT8_SUFFIX))])
+    check_named_outputs(outputs, {"the checkpoint": checkpoint, "--data": args.data})
+    try:
+        from emocap.training import export
+    except ImportError as error:
+        raise EmocapError(f"export needs PyTorch and onnx: pip install 'emocap[train]' ({error.name} is missing)") from None
+    from emocap.datasets import load_fer2013
+
     train = load_fer2013(args.data, "train")
     public = load_fer2013(args.data, "PublicTest")
     try:

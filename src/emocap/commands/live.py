@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_window:
         if not args.snapshot_dir.is_dir():
             raise OutputError(f"snapshot folder {str(args.snapshot_dir)!r} does not exist")
+        check_snapshots_beside(args.source, args.snapshot_dir)
     check_pipeline_options(args)
     unreadable: list[SourceError] = []
 
@@ -123,6 +124,15 @@ def print_json_lines(source, pipeline, max_frames: int | None) -> int:
         # The reader went away (e.g. `| head`); stop quietly, and keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return count
+
+
+def check_snapshots_beside(source: str | None, snapshot_dir: Path) -> None:
+    """Refuse to save snapshots into the folder of photos being played (they would join the user's photos)."""
+    from emocap.outputs.files import check_named_outputs
+
+    folder = source if source is not None and Path(source).is_dir() else None
+    check_named_outputs({"--snapshot-dir": snapshot_dir}, {"--source": folder},
+                        hint=" (choose another with --snapshot-dir)")
 
 
 def has_display() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int, real_number, whole_number
 from emocap.errors import EmocapError
@@ -124,7 +125,23 @@ def _model_path(name: str | None) -> str | None:
     return name
 
 
+RUN_FILES = ("config.json", "curves.csv", "curves.png", "last.pt", "best.pt")
+"""What a run writes into its folder (`emocap.training.trainer.train`)."""
+
+
+def check_inputs_untouched(args: argparse.Namespace, out: str) -> None:
+    """Refuse a run folder that would add to the dataset folder or overwrite a file given as input
+    (a --init-from best.pt in it is overwritten at the first epoch's end)."""
+    from emocap.outputs.files import check_named_outputs
+
+    inputs = {"--data": args.data, "--votes": args.votes, "--teacher": _model_path(args.teacher),
+              "--init-from": _model_path(args.init_from)}
+    check_named_outputs({"--out": out}, {"--data": args.data})
+    check_named_outputs([("--out", Path(out) / name) for name in RUN_FILES], inputs)
+
+
 def run(args: argparse.Namespace) -> int:
+    check_inputs_untouched(args, args.out or f"runs/{args.preset}")
     try:
         from emocap.training.config import resolve_preset
         from emocap.training.trainer import train

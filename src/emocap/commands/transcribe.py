@@ -171,7 +171,7 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     """Each video's output paths, checked before any work: formats known, no clashes, folders there."""
     from emocap.outputs.files import check_folders, check_outputs
     from emocap.outputs.registry import WRITERS, writer_class
-    from emocap.outputs.report import REPORT_SUFFIX
+    from emocap.outputs.report import REPORT_SUFFIX, check_report_path
     from emocap.outputs.summary import check_plot_path
     from emocap.outputs.video import VIDEO_FORMATS, video_format
 
@@ -209,6 +209,8 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
             video_format(annotated, subtitles=args.embed_subtitles)
         if timeline is not None:
             check_plot_path(timeline)
+        if report is not None:
+            check_report_path(report)
         plans.append(OutputPlan(video, transcripts, annotated, timeline, report))
 
     check_outputs(((plan.video, plan.paths) for plan in plans), noun="video", verb="transcribes")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from emocap.errors import OutputError
@@ -16,12 +17,24 @@ def is_annotated_copy(path: Path) -> bool:
     return Path(path).stem.endswith(ANNOTATED_STEM)
 
 
+def change_to_input(output: Path, given: Path) -> str | None:
+    """How writing `output` would change `given`, something the user gave: "overwrite" when they are one
+    file (however named: links and hard links too), "add to" when `given` is a folder that `output` is
+    in, or is; None when it leaves `given` alone. The one rule every command's outputs are checked by."""
+    output, given = Path(output), Path(given)
+    written, read = output.resolve(), given.resolve()
+    if written == read or (output.exists() and given.exists() and os.path.samefile(output, given)):
+        return "add to" if given.is_dir() else "overwrite"
+    if given.is_dir() and written.is_relative_to(read):
+        return "add to"
+    return None
+
+
 def check_outputs(plans: Iterable[tuple[Path, Sequence[Path]]], *, noun: str, verb: str) -> None:
-    """OutputError unless every output is safe to write: none is an input, no two coincide.
+    """OutputError unless every output is safe to write: none changes an input, no two coincide.
 
     `plans` pairs each input with the outputs made from it; `noun` and `verb` name
     them in messages ("the photo it annotates", "the video it transcribes").
-    Paths are compared resolved, so `./a.png`, `a.png` and links to it are one file.
     Only the same input given twice may name the same output: it would be written the same.
     """
     plans = [(source, tuple(outputs)) for source, outputs in plans]
@@ -30,12 +43,8 @@ def check_outputs(plans: Iterable[tuple[Path, Sequence[Path]]], *, noun: str, ve
     for number, (source, outputs) in enumerate(plans):
         source_key = source.resolve()
         for path in outputs:
+            _check_against_inputs(path, source, inputs.values(), noun=noun, verb=verb)
             key = path.resolve()
-            if key == source_key:
-                raise OutputError(f"output {str(path)!r} would overwrite the {noun} it {verb}")
-            if key in inputs:
-                named = "" if str(inputs[key]) == str(path) else f" {str(inputs[key])!r}"
-                raise OutputError(f"output {str(path)!r} would overwrite another {noun}{named} given as input")
             if key in written_by:
                 earlier_number, earlier = written_by[key]
                 if earlier_number == number:
@@ -46,6 +55,38 @@ def check_outputs(plans: Iterable[tuple[Path, Sequence[Path]]], *, noun: str, ve
                         f"(from {str(inputs[earlier])!r} and {str(source)!r})"
                     )
             written_by[key] = (number, source_key)
+
+
+def _check_against_inputs(path: Path, source: Path, inputs: Iterable[Path], *, noun: str, verb: str) -> None:
+    if change := change_to_input(path, source):
+        raise OutputError(f"output {str(path)!r} would {change} the {noun} it {verb}")
+    for other in inputs:
+        if change := change_to_input(path, other):
+            named = "" if str(other) == str(path) else f" {str(other)!r}"
+            raise OutputError(f"output {str(path)!r} would {change} another {noun}{named} given as input")
+
+
+NamedPaths = Mapping[str, str | os.PathLike | None] | Iterable[tuple[str, str | os.PathLike | None]]
+
+
+def check_named_outputs(outputs: NamedPaths, inputs: NamedPaths, *, hint: str = "") -> None:
+    """OutputError if an output changes an input (`change_to_input`), each named by its option, as
+    `{"--json": path}` and `{"--data": path, "--model": path}`, or as (name, path) pairs when one option
+    names several files (None: not given). `hint` ends the message: what to do instead."""
+    given = [(name, Path(path)) for name, path in _pairs(inputs) if path is not None]
+    for output_name, output in _pairs(outputs):
+        if output is None:
+            continue
+        for input_name, path in given:
+            change = change_to_input(Path(output), path)
+            if change is None:
+                continue
+            target = f"the {input_name} folder" if change == "add to" else input_name
+            raise OutputError(f"{output_name} {str(output)!r} would {change} {target} {str(path)!r}{hint}")
+
+
+def _pairs(paths: NamedPaths):
+    return paths.items() if isinstance(paths, Mapping) else paths
 
 
 def check_folders(paths: Iterable[Path]) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocap.errors import OutputError
 from emocap.labels import VALENCE_COLOURS_HEX, VALENCES, class_colours
 from emocap.outputs.captions import face_numbers
 from emocap.outputs.records import segment_record
@@ -27,6 +28,16 @@ from emocap.outputs.writer import TranscriptWriter
 from emocap.types import FrameResult
 
 REPORT_SUFFIX = ".html"
+REPORT_SUFFIXES = (REPORT_SUFFIX, ".htm")
+"""What a browser opens as a web page from a file, by its name."""
+
+
+def check_report_path(path: str | os.PathLike) -> None:
+    """OutputError unless the page's name ends as a web page's does (a browser would show r.txt as text)."""
+    suffix = Path(path).suffix
+    if suffix.lower() not in REPORT_SUFFIXES:
+        shown = repr(suffix) if suffix else "no extension"
+        raise OutputError(f"cannot write report {str(path)!r}: {shown} is not a web page; use .html or .htm")
 
 
 def clock(seconds: float) -> str:

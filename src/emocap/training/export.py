@@ -19,6 +19,7 @@ from emocap.labels import LABEL_SETS
 from emocap.onnx_session import open_session
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
+from emocap.training.defaults import INT8_SUFFIX
 from emocap.training.model import EmotionNet, LogitsAndEmbedding, read_checkpoint
 from emocap.training.quantization import (
     DEFAULT_CALIBRATION_FACES,
@@ -153,7 +154,7 @@ def export_with_int8(
     first_split = next(iter(check_splits.values()))
     report = export_onnx(checkpoint, output, sample_faces=first_split.images[:64], mirror=mirror)
     _, _, preprocess, _ = load_checkpoint(checkpoint)
-    int8_path = output.with_suffix(".int8.onnx")
+    int8_path = output.with_suffix(INT8_SUFFIX)
     quantize_int8(output, int8_path, calibration_faces=calibration_faces(train, calibration_count), preprocess=preprocess)
     figures: dict = {
         "fp32_path": str(output), "int8_path": str(int8_path), "parity_max_abs_diff": report.parity_max_abs_diff,

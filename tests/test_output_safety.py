@@ -1,0 +1,185 @@
+"""What a run writes never touches what the user gave, is all there or not there at all, and
+its errors are one line: issue 30's points 1, 5 and 6 (argparse, --report, a full disk)."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fer_fixtures import fer_csv_rows, write_fer_csv, write_fer_folder
+from test_transcribe_command import HAPPY_THEN_ANGRY, files_in, pipeline, write_clip  # noqa: F401 (a fixture)
+from test_transcribe_command import run as run_transcribe
+
+from emocap.classifier import BUILTIN_MODEL
+from emocap.cli import main
+from emocap.errors import OutputError
+
+
+@pytest.mark.parametrize("argv, begins", [
+    (["transcribe", "talk.mp4", "--min-duration", "soon"],
+     "emocap transcribe: error: argument --min-duration: expected a number of seconds, got 'soon'"),
+    (["image"], "emocap image: error: the following arguments are required: PATH"),
+    (["dance"], "emocap: error: argument COMMAND: invalid choice: 'dance'"),  # the choices' quoting is Python's
+])
+def test_a_usage_error_is_one_line_that_points_at_help(argv, begins, capsys):
+    """Every argparse error printed the whole usage block before its one line."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    command = begins.split(": error:")[0]
+    assert captured.err.startswith(begins) and captured.err.endswith(f" (see {command} --help)\n")
+
+
+def test_help_still_prints_the_usage(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["transcribe", "--help"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: emocap transcribe [-h]")
+
+
+@pytest.mark.parametrize("name", ["r.txt", "r", "r.html.bak"])
+def test_a_report_not_named_html_is_refused_before_any_work(tmp_path, pipeline, name):
+    """--report r.txt wrote HTML under any extension, where --summary-plot p.txt is refused."""
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    with pytest.raises(OutputError, match=rf"cannot write report {re.escape(repr(str(tmp_path / name)))}: .* "
+                       r"is not a web page; use \.html or \.htm"):
+        run_transcribe([clip, "--report", tmp_path / name])
+    assert pipeline.frames == 0 and files_in(tmp_path) == ["talk.avi"]
+
+
+def test_a_report_named_htm_is_written(tmp_path, pipeline):
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    assert run_transcribe([clip, "--report", tmp_path / "r.HTM"]) == 0
+    assert (tmp_path / "r.HTM").read_text().lower().startswith("<!doctype html>")
+
+
+def limit_file_size(size: int):
+    """For a subprocess: files it writes cannot grow past `size` bytes (EFBIG, as a full disk gives
+    ENOSPC; Python ignores the SIGXFSZ that comes with it)."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return apply
+
+
+def test_an_annotated_photo_that_cannot_be_written_is_one_line_with_the_reason(tmp_path):
+    """libpng printed its own "libpng error: Write Error" line, then ours had no reason."""
+    photo = tmp_path / "noise.png"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
+    target = tmp_path / "out.png"
+    done = subprocess.run([sys.executable, "-m", "emocap", "image", str(photo), "--annotate", str(target)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size(4096))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"emocap image: error: cannot write {str(target)!r}: File too large"]
+    assert files_in(tmp_path) == ["noise.png"]
+
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` and its bytes: what a refused run must leave exactly as it was."""
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def no_evaluation(monkeypatch):
+    """The test set is never classified: a clash is refused before the long part."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the outputs were not checked before the test set was classified")
+
+    monkeypatch.setattr("emocap.evaluation.report.evaluate_test_set", refuse)
+
+
+def evaluate_error(capfd, *argv) -> list[str]:
+    assert main(["evaluate", "--no-tsne", *map(str, argv)]) == 2
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    return captured.err.splitlines()
+
+
+def test_evaluate_json_never_overwrites_the_data_model_or_votes(tmp_path, capfd, no_evaluation):
+    """`--data fer.csv --json fer.csv` exited 0 and the dataset was JSON; so was `--model m.onnx --json m.onnx`."""
+    data = write_fer_csv(tmp_path / "fer.csv", fer_csv_rows(faces_per_split=1))
+    model = tmp_path / "m.onnx"
+    shutil.copyfile(BUILTIN_MODEL, model)
+    votes = tmp_path / "votes.csv"
+    votes.write_text("Usage,Image name,neutral\n")
+    alias = tmp_path / "alias.csv"
+    os.link(data, alias)  # another name for the same file
+    before = tree(tmp_path)
+    given = ["--data", data, "--model", model, "--votes", votes, "--no-plots"]
+    for target, named in ((data, f"--data {str(data)!r}"), (alias, f"--data {str(data)!r}"),
+                          (model, f"--model {str(model)!r}"), (votes, f"--votes {str(votes)!r}")):
+        assert evaluate_error(capfd, *given, "--json", target) == [
+            f"emocap evaluate: error: --json {str(target)!r} would overwrite {named}"]
+    assert tree(tmp_path) == before
+
+
+def test_evaluate_adds_nothing_to_a_dataset_folder(tmp_path, capfd, monkeypatch, no_evaluation):
+    """`--plots data/test/happy` added PNGs that the next evaluate counted as faces (12 -> 16)."""
+    data = tmp_path / "fer"
+    write_fer_folder(data)
+    before = tree(tmp_path)
+    inside = data / "test" / "happy"
+    assert evaluate_error(capfd, "--data", data, "--plots", inside) == [
+        f"emocap evaluate: error: --plots {str(inside)!r} would add to the --data folder {str(data)!r}"]
+    assert evaluate_error(capfd, "--data", data, "--no-plots", "--json", data / "e.json") == [
+        f"emocap evaluate: error: --json {str(data / 'e.json')!r} would add to the --data folder {str(data)!r}"]
+    monkeypatch.chdir(data)  # the default plots folder, evaluation-builtin/, would be made here
+    assert evaluate_error(capfd, "--data", ".") == [
+        "emocap evaluate: error: the plots folder 'evaluation-builtin' would add to the --data folder '.' "
+        "(choose another with --plots, or --no-plots)"]
+    assert tree(tmp_path) == before and sorted(p.name for p in data.iterdir()) == ["test", "train"]
+
+
+def test_a_training_run_folder_adds_nothing_to_the_data_and_overwrites_no_checkpoint_given(tmp_path, capsys):
+    data = tmp_path / "fer"
+    write_fer_folder(data)
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "best.pt").write_bytes(b"the checkpoint this run starts from")
+    before = tree(tmp_path)
+    assert main(["train", "--data", str(data), "--out", str(data / "run")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emocap train: error: --out {str(data / 'run')!r} would add to the --data folder {str(data)!r}"]
+    assert main(["train", "--data", str(data), "--out", str(earlier), "--init-from", str(earlier / "best.pt")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emocap train: error: --out {str(earlier / 'best.pt')!r} would overwrite --init-from "
+        f"{str(earlier / 'best.pt')!r}"]
+    assert tree(tmp_path) == before and not (data / "run").exists()
+
+
+def test_an_export_adds_nothing_to_the_data(tmp_path, capsys):
+    data = tmp_path / "fer"
+    write_fer_folder(data)
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(b"a checkpoint")
+    before = tree(tmp_path)
+    assert main(["export", str(checkpoint), "-o", str(data / "m.onnx"), "--data", str(data)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emocap export: error: -o {str(data / 'm.onnx')!r} would add to the --data folder {str(data)!r}"]
+    assert tree(tmp_path) == before
+
+
+def test_live_snapshots_are_not_added_to_the_folder_it_plays(tmp_path, capsys, monkeypatch):
+    cv2.imwrite(str(tmp_path / "1.png"), np.full((60, 80, 3), 90, np.uint8))
+    monkeypatch.setattr("emocap.commands.live.has_display", lambda: True)
+    monkeypatch.setattr("emocap.commands.live.open_requested_source", refuse_to_open)
+    monkeypatch.chdir(tmp_path)
+    assert main(["live", "--source", "."]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "emocap live: error: --snapshot-dir '.' would add to the --source folder '.' (choose another with "
+        "--snapshot-dir)"]
+
+
+def refuse_to_open(*args, **kwargs):
+    raise AssertionError("the source was opened before the outputs were checked")
