@@ -38,6 +38,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from emocap.errors import EmocapError, ModelError, SourceError
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.types import Faces, FrameResult
 
 DEFAULT_CHUNK_S = 60.0
@@ -129,6 +130,8 @@ class ChunkJob:
     pipeline: tuple[tuple[str, object], ...]
     """The keyword arguments of `Pipeline.build` (without the model), as the command line set them."""
     model: ModelOnWorkers = ModelOnWorkers()
+    max_side: int = DEFAULT_MAX_IMAGE_SIDE
+    """Largest frame, in pixels per side, that the video may have (--max-image-side)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,23 +238,27 @@ class VideoFacts:
     size: tuple[int, int]
 
 
-def probe_video(video: str | Path, *, start_s: float = 0.0, end_s: float | None = None) -> VideoFacts:
-    """Open the video at `start_s` and decode one frame (SourceError when it cannot be read)."""
+def probe_video(
+    video: str | Path, *, start_s: float = 0.0, end_s: float | None = None, max_side: int = DEFAULT_MAX_IMAGE_SIDE,
+) -> VideoFacts:
+    """Open the video at `start_s` and decode one frame (SourceError when it cannot be read or its
+    frames are larger than `max_side` pixels per side)."""
     from emocap.sources import open_path
 
-    with open_path(video, start_s=start_s, end_s=end_s) as source:
+    with open_path(video, start_s=start_s, end_s=end_s, max_image_side=max_side) as source:
         first = next(iter(source))
         return VideoFacts(source.fps, source.duration_s, first.time_s, source.size)
 
 
 def chunk_jobs(
     video: str | Path, facts: VideoFacts, chunks: Sequence[Chunk], pipeline: dict, model: ModelOnWorkers = ModelOnWorkers(),
+    max_side: int = DEFAULT_MAX_IMAGE_SIDE,
 ) -> list[ChunkJob]:
     """The tasks of one video: its chunks, each told where the next one's warm-up starts."""
     settings = tuple(sorted(pipeline.items()))
     return [
         ChunkJob(str(Path(video).resolve()), chunk, facts.first_time_s, facts.fps,
-                 chunks[i + 1].decode_from_s if i + 1 < len(chunks) else None, settings, model)
+                 chunks[i + 1].decode_from_s if i + 1 < len(chunks) else None, settings, model, max_side)
         for i, chunk in enumerate(chunks)
     ]
 
@@ -304,7 +311,7 @@ def _transcribe_chunk(job: ChunkJob, pipeline, embed) -> ChunkResult:
     warmup, kept = [], []
     looks = {"start": LookSums(), "end": LookSums()}
     period = pipeline.detect_every * pipeline.full_scan_every
-    with open_path(job.video, start_s=chunk.decode_from_s, end_s=chunk.end_s) as source:
+    with open_path(job.video, start_s=chunk.decode_from_s, end_s=chunk.end_s, max_image_side=job.max_side) as source:
         frames = schedule_aligned(source, first_time_s=job.first_time_s, fps=job.fps, period=period)
         for ordinal, (frame, detected) in enumerate(detected_frames(frames, pipeline, overlap=False)):
             result = pipeline.finish(detected, frame.time_s)

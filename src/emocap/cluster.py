@@ -123,7 +123,7 @@ class VideoWork:
 
 def plan_video(plan: OutputPlan, settings: TranscriptionSettings, cluster: ClusterSettings) -> VideoWork:
     """A video read (SourceError when it cannot be) and cut into its chunks."""
-    facts = probe_video(plan.video, start_s=settings.start_s, end_s=settings.end_s)
+    facts = probe_video(plan.video, start_s=settings.start_s, end_s=settings.end_s, max_side=settings.max_side)
     chunks = plan_chunks(settings.start_s, settings.end_s, facts.duration_s, chunk_s=cluster.chunk_s,
                          overlap_s=overlap_for(facts.fps, cluster.overlap_s))
     return VideoWork(plan, facts, chunks)
@@ -151,7 +151,7 @@ def transcribe_on_ray(
         # Made as they are sent, in order, so that videos finish in order and an archive's million
         # chunks are never all in memory.
         jobs = (((work, index), job) for work in works for index, job in
-                enumerate(chunk_jobs(work.plan.video, work.facts, work.chunks, worker_settings, model)))
+                enumerate(chunk_jobs(work.plan.video, work.facts, work.chunks, worker_settings, model, settings.max_side)))
         finished = 0
         with progress_bar(works, enabled=settings.progress) as progress:
             for (work, index), outcome in run_tasks(ray, task, jobs, in_flight_limit(ray, cluster)):

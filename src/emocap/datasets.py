@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from emocap.errors import DataError, first_line
-from emocap.images import IMAGE_SUFFIXES
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, image_header
 from emocap.labels import FER2013_CSV_IDS, FER2013_LABELS, canonical_label
 from emocap.preprocessing import FER_SIZE
 
@@ -77,8 +77,9 @@ def _select_test_part(data: FerData, split: str) -> FerData:
     return data.subset(mask)
 
 
-def load_fer2013(path: str | Path, split: str = "test") -> FerData:
-    """Load a split from a Kaggle folder tree, a FER2013 CSV or a mosaic pack folder."""
+def load_fer2013(path: str | Path, split: str = "test", *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> FerData:
+    """Load a split from a Kaggle folder tree, a FER2013 CSV or a mosaic pack folder; a folder's
+    images larger than `max_side` pixels per side are refused from their headers."""
     _check_split(split)
     root = Path(path)
     if not root.exists():
@@ -92,10 +93,10 @@ def load_fer2013(path: str | Path, split: str = "test") -> FerData:
     csvs = sorted(root.glob("*.csv"))
     if not (root / "train").is_dir() and not (root / "test").is_dir() and len(csvs) == 1:
         return load_fer2013_csv(csvs[0], split)
-    return load_fer2013_folder(root, split)
+    return load_fer2013_folder(root, split, max_side=max_side)
 
 
-def load_fer2013_folder(root: str | Path, split: str = "test") -> FerData:
+def load_fer2013_folder(root: str | Path, split: str = "test", *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> FerData:
     _check_split(split)
     root = Path(root)
     folder = root / ("train" if split == "train" else "test")
@@ -117,7 +118,7 @@ def load_fer2013_folder(root: str | Path, split: str = "test") -> FerData:
                 continue
             if file.suffix.lower() not in IMAGE_SUFFIXES:
                 raise DataError(f"not an image file: {str(file)!r}")
-            images.append(_read_face(file))
+            images.append(_read_face(file, max_side))
             labels.append(label)
             files.append(f"{class_dir.name}/{file.name}")
     if not images:
@@ -126,8 +127,16 @@ def load_fer2013_folder(root: str | Path, split: str = "test") -> FerData:
     return _select_test_part(data, split)
 
 
-def _read_face(file: Path) -> np.ndarray:
+def _read_face(file: Path, max_side: int) -> np.ndarray:
     raw = np.fromfile(file, np.uint8)
+    try:  # the header's size, before cv2 takes the memory its pixels need
+        _, width, height = image_header(raw.tobytes())
+    except ImageError:  # no header Pillow reads: cv2 below says whether it is an image at all
+        width = height = 0
+    try:
+        check_picture_size(width, height, max_side)
+    except ImageError as error:
+        raise DataError(f"cannot read face {str(file)!r}: {error}") from None
     image = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE) if raw.size else None
     if image is None:
         raise DataError(f"unreadable image: {str(file)!r}")

@@ -1,9 +1,10 @@
 """Images in and out: which files are images, decoding within a size limit, writing whole files.
 
-One definition for every path that reads an image (`emocap image`, `live` over
-photos or folders, the web page's frames): the header is read first and an
+One definition for every path that reads a picture (`emocap image`, `live` over
+photos or folders, the web page's frames, the images of an `evaluate` folder,
+and through `check_picture_size` video files, cameras and streams): the header is read first and an
 image larger than `max_side` pixels per side is refused before any pixel
-memory is taken (a 1.2 MB PNG can claim 20000x20000 pixels, 1.2 GB decoded).
+memory is taken (an 875 KB PNG can claim 30000x30000 pixels).
 JPEG is decoded by Pillow, which reports a damaged file as an error instead of
 letting libjpeg print its own "Corrupt JPEG data" line; other formats by OpenCV.
 """
@@ -44,6 +45,15 @@ def check_bgr_frame(frame_bgr) -> np.ndarray:
     return np.ascontiguousarray(frame_bgr)
 
 
+def check_picture_size(width: int, height: int, max_side: int, what: str = "image") -> None:
+    """ImageError when a picture (an image, a video's frames) is larger than `max_side` pixels per
+    side: called with the sizes its header claims, before any pixel memory is taken."""
+    if max(width, height) > max_side:
+        raise ImageError(
+            f"{what} of {width}x{height} pixels is larger than {max_side} per side (--max-image-side raises the limit)"
+        )
+
+
 def image_header(data: bytes) -> tuple[str, int, int]:
     """(format, width, height) from an encoded image's header, without decoding its pixels."""
     try:
@@ -63,10 +73,7 @@ def decode_image(
     image_format, width, height = image_header(data)
     if formats is not None and image_format not in formats:
         raise ImageError(f"image format {image_format!r} is not one of {', '.join(sorted(formats))}")
-    if max(width, height) > max_side:
-        raise ImageError(
-            f"image of {width}x{height} pixels is larger than {max_side} per side (--max-image-side raises the limit)"
-        )
+    check_picture_size(width, height, max_side)
     if image_format == "JPEG":
         return _decode_jpeg(data)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from emocap.errors import SourceError, first_line
-from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size
 from emocap.images import read_image as decode_image_file
 
 # FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
@@ -191,9 +191,15 @@ class VideoFileSource(FrameSource):
     counted from its first frame: a stream whose start_time is 0.85 s gives 0.85 first, where the
     frame plays beside the sound; `start_s` and `end_s` are in the same times, whatever part is
     read. The first frame is decoded on opening, to fail early.
+    Frames larger than `max_side` pixels per side are refused from the stream's header, before
+    any is decoded, and from each frame's own size (a stream may change size mid-way), before
+    it is converted.
     """
 
-    def __init__(self, spec: str, path: str, *, start_s: float = 0.0, end_s: float | None = None) -> None:
+    def __init__(
+        self, spec: str, path: str, *, start_s: float = 0.0, end_s: float | None = None,
+        max_side: int = DEFAULT_MAX_IMAGE_SIDE,
+    ) -> None:
         import av
 
         if not (math.isfinite(start_s) and start_s >= 0):
@@ -208,6 +214,8 @@ class VideoFileSource(FrameSource):
             if not self._container.streams.video:
                 raise SourceError(f"cannot open video {spec!r}: it has no video stream")
             stream = self._container.streams.video[0]
+            self.spec, self._max_side = spec, max_side  # _check_size names it before FrameSource.__init__ runs
+            self._check_size(stream.codec_context.width, stream.codec_context.height)
             stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up on two cores
             self._time_base = stream.time_base
             self.start_time_s = float((stream.start_time or 0) * stream.time_base)
@@ -264,8 +272,15 @@ class VideoFileSource(FrameSource):
             if self.end_s is not None and time_s >= self.end_s:
                 self.end_reason = f"reached --end {self.end_s:g} s"
                 return None
+            self._check_size(frame.width, frame.height)
             self._frames_read += 1
             return frame.to_ndarray(format="bgr24"), time_s
+
+    def _check_size(self, width: int, height: int) -> None:
+        try:
+            check_picture_size(width, height, self._max_side, what="video frame")
+        except ImageError as error:
+            raise SourceError(f"cannot read video {self.spec!r}: {error}") from None
 
     def _note_end(self) -> None:
         self.end_reason = "end of video"
@@ -417,11 +432,11 @@ def open_source(
         raise SourceError(f"no source given ({spec!r}); use a camera index, a video, an image, a folder or 'screen'")
     spec = spec.strip()
     if spec.isdecimal() and spec.isascii():  # isdigit() also accepts '²', which int() refuses
-        return _open_capture(spec, int(spec), what=f"camera {spec}")
+        return _open_capture(spec, int(spec), what=f"camera {spec}", max_side=max_image_side)
     if _SCREEN_SPEC.fullmatch(spec):
         return ScreenSource(spec, parse_screen_spec(spec), max_fps=max_fps)
     if spec.lower().startswith(STREAM_SCHEMES):
-        return _open_capture(spec, spec, what="stream")
+        return _open_capture(spec, spec, what="stream", max_side=max_image_side)
     return open_path(spec, image_fps=image_fps, what="file, folder or camera", max_image_side=max_image_side,
                      on_unreadable_image=on_unreadable_image)
 
@@ -442,7 +457,7 @@ def open_path(
         raise SourceError(f"no such {what}: {spec!r}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequenceSource(spec, [path], fps=image_fps, max_side=max_image_side)
-    return VideoFileSource(spec, str(path), start_s=start_s, end_s=end_s)
+    return VideoFileSource(spec, str(path), start_s=start_s, end_s=end_s, max_side=max_image_side)
 
 
 def _region_on_screen(spec: str, region: ScreenRegion | None, monitors: list[dict]) -> ScreenRegion:
@@ -508,12 +523,17 @@ def read_image(path: Path, spec: str, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE)
         raise SourceError(f"cannot decode image {str(path)!r} (from {spec!r}): {error}") from None
 
 
-def _open_capture(spec: str, target: int | str, *, what: str) -> CaptureSource:
+def _open_capture(spec: str, target: int | str, *, what: str, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> CaptureSource:
     with _quiet_opencv():
         capture = cv2.VideoCapture(target)
     try:
         if not capture.isOpened():
             raise SourceError(_cannot_open(spec, what))
+        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        try:  # the size the camera or stream announces, before its first frame is read
+            check_picture_size(width, height, max_side, what="frame")
+        except ImageError as error:
+            raise SourceError(f"cannot read {what} {spec!r}: {error}") from None
         ok, first = capture.read()
         if not ok or first is None:
             raise SourceError(f"{what} {spec!r} opened but gave no frame")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from emocap.errors import DataError, EmocapError, SourceError
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.outputs.files import is_annotated_copy
 
 VIDEO_SUFFIXES = frozenset(
@@ -60,6 +61,8 @@ class TranscriptionSettings:
     embed_subtitles: bool = False
     """Put the captions in the annotated copy as a subtitle track too."""
     run_info: tuple[tuple[str, str], ...] = ()
+    max_side: int = DEFAULT_MAX_IMAGE_SIDE
+    """Largest frame, in pixels per side, that a video may have (checked before decoding)."""
     """How the run was made (model, settings, version), as the --report page shows it."""
 
 
@@ -97,7 +100,9 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
 
     last_time = settings.start_s
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(open_path(plan.video, start_s=settings.start_s, end_s=settings.end_s))
+        source = stack.enter_context(open_path(
+            plan.video, start_s=settings.start_s, end_s=settings.end_s, max_image_side=settings.max_side
+        ))
         fps = source.fps or FALLBACK_FPS
         outputs = open_outputs(stack, plan, settings, fps=fps, frame_size=source.size)
         progress = stack.enter_context(tqdm(
@@ -139,7 +144,9 @@ def write_transcript(
     with contextlib.ExitStack() as stack:
         outputs = open_outputs(stack, plan, settings, fps=fps, frame_size=frame_size)
         images = iter(()) if plan.annotated is None else (
-            frame.image_bgr for frame in stack.enter_context(open_path(plan.video, start_s=settings.start_s, end_s=settings.end_s))
+            frame.image_bgr for frame in stack.enter_context(open_path(
+                plan.video, start_s=settings.start_s, end_s=settings.end_s, max_image_side=settings.max_side
+            ))
         )
         for result in results:
             outputs.add(next(images, None), result)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, whole_number
-from emocap.commands.options import add_lift_light_option, add_model_choice, chosen_model
+from emocap.commands.options import add_image_limit_option, add_lift_light_option, add_model_choice, chosen_model
 from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
@@ -60,6 +60,7 @@ def add_parser(subparsers) -> None:
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
     add_model_choice(parser)
     add_lift_light_option(parser)
+    add_image_limit_option(parser)
     parser.add_argument("--json", default=None, metavar="FILE", help="also write all results (and timings) as JSON to FILE")
     parser.add_argument("--plots", default=None, metavar="DIR",
                         help="folder for the PNG figures (default: evaluation-<model name>/, see below)")
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"model not found: {args.model!r}")
     _check_inputs_untouched(args, _plots_dir(args))
     started = time.perf_counter()
-    test = load_fer2013(args.data, "test")
+    test = load_fer2013(args.data, "test", max_side=args.max_image_side)
     load_s = time.perf_counter() - started
     classifier = EmotionClassifier(args.model, lift_light=args.lift_light)
     votes = None
@@ -244,7 +245,7 @@ def _embed_train_sample(classifier, args: argparse.Namespace):
     from emocap.evaluation.report import predict_faces
     from emocap.evaluation.tsne import stratified_sample
 
-    train = load_fer2013(args.data, "train")
+    train = load_fer2013(args.data, "train", max_side=args.max_image_side)
     sample = train.subset(stratified_sample(train.labels, args.tsne_train, seed=args.seed))
     return predict_faces(
         classifier, sample, batch_size=args.batch_size, with_embeddings=True, progress=True, description="train sample"

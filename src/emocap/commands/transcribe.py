@@ -9,7 +9,7 @@ from contextlib import closing
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, add_optional_value, positive_int, seconds
-from emocap.commands.options import add_pipeline_options, build_pipeline, pipeline_settings
+from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline, pipeline_settings
 from emocap.errors import EmocapError, OutputError
 from emocap.outputs.files import ANNOTATED_STEM
 from emocap.transcription import (
@@ -149,6 +149,7 @@ def add_parser(subparsers) -> None:
                         "interrupted command again with --resume to go on where it stopped")
     add_cluster_options(parser)
     add_pipeline_options(parser)
+    add_image_limit_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -231,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
     settings = TranscriptionSettings(
         records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial,
         embed_subtitles=args.embed_subtitles, run_info=run_info(args), start_s=args.start, end_s=args.end,
+        max_side=args.max_image_side,
     )
     cluster = cluster_settings(args, plans, settings)
     pipeline = build_pipeline(args)  # on the driver too: options and model checked before any task is sent
