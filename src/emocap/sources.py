@@ -250,7 +250,7 @@ class VideoFileSource(FrameSource):
         if duration and fps:
             last = self.start_time_s + duration
             end = last if self.end_s is None else min(self.end_s, last)
-            return max(round((end - max(self.start_s, self.start_time_s)) * fps), 0)
+            return round(max(end - max(self.start_s, self.start_time_s), 0.0) * fps)  # clamped first: -1e308 x fps is -inf
         return None
 
     def _read(self) -> tuple[np.ndarray, float] | None:
