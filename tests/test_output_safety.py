@@ -3,12 +3,15 @@ its errors are one line: issue 30's points 1, 5 and 6 (argparse, --report, a ful
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -18,9 +21,12 @@ from fer_fixtures import fer_csv_rows, write_fer_csv, write_fer_folder
 from test_transcribe_command import HAPPY_THEN_ANGRY, files_in, pipeline, write_clip  # noqa: F401 (a fixture)
 from test_transcribe_command import run as run_transcribe
 
+from emocap.atomic import atomic_text
 from emocap.classifier import BUILTIN_MODEL
 from emocap.cli import main
-from emocap.errors import OutputError
+from emocap.errors import OutputError, SourceError
+from emocap.outputs.records import JsonLinesWriter
+from emocap.outputs.subtitles import WebVTTWriter
 
 
 @pytest.mark.parametrize("argv, begins", [
@@ -183,3 +189,64 @@ def test_live_snapshots_are_not_added_to_the_folder_it_plays(tmp_path, capsys, m
 
 def refuse_to_open(*args, **kwargs):
     raise AssertionError("the source was opened before the outputs were checked")
+
+
+def fail_with_a_full_disk(self) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def terminate_here(self) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # the handler of `emocap` raises where the program is
+    time.sleep(1)
+
+
+@pytest.mark.parametrize("writer, failure, code", [
+    (JsonLinesWriter, fail_with_a_full_disk, 2),
+    (WebVTTWriter, terminate_here, 128 + signal.SIGTERM),
+])
+def test_a_run_that_fails_at_its_last_output_leaves_none_of_them(tmp_path, pipeline, monkeypatch, writer, failure,
+                                                                  code):
+    """`-o a.jsonl --annotate a.mp4` on a nearly full disk failed on the JSON Lines and left the MP4;
+    SIGTERM at the end of a run left the timeline PNG."""
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    (tmp_path / "t.vtt").write_text("WEBVTT\n\nan older transcript, kept\n")
+    monkeypatch.setattr(writer, "end", failure)
+    outputs = ["-o", tmp_path / "t.vtt", "-o", tmp_path / "t.jsonl", "--annotate", tmp_path / "t.mp4",
+               "--summary-plot", tmp_path / "t.png", "--report", tmp_path / "t.html"]
+    assert main(["transcribe", "--workers", "1", str(clip), *map(str, outputs)]) == code
+    assert files_in(tmp_path) == ["t.vtt", "talk.avi"]
+    assert "kept" in (tmp_path / "t.vtt").read_text()
+
+
+def test_out_dir_is_made_only_by_a_run_that_writes(tmp_path, pipeline, monkeypatch):
+    """`--out-dir new/deep/dir` was made even when the run was refused."""
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("plain text, not a video\n" * 20)
+    with pytest.raises(SourceError):
+        run_transcribe([bad, "--out-dir", tmp_path / "new" / "deep" / "dir"])
+    assert files_in(tmp_path) == ["bad.mp4"]
+    clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
+    monkeypatch.setattr(WebVTTWriter, "end", fail_with_a_full_disk)
+    with pytest.raises(OutputError, match="No space left on device"):
+        run_transcribe([clip, "--out-dir", tmp_path / "new" / "deep" / "dir"])
+    assert files_in(tmp_path) == ["bad.mp4", "talk.avi"]
+    monkeypatch.undo()
+    assert run_transcribe([clip, "--out-dir", tmp_path / "new" / "deep" / "dir"]) == 0
+    assert files_in(tmp_path / "new" / "deep" / "dir") == ["talk.emotions.vtt"]
+
+
+def test_evaluate_leaves_no_figures_when_its_json_cannot_be_written(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "fer"
+    write_fer_folder(data)
+    before = tree(tmp_path)
+
+    def json_on_a_full_disk(path, value):
+        with atomic_text(path):
+            fail_with_a_full_disk(None)
+
+    monkeypatch.setattr("emocap.atomic.atomic_json", json_on_a_full_disk)
+    figures, results = tmp_path / "figures" / "builtin", tmp_path / "e.json"
+    assert main(["evaluate", "--data", str(data), "--no-tsne", "--plots", str(figures), "--json", str(results)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"emocap evaluate: error: cannot write {str(results)!r}: No space left on device")
+    assert tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fer"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +23,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file keeps the final suffix, so libraries that pick a format
     by extension (OpenCV's VideoWriter, matplotlib) still do the right thing.
+    Inside `all_or_nothing`, the rename waits for the block's end.
     """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
@@ -49,10 +53,75 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
     try:
         _flush_to_disk(temporary_path)  # else a crash soon after the rename can leave an empty file
-        os.replace(temporary_path, target)
     except OSError as error:
         temporary_path.unlink(missing_ok=True)
         raise OutputError(f"cannot write {str(target)!r}: {error.strerror or error}") from error
+    batch = _BATCH.get()
+    if batch is not None:
+        batch.append((temporary_path, target))
+    else:
+        _place([(temporary_path, target)])
+
+
+_BATCH: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("emocap_batch", default=None)
+"""The finished temporaries of the `all_or_nothing` block being run, with the paths they go to."""
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Every output finished inside the block appears when the block ends, all together, or none does:
+    a run that fails or is interrupted at its last output (a full disk, SIGTERM) leaves none of the
+    others either. Nested blocks belong to the outermost."""
+    if _BATCH.get() is not None:
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _BATCH.set(pending)
+    try:
+        yield
+    except BaseException:
+        for temporary, _ in pending:
+            temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        _BATCH.reset(token)
+    _place(pending)
+
+
+def _place(pending: list[tuple[Path, Path]]) -> None:
+    """Rename each temporary onto its path, with SIGINT and SIGTERM held until all are placed; when a
+    rename fails, the ones placed before it are removed too and the rest discarded."""
+    placed: list[Path] = []
+    with _signals_held():
+        for index, (temporary, target) in enumerate(pending):
+            try:
+                os.replace(temporary, target)
+            except OSError as error:
+                for path in placed:
+                    path.unlink(missing_ok=True)
+                for rest, _ in pending[index:]:
+                    rest.unlink(missing_ok=True)
+                raise OutputError(f"cannot write {str(target)!r}: {error.strerror or error}") from error
+            placed.append(target)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM to the end of the block, where each one held is raised as it came.
+    Only the main thread can set handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {number: signal.signal(number, lambda received, _frame: held.append(received))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+        for number in held:
+            signal.raise_signal(number)
 
 
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})

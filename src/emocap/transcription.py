@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from emocap.atomic import all_or_nothing
 from emocap.errors import DataError, EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.outputs.files import is_annotated_copy
@@ -92,14 +93,14 @@ def find_videos(input_path: Path) -> list[Path]:
 
 
 def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings = TranscriptionSettings()) -> TranscriptionResult:
-    """One video through `pipeline` into all the outputs of `plan`, in one pass. An error leaves
-    none of them written (DataError for a truncated video, unless settings.keep_partial)."""
+    """One video through `pipeline` into all the outputs of `plan`, in one pass. An error or a signal
+    leaves none of them written (DataError for a truncated video, unless settings.keep_partial)."""
     from tqdm import tqdm
 
     from emocap.sources import open_path
 
     last_time = settings.start_s
-    with contextlib.ExitStack() as stack:
+    with all_or_nothing(), contextlib.ExitStack() as stack:
         source = stack.enter_context(open_path(
             plan.video, start_s=settings.start_s, end_s=settings.end_s, max_image_side=settings.max_side
         ))
@@ -141,7 +142,7 @@ def write_transcript(
 
     fps = fps or FALLBACK_FPS
     last_time = settings.start_s
-    with contextlib.ExitStack() as stack:
+    with all_or_nothing(), contextlib.ExitStack() as stack:
         outputs = open_outputs(stack, plan, settings, fps=fps, frame_size=frame_size)
         images = iter(()) if plan.annotated is None else (
             frame.image_bgr for frame in stack.enter_context(open_path(

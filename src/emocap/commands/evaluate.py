@@ -107,19 +107,12 @@ def _check_inputs_untouched(args: argparse.Namespace, plots_dir: Path | None) ->
         check_named_outputs({named: plots_dir}, inputs, hint=hint)
 
 
-def _prepare_outputs(args: argparse.Namespace, plots_dir: Path | None) -> None:
-    """Fail on unwritable outputs before minutes of classifying, not after."""
+def _check_json_path(args: argparse.Namespace) -> None:
+    """Fail on an unwritable --json before minutes of classifying, not after."""
     if args.json and not Path(args.json).parent.is_dir():
         raise OutputError(f"cannot write {args.json!r}: folder {str(Path(args.json).parent)!r} does not exist")
     if args.json and Path(args.json).is_dir():
         raise OutputError(f"cannot write {args.json!r}: it is a folder")
-    if plots_dir is not None:
-        try:
-            plots_dir.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise OutputError(f"cannot make plots folder {str(plots_dir)!r}: a file is in the way") from None
-        except OSError as error:
-            raise OutputError(f"cannot make plots folder {str(plots_dir)!r}: {error.strerror}") from None
 
 
 def _say(message: str) -> None:
@@ -127,15 +120,16 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emocap.atomic import atomic_json
+    from emocap.atomic import all_or_nothing, atomic_json
     from emocap.classifier import EmotionClassifier
     from emocap.datasets import load_fer2013
-    from emocap.evaluation.report import evaluate_test_set, format_report
+    from emocap.outputs.files import folder_for_outputs
 
     args.model = chosen_model(args)
     if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
         raise ModelError(f"model not found: {args.model!r}")
-    _check_inputs_untouched(args, _plots_dir(args))
+    plots_dir = _plots_dir(args)
+    _check_inputs_untouched(args, plots_dir)
     started = time.perf_counter()
     test = load_fer2013(args.data, "test", max_side=args.max_image_side)
     load_s = time.perf_counter() - started
@@ -146,9 +140,23 @@ def run(args: argparse.Namespace) -> int:
 
         data_csv = Path(args.data) if Path(args.data).suffix.lower() == ".csv" else None
         votes = load_votes(args.votes, original_csv=data_csv)
-    # Outputs are checked after the inputs (a failed run leaves no empty plots folder) and before the long part.
-    plots_dir = _plots_dir(args)
-    _prepare_outputs(args, plots_dir)
+    _check_json_path(args)
+    # The figures and the JSON appear together at the end, or none of them, and the plots folder only with them.
+    with folder_for_outputs(plots_dir, option="the plots folder"), all_or_nothing():
+        result = _evaluate(args, classifier, test, votes, plots_dir, load_s=load_s)
+        if args.json:
+            atomic_json(args.json, result)
+    for figure in result["plots"].values():
+        print(f"wrote {figure}")
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path | None, *, load_s: float) -> dict:
+    """The report of one model on the test set, with its figures saved in `plots_dir` and printed."""
+    from emocap.evaluation.report import evaluate_test_set, format_report
+
     with_tsne = plots_dir is not None and not args.no_tsne
     report, predictions = evaluate_test_set(
         classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
@@ -169,7 +177,6 @@ def run(args: argparse.Namespace) -> int:
             _say(f"no train-set t-SNE map: {error}")
         timings["embed_train_sample"] = time.perf_counter() - started
         result["plots"].update(_save_tsne_maps(plots_dir, _model_name(args.model), maps, args.seed, timings))
-
     if args.corruptions:
         result["fer2013_c"] = _score_corruptions(classifier, test, args)
         if plots_dir is not None:
@@ -180,16 +187,10 @@ def run(args: argparse.Namespace) -> int:
                 plots_dir / f"corruptions_{split}.png", {_model_name(args.model): result["fer2013_c"]},
                 title=f"FER2013-C from {split}",
             ))
-
     print(format_report(result))
     if args.corruptions:
         print(format_corruptions(result["fer2013_c"]))
-    for figure in result["plots"].values():
-        print(f"wrote {figure}")
-    if args.json:
-        atomic_json(args.json, result)
-        print(f"wrote {args.json}")
-    return 0
+    return result
 
 
 def _score_corruptions(classifier, test, args: argparse.Namespace) -> dict:

@@ -183,8 +183,6 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     several = len(videos) > 1 or Path(args.input).is_dir()
     nothing_else = args.annotate is None and args.summary_plot is None and args.report is None
     requested = list(args.output) or (["vtt"] if nothing_else else [])
-    if args.out_dir is not None and args.out_dir.exists() and not args.out_dir.is_dir():
-        raise OutputError(f"--out-dir {str(args.out_dir)!r} is a file, not a folder")
 
     def output_path(video: Path, value: str, tail: str, formats) -> Path:
         """The user's path, or one named after the video when a format name (or nothing: the first format) is given."""
@@ -215,17 +213,19 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
         plans.append(OutputPlan(video, transcripts, annotated, timeline, report))
 
     check_outputs(((plan.video, plan.paths) for plan in plans), noun="video", verb="transcribes")
-    if args.out_dir is not None:  # only once every other check has passed, so a refused run leaves nothing behind
-        try:
-            args.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OutputError(f"cannot make --out-dir {str(args.out_dir)!r}: {error.strerror}") from None
     check_folders(path for plan in plans for path in plan.paths)
     return plans
 
 
 def run(args: argparse.Namespace) -> int:
+    from emocap.outputs.files import folder_for_outputs
+
     videos = find_videos(Path(args.input))
+    with folder_for_outputs(args.out_dir, option="--out-dir"):
+        return transcribe_all(videos, args)
+
+
+def transcribe_all(videos: list[Path], args: argparse.Namespace) -> int:
     plans = plan_outputs(videos, args)
     if args.resume:
         plans = unfinished(plans)

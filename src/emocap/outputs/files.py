@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from emocap.errors import OutputError
@@ -94,3 +95,27 @@ def check_folders(paths: Iterable[Path]) -> None:
     for path in paths:
         if not path.parent.is_dir():
             raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
+
+
+@contextlib.contextmanager
+def folder_for_outputs(folder: Path | None, *, option: str) -> Iterator[None]:
+    """Make `folder` (and the parents it lacks) for the block; at its end remove the ones made here
+    that are still empty, so a refused, failed or interrupted run leaves no folder behind either."""
+    if folder is None:
+        yield
+        return
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option} {str(folder)!r} is a file, not a folder")
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"cannot make {option} {str(folder)!r}: a file is in the way") from None
+    except OSError as error:
+        raise OutputError(f"cannot make {option} {str(folder)!r}: {error.strerror}") from None
+    try:
+        yield
+    finally:
+        for path in missing:  # deepest first
+            with contextlib.suppress(OSError):  # not empty: something was written, so it stays
+                path.rmdir()
