@@ -117,7 +117,10 @@ class EmotionClassifier:
     def predict(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for uint8 grayscale faces (N, H, W)
         or a list of BGR (or grayscale) uint8 face crops of any size."""
-        logits = self._run(self._logits, self._as_gray(faces))
+        return self.probabilities(self._run(self._logits, self._as_gray(faces)))
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """The model's logits (N, k) as probabilities: every path from the network to a caption comes through here."""
         return softmax(logits) if len(logits) else logits.reshape(0, len(self.labels))
 
     def embed(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
