@@ -11,6 +11,7 @@ loop keeps answering other clients (and pings) while a frame is processed.
 from __future__ import annotations
 
 import asyncio
+import http
 import json
 import logging
 import time
@@ -139,19 +140,18 @@ class CaptionServer:
         await self.close()
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path.split("?", 1)[0] == SOCKET_PATH:
-            return None  # go on with the WebSocket handshake
-        return self._static.response(request.path)
-
-    async def _handle(self, connection: ServerConnection) -> None:
-        origin = connection.request.headers.get("Origin")
+        if request.path.split("?", 1)[0] != SOCKET_PATH:
+            return self._static.response(request.path, request.method)
+        # Refused before the 101, so a foreign page learns no more than from a closed port.
+        origin = request.headers.get("Origin")
         if not self.origins.allows(origin):
             logger.warning("refused a connection from origin %r", origin)
-            await connection.close(
-                CloseCode.POLICY_VIOLATION,
-                close_reason(f"origin {origin} may not connect (see emocap serve --allow-origin)"),
+            return connection.respond(
+                http.HTTPStatus.FORBIDDEN, f"origin {origin} may not connect (see emocap serve --allow-origin)\n"
             )
-            return
+        return None  # go on with the WebSocket handshake
+
+    async def _handle(self, connection: ServerConnection) -> None:
         pipeline = self._pipeline_factory()
         opened = time.perf_counter()
         loop = asyncio.get_running_loop()
