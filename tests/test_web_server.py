@@ -247,6 +247,9 @@ def test_serve_refuses_bad_options(capsys):
     with pytest.raises(SystemExit):
         emocap_main(["serve", "--host", " "])
     assert "expected a host name or address, got ' '" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        emocap_main(["serve", "--max-connections", "0"])
+    assert "argument --max-connections: expected a whole number in 1..1000, got '0'" in capsys.readouterr().err
 
 
 def test_serve_reports_a_busy_port_in_one_line(capsys):
@@ -301,3 +304,22 @@ def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c(stop_signa
             process.wait()
     assert process.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+def test_connections_beyond_the_cap_are_refused_with_503_during_the_handshake(pipeline_factory, face_jpeg):
+    """100 clients that send and never read held about 16 queued 2 MB messages each with no cap on their number."""
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0, max_connections=2) as server:
+            async with connect(socket_url(server)) as first, connect(socket_url(server)):
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(socket_url(server))
+                answer = await caption(first, face_jpeg)
+            async with connect(socket_url(server)) as later:  # closed ones free their places
+                again = await caption(later, face_jpeg)
+            return refused.value.response, answer, again
+
+    response, answer, again = asyncio.run(scenario())
+    assert response.status_code == 503
+    assert b"already serving 2 connections" in response.body
+    assert len(answer["faces"]) == 1 and len(again["faces"]) == 1
