@@ -12,7 +12,8 @@ FER2013 test set (the Kaggle folders or a pack), the model's logits are read onc
   risk-coverage  on PrivateTest: for each threshold, the share of faces shown (coverage) and
                the accuracy of those shown, the chosen threshold marked
 
-Single still faces, not the live path (where the per-face memory smooths first). Run from the
+The same figures as `emocap calibrate` (the fit) and `emocap evaluate` (the report), from the
+model's raw logits whatever temperature it carries. Single still faces, not the live path (where the per-face memory smooths first). Run from the
 repository root:
 
     python benchmarks/confidence.py --data ../shared/data/fer2013
@@ -26,42 +27,18 @@ import sys
 import time
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
 
+from emocap.calibration import (
+    THRESHOLDS, fit_temperature, lowest_threshold, negative_log_likelihood, risk_coverage, softmax,
+)
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013, split_mask
 from emocap.evaluation.metrics import reliability_bins
-
-THRESHOLDS = np.round(np.arange(0.20, 0.951, 0.05), 2)
 
 
 def logits_of(classifier: EmotionClassifier, images: np.ndarray, batch: int = 256) -> np.ndarray:
     # Logits, not probabilities: the temperature divides logits.
     return np.concatenate([classifier.logits(images[i:i + batch]) for i in range(0, len(images), batch)])
-
-
-def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    return float(-log_softmax(logits / temperature, axis=1)[np.arange(len(labels)), labels].mean())
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    found = minimize_scalar(lambda t: negative_log_likelihood(logits, labels, t), bounds=(0.05, 20), method="bounded")
-    return float(found.x)
-
-
-def shown_accuracy(probs: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
-    """(coverage, accuracy of the faces shown) when faces below `threshold` read 'unsure'."""
-    shown = probs.max(1) >= threshold
-    accuracy = float((probs.argmax(1)[shown] == labels[shown]).mean()) if shown.any() else float("nan")
-    return float(shown.mean()), accuracy
-
-
-def lowest_threshold(probs: np.ndarray, labels: np.ndarray, target: float) -> float | None:
-    for threshold in THRESHOLDS:
-        if shown_accuracy(probs, labels, threshold)[1] >= target:
-            return float(threshold)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,19 +58,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - started:.0f} s")
     print(f"temperature fitted on PublicTest: T = {temperature:.3f}")
     for name, t in (("T = 1", 1.0), (f"T = {temperature:.3f}", temperature)):
-        probs = softmax(logits[private] / t, axis=1)
+        probs = softmax(logits[private], t)
         ece = reliability_bins(test.labels[private], probs).expected_calibration_error
         nll = negative_log_likelihood(logits[private], test.labels[private], t)
         print(f"  PrivateTest at {name:<10} ECE {ece:6.2%}  NLL {nll:.3f}")
-    public_probs = softmax(logits[public] / temperature, axis=1)
+    public_probs = softmax(logits[public], temperature)
     chosen = lowest_threshold(public_probs, test.labels[public], args.target)
     print(f"threshold by the rule (lowest at which PublicTest's shown faces are right >= {args.target:.0%}): "
-          f"{'none reaches it' if chosen is None else f'{chosen:.2f}'}")
-    private_probs = softmax(logits[private] / temperature, axis=1)
+          f"{'none reaches it' if not chosen else f'{chosen:.2f}'}")
+    private_probs = softmax(logits[private], temperature)
     print("risk-coverage on PrivateTest (calibrated):\n  threshold  shown  accuracy of shown")
-    for threshold in THRESHOLDS:
-        coverage, accuracy = shown_accuracy(private_probs, test.labels[private], threshold)
-        mark = "  <- chosen on PublicTest" if chosen is not None and np.isclose(threshold, chosen) else ""
+    curve = risk_coverage(private_probs, test.labels[private])
+    for threshold, coverage, accuracy in zip(THRESHOLDS, curve.coverage, curve.accuracy):
+        mark = "  <- chosen on PublicTest" if chosen and np.isclose(threshold, chosen) else ""
         print(f"  {threshold:9.2f}  {coverage:5.1%}  {accuracy:8.1%}{mark}")
     return 0
 

@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from emocap.classifier import EmotionClassifier
+
 from emocap.cli import main
 
 LABELS = {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
@@ -55,8 +57,11 @@ def test_json_lines_one_per_photo_with_probabilities(capsys, photos):
         face = record["faces"][0]
         assert set(face["probabilities"]) == LABELS
         assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
-        # A still photo is not smoothed: the shown label is the model's top class.
-        assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
+        # A still photo is not smoothed: the shown label is the model's top class, or "unsure" when
+        # that class's probability is under the model's threshold.
+        top = max(face["probabilities"], key=face["probabilities"].get)
+        sure = face["probabilities"][top] >= EmotionClassifier().calibration.unsure_below
+        assert face["label"] == (top if sure else "unsure")
 
 
 def test_annotate_one_photo_writes_that_file(capsys, photos, tmp_path):

@@ -2,8 +2,10 @@
 
 The model file carries what the classifier needs besides its weights: the
 class names in output order (`emocap.labels`) and the input definition
-(`emocap.preprocess`, a `Preprocess`), both written by `emocap export`. So a
-model always gets the input it was trained on, whoever made it.
+(`emocap.preprocess`, a `Preprocess`), both written by `emocap export`, and
+optionally its calibration (`emocap.calibration`: the temperature of its
+probabilities and the threshold under which its captions say "unsure", see
+`emocap.calibration`). So a model always gets the input it was trained on, whoever made it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from emocap.calibration import CALIBRATION_KEY, Calibration, softmax
 from emocap.errors import ModelError, first_line
-from emocap.labels import BUILTIN_MODEL_FILES
+from emocap.labels import BUILTIN_MODEL_FILES, UNSURE_WORD
 from emocap.onnx_session import open_session
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER2013_FACE_LIGHT, Preprocess, bgr_crops_to_gray, crop_faces
 
@@ -38,13 +41,9 @@ def parse_labels(text: str) -> tuple[str, ...]:
     if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(name, str) and name for name in labels)
             and len(set(labels)) == len(labels)):
         raise ValueError(f"labels must be a list of distinct class names, got {text[:200]!r}")
+    if UNSURE_WORD in labels:
+        raise ValueError(f"no class may be named {UNSURE_WORD!r} (captions say it of faces the model is not sure of)")
     return tuple(labels)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 class EmotionClassifier:
@@ -58,6 +57,8 @@ class EmotionClassifier:
 
     labels      the class names, in the order of `predict`'s columns
     preprocess  the model's input definition (size, channels, normalisation)
+    calibration its temperature (applied by `probabilities`) and unsure threshold; T = 1 and none
+                for a model without them
     """
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None, lift_light: bool = False) -> None:
@@ -69,7 +70,9 @@ class EmotionClassifier:
             self._session = open_session(self.path, threads)
         except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
             raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
-        self.labels, self.preprocess = self._read_metadata(self._session.get_modelmeta().custom_metadata_map)
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self.labels, self.preprocess = self._read_metadata(metadata)
+        self.calibration = self._read_calibration(metadata)
         if lift_light and self.preprocess.lift_to is None:
             self.preprocess = dataclasses.replace(self.preprocess, lift_to=FER2013_FACE_LIGHT)
         self._input = self._session.get_inputs()[0].name
@@ -94,6 +97,16 @@ class EmotionClassifier:
             return labels, Preprocess.from_json(metadata[PREPROCESS_KEY])
         except ValueError as error:
             raise ModelError(f"{str(self.path)!r} is not an emocap model: its metadata {key} is invalid: {error}") from None
+
+    def _read_calibration(self, metadata: dict[str, str]) -> Calibration:
+        if CALIBRATION_KEY not in metadata:
+            return Calibration()
+        try:
+            return Calibration.from_json(metadata[CALIBRATION_KEY])
+        except (TypeError, ValueError) as error:
+            raise ModelError(
+                f"{str(self.path)!r} is not an emocap model: its metadata {CALIBRATION_KEY} is invalid: {error}"
+            ) from None
 
     def _check_shapes_match_metadata(self) -> None:
         """Refuse, at load time, a model whose graph disagrees with its own metadata (fixed sizes only)."""
@@ -124,8 +137,9 @@ class EmotionClassifier:
         return self._run(self._logits, self._as_gray(faces))
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """The model's logits (N, k) as probabilities: every path from the network to a caption comes through here."""
-        return softmax(logits) if len(logits) else logits.reshape(0, len(self.labels))
+        """The model's logits (N, k) as calibrated probabilities (softmax of logits / temperature): every
+        path from the network to a caption comes through here."""
+        return softmax(logits, self.calibration.temperature) if len(logits) else logits.reshape(0, len(self.labels))
 
     def embed(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Penultimate-layer features float32 (N, d) of the same faces `predict` takes."""

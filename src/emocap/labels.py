@@ -15,6 +15,9 @@ FER2013_LABELS: tuple[str, ...] = (
 )
 """Output order of every emocap model (alphabetical, as the Kaggle folders sort)."""
 
+UNSURE_WORD = "unsure"
+"""What every output says, in place of an emotion, for a face the model is not sure of; no class may be named so."""
+
 FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
 """Output order of a model trained on FER+'s votes: FER2013's seven, then FER+'s contempt."""
 

@@ -3,7 +3,8 @@
 Stages, each a small object with one job, run in this order on every frame:
 
     detect (MTCNN or Haar) -> classify (all faces in one batch)
-    -> track (identities) -> smooth (the paper's memory, or another) -> order (right to left)
+    -> track (identities) -> smooth (the paper's memory, or another) -> unsure (a face the smoothed
+    output is not sure of says "unsure") -> order (right to left)
     -> confirm (only faces detected in a few frames are shown, numbered as they are)
 
 Faces smaller than the detector's smallest face (`min_face_size`, the larger side
@@ -28,7 +29,8 @@ from emocap.images import check_bgr_frame
 from emocap.preprocessing import upright_angles
 from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
 from emocap.tracking import (
-    DEFAULT_CONFIRM_FRAMES, IouTracker, TrackConfirmation, TrackSmoother, make_smoother, order_for_reading,
+    DEFAULT_CONFIRM_FRAMES, IouTracker, TrackConfirmation, TrackSmoother, UnsureRule, make_smoother,
+    order_for_reading,
 )
 from emocap.types import Faces, FrameResult
 
@@ -61,6 +63,8 @@ class Pipeline:
                      `min_face_size` (the smallest it searches for), or none dropped if it has none
     brighten_dim_frames  let the detector see a dim frame brightened (`emocap.detection.exposure`);
                      faces are still cropped from the frame as it came
+    unsure_below     a face whose smoothed confidence is under this reads "unsure" (`UnsureRule`); None (the
+                     default): the model's own threshold (`classifier.calibration`), 0: never
     upright_from     turn a face's crop upright when its eye line (the detector's landmarks) tilts at
                      least this many degrees; None (the default) never turns: on PublicTest 10 scored
                      best over heads tilted 0-30 degrees but lost 0.6 points on untilted ones
@@ -82,6 +86,7 @@ class Pipeline:
         brighten_dim_frames: bool = True,
         confirm_frames: int = DEFAULT_CONFIRM_FRAMES,
         min_face_size: float | None = None,
+        unsure_below: float | None = None,
     ) -> None:
         self.detect_every = check_int("Pipeline", "detect_every", detect_every, 1)
         self.full_scan_every = check_int("Pipeline", "full_scan_every", full_scan_every, 1)
@@ -99,6 +104,8 @@ class Pipeline:
                 options["length"] = check_int("Pipeline", "memory", memory, 1)
             self.smoother = make_smoother(smoother, **options)
         self.tracker = IouTracker(patience_frames=self.patience_frames)
+        self._unsure_below = unsure_below
+        self.unsure = UnsureRule(self.classifier.calibration.unsure_below if unsure_below is None else unsure_below)
         self.confirmation = TrackConfirmation(confirm_frames, patience_frames=self.patience_frames)
         if min_face_size is None:
             min_face_size = getattr(self.detector, "min_face_size", 0.0)
@@ -116,7 +123,7 @@ class Pipeline:
         smoother: str = DEFAULT_SMOOTHER, memory: int | None = None, detect_every: int = 1,
         full_scan_every: int = DEFAULT_FULL_SCAN_EVERY, threads: int | None = None,
         upright_from: float | None = None, lift_light: bool = False, brighten_dim_frames: bool = True,
-        confirm_frames: int = DEFAULT_CONFIRM_FRAMES,
+        confirm_frames: int = DEFAULT_CONFIRM_FRAMES, unsure_below: float | None = None,
     ) -> "Pipeline":
         """A pipeline from plain settings, as the commands and benchmarks name them (`model`: an
         exported .onnx, None for the built-in one; `detector`: "mtcnn" or "haar"; `threads`: ONNX
@@ -130,7 +137,7 @@ class Pipeline:
             make_detector(detector, **options), EmotionClassifier(model, threads=threads, lift_light=lift_light),
             smoother=smoother, memory=memory, detect_every=detect_every, full_scan_every=full_scan_every,
             upright_from=upright_from, brighten_dim_frames=brighten_dim_frames, confirm_frames=confirm_frames,
-            min_face_size=min_face_size,
+            min_face_size=min_face_size, unsure_below=unsure_below,
         )
 
     @property
@@ -160,7 +167,7 @@ class Pipeline:
             detect_every=self.detect_every, full_scan_every=self.full_scan_every,
             patience_frames=self.patience_frames, right_to_left=self.right_to_left, upright_from=self.upright_from,
             brighten_dim_frames=self.brighten_dim_frames, confirm_frames=self.confirmation.confirm_frames,
-            min_face_size=self.min_face_size,
+            min_face_size=self.min_face_size, unsure_below=self._unsure_below,
         )
 
     def process(self, frame_bgr: np.ndarray, time_s: float | None = None) -> FrameResult:
@@ -223,7 +230,7 @@ class Pipeline:
         angles = None if self.upright_from is None else upright_angles(faces.landmarks, self.upright_from)
         faces = faces.with_(probs=self.classifier.classify_boxes(frame, faces.boxes, angles=angles))
         lap("classify")
-        faces = self.smoother.update(self.tracker.update(faces))
+        faces = self.unsure.update(self.smoother.update(self.tracker.update(faces)))
         faces = order_for_reading(faces, right_to_left=self.right_to_left)
         faces = self.confirmation.update(faces, detected=detected.fresh)
         lap("track")

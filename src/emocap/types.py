@@ -14,6 +14,10 @@ import numpy as np
 NO_LABEL = -1
 """Value of `Faces.display` / `Faces.runner_up` when nothing is shown."""
 
+UNSURE = -2
+"""Value of `Faces.display` when the face's smoothed confidence is under the unsure threshold
+(`UnsureRule`): its caption says "unsure" and names no emotion."""
+
 UNTRACKED = -1
 """Value of `Faces.track_ids` before the tracker has assigned an identity."""
 
@@ -41,6 +45,8 @@ class Faces:
     probs      float32 (n, k)    class probabilities of this frame (k = 0 before classification)
     display    int64   (n,)      class shown to the user after smoothing, NO_LABEL when none yet
     runner_up  int64   (n,)      a second class shown beside `display` when the two are close, else NO_LABEL
+    confidence float32 (n,)      the smoothed probability of the class the smoother chose (before any
+                                 UNSURE), NaN when it has chosen none
     """
 
     boxes: np.ndarray
@@ -50,6 +56,7 @@ class Faces:
     probs: np.ndarray = None  # type: ignore[assignment]
     display: np.ndarray = None  # type: ignore[assignment]
     runner_up: np.ndarray = None  # type: ignore[assignment]
+    confidence: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         boxes = _as(self.boxes, np.float32, "boxes", (4,))
@@ -63,11 +70,12 @@ class Faces:
             "probs": (np.zeros((n, 0), np.float32), np.float32, (None,)),
             "display": (np.full(n, NO_LABEL, np.int64), np.int64, ()),
             "runner_up": (np.full(n, NO_LABEL, np.int64), np.int64, ()),
+            "confidence": (np.full(n, np.nan, np.float32), np.float32, ()),
         }
         for name, (default, dtype, tail) in defaults.items():
             value = getattr(self, name)
             set_(self, name, default if value is None else _as(value, dtype, name, tail))
-        for name in ("scores", "landmarks", "track_ids", "probs", "display", "runner_up"):
+        for name in ("scores", "landmarks", "track_ids", "probs", "display", "runner_up", "confidence"):
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"Faces.{name} has {len(getattr(self, name))} rows but boxes has {n}"
@@ -96,6 +104,7 @@ class Faces:
             probs=self.probs[index],
             display=self.display[index],
             runner_up=self.runner_up[index],
+            confidence=self.confidence[index],
         )
 
     def with_(self, **changes) -> "Faces":

@@ -19,10 +19,16 @@ PrivateTest and PublicTest (3,589 each, told apart by the file names):
   accuracy, macro-F1, precision / recall / F1 per class, valence accuracy
   (negative / neutral / positive) read two ways, expected calibration error
   (ECE, 15 bins) and negative log-likelihood. The test set is classified once.
+  Confidence: ECE before and after the model's temperature (`emocap calibrate`
+  fits it on PublicTest), and the risk-coverage table: at each threshold, the
+  share of faces whose caption names an emotion and how often it is right; the
+  model's own "unsure" threshold is marked.
 
 figures (PNG) in the plots folder:
   confusion_<split>.png   confusion matrices, shares of each true class and counts
   reliability_test.png    calibration: accuracy against confidence
+  risk_coverage.png       accuracy of the captions shown against the share of faces
+                          shown, as the "unsure" threshold rises (PublicTest, PrivateTest)
   tsne_test.png           t-SNE map of the penultimate-layer embeddings of the test set
   tsne_train.png          the same for a stratified sample of the train set
 The plots folder defaults to evaluation-<model name>/ beside the --json file,
@@ -162,9 +168,11 @@ def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path
         classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
         with_embeddings=with_tsne, votes=votes,
     )
+    from emocap.evaluation.report import confidence_report, format_confidence
+
     timings = report["timings_s"]
     result = {"model": args.model or "builtin", "preprocess": json.loads(classifier.preprocess.to_json()),
-              **report, "plots": {}}
+              **report, "confidence": confidence_report(predictions, classifier.calibration), "plots": {}}
     if plots_dir is not None:
         result["plots"] = _save_score_plots(plots_dir, _model_name(args.model), result, predictions)
     if with_tsne:
@@ -188,6 +196,7 @@ def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path
                 title=f"FER2013-C from {split}",
             ))
     print(format_report(result))
+    print(format_confidence(result["confidence"]))
     if args.corruptions:
         print(format_corruptions(result["fer2013_c"]))
     return result
@@ -237,6 +246,11 @@ def _save_score_plots(plots_dir: Path, name: str, result: dict, predictions) -> 
         plots_dir / "reliability_test.png", reliability_bins(predictions.labels, predictions.probs),
         title=f"{name} on FER2013 test",
     ))
+    if result["confidence"]["splits"]:
+        written["risk_coverage"] = str(plots.save_risk_coverage(
+            plots_dir / "risk_coverage.png", result["confidence"]["splits"],
+            unsure_below=result["confidence"]["unsure_below"], title=f"{name}: accuracy against faces shown",
+        ))
     return written
 
 

@@ -36,6 +36,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="turn a face upright before classifying it when its eyes tilt DEG degrees or more "
                        "(MTCNN's eye landmarks; 10 scored best over heads tilted 0-30 degrees, +1.5 points, but "
                        "cost 0.6 on upright ones; default: never turn)")
+    group.add_argument("--unsure-below", type=real_number(0, maximum=0.99, unit="probability"), default=None,
+                       metavar="P",
+                       help="caption a face \"unsure\", with no emotion, while the model's smoothed probability of "
+                       "the emotion it would show is under P; records keep the probabilities (default: the "
+                       "model's own threshold, the lowest at which PublicTest faces still shown are right 85%% "
+                       "of the time, see `emocap evaluate`; 0: always name an emotion)")
     add_lift_light_option(group)
 
 
@@ -139,6 +145,7 @@ def pipeline_settings(args: argparse.Namespace) -> dict:
         "smoother": args.smoother, "memory": args.memory, "detect_every": args.detect_every,
         "full_scan_every": args.full_scan_every, "upright_from": args.upright_from,
         "lift_light": args.lift_light, "confirm_frames": getattr(args, "confirm_frames", DEFAULT_CONFIRM_FRAMES),
+        "unsure_below": args.unsure_below,
     }
 
 

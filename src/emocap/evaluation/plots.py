@@ -137,3 +137,26 @@ def save_corruption_plot(path: str | Path, reports: dict[str, dict], *, title: s
     axes_list[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
     figure.suptitle(title)
     return _save(figure, path)
+
+
+def save_risk_coverage(path: str | Path, curves: dict[str, dict], *, unsure_below: float, title: str) -> Path:
+    """Accuracy of the captions still shown against the share of faces shown, one line per split in
+    `curves` (split -> `confidence_report` entry), each threshold a point, the model's own one ringed."""
+    figure = _new_figure(6.0, 4.5)
+    axes = figure.add_subplot()
+    for index, ((split, curve), colour) in enumerate(zip(curves.items(), ("#0072B2", "#D55E00", "#009E73"))):
+        rows = [row for row in curve["risk_coverage"] if row["accuracy"] is not None]
+        axes.plot([r["coverage"] for r in rows], [r["accuracy"] for r in rows], marker=".", color=colour, label=split)
+        chosen = [r for r in rows if np.isclose(r["threshold"], unsure_below)]
+        if chosen:
+            axes.scatter([chosen[0]["coverage"]], [chosen[0]["accuracy"]], s=120, facecolors="none",
+                         edgecolors=colour, linewidths=1.5)
+            axes.annotate(f"unsure below {unsure_below:.2f}", (chosen[0]["coverage"], chosen[0]["accuracy"]),
+                          textcoords="offset points", xytext=(10, 8 - 16 * index), fontsize=8, color=colour)
+    axes.set_xlim(0, 1.02)
+    axes.set_xlabel("faces shown with an emotion (the rest read \"unsure\")")
+    axes.set_ylabel("accuracy of the emotions shown")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left")
+    return _save(figure, path)

@@ -282,3 +282,44 @@ def format_report(report: dict) -> str:
     if "cpu" in report:  # an int8 model's figures are only as portable as its kernels: say which ran
         lines.append(f"measured on: {report['cpu']}")
     return "\n".join(lines)
+
+
+def confidence_report(predictions: Predictions, calibration, splits: tuple[str, ...] = ("PublicTest", "PrivateTest")) -> dict:
+    """Per split: ECE at T = 1 and at the model's temperature, and the risk-coverage table (share of
+    faces shown and their accuracy at each threshold) of the calibrated probabilities."""
+    from emocap.calibration import risk_coverage, uncalibrated
+
+    report = {"temperature": calibration.temperature, "unsure_below": calibration.unsure_below, "splits": {}}
+    for split in splits:
+        part = predictions.subset(split_mask(predictions.files, split))
+        if not len(part):
+            continue
+        at_one = uncalibrated(part.probs, calibration.temperature)
+        report["splits"][split] = {
+            "ece_at_temperature_1": metrics.reliability_bins(part.labels, at_one).expected_calibration_error,
+            "ece": metrics.reliability_bins(part.labels, part.probs).expected_calibration_error,
+            "risk_coverage": risk_coverage(part.probs, part.labels).rows(),
+        }
+    return report
+
+
+def format_confidence(report: dict) -> str:
+    """The confidence report as text: ECE before and after, then one risk-coverage row per threshold."""
+    splits = report["splits"]
+    if not splits:
+        return ""
+    chosen = report["unsure_below"]
+    lines = [f"confidence (temperature {report['temperature']:.3f} from the model; captions say \"unsure\" below "
+             f"{chosen:.2f}{' (never)' if chosen == 0 else ''}):"]
+    lines += [f"  {split}: ECE {s['ece_at_temperature_1']:.2%} at T = 1, {s['ece']:.2%} calibrated"
+              for split, s in splits.items()]
+    lines.append("  threshold" + "".join(f"  {split + ' shown':>17}  {'right':>6}" for split in splits))
+    for index, row in enumerate(next(iter(splits.values()))["risk_coverage"]):
+        cells = ""
+        for split in splits:
+            entry = splits[split]["risk_coverage"][index]
+            right = "-" if entry["accuracy"] is None else f"{entry['accuracy']:.1%}"
+            cells += f"  {entry['coverage']:>17.1%}  {right:>6}"
+        mark = "  <- the model's" if np.isclose(row["threshold"], chosen) else ""
+        lines.append(f"  {row['threshold']:>9.2f}{cells}{mark}")
+    return "\n".join(lines)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from emocap.labels import VALENCE_OF
-from emocap.types import NO_LABEL, UNTRACKED, FrameResult
+from emocap.labels import UNSURE_WORD, VALENCE_OF
+from emocap.types import NO_LABEL, UNSURE, UNTRACKED, FrameResult
 
 POSITION_WORDS: tuple[str, ...] = ("left", "centre", "right")
 """Thirds of the frame, as the viewer sees it (image left is the viewer's left)."""
@@ -71,7 +71,9 @@ def emotion_words(label: str, runner_up: str) -> str:
 
 
 def class_name(labels: tuple[str, ...], class_index: int) -> str:
-    """The name of a class index, '' for NO_LABEL."""
+    """The name of a class index, '' for NO_LABEL, 'unsure' for UNSURE."""
+    if class_index == UNSURE:
+        return UNSURE_WORD
     return labels[class_index] if class_index != NO_LABEL else ""
 
 
@@ -84,7 +86,7 @@ def caption_text(
     separator: str = " — ",
 ) -> str:
     """'Face 1 (left): happy — positive'; 'Face 2: sad / fear — negative'; 'Face 3: neutral';
-    'Face 4' when nothing is shown.
+    'Face 4: unsure' (label 'unsure', which has no valence); 'Face 5' when nothing is shown.
 
     `separator` lets drawing code, whose fonts are ASCII only, use ' - '.
     """

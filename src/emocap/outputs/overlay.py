@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from emocap.labels import VALENCE_COLOURS_BGR, VALENCE_OF
-from emocap.outputs.captions import frame_captions
+from emocap.outputs.captions import class_name, frame_captions
 from emocap.outputs.layout import FaceLabels, Rect, layout_labels
 from emocap.types import NO_LABEL, FrameResult
 
@@ -38,14 +38,14 @@ def text_colours(backgrounds_bgr: np.ndarray) -> np.ndarray:
 
 
 def valence_colours(labels: tuple[str, ...], class_indices: np.ndarray) -> np.ndarray:
-    """BGR colour (n, 3) of each class index's valence; NO_LABEL and unknown classes are white."""
+    """BGR colour (n, 3) of each class index's valence; NO_LABEL, UNSURE and unknown classes are white."""
     table = np.array(
         [VALENCE_COLOURS_BGR.get(VALENCE_OF.get(name, ""), NO_LABEL_COLOUR_BGR) for name in labels]
         + [NO_LABEL_COLOUR_BGR],
         np.int64,
     ).reshape(-1, 3)
     indices = np.asarray(class_indices, np.int64)
-    return table[np.where(indices == NO_LABEL, len(labels), indices)]
+    return table[np.where(indices < 0, len(labels), indices)]
 
 
 class FpsMeter:
@@ -105,7 +105,7 @@ class CaptionOverlay:
         boxes = np.round(faces.boxes).astype(np.int64)
         numbers, _, captions = frame_captions(result, separator=" - ")  # OpenCV's fonts have no dash
         with_bars = self.show_bars and faces.probs.shape[1] == len(labels) > 0
-        short = [f"{n}: {labels[d]}" if d != NO_LABEL else str(n) for n, d in zip(numbers, faces.display.tolist())]
+        short = [f"{n}: {class_name(labels, d)}" if d != NO_LABEL else str(n) for n, d in zip(numbers, faces.display.tolist())]
         folded: list[tuple[str, ...]] = [() for _ in captions]  # only a panel folds, and only panels with bars
         if with_bars:
             shares = [f"{labels[c]} {faces.probs[i, c]:.0%}" for i, c in enumerate(faces.probs.argmax(axis=1).tolist())]

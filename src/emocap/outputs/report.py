@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from emocap.errors import OutputError
-from emocap.labels import VALENCE_COLOURS_HEX, VALENCES, class_colours
+from emocap.labels import UNSURE_WORD, VALENCE_COLOURS_HEX, VALENCES, class_colours
 from emocap.outputs.captions import face_numbers
 from emocap.outputs.records import segment_record
 from emocap.outputs.segments import Segment
-from emocap.outputs.summary import EmotionSummary
+from emocap.outputs.summary import UNSURE_COLOUR, EmotionSummary
 from emocap.outputs.writer import TranscriptWriter
 from emocap.types import FrameResult
 
@@ -113,6 +113,8 @@ class HtmlReport(TranscriptWriter):
         begin = self._begin_s or 0.0
         total = max(self._end_s - begin, 1e-6)
         colours = dict(zip(self._summary.labels, class_colours(self._summary.labels)))
+        if self._summary.unsure_seconds.any():
+            colours[UNSURE_WORD] = UNSURE_COLOUR
         rows = []
         for number in sorted({s["face"] for s in self._segments}):
             buttons, strip = [], []
@@ -148,12 +150,15 @@ class HtmlReport(TranscriptWriter):
         summary = self._summary
         if not len(summary.track_ids):
             return ""
-        heads = "".join(f"<th scope=\"col\">{html.escape(name)}</th>" for name in summary.labels)
+        with_unsure = bool(summary.unsure_seconds.any())
+        names = [*summary.labels, *([UNSURE_WORD] if with_unsure else [])]
+        heads = "".join(f"<th scope=\"col\">{html.escape(name)}</th>" for name in names)
         valence_heads = "".join(f"<th scope=\"col\">{v}</th>" for v in VALENCES)
+        shares = np.column_stack([summary.emotion_shares(), *([summary.unsure_shares()] if with_unsure else [])])
         rows = []
         for number, seconds, emotions, valences in zip(
-            face_numbers(summary.track_ids).tolist(), summary.seconds.sum(axis=1).tolist(),
-            summary.emotion_shares().tolist(), summary.valence_shares().tolist(),
+            face_numbers(summary.track_ids).tolist(), summary.captioned_seconds.tolist(),
+            shares.tolist(), summary.valence_shares().tolist(),
         ):
             cells = "".join(f"<td>{share:.0%}</td>" for share in emotions)
             balance = "".join(

@@ -2,7 +2,8 @@
 
 Built from the transcript's segments, so the shares agree with the
 subtitles: a face's share of an emotion is the time its caption showed that
-emotion (the runner-up is not counted) over all the time it had a caption.
+emotion (the runner-up is not counted) over all the time it had a caption,
+"unsure" included: its shares of the emotions and of "unsure" sum to one.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import numpy as np
 
 from emocap.atomic import atomic_path
 from emocap.errors import OutputError
-from emocap.labels import VALENCES, VALENCE_OF, class_colours
+from emocap.labels import UNSURE_WORD, VALENCES, VALENCE_OF, class_colours
 from emocap.outputs.captions import face_numbers
 from emocap.outputs.segments import Segment
+from emocap.types import UNSURE
+
+UNSURE_COLOUR = "#9e9e9e"
 
 class EmotionSummary:
     """Seconds each face showed each class, gathered segment by segment.
@@ -35,15 +39,16 @@ class EmotionSummary:
     def add(self, segment: Segment) -> None:
         if not self.labels:
             self.labels = tuple(segment.labels)
-            self._seconds = np.zeros((0, len(self.labels)), np.float64)
+            self._seconds = np.zeros((0, len(self.labels) + 1), np.float64)  # the last column: unsure
         elif tuple(segment.labels) != self.labels:
             raise ValueError(f"segment has labels {segment.labels!r}, earlier segments {self.labels!r}")
         if segment.track_id not in self._track_ids:
             self._track_ids.append(segment.track_id)
-            self._seconds = np.vstack([self._seconds, np.zeros((1, len(self.labels)))])
-        self._seconds[self._track_ids.index(segment.track_id), segment.display] += segment.duration_s
+            self._seconds = np.vstack([self._seconds, np.zeros((1, len(self.labels) + 1))])
+        column = len(self.labels) if segment.display == UNSURE else segment.display
+        self._seconds[self._track_ids.index(segment.track_id), column] += segment.duration_s
         if self.keep_timeline:
-            self._timeline.append((segment.track_id, segment.start_s, segment.end_s, segment.display))
+            self._timeline.append((segment.track_id, segment.start_s, segment.end_s, column))
 
     @property
     def track_ids(self) -> np.ndarray:
@@ -53,12 +58,29 @@ class EmotionSummary:
     @property
     def seconds(self) -> np.ndarray:
         """float64 (m, k): seconds face i showed class j."""
-        return self._seconds.copy()
+        return self._seconds[:, : len(self.labels)].copy()
 
-    def emotion_shares(self) -> np.ndarray:
-        """(m, k) fractions of each face's captioned time; each row sums to 1."""
+    @property
+    def captioned_seconds(self) -> np.ndarray:
+        """float64 (m,): seconds face i had a caption, "unsure" included."""
+        return self._seconds.sum(axis=1)
+
+    @property
+    def unsure_seconds(self) -> np.ndarray:
+        """float64 (m,): seconds face i's caption said "unsure"."""
+        return self._seconds[:, len(self.labels)].copy() if self.labels else np.zeros(0)
+
+    def _shares(self) -> np.ndarray:
         totals = self._seconds.sum(axis=1, keepdims=True)
         return np.divide(self._seconds, totals, out=np.zeros_like(self._seconds), where=totals > 0)
+
+    def emotion_shares(self) -> np.ndarray:
+        """(m, k) fractions of each face's captioned time; each row sums to 1 less its unsure share."""
+        return self._shares()[:, : len(self.labels)]
+
+    def unsure_shares(self) -> np.ndarray:
+        """(m,) fraction of each face's captioned time that its caption said "unsure"."""
+        return self._shares()[:, len(self.labels)] if self.labels else np.zeros(0)
 
     def valence_shares(self) -> np.ndarray:
         """(m, 3) fractions of negative, neutral, positive time (classes without a valence count in none)."""
@@ -68,16 +90,19 @@ class EmotionSummary:
         return self.emotion_shares() @ membership
 
     def table(self) -> str:
-        """A text table: one row per face, its captioned seconds, then % per class and per valence."""
+        """A text table: one row per face, its captioned seconds, then % per class (and "unsure",
+        when any caption said it) and per valence."""
         if not self._track_ids:
             return "no face had a caption"
-        heads = ["face", "captioned", *self.labels, "|", *VALENCES]
+        with_unsure = bool(self.unsure_seconds.any())
+        shares = self._shares() if with_unsure else self.emotion_shares()
+        heads = ["face", "captioned", *self.labels, *([UNSURE_WORD] if with_unsure else []), "|", *VALENCES]
         cells = [
             [str(number), f"{total:.1f} s", *(f"{share:.0%}" for share in emotions), "|", *(f"{v:.0%}" for v in valences)]
             for number, total, emotions, valences in zip(
                 face_numbers(self.track_ids).tolist(),
                 self._seconds.sum(axis=1).tolist(),
-                self.emotion_shares().tolist(),
+                shares.tolist(),
                 self.valence_shares().tolist(),
             )
         ]
@@ -102,7 +127,8 @@ class EmotionSummary:
         figure = Figure(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)), dpi=100)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        colours = class_colours(self.labels)
+        colours = [*class_colours(self.labels), UNSURE_COLOUR]
+        names = [*self.labels, UNSURE_WORD]
         for track_id, start, end, shown in self._timeline:
             axes.broken_barh([(start, end - start)], (rows[track_id] - 0.4, 0.8), facecolors=colours[shown])
         axes.set_yticks(range(len(rows)), [f"Face {n}" for n in face_numbers(self.track_ids).tolist()])
@@ -112,7 +138,7 @@ class EmotionSummary:
             axes.set_title(title)
         used = sorted({shown for *_, shown in self._timeline})
         axes.legend(
-            handles=[Patch(color=colours[c], label=self.labels[c]) for c in used],
+            handles=[Patch(color=colours[c], label=names[c]) for c in used],
             loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize="small",
         )
         if not rows:

@@ -2,7 +2,8 @@
 
 Stages (each `update(faces) -> faces`, `reset()`), in pipeline order:
 `IouTracker` sets `track_ids`; a smoother (`PaperMemory` or `EmaSmoother`,
-built by name with `make_smoother`) sets `display` and `runner_up`;
+built by name with `make_smoother`) sets `display`, `runner_up` and `confidence`;
+`UnsureRule` shows a face it is not sure of as UNSURE;
 `order_for_reading` sorts the faces right to left; `TrackConfirmation` keeps
 the faces of tracks detected in a few frames, numbered as they are shown.
 """
@@ -11,6 +12,7 @@ from emocap.tracking.confirmation import DEFAULT_CONFIRM_FRAMES, TrackConfirmati
 from emocap.tracking.identity import IouTracker
 from emocap.tracking.ordering import order_for_reading
 from emocap.tracking.runner_up import RunnerUpRule
+from emocap.tracking.unsure import UNSURE_WORD, UnsureRule
 from emocap.tracking.smoothers import NULL_ENTRY, SMOOTHERS, EmaSmoother, NoSmoothing, PaperMemory, TrackSmoother, make_smoother
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "NoSmoothing",
     "TrackSmoother",
     "RunnerUpRule",
+    "UnsureRule",
+    "UNSURE_WORD",
     "SMOOTHERS",
     "NULL_ENTRY",
     "make_smoother",

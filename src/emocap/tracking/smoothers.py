@@ -3,7 +3,8 @@
 The classifier labels every frame on its own, so a caption taken straight
 from it flickers. A smoother remembers each track's recent output and decides
 what to show (`Faces.display`), plus a close second emotion
-(`Faces.runner_up`). Three are offered:
+(`Faces.runner_up`), and how sure the smoothed output is of it (`Faces.confidence`).
+Three are offered:
 
 - `PaperMemory`: the paper's memory of the last N predicted classes.
 - `EmaSmoother`: an exponential average of the probabilities with hysteresis.
@@ -64,7 +65,9 @@ class TrackSmoother(ABC):
             if self._runner_up is not None
             else np.full(len(faces), NO_LABEL, np.int64)
         )
-        return faces.with_(display=display, runner_up=runner_up)
+        chosen = np.take_along_axis(smoothed, np.maximum(display, 0)[:, None], axis=1)[:, 0]
+        confidence = np.where(display != NO_LABEL, chosen, np.nan)
+        return faces.with_(display=display, runner_up=runner_up, confidence=confidence)
 
     def _checked_probs(self, faces: Faces) -> np.ndarray:
         name = type(self).__name__

@@ -164,3 +164,17 @@ def export_with_int8(
     for split, data in check_splits.items():
         figures.update({f"{split}_{k}": v for k, v in agreement(output, int8_path, data, preprocess).items()})
     return figures
+
+
+def write_calibration(model_path: str | Path, calibration, out_path: str | Path) -> Path:
+    """A copy of the ONNX model at `model_path` with `calibration` (an `emocap.calibration.Calibration`)
+    in its metadata, written whole to `out_path` or not at all; the graph and weights are untouched."""
+    from emocap.calibration import CALIBRATION_KEY
+
+    model = onnx.load(str(model_path))
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    metadata[CALIBRATION_KEY] = calibration.to_json()
+    set_metadata(model, metadata)
+    with atomic_path(out_path) as temporary:
+        onnx.save(model, str(temporary))
+    return Path(out_path)

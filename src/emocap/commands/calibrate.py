@@ -1,0 +1,85 @@
+"""`emocap calibrate`: fit a model's temperature and "unsure" threshold on PublicTest, write them in its metadata."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emocap.commands.arguments import add_command, real_number
+from emocap.commands.options import add_image_limit_option, add_model_choice, chosen_model
+from emocap.errors import EmocapError, ModelError
+
+EPILOG = """\
+Reads only the PublicTest half of the FER2013 test set, so PrivateTest stays
+clean to report on (`emocap evaluate` shows ECE before and after, and the
+risk-coverage table, on both halves). Two numbers are fitted:
+
+  temperature   T dividing the model's logits before softmax, the one that makes
+                PublicTest's probabilities most likely (negative log-likelihood)
+  unsure below  the rule, fixed before any figure is seen: the lowest threshold
+                (0.20, 0.25, ... 0.95) at which the PublicTest faces whose top
+                calibrated probability reaches it are right at least --target of
+                the time; captions of faces under it say "unsure"
+
+examples:
+  emocap calibrate --model paper.int8.onnx --data fer2013/ -o paper.calibrated.onnx
+  emocap calibrate --data fer2013/ -o builtin.onnx --target 0.9     the built-in model, stricter
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = add_command(
+        subparsers, "calibrate", help="fit a model's confidence (temperature, unsure threshold) on PublicTest",
+        description="Fit the temperature of a model's probabilities and the threshold under which its\n"
+        "captions say \"unsure\" on FER2013's PublicTest, and write a copy of the model that carries them.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--data", required=True, metavar="PATH",
+                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
+    add_model_choice(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="the calibrated model to write")
+    parser.add_argument("--target", type=real_number(0.5, maximum=0.99, unit="share"), default=None, metavar="P",
+                        help="accuracy the captions still shown must reach on PublicTest (default: 0.85)")
+    add_image_limit_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from emocap.calibration import DEFAULT_TARGET, Calibration, fit_calibration, risk_coverage, softmax
+    from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
+    from emocap.datasets import load_fer2013
+    from emocap.evaluation.metrics import reliability_bins
+    from emocap.evaluation.report import labels_in_model_order
+    from emocap.outputs.files import check_named_outputs
+
+    model = Path(chosen_model(args) or BUILTIN_MODEL)
+    output = Path(args.output)
+    if output.suffix != ".onnx":
+        raise EmocapError(f"-o must end in .onnx, got {str(output)!r}")
+    if not model.is_file():
+        raise ModelError(f"model not found: {str(model)!r}")
+    check_named_outputs({"-o": output}, {"the model": model, "--data": args.data})
+    try:
+        from emocap.training.export import write_calibration
+    except ImportError as error:
+        raise EmocapError(f"calibrate needs onnx: pip install 'emocap[train]' ({error.name} is missing)") from None
+    target = DEFAULT_TARGET if args.target is None else args.target
+    public = load_fer2013(args.data, "PublicTest", max_side=args.max_image_side)
+    classifier = EmotionClassifier(model)
+    labels = labels_in_model_order(public, classifier.labels)
+    logits = classifier.logits(public.images)
+    calibration = fit_calibration(logits, labels, target)
+    write_calibration(model, calibration, output)
+    before = reliability_bins(labels, softmax(logits)).expected_calibration_error
+    probs = softmax(logits, calibration.temperature)
+    after = reliability_bins(labels, probs).expected_calibration_error
+    print(f"{model.name} on {len(public)} PublicTest faces: temperature {calibration.temperature:.3f} "
+          f"(ECE {before:.2%} -> {after:.2%})")
+    if calibration == Calibration(calibration.temperature):
+        print(f"no threshold makes the shown captions right {target:.0%} of the time: this model never says unsure")
+    else:
+        curve = risk_coverage(probs, labels, [calibration.unsure_below])
+        print(f"unsure below {calibration.unsure_below:.2f}: {curve.coverage[0]:.1%} of PublicTest faces shown, "
+              f"right {curve.accuracy[0]:.1%} of the time (target {target:.0%})")
+    print(f"wrote {output}  (report it on PrivateTest: emocap evaluate --data {args.data} --model {output})")
+    return 0

@@ -1,0 +1,202 @@
+"""Calibrated probabilities and "unsure" captions (issue 28): the temperature and threshold in a
+model's metadata, the rule that picks the threshold, and every output saying "unsure" the same way."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emocap.calibration import (
+    CALIBRATION_KEY, Calibration, fit_calibration, fit_temperature, lowest_threshold, risk_coverage, softmax,
+    uncalibrated,
+)
+from emocap.classifier import BUILTIN_MODEL, EmotionClassifier, parse_labels
+from emocap.errors import ModelError
+from emocap.labels import FER2013_LABELS
+from emocap.outputs.captions import frame_captions
+from emocap.outputs.records import frame_record
+from emocap.outputs.segments import Segment
+from emocap.outputs.summary import EmotionSummary
+from emocap.tracking import EmaSmoother, NoSmoothing, UnsureRule
+from emocap.types import NO_LABEL, UNSURE, Faces, FrameResult
+
+HAPPY, SAD = FER2013_LABELS.index("happy"), FER2013_LABELS.index("sad")
+
+
+def tracked_faces(probs) -> Faces:
+    probs = np.asarray(probs, np.float32)
+    n = len(probs)
+    boxes = np.array([[10 + 100 * i, 10, 60 + 100 * i, 70] for i in range(n)], np.float32)
+    return Faces(boxes=boxes, scores=np.ones(n, np.float32), track_ids=np.arange(n), probs=probs)
+
+
+def one_hot_ish(top: int, p: float) -> np.ndarray:
+    row = np.full(len(FER2013_LABELS), (1 - p) / (len(FER2013_LABELS) - 1), np.float32)
+    row[top] = p
+    return row
+
+
+# --- the smoother's confidence and the rule ------------------------------------------------------
+
+
+def test_smoothers_give_the_smoothed_probability_of_the_class_they_show():
+    smoother = EmaSmoother(alpha=0.5, hysteresis=0.0)
+    first = smoother.update(tracked_faces([one_hot_ish(HAPPY, 0.9)]))
+    assert first.display.tolist() == [HAPPY]
+    assert first.confidence[0] == pytest.approx(0.9, abs=1e-6)
+    second = smoother.update(tracked_faces([one_hot_ish(HAPPY, 0.5)]))
+    assert second.confidence[0] == pytest.approx(0.7, abs=1e-6)  # the average, not this frame's 0.5
+
+
+def test_faces_under_the_threshold_read_unsure_without_a_runner_up_and_keep_their_probabilities():
+    faces = NoSmoothing().update(tracked_faces([one_hot_ish(HAPPY, 0.9), one_hot_ish(SAD, 0.4)]))
+    faces = faces.with_(runner_up=np.array([NO_LABEL, HAPPY]))
+    shown = UnsureRule(0.7).update(faces)
+    assert shown.display.tolist() == [HAPPY, UNSURE]
+    assert shown.runner_up.tolist() == [NO_LABEL, NO_LABEL]
+    np.testing.assert_array_equal(shown.probs, faces.probs)
+    assert UnsureRule(0.0).update(faces).display.tolist() == [HAPPY, SAD]  # 0: never unsure
+
+
+def test_a_face_with_nothing_chosen_yet_is_not_called_unsure():
+    faces = tracked_faces([one_hot_ish(HAPPY, 0.3)])  # display NO_LABEL, confidence NaN
+    assert UnsureRule(0.7).update(faces).display.tolist() == [NO_LABEL]
+
+
+@pytest.mark.parametrize("below", [-0.1, 1.0, float("nan"), "0.5"])
+def test_the_threshold_is_checked(below):
+    with pytest.raises(ValueError, match=r"UnsureRule.below must be in \[0, 1\)"):
+        UnsureRule(below)
+
+
+# --- every output says it the same way -----------------------------------------------------------
+
+
+def unsure_frame() -> FrameResult:
+    faces = UnsureRule(0.7).update(NoSmoothing().update(tracked_faces([one_hot_ish(SAD, 0.4)])))
+    return FrameResult(index=0, time_s=0.0, frame_size=(640, 360), faces=faces, labels=FER2013_LABELS)
+
+
+def test_captions_and_records_say_unsure_with_no_emotion_word_and_keep_the_probabilities():
+    result = unsure_frame()
+    _, _, captions = frame_captions(result)
+    assert captions == ["Face 1 (left): unsure"]
+    record = frame_record(result)["faces"][0]
+    assert (record["label"], record["valence"], record["runner_up"], record["caption"]) == (
+        "unsure", None, None, "Face 1 (left): unsure")
+    assert record["probabilities"]["sad"] == pytest.approx(0.4)
+
+
+def test_the_summary_counts_unsure_time_apart_from_the_emotions():
+    summary = EmotionSummary()
+    for start, end, shown in ((0.0, 2.0, HAPPY), (2.0, 3.0, UNSURE)):
+        summary.add(Segment(track_id=0, start_s=start, end_s=end, display=shown, runner_up=NO_LABEL,
+                            labels=FER2013_LABELS, box=np.zeros(4, np.float32),
+                            probs=np.full(7, 1 / 7, np.float32), frames=10, frame_size=(640, 360)))
+    assert summary.captioned_seconds.tolist() == [3.0]
+    assert summary.unsure_seconds.tolist() == [1.0]
+    assert summary.emotion_shares()[0, HAPPY] == pytest.approx(2 / 3)
+    assert "unsure" in summary.table().splitlines()[0]
+
+
+# --- calibration: fitting, the rule, the metadata ------------------------------------------------
+
+
+def synthetic_logits(temperature: float, n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logits whose labels are drawn from softmax(logits / temperature): the fit must find it."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2, (n, 7))
+    probs = softmax(logits, temperature).astype(np.float64)
+    labels = np.array([rng.choice(7, p=row / row.sum()) for row in probs])
+    return logits, labels
+
+
+def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with():
+    logits, labels = synthetic_logits(1.6)
+    assert fit_temperature(logits, labels) == pytest.approx(1.6, rel=0.08)
+
+
+def test_the_rule_picks_the_lowest_threshold_whose_shown_faces_reach_the_target():
+    # Top probabilities 0.4 (wrong), 0.6 (right), 0.8 (right), 0.9 (right), 0.95 (wrong).
+    tops = [(0.4, 1), (0.6, 0), (0.8, 0), (0.9, 0), (0.95, 1)]
+    probs = np.array([[p, (1 - p) / 2, (1 - p) / 2] for p, _ in tops])
+    labels = np.array([label for _, label in tops])
+    curve = risk_coverage(probs, labels, [0.2, 0.5, 0.85])
+    assert curve.coverage.tolist() == [1.0, 0.8, 0.4]
+    assert curve.accuracy.tolist() == pytest.approx([0.6, 0.75, 0.5])
+    assert lowest_threshold(probs, labels, target=0.7) == pytest.approx(0.45)  # the first at which 0.4 is hidden
+    assert lowest_threshold(probs, labels, target=0.99) == 0.0  # none reaches it: never unsure
+
+
+def test_probabilities_at_temperature_one_come_back_from_calibrated_ones():
+    logits, _ = synthetic_logits(1.0, n=50)
+    np.testing.assert_allclose(uncalibrated(softmax(logits, 0.8), 0.8), softmax(logits), atol=1e-5)
+
+
+def test_fit_calibration_returns_both_numbers():
+    logits, labels = synthetic_logits(0.8)
+    calibration = fit_calibration(logits, labels, target=0.85)
+    assert 0.7 < calibration.temperature < 0.9 and 0 < calibration.unsure_below < 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"temperature": 0, "unsure_below": 0.5}', "temperature must be a number in"),
+    ('{"temperature": 1, "unsure_below": 1.5}', "unsure_below must be a number in"),
+    ('{"temperature": "x"}', "temperature must be a number in"),
+    ('{"temp": 1}', "calibration must be an object"),
+    ("[1]", "calibration must be an object"),
+])
+def test_bad_calibration_metadata_is_refused(text, message):
+    with pytest.raises(ValueError, match=message):
+        Calibration.from_json(text)
+
+
+def test_no_class_may_be_named_unsure():
+    with pytest.raises(ValueError, match="no class may be named 'unsure'"):
+        parse_labels(json.dumps(["happy", "unsure"]))
+
+
+def test_the_built_in_model_carries_a_calibration_fitted_on_publictest():
+    calibration = EmotionClassifier().calibration
+    assert calibration.temperature != 1.0 and 0.5 <= calibration.unsure_below < 1
+
+
+def test_the_classifier_divides_logits_by_the_models_temperature(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from emocap.training.export import write_calibration
+
+    plain = EmotionClassifier(write_calibration(BUILTIN_MODEL, Calibration(1.0), tmp_path / "t1.onnx"))
+    warm = EmotionClassifier(write_calibration(BUILTIN_MODEL, Calibration(2.0, 0.5), tmp_path / "t2.onnx"))
+    assert warm.calibration == Calibration(2.0, 0.5)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    logits = plain.logits(faces)
+    np.testing.assert_allclose(warm.predict(faces), softmax(logits, 2.0), atol=1e-5)
+    broken = onnx.load(str(tmp_path / "t2.onnx"))
+    for entry in broken.metadata_props:
+        if entry.key == CALIBRATION_KEY:
+            entry.value = '{"temperature": -1, "unsure_below": 0}'
+    onnx.save(broken, str(tmp_path / "bad.onnx"))
+    with pytest.raises(ModelError, match="its metadata emocap.calibration is invalid: temperature must be"):
+        EmotionClassifier(tmp_path / "bad.onnx")
+
+
+def test_unsure_below_option_reaches_the_pipeline_and_zero_turns_it_off():
+    from emocap.cli import build_parser
+    from emocap.commands.options import build_pipeline
+
+    parser = build_parser()
+    default = build_pipeline(parser.parse_args(["transcribe", "x.mp4"]))
+    assert default.unsure.below == EmotionClassifier().calibration.unsure_below
+    off = build_pipeline(parser.parse_args(["transcribe", "x.mp4", "--unsure-below", "0"]))
+    assert off.unsure.below == 0.0
+
+
+def test_unsure_below_one_is_refused_in_one_line(capsys):
+    from emocap.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["transcribe", "x.mp4", "--unsure-below", "1"])
+    assert stopped.value.code == 2
+    assert "argument --unsure-below: expected a probability in 0..0.99, got '1'" in capsys.readouterr().err
