@@ -41,6 +41,7 @@ class Faces:
     probs      float32 (n, k)    class probabilities of this frame (k = 0 before classification)
     display    int64   (n,)      class shown to the user after smoothing, NO_LABEL when none yet
     runner_up  int64   (n,)      a second class shown beside `display` when the two are close, else NO_LABEL
+    embeddings float32 (n, d)    the classifier's features of each face, its appearance (d = 0 when not computed)
     """
 
     boxes: np.ndarray
@@ -50,6 +51,7 @@ class Faces:
     probs: np.ndarray = None  # type: ignore[assignment]
     display: np.ndarray = None  # type: ignore[assignment]
     runner_up: np.ndarray = None  # type: ignore[assignment]
+    embeddings: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         boxes = _as(self.boxes, np.float32, "boxes", (4,))
@@ -63,11 +65,12 @@ class Faces:
             "probs": (np.zeros((n, 0), np.float32), np.float32, (None,)),
             "display": (np.full(n, NO_LABEL, np.int64), np.int64, ()),
             "runner_up": (np.full(n, NO_LABEL, np.int64), np.int64, ()),
+            "embeddings": (np.zeros((n, 0), np.float32), np.float32, (None,)),
         }
         for name, (default, dtype, tail) in defaults.items():
             value = getattr(self, name)
             set_(self, name, default if value is None else _as(value, dtype, name, tail))
-        for name in ("scores", "landmarks", "track_ids", "probs", "display", "runner_up"):
+        for name in ("scores", "landmarks", "track_ids", "probs", "display", "runner_up", "embeddings"):
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"Faces.{name} has {len(getattr(self, name))} rows but boxes has {n}"
@@ -96,6 +99,7 @@ class Faces:
             probs=self.probs[index],
             display=self.display[index],
             runner_up=self.runner_up[index],
+            embeddings=self.embeddings[index],
         )
 
     def with_(self, **changes) -> "Faces":
