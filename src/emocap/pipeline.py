@@ -2,8 +2,8 @@
 
 Stages, each a small object with one job, run in this order on every frame:
 
-    detect (MTCNN or Haar) -> classify (all faces in one batch)
-    -> track (identities) -> smooth (the paper's memory, or another) -> order (right to left)
+    cuts (shot changes) -> detect (MTCNN or Haar) -> classify (all faces in one batch, probabilities and
+    embeddings from one run) -> track (identities: boxes, looks, cuts) -> smooth (the paper's memory, or another) -> order (right to left)
     -> confirm (only faces detected in a few frames are shown, numbered as they are)
 
 Faces smaller than the detector's smallest face (`min_face_size`, the larger side
@@ -28,8 +28,10 @@ from emocap.images import check_bgr_frame
 from emocap.preprocessing import upright_angles
 from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
 from emocap.tracking import (
-    DEFAULT_CONFIRM_FRAMES, IouTracker, TrackConfirmation, TrackSmoother, make_smoother, order_for_reading,
+    DEFAULT_CONFIRM_FRAMES, AppearanceTracker, ShotChangeDetector, TrackConfirmation, TrackSmoother, make_smoother,
+    order_for_reading,
 )
+from emocap.tracking.shots import STEADY
 from emocap.types import Faces, FrameResult
 
 DEFAULT_SMOOTHER = "ema"
@@ -98,8 +100,12 @@ class Pipeline:
             if memory is not None:
                 options["length"] = check_int("Pipeline", "memory", memory, 1)
             self.smoother = make_smoother(smoother, **options)
-        self.tracker = IouTracker(patience_frames=self.patience_frames)
-        self.confirmation = TrackConfirmation(confirm_frames, patience_frames=self.patience_frames)
+        self.shots = ShotChangeDetector()
+        self.tracker = AppearanceTracker(patience_frames=self.patience_frames)
+        # A face's number is remembered as long as the tracker may give its track back.
+        self.confirmation = TrackConfirmation(
+            confirm_frames, patience_frames=max(self.patience_frames, self.tracker.remember_frames)
+        )
         if min_face_size is None:
             min_face_size = getattr(self.detector, "min_face_size", 0.0)
         self.min_face_size = check_number("Pipeline", "min_face_size", min_face_size, 0)
@@ -139,6 +145,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget every face: the next frame starts new identities and empty memories."""
+        self.shots.reset()
         self.tracker.reset()
         self.smoother.reset()
         self.confirmation.reset()
@@ -179,21 +186,23 @@ class Pipeline:
         if self._started is None:
             self._started = clock
         arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
-        fresh = self._detected % self.detect_every == 0
+        shot = self.shots.update(frame)
+        # Boxes are not carried, nor searched for near where they were, across a cut or fast motion.
+        fresh = shot != STEADY or self._detected % self.detect_every == 0
         if fresh:
-            faces = self._search_or_scan(frame)
+            faces = self._search_or_scan(frame, scan_all=shot != STEADY)
             self._carried = faces
         else:
             faces = self._carried
         self._detected += 1
-        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000, fresh)
+        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000, fresh, shot)
 
-    def _search_or_scan(self, frame: np.ndarray) -> Faces:
+    def _search_or_scan(self, frame: np.ndarray, scan_all: bool = False) -> Faces:
         if self.brighten_dim_frames:
             frame = brightened_for_detection(frame)
         known = self._carried
         faces = None
-        if self._searches % self.full_scan_every and len(known) and hasattr(self.detector, "detect_near"):
+        if not scan_all and self._searches % self.full_scan_every and len(known) and hasattr(self.detector, "detect_near"):
             faces = self.detector.detect_near(frame, known.boxes)
             if len(faces) < len(known):
                 faces = None  # a face was lost (or moved faster than the search reaches): look everywhere
@@ -221,9 +230,10 @@ class Pipeline:
 
         faces = detected.faces
         angles = None if self.upright_from is None else upright_angles(faces.landmarks, self.upright_from)
-        faces = faces.with_(probs=self.classifier.classify_boxes(frame, faces.boxes, angles=angles))
+        probs, embeddings = self.classifier.look_at_boxes(frame, faces.boxes, angles=angles)
+        faces = faces.with_(probs=probs, embeddings=embeddings)
         lap("classify")
-        faces = self.smoother.update(self.tracker.update(faces))
+        faces = self.smoother.update(self.tracker.update(faces, shot=detected.shot))
         faces = order_for_reading(faces, right_to_left=self.right_to_left)
         faces = self.confirmation.update(faces, detected=detected.fresh)
         lap("track")
@@ -249,6 +259,8 @@ class Detected:
     detect_ms: float
     fresh: bool = True
     """Found by the detector in this frame, not carried over from an earlier one (detect_every > 1)."""
+    shot: int = STEADY
+    """How the frame follows the last (`ShotChangeDetector`): STEADY, JUMP (boxes continue where looks agree), CUT."""
 
 
 def _check_time(time_s) -> None:
