@@ -127,3 +127,53 @@ def test_the_pipeline_runs_the_classifier_graph_once_per_frame_for_probabilities
     assert len(counting.runs) == 1 and sorted(counting.runs[0]) == ["embedding", "logits"]
     faces = results[0].faces
     assert faces.probs.shape == (2, 7) and faces.embeddings.shape == (2, 512)
+
+
+def test_shot_changes_tell_a_jump_from_a_still_shot_and_a_change_of_light():
+    from emocap.tracking.shots import CUT, JUMP, STEADY, ShotChangeDetector
+
+    shots = ShotChangeDetector()
+    frame, _, _ = placed_faces(WIDTH, HEIGHT, [("astronaut", 250, 100, 120)], background=190)
+    other, _, _ = placed_faces(WIDTH, HEIGHT, [("grace_hopper", 60, 60, 200)], background=60)
+    darker = (frame * 0.8).astype(np.uint8)
+    noise = np.random.default_rng(0).normal(0, 20, frame.shape).astype(np.float32)
+    noisy = np.clip(darker + noise, 0, 255).astype(np.uint8)
+    assert [shots.update(f) for f in (frame, frame, darker, noisy, other)] == [STEADY, STEADY, STEADY, STEADY, JUMP]
+    inverted = 255 - other
+    assert shots.update(inverted) == CUT
+    shots.reset()
+    assert shots.update(frame) == STEADY
+
+
+def test_without_embeddings_a_cut_still_ends_every_track():
+    from emocap.tracking import AppearanceTracker
+    from emocap.tracking.shots import CUT
+
+    tracker = AppearanceTracker()
+    faces = Faces(boxes=np.array([[10, 10, 110, 110]], np.float32), scores=np.ones(1, np.float32))
+    assert [tracker.update(faces).track_ids.tolist() for _ in range(2)] == [[0], [0]]
+    assert tracker.update(faces, shot=CUT).track_ids.tolist() == [1]
+    tracker.reset()
+    assert tracker.update(faces).track_ids.tolist() == [0]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"reid_min_cosine": 1.5}, "reid_min_cosine"), ({"reid_min_cosine": "0.9"}, "reid_min_cosine"),
+    ({"remember_frames": -1}, "remember_frames"), ({"remember_frames": 2.5}, "remember_frames"),
+])
+def test_appearance_tracker_options_are_checked(options, message):
+    from emocap.tracking import AppearanceTracker
+
+    with pytest.raises(ValueError, match=message):
+        AppearanceTracker(**options)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"jump_change": 0}, "jump_change"), ({"cut_change": 300}, "cut_change"),
+    ({"jump_change": 20, "cut_change": 10}, "cut_change"),
+])
+def test_shot_change_options_are_checked(options, message):
+    from emocap.tracking import ShotChangeDetector
+
+    with pytest.raises(ValueError, match=message):
+        ShotChangeDetector(**options)

@@ -42,7 +42,7 @@ NEAR_SIDES = 1.5
 """A face within this many face sides of where a track out of sight (within its patience) is expected needs
 only SAME_LOOK_MIN_COSINE to take it back: a face hidden behind another, or missed, that comes out beside it."""
 APPEARANCE_WEIGHT = 1.0
-"""Weight of the looks' cosine beside the box overlap (IoU) in matching faces to tracks."""
+"""Weight of the looks' cosine beside the box overlap (IoU) in matching lone faces to tracks."""
 MIN_LOOKS = 3
 """Frames a track's face must be seen alone in before its look may give its number back."""
 LOOK_RATE = 0.1
@@ -85,7 +85,8 @@ class AppearanceTracker(IouTracker):
         looks = self._looks_of(faces)
         if shot == CUT:
             self._end(np.ones(len(self._tracks), bool))
-        track_rows, face_rows = self._match_with_looks(faces.boxes, looks, jumped=shot == JUMP)
+        alone = _alone(faces.boxes)
+        track_rows, face_rows = self._match_with_looks(faces.boxes, looks, alone, jumped=shot == JUMP)
         self._follow(track_rows, faces.boxes[face_rows])
         ids = np.full(len(faces), -1, np.int64)
         ids[face_rows] = self._tracks.ids[track_rows]
@@ -97,7 +98,7 @@ class AppearanceTracker(IouTracker):
         self._next_id += len(new)
         self._start(ids[new], faces.boxes[new], looks[new])
         rows = self._tracks.lookup(ids)
-        self._add_looks(rows, looks, _alone(faces.boxes))
+        self._add_looks(rows, looks, alone)
         missed_too_long = np.ones(len(self._tracks), bool)
         missed_too_long[rows] = False
         missed_too_long &= self._tracks.missed + 1 > self.patience_frames
@@ -117,18 +118,22 @@ class AppearanceTracker(IouTracker):
         return unit_rows(faces.embeddings.reshape(len(faces), self._width or 0))
 
     def _match_with_looks(
-        self, boxes: np.ndarray, looks: np.ndarray, jumped: bool,
+        self, boxes: np.ndarray, looks: np.ndarray, alone: np.ndarray, jumped: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(track rows, face rows) of the pairs whose boxes overlap enough, chosen on overlap plus likeness;
-        after a jump, only pairs whose looks agree."""
+        after a jump, only pairs whose looks agree. The crop of a face that overlaps another shows some of
+        the other one too (benchmarks/identity.py: weighing those looks swapped faces as they crossed), so
+        such faces are matched on their boxes alone."""
         if not len(self._tracks) or not len(boxes):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         overlap = iou_matrix(self._expected_boxes(), boxes)
-        likeness = self._likeness(self._tracks, looks)
+        likeness = np.where(alone[None, :], self._likeness(self._tracks, looks), 0.0)
         allowed = overlap >= self.iou_threshold
         if jumped:
-            allowed &= likeness >= SAME_LOOK_MIN_COSINE
-        score = np.where(allowed, overlap + APPEARANCE_WEIGHT * likeness, -1.0)
+            allowed &= (likeness >= SAME_LOOK_MIN_COSINE) | ~alone[None, :]
+        # Overlap scores every pair, as IouTracker's does (a forced pair below the threshold must not change
+        # the assignment of the others); the looks add to the allowed ones.
+        score = overlap + APPEARANCE_WEIGHT * np.where(allowed, likeness, 0.0)
         track_rows, face_rows = linear_sum_assignment(score, maximize=True)
         accepted = allowed[track_rows, face_rows]
         return track_rows[accepted].astype(np.int64), face_rows[accepted].astype(np.int64)
