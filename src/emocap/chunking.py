@@ -37,7 +37,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from emocap.errors import EmocapError, ModelError, SourceError
+from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.types import Faces, FrameResult
 
@@ -268,26 +268,19 @@ def chunk_jobs(
 @functools.lru_cache(maxsize=2)
 def worker_pipeline(settings: tuple[tuple[str, object], ...], model: ModelOnWorkers):
     """The pipeline of a worker process, built once and kept for the chunks that follow (loading the
-    networks takes longer than a short chunk), and the classifier's embedding when its model has one."""
+    networks takes longer than a short chunk)."""
     from emocap.pipeline import Pipeline
 
-    pipeline = Pipeline.build(**dict(settings), model=model.path(), threads=WORKER_THREADS)
-    size = pipeline.classifier.preprocess.size
-    try:
-        pipeline.classifier.embed(np.zeros((1, size, size), np.uint8))
-        embed = pipeline.classifier.embed
-    except ModelError:  # a model exported without its embedding: boxes alone stitch the chunks
-        embed = None
-    return pipeline, embed
+    return Pipeline.build(**dict(settings), model=model.path(), threads=WORKER_THREADS)
 
 
 def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:
     """One chunk through the pipeline (a Ray task, or called directly). Errors a user should see
     come back as a ChunkFailure; anything else is a bug and raises."""
-    pipeline, embed = worker_pipeline(job.pipeline, job.model)
+    pipeline = worker_pipeline(job.pipeline, job.model)
     pipeline.reset()
     try:
-        return _transcribe_chunk(job, pipeline, embed)
+        return _transcribe_chunk(job, pipeline)
     except SourceError as error:
         if job.chunk.index == 0 or not Path(job.video).is_file():  # unreadable, or not on this worker's machine
             return ChunkFailure(str(error))
@@ -302,8 +295,7 @@ def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:
         return ChunkFailure(str(error))
 
 
-def _transcribe_chunk(job: ChunkJob, pipeline, embed) -> ChunkResult:
-    from emocap.preprocessing import crop_faces
+def _transcribe_chunk(job: ChunkJob, pipeline) -> ChunkResult:
     from emocap.sources import open_path
     from emocap.transcription import detected_frames
 
@@ -318,9 +310,11 @@ def _transcribe_chunk(job: ChunkJob, pipeline, embed) -> ChunkResult:
             in_warmup = frame.time_s < chunk.keep_from_s
             (warmup if in_warmup else kept).append(result)
             near_end = job.tail_from_s is not None and frame.time_s >= job.tail_from_s
-            if embed is not None and (in_warmup or near_end) and ordinal % LOOK_EVERY == 0 and len(result.faces):
-                crops = crop_faces(frame.image_bgr, result.faces.boxes, size=pipeline.classifier.preprocess.size)
-                looks["start" if in_warmup else "end"].add(result.faces.track_ids, embed(crops))
+            # The faces' embeddings come from the pipeline's own run of the classifier (none, d = 0, for a
+            # model exported without them: boxes alone stitch the chunks).
+            faces = result.faces
+            if (in_warmup or near_end) and ordinal % LOOK_EVERY == 0 and len(faces) and faces.embeddings.shape[1]:
+                looks["start" if in_warmup else "end"].add(faces.track_ids, faces.embeddings)
         truncated, end_reason = source.truncated, source.end_reason
     return ChunkResult(
         labels, FrameColumns.pack(warmup, len(labels)), FrameColumns.pack(kept, len(labels)),

@@ -209,7 +209,8 @@ class Pipeline:
         if faces is None:
             faces = self.detector.detect(frame)
             self.full_scans += 1
-        self._searches += 1
+        if not scan_all:  # a scan a jump brought is outside the schedule, which follows the frames (chunking.py)
+            self._searches += 1
         # A face's size is its box's larger side, the square MTCNN searches for: its boxes are some
         # 25% taller than wide, and a 40 px face found by a search from 40 px is often 37-39 px wide.
         sides = np.maximum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
