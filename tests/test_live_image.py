@@ -1,6 +1,7 @@
 """`emocap image`: emotions of the faces in photos (runs the real detector and model)."""
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -186,3 +187,18 @@ def test_write_image_is_whole_or_absent_with_a_one_line_output_error(tmp_path):
         message = str(caught.value)
         assert message.startswith(f"cannot write image {str(tmp_path / name)!r}: ") and "\n" not in message
     assert [p.name for p in tmp_path.iterdir()] == ["ok.png"]  # no temporary left behind
+
+
+def test_image_numbers_faces_right_to_left_with_words_that_tell_them_apart(capsys, tmp_path):
+    """Numbers followed the detector's order, and two rows of faces were all 'left', 'centre' or 'right'."""
+    from sample_faces import face_scene
+
+    frame, boxes = face_scene(900, 600, 6, 110, seed=1)
+    photo = tmp_path / "two-rows.png"
+    cv2.imwrite(str(photo), frame)
+    code, out, _ = run_image(capsys, photo)
+    assert code == 0
+    faces = re.findall(r"^  Face (\d+) \(([a-z ]+)\):.* box (\d+),", out, flags=re.M)
+    assert [int(number) for number, _, _ in faces] == [1, 2, 3, 4, 5, 6]
+    assert [int(x) for _, _, x in faces] == sorted((int(x) for _, _, x in faces), reverse=True)
+    assert len({words for _, words, _ in faces}) == 6, faces

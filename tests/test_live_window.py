@@ -78,7 +78,7 @@ def test_window_shows_captions_and_obeys_snapshot_pause_and_quit_keys(virtual_sc
             shot = screenshot(env, virtual_screen.size)
             return shot if valence_pixels(shot) > 500 else None
 
-        shot = wait_for(captioned_screen, 30, "a face box and caption in a valence colour")
+        shot = wait_for(captioned_screen, 90, "a face box and caption in a valence colour")
         ok, png = cv2.imencode(".png", shot)
         assert ok
         save_artifact(tmp_path / "live_window.png", png.tobytes())

@@ -292,3 +292,32 @@ def test_a_signal_during_a_ray_run_exits_in_one_line_and_leaves_no_output(tmp_pa
     )
     assert (returncode, err) == (status, f"emocap transcribe: {line}\n")
     assert list(out.iterdir()) == []
+
+
+# --- the paper memory's length ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["transcribe", "live", "serve"])
+def test_a_paper_memory_beyond_two_minutes_of_frames_is_refused_quoting_it(capsys, command):
+    """--memory 100000000 grew to 16 GB and made SIGTERM wait 5-13 s; argparse now refuses it at once."""
+    from emocap.cli import build_parser
+
+    # The parser alone: on code that accepts the value, `live` and `serve` would go on to run.
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([command, "--smoother", "paper", "--memory", "100000000"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"emocap {command}: error: argument --memory: expected a whole number in 1..3600 "
+        f"(two minutes at 30 fps), got '100000000' (see emocap {command} --help)"
+    ]
+
+
+def test_the_longest_paper_memory_is_accepted_and_its_bound_explained_in_help(capsys):
+    from emocap.cli import build_parser
+
+    args = build_parser().parse_args(["transcribe", "x.mp4", "--smoother", "paper", "--memory", "3600"])
+    assert args.memory == 3600
+    with pytest.raises(SystemExit):
+        main(["transcribe", "--help"])
+    assert "at most 3600" in " ".join(capsys.readouterr().out.split())

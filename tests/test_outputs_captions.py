@@ -32,3 +32,12 @@ def test_valence_words_name_each_valence_once():
     assert valence_words("happy", "neutral") == "positive / neutral"
     assert valence_words("happy", "") == "positive"
     assert valence_words("angry", "happy") == valence_words("surprise", "fear") == "mixed"
+
+
+def test_faces_sharing_a_third_are_told_apart_by_their_row():
+    """Two rows of three faces read 'right', 'right', 'centre', 'centre'...: the words named no one."""
+    boxes = np.array([[500, 20, 600, 120], [500, 360, 600, 460], [250, 200, 350, 280], [20, 200, 120, 280]])
+    assert position_words(boxes, 640, 480).tolist() == ["top right", "bottom right", "centre", "left"]
+    assert position_words(boxes, 640).tolist() == ["right", "right", "centre", "left"]  # a segment's one box
+    side_by_side = np.array([[250, 200, 300, 280], [330, 200, 380, 280]])
+    assert position_words(side_by_side, 640, 480).tolist() == ["centre", "centre"]  # one row: the numbers must do

@@ -16,12 +16,13 @@ import cv2
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from emocap.cli import build_parser
 from emocap.cli import main as emocap_main
 from emocap.commands.serve import build_pipeline_factory
 from emocap.web.server import CaptionServer
+from emocap.web.static_files import StaticFiles
 
 FRAMES_TO_SETTLE = 8  # enough for either smoother to settle on a label
 
@@ -112,7 +113,7 @@ def test_a_face_is_boxed_and_captioned(pipeline_factory, face_jpeg):
 
 def test_a_server_on_every_address_serves_its_page_opened_as_localhost(pipeline_factory, face_jpeg):
     """`emocap serve --host 0.0.0.0` closed the socket (1008) for its own page opened as
-    http://localhost:PORT or http://127.0.0.1:PORT; a foreign page is still refused."""
+    http://localhost:PORT or http://127.0.0.1:PORT; a foreign page is still refused (403)."""
 
     async def scenario():
         async with CaptionServer(pipeline_factory, host="0.0.0.0", port=0) as server:
@@ -120,15 +121,13 @@ def test_a_server_on_every_address_serves_its_page_opened_as_localhost(pipeline_
             for name in ("localhost", "127.0.0.1"):
                 async with connect(socket_url(server), origin=f"http://{name}:{server.port}") as client:
                     answers.append(await caption(client, face_jpeg))
-            async with connect(socket_url(server), origin=f"http://evil.example:{server.port}") as foreign:
-                with pytest.raises(ConnectionClosedError) as closed:
-                    await foreign.send(face_jpeg)
-                    await foreign.recv()
-            return answers, closed.value
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(socket_url(server), origin=f"http://evil.example:{server.port}")
+            return answers, refused.value
 
-    answers, closed = asyncio.run(scenario())
+    answers, refused = asyncio.run(scenario())
     assert [len(answer["faces"]) for answer in answers] == [1, 1]
-    assert closed.rcvd.code == 1008
+    assert refused.response.status_code == 403
 
 
 BAD_CLIENTS = {
@@ -136,7 +135,6 @@ BAD_CLIENTS = {
     "garbage": ({}, lambda jpeg: b"\x00\x01garbage" * 100, 1003, "not an image (900 bytes"),
     "empty": ({}, lambda jpeg: b"", 1003, "not an image (0 bytes"),
     "oversized": ({}, lambda jpeg: jpeg + bytes(2 * 2**20), 1009, "exceeds limit of 2097152 bytes"),
-    "other origin": ({"origin": "http://evil.example"}, lambda jpeg: jpeg, 1008, "origin http://evil.example may not connect"),
 }
 
 
@@ -150,7 +148,7 @@ def test_a_bad_client_is_closed_while_another_keeps_being_served(pipeline_factor
                 before = await caption(good, face_jpeg)
                 async with connect(socket_url(server), **options) as bad:
                     with pytest.raises(ConnectionClosedError) as closed:
-                        await bad.send(bad_message(face_jpeg))  # a refused origin is closed before this
+                        await bad.send(bad_message(face_jpeg))
                         await bad.recv()
                 after = await caption(good, face_jpeg)
                 return before, closed.value, after
@@ -160,6 +158,47 @@ def test_a_bad_client_is_closed_while_another_keeps_being_served(pipeline_factor
     assert reason in closed.rcvd.reason
     assert len(before["faces"]) == 1 and len(after["faces"]) == 1
     assert after["frame"] == before["frame"] + 1  # the good client's pipeline went on undisturbed
+
+
+def test_a_foreign_origin_is_refused_with_403_before_any_websocket_opens(pipeline_factory, face_jpeg):
+    """A 101 then a 1008 close told a foreign page that emocap listens here; a 403 tells it nothing more
+    than any closed port would, and the good client goes on."""
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            async with connect(socket_url(server)) as good:
+                before = await caption(good, face_jpeg)
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(socket_url(server), origin="http://evil.example")
+                after = await caption(good, face_jpeg)
+                return before, refused.value.response, after
+
+    before, response, after = asyncio.run(scenario())
+    assert response.status_code == 403
+    assert b"origin http://evil.example may not connect" in response.body
+    assert after["frame"] == before["frame"] + 1
+
+
+def test_head_answers_the_page_headers_without_its_body(pipeline_factory):
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            return await asyncio.to_thread(raw_exchange, server.port, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    page = StaticFiles.from_package().files["/"][1]
+    head, _, body = asyncio.run(scenario()).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert f"Content-Length: {len(page)}".encode() in head
+    assert body == b""
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """All the server sends for `request` until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def test_each_connection_has_its_own_faces(pipeline_factory, face_jpeg):
@@ -208,6 +247,9 @@ def test_serve_refuses_bad_options(capsys):
     with pytest.raises(SystemExit):
         emocap_main(["serve", "--host", " "])
     assert "expected a host name or address, got ' '" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        emocap_main(["serve", "--max-connections", "0"])
+    assert "argument --max-connections: expected a whole number in 1..1000, got '0'" in capsys.readouterr().err
 
 
 def test_serve_reports_a_busy_port_in_one_line(capsys):
@@ -262,3 +304,22 @@ def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c(stop_signa
             process.wait()
     assert process.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+def test_connections_beyond_the_cap_are_refused_with_503_during_the_handshake(pipeline_factory, face_jpeg):
+    """100 clients that send and never read held about 16 queued 2 MB messages each with no cap on their number."""
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0, max_connections=2) as server:
+            async with connect(socket_url(server)) as first, connect(socket_url(server)):
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(socket_url(server))
+                answer = await caption(first, face_jpeg)
+            async with connect(socket_url(server)) as later:  # closed ones free their places
+                again = await caption(later, face_jpeg)
+            return refused.value.response, answer, again
+
+    response, answer, again = asyncio.run(scenario())
+    assert response.status_code == 503
+    assert b"already serving 2 connections" in response.body
+    assert len(answer["faces"]) == 1 and len(again["faces"]) == 1

@@ -117,7 +117,11 @@ class EmotionClassifier:
     def predict(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for uint8 grayscale faces (N, H, W)
         or a list of BGR (or grayscale) uint8 face crops of any size."""
-        return self.probabilities(self._run(self._logits, self._as_gray(faces)))
+        return self.probabilities(self.logits(faces))
+
+    def logits(self, faces: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """The network's scores float32 (N, len(labels)) before softmax, of the same faces `predict` takes."""
+        return self._run(self._logits, self._as_gray(faces))
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """The model's logits (N, k) as probabilities: every path from the network to a caption comes through here."""

@@ -69,6 +69,9 @@ def chosen_model(args: argparse.Namespace) -> str | None:
     return str(BUILTIN_MODELS[labels])
 
 
+MAX_PAPER_MEMORY = 3600
+
+
 def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
     """Tracking and smoothing options, shared by `live`, `transcribe` and `serve`."""
     group = parser.add_argument_group("tracking and smoothing")
@@ -76,8 +79,11 @@ def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
                        help="ema: average each face's probabilities over time, change the caption only when "
                        "another emotion clearly leads (default: more accurate, quicker and calmer in "
                        "docs/BENCHMARKS.md); paper: change it only when the last N predictions agree")
-    group.add_argument("--memory", type=positive_int, default=None, metavar="N",
-                       help="predictions the paper memory keeps (default 4; only with --smoother paper)")
+    group.add_argument("--memory", type=whole_number(1, MAX_PAPER_MEMORY, note="two minutes at 30 fps"),
+                       default=None, metavar="N",
+                       help="predictions the paper memory keeps (default 4; only with --smoother paper); at most "
+                       f"{MAX_PAPER_MEMORY}, two minutes at 30 fps: a caption that must hold longer than that "
+                       "before it shows is never seen, and each entry costs memory for every face")
     group.add_argument("--detect-every", type=positive_int, default=1, metavar="K",
                        help="run the face detector on every K-th frame and reuse its boxes in between (default: 1)")
     group.add_argument("--full-scan-every", type=positive_int, default=DEFAULT_FULL_SCAN_EVERY, metavar="K",
@@ -94,8 +100,9 @@ def add_image_limit_option(parser: argparse.ArgumentParser) -> None:
     """The one size limit on decoded images (`image`, `live` over photos, `serve`)."""
     parser.add_argument(
         "--max-image-side", type=whole_number(16), default=DEFAULT_MAX_IMAGE_SIDE, metavar="PX",
-        help=f"refuse images larger than this many pixels per side, before decoding them (default: "
-        f"{DEFAULT_MAX_IMAGE_SIDE}; a 20000x20000 image takes 1.2 GB and a minute)",
+        help=f"refuse images and video frames larger than this many pixels per side, from their headers, "
+        f"before decoding them (default: {DEFAULT_MAX_IMAGE_SIDE}; each decoded copy of a frame "
+        "takes 3 bytes a pixel and decoders make several: gigabytes for a side of 20000)",
     )
 
 

@@ -11,6 +11,7 @@ from emocap.commands.arguments import add_command, whole_number
 from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline
 from emocap.errors import EmocapError
 from emocap.web.origins import LOOPBACK_NAMES, parse_origin
+from emocap.web.server import DEFAULT_MAX_CONNECTIONS
 
 DESCRIPTION = """\
 Start a local web server with a page that captions faces live.
@@ -51,6 +52,11 @@ def add_parser(subparsers) -> None:
         metavar="ORIGIN",
         help="also accept pages from this origin, e.g. http://192.168.1.5:8765 (repeatable)",
     )
+    parser.add_argument(
+        "--max-connections", type=whole_number(1, 1000), default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+        help="pages served at once; more are refused with HTTP 503, so memory stays bounded "
+        "(each holds at most two 2 MB frames; default: %(default)s)",
+    )
     add_image_limit_option(parser)
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         extra_origins=tuple(args.allow_origin),
         decoder=decoder,
+        max_connections=args.max_connections,
     )
     try:
         asyncio.run(_serve(server))

@@ -27,14 +27,29 @@ def face_numbers(track_ids: np.ndarray) -> np.ndarray:
     return np.where(track_ids == UNTRACKED, order_numbers, track_ids + 1)
 
 
-def position_words(boxes: np.ndarray, frame_width: int) -> np.ndarray:
-    """'left' / 'centre' / 'right' for each box (n, 4), from its centre's third of the frame."""
+def position_words(boxes: np.ndarray, frame_width: int, frame_height: int | None = None) -> np.ndarray:
+    """'left' / 'centre' / 'right' for each box (n, 4), from its centre's third of the frame. Given
+    `frame_height`, faces that would share a word get the vertical third too ('top right', 'bottom
+    right'), so the words tell them apart wherever the rows do."""
     if frame_width <= 0:
         raise ValueError(f"frame_width must be positive, got {frame_width!r}")
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
-    thirds = np.digitize(centre_x, [frame_width / 3, 2 * frame_width / 3])
-    return np.asarray(POSITION_WORDS, dtype=object)[thirds]
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    columns = np.digitize(centres[:, 0], [frame_width / 3, 2 * frame_width / 3])
+    words = np.asarray(POSITION_WORDS, dtype=object)[columns]
+    if frame_height is None or len(boxes) < 2:
+        return words
+    if frame_height <= 0:
+        raise ValueError(f"frame_height must be positive, got {frame_height!r}")
+    rows = np.digitize(centres[:, 1], [frame_height / 3, 2 * frame_height / 3])
+    shared = np.bincount(columns, minlength=3)[columns] > 1
+    for index in np.flatnonzero(shared):  # a handful of faces: the words, not the per-frame arrays
+        vertical, horizontal = VERTICAL_WORDS[rows[index]], words[index]
+        words[index] = horizontal if (vertical, horizontal) == ("middle", "centre") else f"{vertical} {horizontal}"
+    return words
+
+
+VERTICAL_WORDS: tuple[str, ...] = ("top", "middle", "bottom")
 
 
 OPPOSITE_VALENCES = frozenset({"positive", "negative"})
@@ -87,7 +102,7 @@ def frame_captions(result: FrameResult, *, separator: str = " — ") -> tuple[li
     (records, page, subtitles, overlay, `emocap image`) calls the face and says about it."""
     faces, labels = result.faces, tuple(result.labels)
     numbers = face_numbers(faces.track_ids).tolist()
-    positions = position_words(faces.boxes, result.frame_size[0]).tolist() if len(faces) else []
+    positions = position_words(faces.boxes, *result.frame_size).tolist() if len(faces) else []
     captions = [
         caption_text(number, class_name(labels, shown), class_name(labels, runner), position=position,
                      separator=separator)

@@ -168,34 +168,49 @@ def dequantize_qdq(model: onnx.ModelProto) -> onnx.ModelProto:
 
     for node in graph.node:
         if node.op_type == "DequantizeLinear" and node.input[0] in initializers:
-            quantized = value(node.input[0]).astype(np.float32)
-            scale = value(node.input[1]).astype(np.float32)
-            zero_point = value(node.input[2]).astype(np.float32) if len(node.input) > 2 else np.zeros_like(scale)
-            if scale.ndim == 1 and quantized.ndim > 1:
-                axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-                shape = [1] * quantized.ndim
-                shape[axis] = -1
-                scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
-            # The quantiser named the weight NAME_quantized; the fp32 weight gets NAME back.
-            name = node.input[0].removesuffix("_quantized")
-            new_initializers.append(numpy_helper.from_array((quantized - zero_point) * scale, name))
-            renamed[node.output[0]] = name
+            weight = _dequantized_weight(node, value)
+            new_initializers.append(weight)
+            renamed[node.output[0]] = weight.name
         elif node.op_type == "DequantizeLinear":
-            quantize = producers[node.input[0]]
-            if quantize.op_type != "QuantizeLinear":
-                raise ValueError(f"{node.name!r} dequantises {node.input[0]!r}, which no QuantizeLinear makes")
-            source = quantize.input[0]
-            zero_point = value(quantize.input[2]) if len(quantize.input) > 2 else np.zeros(1, np.uint8)
-            producer = producers.get(source)
-            if zero_point.dtype == np.uint8 and not zero_point.any() and producer is not None \
-                    and producer.op_type in _MAY_BE_NEGATIVE:
-                relu = relus.setdefault(source, helper.make_node("Relu", [source], [f"{source}_relu"]))
-                renamed[node.output[0]] = relu.output[0]
-            else:
-                renamed[node.output[0]] = source
+            renamed[node.output[0]] = _activation_before_quantization(node, producers, value, relus)
         elif node.op_type != "QuantizeLinear":
             kept.append(node)
+    return _graph_without_qdq(model, kept, renamed, relus, new_initializers)
 
+
+def _dequantized_weight(node: onnx.NodeProto, value) -> onnx.TensorProto:
+    """The fp32 weight a DequantizeLinear of an initializer gives, per tensor or per channel."""
+    quantized = value(node.input[0]).astype(np.float32)
+    scale = value(node.input[1]).astype(np.float32)
+    zero_point = value(node.input[2]).astype(np.float32) if len(node.input) > 2 else np.zeros_like(scale)
+    if scale.ndim == 1 and quantized.ndim > 1:
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1] * quantized.ndim
+        shape[axis] = -1
+        scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
+    # The quantiser named the weight NAME_quantized; the fp32 weight gets NAME back.
+    return numpy_helper.from_array((quantized - zero_point) * scale, node.input[0].removesuffix("_quantized"))
+
+
+def _activation_before_quantization(node: onnx.NodeProto, producers: dict, value, relus: dict) -> str:
+    """The name of the fp32 activation a Quantize/Dequantize pair stood for: its source, or a ReLU of
+    it (added to `relus`) where the quantiser let zero point 0 do the ReLU's clamping."""
+    quantize = producers[node.input[0]]
+    if quantize.op_type != "QuantizeLinear":
+        raise ValueError(f"{node.name!r} dequantises {node.input[0]!r}, which no QuantizeLinear makes")
+    source = quantize.input[0]
+    zero_point = value(quantize.input[2]) if len(quantize.input) > 2 else np.zeros(1, np.uint8)
+    producer = producers.get(source)
+    if zero_point.dtype == np.uint8 and not zero_point.any() and producer is not None \
+            and producer.op_type in _MAY_BE_NEGATIVE:
+        return relus.setdefault(source, helper.make_node("Relu", [source], [f"{source}_relu"])).output[0]
+    return source
+
+
+def _graph_without_qdq(model: onnx.ModelProto, kept: list, renamed: dict, relus: dict,
+                       new_initializers: list) -> onnx.ModelProto:
+    """`model` with only the `kept` nodes, their inputs renamed, the ReLUs put back after their sources
+    and the fp32 weights; checked."""
     rebuilt = onnx.ModelProto()
     rebuilt.CopyFrom(model)
     del rebuilt.graph.node[:]
@@ -212,7 +227,7 @@ def dequantize_qdq(model: onnx.ModelProto) -> onnx.ModelProto:
     used = {name for node in order for name in node.input}
     del rebuilt.graph.initializer[:]
     rebuilt.graph.initializer.extend(
-        [t for t in graph.initializer if t.name in used] + [t for t in new_initializers if t.name in used]
+        [t for t in model.graph.initializer if t.name in used] + [t for t in new_initializers if t.name in used]
     )
     del rebuilt.graph.value_info[:]
     metadata = {p.key: p.value for p in model.metadata_props if p.key != "emocap.quantization"}

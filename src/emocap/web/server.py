@@ -11,6 +11,7 @@ loop keeps answering other clients (and pings) while a frame is processed.
 from __future__ import annotations
 
 import asyncio
+import http
 import json
 import logging
 import time
@@ -32,6 +33,11 @@ from emocap.web.static_files import StaticFiles
 SOCKET_PATH = "/ws"
 DEFAULT_MAX_MESSAGE_BYTES = 2 * 2**20
 """A 640-pixel JPEG is 30-120 kB; a full-HD screen share at high quality stays under 1 MB."""
+
+DEFAULT_MAX_CONNECTIONS = 8
+"""A few viewers on one computer; each may hold up to `_QUEUED_FRAMES` frames of `max_message_bytes`."""
+_QUEUED_FRAMES = 2  # answers go in order, so one frame waiting behind the one in the pipeline is enough
+_WRITE_LIMIT_BYTES = 64 * 2**10  # a peer that does not read stops being read once this much is unsent
 
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes
 
@@ -63,6 +69,7 @@ class CaptionServer:
         extra_origins: tuple[str, ...] = (),
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         workers: int = 2,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         decoder: FrameDecoder = FrameDecoder(),
         static: StaticFiles | None = None,
     ) -> None:
@@ -74,6 +81,8 @@ class CaptionServer:
             raise ValueError(f"port must be in 0..65535 (0 picks a free one), got {port!r}")
         if max_message_bytes < 1024:
             raise ValueError(f"max_message_bytes must be at least 1024, got {max_message_bytes!r}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers!r}")
         self._pipeline_factory = pipeline_factory
@@ -82,6 +91,7 @@ class CaptionServer:
         self._extra_origins = tuple(parse_origin(origin) for origin in extra_origins)
         self._max_message_bytes = max_message_bytes
         self._workers = workers
+        self._max_connections = max_connections
         self._decoder = decoder
         self._static = static or StaticFiles.from_package()
         self._server: Server | None = None
@@ -108,6 +118,8 @@ class CaptionServer:
                 self.port,
                 process_request=self._route,
                 max_size=self._max_message_bytes,
+                max_queue=_QUEUED_FRAMES,
+                write_limit=_WRITE_LIMIT_BYTES,
                 # JPEG does not compress further; deflate would only add latency.
                 compression=None,
             )
@@ -139,19 +151,23 @@ class CaptionServer:
         await self.close()
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path.split("?", 1)[0] == SOCKET_PATH:
-            return None  # go on with the WebSocket handshake
-        return self._static.response(request.path)
-
-    async def _handle(self, connection: ServerConnection) -> None:
-        origin = connection.request.headers.get("Origin")
+        if request.path.split("?", 1)[0] != SOCKET_PATH:
+            return self._static.response(request.path, request.method)
+        # Refused before the 101, so a foreign page learns no more than from a closed port.
+        origin = request.headers.get("Origin")
         if not self.origins.allows(origin):
             logger.warning("refused a connection from origin %r", origin)
-            await connection.close(
-                CloseCode.POLICY_VIOLATION,
-                close_reason(f"origin {origin} may not connect (see emocap serve --allow-origin)"),
+            return connection.respond(
+                http.HTTPStatus.FORBIDDEN, f"origin {origin} may not connect (see emocap serve --allow-origin)\n"
             )
-            return
+        if self._server is not None and len(self._server.connections) >= self._max_connections:
+            return connection.respond(
+                http.HTTPStatus.SERVICE_UNAVAILABLE,
+                f"already serving {self._max_connections} connections (see emocap serve --max-connections)\n",
+            )
+        return None  # go on with the WebSocket handshake
+
+    async def _handle(self, connection: ServerConnection) -> None:
         pipeline = self._pipeline_factory()
         opened = time.perf_counter()
         loop = asyncio.get_running_loop()

@@ -52,8 +52,8 @@ class StaticFiles:
         files["/"] = files["/index.html"]
         return cls(files)
 
-    def response(self, path: str) -> Response:
-        """The file at `path` (query string ignored), or 404."""
+    def response(self, path: str, method: str = "GET") -> Response:
+        """The file at `path` (query string ignored), or 404; for HEAD, the same headers and no body."""
         found = self.files.get(path.split("?", 1)[0])
         status = http.HTTPStatus.OK if found else http.HTTPStatus.NOT_FOUND
         content_type, body = found or ("text/plain; charset=utf-8", f"no such page: {path}\n".encode())
@@ -65,4 +65,4 @@ class StaticFiles:
                 *SECURITY_HEADERS,
             ]
         )
-        return Response(status.value, status.phrase, headers, body)
+        return Response(status.value, status.phrase, headers, b"" if method == "HEAD" else body)
