@@ -151,7 +151,6 @@ class Pipeline:
         self.confirmation.reset()
         self._index = 0
         self._detected = 0
-        self._searches = 0
         self.full_scans = 0
         self._started: float | None = None
         self._carried = Faces.empty()
@@ -187,30 +186,34 @@ class Pipeline:
             self._started = clock
         arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
         shot = self.shots.update(frame)
+        scheduled = self._detected % self.detect_every == 0
         # Boxes are not carried, nor searched for near where they were, across a cut or fast motion.
-        fresh = shot != STEADY or self._detected % self.detect_every == 0
+        fresh = shot != STEADY or scheduled
         if fresh:
-            faces = self._search_or_scan(frame, scan_all=shot != STEADY)
+            # Which detections scan the whole frame follows from the frame number alone, not from the detections
+            # run (a jump brings more): a chunk that starts at a frame a single pass scans whole finds the same
+            # schedule (chunking.py).
+            near = shot == STEADY and (self._detected // self.detect_every) % self.full_scan_every != 0
+            faces = self._search_or_scan(frame, near=near)
             self._carried = faces
         else:
             faces = self._carried
         self._detected += 1
         return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000, fresh, shot)
 
-    def _search_or_scan(self, frame: np.ndarray, scan_all: bool = False) -> Faces:
+    def _search_or_scan(self, frame: np.ndarray, near: bool) -> Faces:
+        """The faces of `frame`: searched for around the last ones if `near` (and the detector can), else everywhere."""
         if self.brighten_dim_frames:
             frame = brightened_for_detection(frame)
         known = self._carried
         faces = None
-        if not scan_all and self._searches % self.full_scan_every and len(known) and hasattr(self.detector, "detect_near"):
+        if near and len(known) and hasattr(self.detector, "detect_near"):
             faces = self.detector.detect_near(frame, known.boxes)
             if len(faces) < len(known):
                 faces = None  # a face was lost (or moved faster than the search reaches): look everywhere
         if faces is None:
             faces = self.detector.detect(frame)
             self.full_scans += 1
-        if not scan_all:  # a scan a jump brought is outside the schedule, which follows the frames (chunking.py)
-            self._searches += 1
         # A face's size is its box's larger side, the square MTCNN searches for: its boxes are some
         # 25% taller than wide, and a 40 px face found by a search from 40 px is often 37-39 px wide.
         sides = np.maximum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
@@ -229,14 +232,9 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000
             clock = now
 
-        faces = detected.faces
-        angles = None if self.upright_from is None else upright_angles(faces.landmarks, self.upright_from)
-        probs, embeddings = self.classifier.look_at_boxes(frame, faces.boxes, angles=angles)
-        faces = faces.with_(probs=probs, embeddings=embeddings)
+        faces = self.look(detected)
         lap("classify")
-        faces = self.smoother.update(self.tracker.update(faces, shot=detected.shot))
-        faces = order_for_reading(faces, right_to_left=self.right_to_left)
-        faces = self.confirmation.update(faces, detected=detected.fresh)
+        faces = self.follow(faces, shot=detected.shot, fresh=detected.fresh)
         lap("track")
         result = FrameResult(
             index=self._index,
@@ -248,6 +246,21 @@ class Pipeline:
         )
         self._index += 1
         return result
+
+    def look(self, detected: Detected) -> Faces:
+        """The classify stage: the detected faces with their probabilities and embeddings (one network run)."""
+        faces = detected.faces
+        angles = None if self.upright_from is None else upright_angles(faces.landmarks, self.upright_from)
+        probs, embeddings = self.classifier.look_at_boxes(detected.frame, faces.boxes, angles=angles)
+        return faces.with_(probs=probs, embeddings=embeddings)
+
+    def follow(self, faces: Faces, *, shot: int = STEADY, fresh: bool = True) -> Faces:
+        """The stages after `look`: track, smooth, order, confirm. They need no network and remember a
+        face for up to `tracker.remember_frames`, longer than a chunk's warm-up, so a video transcribed in
+        chunks runs them once, on the driver, over the chunks' looked-at faces (chunking.py)."""
+        faces = self.smoother.update(self.tracker.update(faces, shot=shot))
+        faces = order_for_reading(faces, right_to_left=self.right_to_left)
+        return self.confirmation.update(faces, detected=fresh)
 
 
 @dataclass(frozen=True)
