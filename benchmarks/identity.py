@@ -19,7 +19,8 @@ velocities) and as now (AppearanceTracker with ShotChangeDetector):
   numbers    numbers shown per person (1 is best)
 and the measurements the thresholds come from: thumbnail change within shots and
 at cuts, cosines of a person's running look with their own and others' faces, and
-the classifier's time per face for probabilities and embeddings from two runs and from one.
+the classifier's time per face for probabilities and embeddings from two runs and from one,
+and how alike the embeddings of different people with the same expression are.
 
     python benchmarks/identity.py [--pairs 8]
 """
@@ -53,6 +54,7 @@ from emocap.types import Faces  # noqa: E402
 WIDTH, HEIGHT, SIDE = 640, 360, 100
 FER_TEST = ROOT.parent / "shared" / "data" / "fer2013" / "test"
 KINDS = ("cut", "plain", "cross", "turn", "exit")
+EXPRESSION_FACES = 300
 
 
 def people(count: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -205,6 +207,20 @@ def looks(patches, classifier, rng, views: int = 8) -> tuple[np.ndarray, np.ndar
     return cosines[same], cosines[~same]
 
 
+def expression_cosines(classifier, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines of the embeddings of pairs of `count` PrivateTest faces (different people): pairs labelled with
+    the same expression, and pairs with different ones. The model is trained on expressions, not people."""
+    files = sorted(glob.glob(str(FER_TEST / "*" / "PrivateTest_*.jpg")))
+    chosen = [files[i] for i in np.random.default_rng(seed + 1).choice(len(files), count, replace=False)]
+    gray = np.stack([cv2.imread(path, cv2.IMREAD_GRAYSCALE) for path in chosen])
+    embeddings = unit_rows(classifier.predict_and_embed(gray)[1])
+    labels = np.array([Path(path).parent.name for path in chosen])
+    cosines = embeddings @ embeddings.T
+    pairs = np.triu(np.ones_like(cosines, dtype=bool), 1)
+    same = labels[:, None] == labels[None, :]
+    return cosines[pairs & same], cosines[pairs & ~same]
+
+
 def classifier_times(classifier, patches, faces: int = 4, repeats: int = 200) -> tuple[float, float]:
     """ms per face for probabilities and embeddings: classify_boxes + embed (two runs), look_at_boxes (one)."""
     frame, boxes, _ = placed_faces(
@@ -233,7 +249,7 @@ def sample_clip_changes() -> list[float]:
     return [thumbnail_change(a, b) for a, b in zip(thumbs, thumbs[1:])]
 
 
-def report(measured: dict, same: np.ndarray, other: np.ndarray, times: tuple[float, float], clip_changes) -> None:
+def report(measured: dict, same: np.ndarray, other: np.ndarray, times: tuple[float, float], clip_changes, expressions) -> None:
     print(f"{'clip':<6} {'way':<7} {'switches':>8} {'numbers/person':>15}")
     for (kind, way), (switches, numbers, persons) in measured["table"].items():
         print(f"{kind:<6} {way:<7} {switches:>8} {numbers / max(persons, 1):>15.2f}")
@@ -250,6 +266,8 @@ def report(measured: dict, same: np.ndarray, other: np.ndarray, times: tuple[flo
     for name, threshold in (("same look after a jump", SAME_LOOK_MIN_COSINE), ("re-identification", DEFAULT_REID_MIN_COSINE)):
         print(f"  {name} at >= {threshold}: same person passes {(same >= threshold).mean():.0%}, "
               f"another person passes {(other >= threshold).mean():.1%}")
+    print(f"embedding cosines of {EXPRESSION_FACES} PrivateTest faces (different people): same expression median "
+          f"{np.median(expressions[0]):.3f}, different expressions median {np.median(expressions[1]):.3f}")
     print(f"classifier ms per face (4 faces a batch): probabilities + embeddings in two runs {times[0]:.3f}, in one {times[1]:.3f}")
 
 
@@ -264,7 +282,8 @@ def main() -> None:
     started = time.perf_counter()
     measured = run_clips(args, patches, classifier)
     same, other = looks(patches, classifier, np.random.default_rng(args.seed))
-    report(measured, same, other, classifier_times(classifier, patches), sample_clip_changes())
+    expressions = expression_cosines(classifier, EXPRESSION_FACES, args.seed)
+    report(measured, same, other, classifier_times(classifier, patches), sample_clip_changes(), expressions)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
