@@ -193,7 +193,7 @@ def main() -> int:
 
 
 def driver_seconds_per_frame(repeats: int = 20) -> float:
-    """CPU seconds the driver spends on a frame: stitching, the memory and a WebVTT writer, timed in
+    """CPU seconds the driver spends on a frame: tracking, the memory and a WebVTT writer, timed in
     this process on the bundled clip's chunks (transcribed here first, as workers would)."""
     from emocap.chunking import chunk_jobs, overlap_for, plan_chunks, probe_video, stitched_results, transcribe_chunk
     from emocap.pipeline import Pipeline
@@ -207,7 +207,7 @@ def driver_seconds_per_frame(repeats: int = 20) -> float:
     plan = OutputPlan(sample_clip(), (OUT / "driver.vtt",))
     started, frames = time.process_time(), 0
     for _ in range(repeats):
-        frames += write_transcript(plan, stitched_results(results, pipeline.smoother, pipeline.labels), settings,
+        frames += write_transcript(plan, stitched_results(results, pipeline), settings,
                                    fps=facts.fps, frame_size=facts.size).frames
     return (time.process_time() - started) / frames
 

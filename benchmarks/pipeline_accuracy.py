@@ -43,6 +43,9 @@ Prints:
      (`--lift-light`), against the pipeline's classifier. With --light F the whole frame, face and
      background, gets F of its light (a dim room; MTCNN has to find the face in it too, brightened
      first as the pipeline does unless --no-brighten).
+  7. confidence: the risk-coverage table of the detected faces (share shown with an emotion and
+     their accuracy at each "unsure" threshold, on the calibrated probabilities), live beside direct,
+     the model's own threshold marked.
 
 A subtlety: FER2013 faces are tight crops. Pasted on a plain background,
 any crop margin that reaches beyond the face's own 48x48 square (here the
@@ -72,6 +75,7 @@ import numpy as np
 from report import save_report
 from tqdm import tqdm
 
+from emocap.calibration import risk_coverage
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013
 from emocap.detection import FaceDetector
@@ -150,6 +154,22 @@ def mean_or_nan(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
+def print_risk_coverage(classifier, live_probs: np.ndarray, truth: np.ndarray, direct_probs: np.ndarray) -> list[dict]:
+    """The risk-coverage table of the detected faces, on the live path (crops from the frame) beside the
+    direct 48 px faces, with the model's own "unsure" threshold marked."""
+    chosen = classifier.calibration.unsure_below
+    live, direct = risk_coverage(live_probs, truth), risk_coverage(direct_probs, truth)
+    print(f"\n7. confidence on detected faces (temperature {classifier.calibration.temperature:.3f}; the model says "
+          f"\"unsure\" below {chosen:.2f}): faces shown and their accuracy at each threshold")
+    print("   threshold   live shown   right   direct shown   right")
+    for row_live, row_direct in zip(live.rows(), direct.rows()):
+        cells = [percent(v) if v is not None else "    -" for v in
+                 (row_live["coverage"], row_live["accuracy"], row_direct["coverage"], row_direct["accuracy"])]
+        mark = "  <- the model's" if np.isclose(row_live["threshold"], chosen) else ""
+        print(f"   {row_live['threshold']:9.2f}   {cells[0]:>10}  {cells[1]:>6}   {cells[2]:>12}  {cells[3]:>6}{mark}")
+    return live.rows()
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"),
@@ -220,7 +240,10 @@ def main(argv=None) -> int:
     corners, degrees, truth = corners[chosen], degrees[chosen], truth_all[chosen]
     n, k = len(data), len(classifier.labels)
     detector = FaceDetector(threads=args.threads)  # the live defaults: confidence 0.95, min face 40 px
-    pipeline = Pipeline(detector, classifier, smoother="none", brighten_dim_frames=not args.no_brighten)
+    # unsure_below=0: every face's display is its top class, which the check below relies on; the
+    # risk-coverage table (4.) applies the model's own threshold to the probabilities instead.
+    pipeline = Pipeline(detector, classifier, smoother="none", brighten_dim_frames=not args.no_brighten, unsure_below=0,
+                        confirm_frames=1)  # each frame is a new person, seen once
     margins = args.margins or []
 
     print(f"emocap pipeline accuracy: FER2013 {args.split}, {n} faces, each {FER_SIZE} -> {side} px (bicubic) "
@@ -235,6 +258,7 @@ def main(argv=None) -> int:
 
     detected = np.zeros(n, bool)
     pred = np.full(n, -1, np.int64)  # end to end; -1 when missed
+    live_probs = np.full((n, k), np.nan, np.float32)
     matched_boxes = np.full((n, 4), np.nan, np.float32)
     matched_iou = np.full(n, np.nan)
     false_detections = np.zeros(n, np.int64)
@@ -266,6 +290,7 @@ def main(argv=None) -> int:
                 matched_iou[i] = overlap[best]
                 matched_boxes[i] = faces.boxes[best]
                 pred[i] = int(faces.probs[best].argmax())
+                live_probs[i] = faces.probs[best]
                 display_disagrees += int(faces.display[best] != pred[i])
                 for row, margin in enumerate(margins):
                     probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], margin=margin)
@@ -401,6 +426,8 @@ def main(argv=None) -> int:
         print(f"   {'lifted':<10} {percent(lift['accuracy_on_detected']):>12} {percent(lift['accuracy_end_to_end']):>11} "
               f"{percent(lift['direct_accuracy']):>34}")
 
+    figures["risk_coverage"] = print_risk_coverage(classifier, live_probs[detected], truth[detected],
+                                                   direct_probs[detected])
     missed = [data.files[i] for i in np.flatnonzero(~detected)]
     if missed:
         print(f"\nmissed faces: {len(missed)}, e.g. {', '.join(missed[:5])}")

@@ -99,3 +99,41 @@ def face_scene(
         frame[y : y + ph, x : x + pw] = resized
         boxes[index] = face * scale + [x, y, x, y]
     return frame, boxes
+
+
+def placed_faces(
+    width: int, height: int, placements: list[tuple[str, float, float, float]], *,
+    background: int | np.ndarray = 190, patches: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A BGR frame with faces where `placements` put them, and each face's box and visible share.
+
+    A placement is (name, x, y, face side): the face box's top-left corner and its longer side in
+    pixels; the name is one of `patches` (name -> (image, face box in it), as `face_patch` gives),
+    or else one of the photos. Later faces cover earlier ones, and faces are cut at the frame's
+    edges (a face may leave the frame); the visible share (0..1) is the part of each face box no
+    later face covers and the frame still shows. `background`: a grey level or a BGR frame.
+    """
+    if isinstance(background, np.ndarray):
+        frame = background.copy()
+    else:
+        frame = np.full((height, width, 3), background, np.uint8)
+    owner = np.full((height, width), -1, np.int64)
+    boxes = np.zeros((len(placements), 4))
+    for index, (name, x, y, side) in enumerate(placements):  # builds a test frame, not the per-frame path
+        patch, face = patches[name] if patches and name in patches else face_patch(name)
+        scale = side / (face[2:] - face[:2]).max()
+        resized = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        left, top = int(round(x - face[0] * scale)), int(round(y - face[1] * scale))
+        x1, y1 = max(left, 0), max(top, 0)
+        x2, y2 = min(left + resized.shape[1], width), min(top + resized.shape[0], height)
+        if x2 > x1 and y2 > y1:
+            frame[y1:y2, x1:x2] = resized[y1 - top : y2 - top, x1 - left : x2 - left]
+            owner[y1:y2, x1:x2] = index
+        boxes[index] = face * scale + [left, top, left, top]
+    visible = np.zeros(len(placements))
+    for index, box in enumerate(boxes):
+        x1, y1, x2, y2 = np.round(box).astype(int)
+        area = max(x2 - x1, 1) * max(y2 - y1, 1)
+        inside = owner[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
+        visible[index] = (inside == index).sum() / area
+    return frame, boxes, visible

@@ -211,7 +211,7 @@ def test_command_writes_json_and_plots(fake_fer, model_path, tmp_path, capsys):
     assert result["splits"]["PrivateTest"]["accuracy"] == pytest.approx(0.5)
     plots_dir = json_path.parent / "evaluation-brightness"
     expected = {"confusion_test", "confusion_PrivateTest", "confusion_PublicTest", "reliability_test",
-                "tsne_test", "tsne_train"}
+                "risk_coverage", "tsne_test", "tsne_train"}
     assert set(result["plots"]) == expected
     for name in expected:
         png = plots_dir / f"{name}.png"
@@ -238,6 +238,7 @@ def test_command_without_tsne_or_plots(fake_fer, model_path, tmp_path, monkeypat
     assert main(["evaluate", "--data", str(fake_fer), "--model", str(model_path), "--no-tsne"]) == 0
     assert sorted(p.name for p in (tmp_path / "evaluation-brightness").iterdir()) == [
         "confusion_PrivateTest.png", "confusion_PublicTest.png", "confusion_test.png", "reliability_test.png",
+        "risk_coverage.png",
     ]
     assert main(["evaluate", "--data", str(fake_fer), "--model", str(model_path), "--no-plots",
                  "--plots", str(tmp_path / "unused")]) == 0

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from emocap import EmotionClassifier, FaceDetector, Faces, FrameResult, Pipeline
+from emocap.tracking.shots import JUMP, STEADY
 from emocap.types import NO_LABEL
 
 
@@ -202,6 +203,17 @@ def test_between_full_scans_the_detector_searches_where_the_faces_were(astronaut
     for result in results:  # the same face, in the same place (the frame does not move): O-Net's box, a few px off
         assert len(result.faces) == 1 and np.abs(result.faces.boxes - scanned).max() < 0.06 * side
     assert {int(r.faces.track_ids[0]) for r in results} == {0}
+
+
+def test_the_scans_a_jump_brings_leave_the_schedule_where_the_frame_numbers_put_it(astronaut_bgr, shared_parts):
+    """Frames 2 and 3 jump (the picture moves 10 px and back, as in a fast pan): each is scanned whole, and the scheduled
+    scans stay on frames 0, 3 and 6, as a chunk starting at frame 3 or 6 expects (chunking.py)."""
+    recorder = ScheduleRecorder(shared_parts[0])
+    pipeline = Pipeline(recorder, shared_parts[1], confirm_frames=1, full_scan_every=3)
+    moved = np.roll(astronaut_bgr, 10, axis=1)
+    shots = [pipeline.detect(frame).shot for frame in [astronaut_bgr] * 2 + [moved] + [astronaut_bgr] * 4]
+    assert shots == [STEADY, STEADY, JUMP, JUMP, STEADY, STEADY, STEADY]
+    assert recorder.calls == ["scan", "near", "scan", "scan", "near", "near", "scan"]
 
 
 def test_a_face_lost_by_the_search_brings_a_full_scan_at_once(astronaut_bgr, shared_parts):

@@ -200,3 +200,60 @@ def test_unsure_below_one_is_refused_in_one_line(capsys):
         main(["transcribe", "x.mp4", "--unsure-below", "1"])
     assert stopped.value.code == 2
     assert "argument --unsure-below: expected a probability in 0..0.99, got '1'" in capsys.readouterr().err
+
+
+def test_calibrate_writes_a_copy_of_the_model_that_carries_its_fit_and_leaves_the_model_alone(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from emocap.cli import main
+    from fer_fixtures import write_fer_folder
+
+    write_fer_folder(tmp_path / "fer", public_per_class=3)
+    before = BUILTIN_MODEL.read_bytes()
+    out = tmp_path / "calibrated.onnx"
+    assert main(["calibrate", "--data", str(tmp_path / "fer"), "-o", str(out)]) == 0
+    assert "on 21 PublicTest faces: temperature" in capsys.readouterr().out
+    assert BUILTIN_MODEL.read_bytes() == before
+    calibration = EmotionClassifier(out).calibration
+    assert 0.05 <= calibration.temperature <= 20 and 0 <= calibration.unsure_below < 1
+
+
+def test_calibrate_refuses_to_write_over_its_model(tmp_path, capsys):
+    from emocap.cli import main
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(BUILTIN_MODEL.read_bytes())
+    assert main(["calibrate", "--data", str(tmp_path), "--model", str(model), "-o", str(model)]) == 2
+    assert "emocap calibrate: error: " in capsys.readouterr().err
+    assert model.read_bytes() == BUILTIN_MODEL.read_bytes()
+
+
+def test_majority_labels_keep_faces_whose_majority_is_an_emotion_the_model_names():
+    from emocap.votes import VOTE_COLUMNS, majority_labels
+
+    votes = np.zeros((3, len(VOTE_COLUMNS)))
+    votes[0, VOTE_COLUMNS.index("happiness")] = 8
+    votes[1, VOTE_COLUMNS.index("unknown")] = 9
+    votes[2] = np.nan
+    labels, kept = majority_labels(votes, FER2013_LABELS)
+    assert kept.tolist() == [True, False, False] and labels[0] == HAPPY
+
+
+def test_evaluate_reports_ece_before_and_after_and_the_risk_coverage_table(tmp_path, capsys):
+    from fer_fixtures import write_fer_folder
+
+    from emocap.calibration import THRESHOLDS
+    from emocap.cli import main
+
+    write_fer_folder(tmp_path / "fer", public_per_class=2, private_per_class=2)
+    json_path = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(tmp_path / "fer"), "--no-tsne", "--json", str(json_path)]) == 0
+    out = capsys.readouterr().out
+    confidence = json.loads(json_path.read_text())["confidence"]
+    calibration = EmotionClassifier().calibration
+    assert confidence["temperature"] == pytest.approx(calibration.temperature)
+    assert set(confidence["splits"]) == {"PublicTest", "PrivateTest"}
+    private = confidence["splits"]["PrivateTest"]
+    assert [row["threshold"] for row in private["risk_coverage"]] == pytest.approx(THRESHOLDS.tolist())
+    assert private["risk_coverage"][0]["coverage"] == 1.0 and 0 <= private["ece_at_temperature_1"] <= 1
+    assert f'captions say "unsure" below {calibration.unsure_below:.2f}' in out and "<- the model's" in out
+    assert (tmp_path / "evaluation-builtin" / "risk_coverage.png").stat().st_size > 1000

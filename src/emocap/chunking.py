@@ -3,18 +3,17 @@
 The costly work of a video (decoding, detection, classification) is cut into
 chunks of about a minute, each decoded by seeking, so that several processes
 (Ray workers, `emocap.cluster`) can share one video. Each chunk starts a couple
-of seconds early: over that warm-up its detector and tracker come into the
-state one whole-video pass has at the chunk's start, and the faces seen there,
-which the chunk before also saw, tell which face is which. The driver then:
+of seconds early: over that warm-up its detector and shot-change detector come
+into the state one whole-video pass has at the chunk's start. A worker sends
+back its own frames' faces as found and looked at (boxes, probabilities, the
+classifier's embeddings, and how each frame follows the last), untracked.
 
-- numbers the faces: a chunk's face takes the number of the face of the chunk
-  before whose boxes it shares in the overlap (optimal assignment on box
-  overlap, weighted towards the chunk's start, with the classifier's embedding
-  of the face breaking ties); other faces get new numbers in order of
-  appearance, as a single pass gives them;
-- runs the per-face memory (the smoother) once over the stitched faces: it is
-  cheap, and its hysteresis makes a caption depend on the whole past of a face,
-  which no warm-up can replay.
+The driver runs the rest of the pipeline (`Pipeline.follow`: track, smooth,
+order, confirm) once over the chunks' faces in order. Those stages need no
+network, and they remember a face longer than any warm-up replays: the
+smoother's hysteresis makes a caption depend on the whole past of a face, and
+the tracker gives a face that comes back its number from a look kept up to
+`AppearanceTracker.remember_frames` (10 s), which may lie chunks before.
 
 So the transcript is that of a single pass: the same frames and times (each
 frame belongs to exactly one chunk, by its own time), the same face numbers
@@ -22,6 +21,9 @@ and the same captions; tests/test_cluster.py checks it on the bundled clip.
 Conditions: the detection schedule (`--detect-every`, `--full-scan-every`)
 is found from frame times, which is exact for constant frame rates; a
 variable-rate video may see a few different boxes after a chunk's start.
+The price is the embeddings sent to the driver, which holds a video's chunks
+until the last is in: 2 KB per face and frame (the built-in model's 512
+float32s), some 220 MB for an hour of one face at 30 fps.
 
 Everything here is plain Python and NumPy: `transcribe_chunk` is the work of
 one task, what it returns is arrays, and the stitching is functions of them.
@@ -31,13 +33,13 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from emocap.errors import EmocapError, ModelError, SourceError
+from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.types import Faces, FrameResult
 
@@ -45,20 +47,12 @@ DEFAULT_CHUNK_S = 60.0
 """Seconds of video per task: long enough that the warm-up costs little (3%), short enough that
 a 10-minute video keeps ten workers busy and a lost worker repeats a minute at most."""
 DEFAULT_OVERLAP_S = 2.0
-"""Warm-up before each chunk's start, decoded and processed but not kept."""
+"""Warm-up before each chunk's start, decoded and run through the detectors but not kept."""
 MIN_OVERLAP_FRAMES = 30
-"""...and at least this many frames (2 s at 15 fps): the tracker forgets a missing face after 15
-frames and its velocities settle within about 10, and the detection schedule is found within
-`detect_every * full_scan_every` frames."""
+"""...and at least this many frames (2 s at 15 fps): the detection schedule is found within
+`detect_every * full_scan_every` frames (4 by default)."""
 WORKER_THREADS = 1
 """ONNX Runtime threads per task: each task is given one CPU, and the tasks fill the cores."""
-LOOK_EVERY = 5
-"""Frames between two embeddings of the faces in an overlap (their appearance, for stitching)."""
-MIN_TRACK_OVERLAP = 0.5
-"""Mean box overlap (IoU) over the overlap's frames for two faces to be one."""
-APPEARANCE_WEIGHT = 0.2
-"""Weight of the embeddings' cosine similarity beside the box overlap: enough to tell apart two
-faces whose boxes both fit, never enough to join faces whose boxes do not."""
 
 
 @dataclass(frozen=True)
@@ -136,68 +130,68 @@ class ChunkJob:
 
 @dataclass(frozen=True, eq=False)
 class FrameColumns:
-    """Faces of consecutive frames as flat arrays, one row per face, `counts[i]` rows for frame i:
-    a chunk's results in a handful of arrays, quick to send from a worker to the driver."""
+    """Faces of consecutive frames as flat arrays, one row per face, `counts[i]` rows for frame i, and
+    how each frame follows the last (`shots`, from `ShotChangeDetector`; `fresh`: its boxes found in it,
+    not carried over): a chunk's results in a handful of arrays, quick to send from a worker to the driver."""
 
     times: np.ndarray
     sizes: np.ndarray
+    shots: np.ndarray
+    fresh: np.ndarray
     counts: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
     landmarks: np.ndarray
-    track_ids: np.ndarray
     probs: np.ndarray
+    embeddings: np.ndarray
 
     @classmethod
-    def pack(cls, results: Sequence[FrameResult], num_classes: int) -> "FrameColumns":
+    def pack(cls, frames: Sequence[tuple[float, tuple[int, int], Faces, int, bool]], num_classes: int) -> "FrameColumns":
+        """`frames` as (time, frame size, looked-at faces, shot, fresh)."""
+        faces = [frame[2] for frame in frames]
+
         def rows(name: str, tail: tuple[int, ...], dtype) -> np.ndarray:
-            parts = [np.asarray(getattr(result.faces, name), dtype).reshape(-1, *tail) for result in results]
+            parts = [np.asarray(getattr(face, name), dtype).reshape(len(face), *tail) for face in faces]
             return np.concatenate(parts) if parts else np.zeros((0, *tail), dtype)
 
+        # A frame without faces may have embeddings of width 0 where the others have the model's.
+        width = next((face.embeddings.shape[1] for face in faces if len(face)), 0)
         return cls(
-            times=np.array([result.time_s for result in results], np.float64),
-            sizes=np.array([result.frame_size for result in results], np.int64).reshape(-1, 2),
-            counts=np.array([len(result.faces) for result in results], np.int64),
+            times=np.array([frame[0] for frame in frames], np.float64),
+            sizes=np.array([frame[1] for frame in frames], np.int64).reshape(-1, 2),
+            shots=np.array([frame[3] for frame in frames], np.int8),
+            fresh=np.array([frame[4] for frame in frames], bool),
+            counts=np.array([len(face) for face in faces], np.int64),
             boxes=rows("boxes", (4,), np.float32),
             scores=rows("scores", (), np.float32),
             landmarks=rows("landmarks", (5, 2), np.float32),
-            track_ids=rows("track_ids", (), np.int64),
             probs=rows("probs", (num_classes,), np.float32),
+            embeddings=rows("embeddings", (width,), np.float32),
         )
 
     def __len__(self) -> int:
         return len(self.times)
 
-    def frames(self) -> Iterator[tuple[float, tuple[int, int], Faces]]:
-        """(time, frame size, faces) of each frame; the faces in the worker's reading order, tracked
-        and classified, with nothing displayed yet (the driver's smoother decides that)."""
+    def frames(self) -> Iterator[tuple[float, tuple[int, int], Faces, int, bool]]:
+        """(time, frame size, faces, shot, fresh) of each frame; the faces as detected and looked at,
+        untracked (the driver's `Pipeline.follow` tracks them)."""
         ends = np.cumsum(self.counts)
         for i, (end, count) in enumerate(zip(ends.tolist(), self.counts.tolist())):
             rows = slice(end - count, end)
             faces = Faces(boxes=self.boxes[rows], scores=self.scores[rows], landmarks=self.landmarks[rows],
-                          track_ids=self.track_ids[rows], probs=self.probs[rows])
-            yield float(self.times[i]), (int(self.sizes[i, 0]), int(self.sizes[i, 1])), faces
-
-    def renumbered(self, numbers: dict[int, int]) -> "FrameColumns":
-        """The same frames with each track id replaced by `numbers[id]` (every id must be there)."""
-        if not len(self.track_ids):
-            return self
-        old = np.array(sorted(numbers), np.int64)
-        new = np.array([numbers[key] for key in old.tolist()], np.int64)
-        return FrameColumns(**{**self.__dict__, "track_ids": new[np.searchsorted(old, self.track_ids)]})
+                          probs=self.probs[rows], embeddings=self.embeddings[rows])
+            size = (int(self.sizes[i, 0]), int(self.sizes[i, 1]))
+            yield float(self.times[i]), size, faces, int(self.shots[i]), bool(self.fresh[i])
 
 
 @dataclass(frozen=True, eq=False)
 class ChunkResult:
-    """What a worker sends back for one chunk: its own frames, the warm-up's (for the stitching
-    only), the mean embedding of each face in the warm-up and near the end (by the chunk's own
-    track ids), and whether the video ended early."""
+    """What a worker sends back for one chunk: its own frames, how many frames it warmed up on before
+    them, and whether the video ended early."""
 
     labels: tuple[str, ...]
-    warmup: FrameColumns
     kept: FrameColumns
-    looks_at_start: dict[int, np.ndarray] = field(default_factory=dict)
-    looks_at_end: dict[int, np.ndarray] = field(default_factory=dict)
+    warmup_frames: int = 0
     truncated: bool = False
     end_reason: str | None = None
 
@@ -207,24 +201,6 @@ class ChunkFailure:
     """A chunk that could not be transcribed, in the words of the error a user sees."""
 
     message: str
-
-
-class LookSums:
-    """Running sums of each track's embeddings, for its mean appearance."""
-
-    def __init__(self) -> None:
-        self._sums: dict[int, np.ndarray] = {}
-        self._counts: dict[int, int] = {}
-
-    def add(self, track_ids: np.ndarray, embeddings: np.ndarray) -> None:
-        for track, embedding in zip(track_ids.tolist(), embeddings):
-            self._sums[track] = self._sums.get(track, 0) + embedding.astype(np.float64)
-            self._counts[track] = self._counts.get(track, 0) + 1
-
-    def means(self) -> dict[int, np.ndarray]:
-        """Each track's mean embedding, scaled to length 1 (so a dot product is the cosine)."""
-        means = {track: total / self._counts[track] for track, total in self._sums.items()}
-        return {track: (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32) for track, mean in means.items()}
 
 
 @dataclass(frozen=True)
@@ -268,33 +244,25 @@ def chunk_jobs(
 @functools.lru_cache(maxsize=2)
 def worker_pipeline(settings: tuple[tuple[str, object], ...], model: ModelOnWorkers):
     """The pipeline of a worker process, built once and kept for the chunks that follow (loading the
-    networks takes longer than a short chunk), and the classifier's embedding when its model has one."""
+    networks takes longer than a short chunk)."""
     from emocap.pipeline import Pipeline
 
-    pipeline = Pipeline.build(**dict(settings), model=model.path(), threads=WORKER_THREADS)
-    size = pipeline.classifier.preprocess.size
-    try:
-        pipeline.classifier.embed(np.zeros((1, size, size), np.uint8))
-        embed = pipeline.classifier.embed
-    except ModelError:  # a model exported without its embedding: boxes alone stitch the chunks
-        embed = None
-    return pipeline, embed
+    return Pipeline.build(**dict(settings), model=model.path(), threads=WORKER_THREADS)
 
 
 def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:
     """One chunk through the pipeline (a Ray task, or called directly). Errors a user should see
     come back as a ChunkFailure; anything else is a bug and raises."""
-    pipeline, embed = worker_pipeline(job.pipeline, job.model)
+    pipeline = worker_pipeline(job.pipeline, job.model)
     pipeline.reset()
     try:
-        return _transcribe_chunk(job, pipeline, embed)
+        return _transcribe_chunk(job, pipeline)
     except SourceError as error:
         if job.chunk.index == 0 or not Path(job.video).is_file():  # unreadable, or not on this worker's machine
             return ChunkFailure(str(error))
         # Later chunks are found by seeking: nothing there means the video stops before its container says.
-        nothing = FrameColumns.pack([], len(pipeline.labels))
         return ChunkResult(
-            pipeline.labels, nothing, nothing, truncated=True,
+            pipeline.labels, FrameColumns.pack([], len(pipeline.labels)), truncated=True,
             end_reason=f"{job.video!r} has no frames after {job.chunk.decode_from_s:g} s, though its container "
             "promises more: the file looks truncated",
         )
@@ -302,30 +270,23 @@ def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:
         return ChunkFailure(str(error))
 
 
-def _transcribe_chunk(job: ChunkJob, pipeline, embed) -> ChunkResult:
-    from emocap.preprocessing import crop_faces
+def _transcribe_chunk(job: ChunkJob, pipeline) -> ChunkResult:
     from emocap.sources import open_path
     from emocap.transcription import detected_frames
 
     chunk, labels = job.chunk, pipeline.labels
-    warmup, kept = [], []
-    looks = {"start": LookSums(), "end": LookSums()}
+    kept, warmup_frames = [], 0
     period = pipeline.detect_every * pipeline.full_scan_every
     with open_path(job.video, start_s=chunk.decode_from_s, end_s=chunk.end_s, max_image_side=job.max_side) as source:
         frames = schedule_aligned(source, first_time_s=job.first_time_s, fps=job.fps, period=period)
-        for ordinal, (frame, detected) in enumerate(detected_frames(frames, pipeline, overlap=False)):
-            result = pipeline.finish(detected, frame.time_s)
-            in_warmup = frame.time_s < chunk.keep_from_s
-            (warmup if in_warmup else kept).append(result)
-            near_end = job.tail_from_s is not None and frame.time_s >= job.tail_from_s
-            if embed is not None and (in_warmup or near_end) and ordinal % LOOK_EVERY == 0 and len(result.faces):
-                crops = crop_faces(frame.image_bgr, result.faces.boxes, size=pipeline.classifier.preprocess.size)
-                looks["start" if in_warmup else "end"].add(result.faces.track_ids, embed(crops))
+        for frame, detected in detected_frames(frames, pipeline, overlap=False):
+            if frame.time_s < chunk.keep_from_s:  # the warm-up brings the detectors up to date, no more
+                warmup_frames += 1
+                continue
+            size = (detected.frame.shape[1], detected.frame.shape[0])
+            kept.append((frame.time_s, size, pipeline.look(detected), detected.shot, detected.fresh))
         truncated, end_reason = source.truncated, source.end_reason
-    return ChunkResult(
-        labels, FrameColumns.pack(warmup, len(labels)), FrameColumns.pack(kept, len(labels)),
-        looks["start"].means(), looks["end"].means(), truncated, end_reason,
-    )
+    return ChunkResult(labels, FrameColumns.pack(kept, len(labels)), warmup_frames, truncated, end_reason)
 
 
 def schedule_aligned(frames: Iterable, *, first_time_s: float, fps: float | None, period: int) -> Iterator:
@@ -344,91 +305,14 @@ def schedule_aligned(frames: Iterable, *, first_time_s: float, fps: float | None
 
 # --- stitching, on the driver -----------------------------------------------------------------------
 
-def _time_keys(times: np.ndarray) -> list[int]:
-    """Frame times as whole microseconds: two workers compute the same time for the same frame."""
-    return np.round(times * 1e6).astype(np.int64).tolist()
-
-
-def match_tracks(
-    later: FrameColumns, earlier: FrameColumns, *, later_looks: dict[int, np.ndarray] | None = None,
-    earlier_looks: dict[int, np.ndarray] | None = None,
-) -> dict[int, int]:
-    """{later track id: earlier track id} for the faces of two chunks that are one: over the frames
-    both have (same times), the box overlap (IoU) of each pair, weighted so the frames nearest the
-    later chunk's start count most and divided by the weight of the frames where either face is
-    there; plus APPEARANCE_WEIGHT times the cosine of their mean embeddings. An optimal one-to-one
-    assignment; pairs under MIN_TRACK_OVERLAP of box overlap are not matched."""
-    from scipy.optimize import linear_sum_assignment
-
-    from emocap.geometry import iou_matrix
-
-    earlier_rows = dict(zip(_time_keys(earlier.times), np.cumsum(earlier.counts).tolist()))
-    shared = [(key, end) for key, end in zip(_time_keys(later.times), np.cumsum(later.counts).tolist()) if key in earlier_rows]
-    later_ids, earlier_ids = np.unique(later.track_ids), np.unique(earlier.track_ids)
-    if not shared or not len(later_ids) or not len(earlier_ids):
-        return {}
-    later_counts = dict(zip(_time_keys(later.times), later.counts.tolist()))
-    earlier_counts = dict(zip(_time_keys(earlier.times), earlier.counts.tolist()))
-    overlap = np.zeros((len(later_ids), len(earlier_ids)))
-    either = np.zeros_like(overlap)
-    for weight, (key, later_end) in enumerate(shared, start=1):
-        a = slice(later_end - later_counts[key], later_end)
-        b = slice(earlier_rows[key] - earlier_counts[key], earlier_rows[key])
-        rows = np.searchsorted(later_ids, later.track_ids[a])
-        columns = np.searchsorted(earlier_ids, earlier.track_ids[b])
-        if len(rows) and len(columns):
-            overlap[np.ix_(rows, columns)] += weight * iou_matrix(later.boxes[a], earlier.boxes[b])
-        present_later = np.isin(np.arange(len(later_ids)), rows)
-        present_earlier = np.isin(np.arange(len(earlier_ids)), columns)
-        either += weight * (present_later[:, None] | present_earlier[None, :])
-    box_score = overlap / np.maximum(either, 1e-12)
-    score = box_score + APPEARANCE_WEIGHT * _cosines(later_ids, earlier_ids, later_looks or {}, earlier_looks or {})
-    pairs = zip(*linear_sum_assignment(score, maximize=True))
-    return {int(later_ids[r]): int(earlier_ids[c]) for r, c in pairs if box_score[r, c] >= MIN_TRACK_OVERLAP}
-
-
-def _cosines(rows: np.ndarray, columns: np.ndarray, row_looks: dict, column_looks: dict) -> np.ndarray:
-    """Cosine similarity of the unit mean embeddings of each pair; 0 where either has none."""
-    cosines = np.zeros((len(rows), len(columns)))
-    for i, row in enumerate(rows.tolist()):
-        for j, column in enumerate(columns.tolist()):
-            if row in row_looks and column in column_looks:
-                cosines[i, j] = float(row_looks[row] @ column_looks[column])
-    return cosines
-
-
-class IdentityStitcher:
-    """Gives the faces of one video's chunks, fed in order, the numbers a single pass gives them."""
-
-    def __init__(self) -> None:
-        self._next_id = 0
-        self._previous: FrameColumns | None = None
-        self._previous_looks: dict[int, np.ndarray] = {}
-
-    def add(self, result: ChunkResult) -> FrameColumns:
-        """The chunk's own frames with the video's face numbers (as track ids)."""
-        numbers = {} if self._previous is None else match_tracks(
-            result.warmup, self._previous, later_looks=result.looks_at_start, earlier_looks=self._previous_looks,
-        )
-        for track in np.unique(result.kept.track_ids).tolist():  # ids grow in order of appearance
-            if track not in numbers:
-                numbers[track] = self._next_id
-                self._next_id += 1
-        kept = result.kept.renumbered(numbers)
-        self._previous = kept
-        self._previous_looks = {numbers[track]: look for track, look in result.looks_at_end.items() if track in numbers}
-        return kept
-
-
-def stitched_results(chunks: Iterable[ChunkResult], smoother, labels: tuple[str, ...]) -> Iterator[FrameResult]:
-    """The frames of a video's chunks, in order, as one pass gives them: faces numbered across the
-    chunks and `smoother` (reset here) run over them all."""
-    smoother.reset()
-    stitcher = IdentityStitcher()
+def stitched_results(chunks: Iterable[ChunkResult], pipeline) -> Iterator[FrameResult]:
+    """The frames of a video's chunks, in order, as one pass gives them: `pipeline` (reset here; only
+    its tracking stages run) numbers, smooths, orders and confirms the chunks' faces frame by frame."""
+    pipeline.reset()
     index = 0
     for chunk in chunks:
-        for time_s, size, faces in stitcher.add(chunk).frames():
-            yield FrameResult(index, time_s, size, smoother.update(faces), labels)
+        for time_s, size, faces, shot, fresh in chunk.kept.frames():
+            yield FrameResult(index, time_s, size, pipeline.follow(faces, shot=shot, fresh=fresh), chunk.labels)
             index += 1
 
 

@@ -147,6 +147,25 @@ class EmotionClassifier:
             raise ModelError(f"{str(self.path)!r} has no embedding output")
         return self._run(self._embedding, self._as_gray(faces))
 
+    def predict_and_embed(self, faces: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (N, len(labels)) and embeddings (N, d) of the faces `predict` takes, from one run
+        of the network; d = 0 for a model without an embedding output."""
+        gray = self._as_gray(faces)
+        if self._embedding is None:
+            return self.predict(gray), np.zeros((len(gray), 0), np.float32)
+        logits, embeddings = self._run_outputs([self._logits, self._embedding], gray)
+        return self.probabilities(logits), embeddings
+
+    def look_at_boxes(
+        self, frame_bgr: np.ndarray, boxes: np.ndarray, *, margin: float = DEFAULT_FACE_MARGIN,
+        angles: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`classify_boxes`' probabilities (n, k) and the faces' embeddings (n, d), from one run of the network."""
+        size = self.preprocess.size
+        if not len(boxes):
+            return self.predict_and_embed(np.zeros((0, size, size), np.uint8))
+        return self.predict_and_embed(crop_faces(frame_bgr, boxes, size=size, margin=margin, angles=angles))
+
     def classify_boxes(
         self, frame_bgr: np.ndarray, boxes: np.ndarray, *, margin: float = DEFAULT_FACE_MARGIN,
         angles: np.ndarray | None = None,
@@ -171,14 +190,18 @@ class EmotionClassifier:
         return faces
 
     def _run(self, output: str, gray: np.ndarray) -> np.ndarray:
+        return self._run_outputs([output], gray)[0]
+
+    def _run_outputs(self, outputs: list[str], gray: np.ndarray) -> list[np.ndarray]:
+        """Each of the graph's `outputs` for all of `gray`, from one session run per MAX_BATCH faces."""
         chunks = [
-            self._session.run([output], {self._input: self.preprocess(gray[start : start + MAX_BATCH])})[0]
+            self._session.run(outputs, {self._input: self.preprocess(gray[start : start + MAX_BATCH])})
             for start in range(0, len(gray), MAX_BATCH)
         ]
         if chunks:
-            return self._finite(np.concatenate(chunks).astype(np.float32, copy=False))
-        width = self._output_widths.get(output)
-        return np.zeros((0, width if isinstance(width, int) else 0), np.float32)
+            return [self._finite(np.concatenate(parts).astype(np.float32, copy=False)) for parts in zip(*chunks)]
+        widths = [self._output_widths.get(output) for output in outputs]
+        return [np.zeros((0, width if isinstance(width, int) else 0), np.float32) for width in widths]
 
     def _finite(self, scores: np.ndarray) -> np.ndarray:
         """`scores`, unless some are NaN or infinite. The input is always finite (uint8 faces, checked

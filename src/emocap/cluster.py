@@ -3,7 +3,7 @@
 Each video is cut into chunks (`emocap.chunking`); each chunk is one Ray task,
 run by a worker process that builds its own pipeline from the command line's
 settings. Workers send back arrays; this process, the driver, stitches each
-video's chunks, runs the per-face memory over them and writes every output
+video's chunks, runs the tracking and per-face memory over them and writes every output
 itself, whole or not at all, as soon as the video's last chunk is in. So:
 
 - a worker that dies (its process killed, its node lost) loses nothing that
@@ -135,7 +135,7 @@ def transcribe_on_ray(
 ) -> Iterator[tuple[OutputPlan, TranscriptionResult | EmocapError]]:
     """Each video's outcome, as its outputs are written (in the order the videos finish): the
     result, or the error that stopped it. `pipeline` is the driver's own (options checked, its
-    smoother runs over the stitched chunks); `pipeline_settings` are `Pipeline.build`'s keywords,
+    tracking stages run over the stitched chunks); `pipeline_settings` are `Pipeline.build`'s keywords,
     from which each worker builds its own."""
     works = []
     for plan in plans:
@@ -215,7 +215,7 @@ def finish_video(work: VideoWork, pipeline, settings: TranscriptionSettings) -> 
     try:
         chunks, ended_early = complete_chunks(work.results)
         check_complete(ended_early is not None, ended_early, settings)
-        results = stitched_results(chunks, pipeline.smoother, chunks[0].labels)
+        results = stitched_results(chunks, pipeline)
         return write_transcript(work.plan, results, settings, fps=work.facts.fps, frame_size=work.facts.size)
     except EmocapError as error:
         return error

@@ -2,9 +2,9 @@
 
 Stages, each a small object with one job, run in this order on every frame:
 
-    detect (MTCNN or Haar) -> classify (all faces in one batch)
-    -> track (identities) -> smooth (the paper's memory, or another) -> unsure (a face the smoothed
-    output is not sure of says "unsure") -> order (right to left)
+    cuts (shot changes) -> detect (MTCNN or Haar) -> classify (all faces in one batch, probabilities and
+    embeddings from one run) -> track (identities: boxes, looks, cuts) -> smooth (the paper's memory, or another)
+    -> unsure (a face the smoothed output is not sure of says "unsure") -> order (right to left)
     -> confirm (only faces detected in a few frames are shown, numbered as they are)
 
 Faces smaller than the detector's smallest face (`min_face_size`, the larger side
@@ -29,9 +29,10 @@ from emocap.images import check_bgr_frame
 from emocap.preprocessing import upright_angles
 from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
 from emocap.tracking import (
-    DEFAULT_CONFIRM_FRAMES, IouTracker, TrackConfirmation, TrackSmoother, UnsureRule, make_smoother,
-    order_for_reading,
+    DEFAULT_CONFIRM_FRAMES, AppearanceTracker, ShotChangeDetector, TrackConfirmation, TrackSmoother, UnsureRule,
+    make_smoother, order_for_reading,
 )
+from emocap.tracking.shots import STEADY
 from emocap.types import Faces, FrameResult
 
 DEFAULT_SMOOTHER = "ema"
@@ -103,10 +104,14 @@ class Pipeline:
             if memory is not None:
                 options["length"] = check_int("Pipeline", "memory", memory, 1)
             self.smoother = make_smoother(smoother, **options)
-        self.tracker = IouTracker(patience_frames=self.patience_frames)
+        self.shots = ShotChangeDetector()
+        self.tracker = AppearanceTracker(patience_frames=self.patience_frames)
         self._unsure_below = unsure_below
         self.unsure = UnsureRule(self.classifier.calibration.unsure_below if unsure_below is None else unsure_below)
-        self.confirmation = TrackConfirmation(confirm_frames, patience_frames=self.patience_frames)
+        # A face's number is remembered as long as the tracker may give its track back.
+        self.confirmation = TrackConfirmation(
+            confirm_frames, patience_frames=max(self.patience_frames, self.tracker.remember_frames)
+        )
         if min_face_size is None:
             min_face_size = getattr(self.detector, "min_face_size", 0.0)
         self.min_face_size = check_number("Pipeline", "min_face_size", min_face_size, 0)
@@ -146,12 +151,12 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget every face: the next frame starts new identities and empty memories."""
+        self.shots.reset()
         self.tracker.reset()
         self.smoother.reset()
         self.confirmation.reset()
         self._index = 0
         self._detected = 0
-        self._searches = 0
         self.full_scans = 0
         self._started: float | None = None
         self._carried = Faces.empty()
@@ -186,28 +191,35 @@ class Pipeline:
         if self._started is None:
             self._started = clock
         arrived_s = clock - self._started  # stamped on arrival, so processing time does not move it
-        fresh = self._detected % self.detect_every == 0
+        shot = self.shots.update(frame)
+        scheduled = self._detected % self.detect_every == 0
+        # Boxes are not carried, nor searched for near where they were, across a cut or fast motion.
+        fresh = shot != STEADY or scheduled
         if fresh:
-            faces = self._search_or_scan(frame)
+            # Which detections scan the whole frame follows from the frame number alone, not from the detections
+            # run (a jump brings more): a chunk that starts at a frame a single pass scans whole finds the same
+            # schedule (chunking.py).
+            near = shot == STEADY and (self._detected // self.detect_every) % self.full_scan_every != 0
+            faces = self._search_or_scan(frame, near=near)
             self._carried = faces
         else:
             faces = self._carried
         self._detected += 1
-        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000, fresh)
+        return Detected(frame, faces, arrived_s, (time.perf_counter() - clock) * 1000, fresh, shot)
 
-    def _search_or_scan(self, frame: np.ndarray) -> Faces:
+    def _search_or_scan(self, frame: np.ndarray, near: bool) -> Faces:
+        """The faces of `frame`: searched for around the last ones if `near` (and the detector can), else everywhere."""
         if self.brighten_dim_frames:
             frame = brightened_for_detection(frame)
         known = self._carried
         faces = None
-        if self._searches % self.full_scan_every and len(known) and hasattr(self.detector, "detect_near"):
+        if near and len(known) and hasattr(self.detector, "detect_near"):
             faces = self.detector.detect_near(frame, known.boxes)
             if len(faces) < len(known):
                 faces = None  # a face was lost (or moved faster than the search reaches): look everywhere
         if faces is None:
             faces = self.detector.detect(frame)
             self.full_scans += 1
-        self._searches += 1
         # A face's size is its box's larger side, the square MTCNN searches for: its boxes are some
         # 25% taller than wide, and a 40 px face found by a search from 40 px is often 37-39 px wide.
         sides = np.maximum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
@@ -226,13 +238,9 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000
             clock = now
 
-        faces = detected.faces
-        angles = None if self.upright_from is None else upright_angles(faces.landmarks, self.upright_from)
-        faces = faces.with_(probs=self.classifier.classify_boxes(frame, faces.boxes, angles=angles))
+        faces = self.look(detected)
         lap("classify")
-        faces = self.unsure.update(self.smoother.update(self.tracker.update(faces)))
-        faces = order_for_reading(faces, right_to_left=self.right_to_left)
-        faces = self.confirmation.update(faces, detected=detected.fresh)
+        faces = self.follow(faces, shot=detected.shot, fresh=detected.fresh)
         lap("track")
         result = FrameResult(
             index=self._index,
@@ -245,6 +253,21 @@ class Pipeline:
         self._index += 1
         return result
 
+    def look(self, detected: Detected) -> Faces:
+        """The classify stage: the detected faces with their probabilities and embeddings (one network run)."""
+        faces = detected.faces
+        angles = None if self.upright_from is None else upright_angles(faces.landmarks, self.upright_from)
+        probs, embeddings = self.classifier.look_at_boxes(detected.frame, faces.boxes, angles=angles)
+        return faces.with_(probs=probs, embeddings=embeddings)
+
+    def follow(self, faces: Faces, *, shot: int = STEADY, fresh: bool = True) -> Faces:
+        """The stages after `look`: track, smooth, unsure, order, confirm. They need no network and remember a
+        face for up to `tracker.remember_frames`, longer than a chunk's warm-up, so a video transcribed in
+        chunks runs them once, on the driver, over the chunks' looked-at faces (chunking.py)."""
+        faces = self.unsure.update(self.smoother.update(self.tracker.update(faces, shot=shot)))
+        faces = order_for_reading(faces, right_to_left=self.right_to_left)
+        return self.confirmation.update(faces, detected=fresh)
+
 
 @dataclass(frozen=True)
 class Detected:
@@ -256,6 +279,8 @@ class Detected:
     detect_ms: float
     fresh: bool = True
     """Found by the detector in this frame, not carried over from an earlier one (detect_every > 1)."""
+    shot: int = STEADY
+    """How the frame follows the last (`ShotChangeDetector`): STEADY, JUMP (boxes continue where looks agree), CUT."""
 
 
 def _check_time(time_s) -> None:

@@ -47,6 +47,7 @@ class Faces:
     runner_up  int64   (n,)      a second class shown beside `display` when the two are close, else NO_LABEL
     confidence float32 (n,)      the smoothed probability of the class the smoother chose (before any
                                  UNSURE), NaN when it has chosen none
+    embeddings float32 (n, d)    the classifier's features of each face, its appearance (d = 0 when not computed)
     """
 
     boxes: np.ndarray
@@ -57,6 +58,7 @@ class Faces:
     display: np.ndarray = None  # type: ignore[assignment]
     runner_up: np.ndarray = None  # type: ignore[assignment]
     confidence: np.ndarray = None  # type: ignore[assignment]
+    embeddings: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         boxes = _as(self.boxes, np.float32, "boxes", (4,))
@@ -71,11 +73,12 @@ class Faces:
             "display": (np.full(n, NO_LABEL, np.int64), np.int64, ()),
             "runner_up": (np.full(n, NO_LABEL, np.int64), np.int64, ()),
             "confidence": (np.full(n, np.nan, np.float32), np.float32, ()),
+            "embeddings": (np.zeros((n, 0), np.float32), np.float32, (None,)),
         }
         for name, (default, dtype, tail) in defaults.items():
             value = getattr(self, name)
             set_(self, name, default if value is None else _as(value, dtype, name, tail))
-        for name in ("scores", "landmarks", "track_ids", "probs", "display", "runner_up", "confidence"):
+        for name in ("scores", "landmarks", "track_ids", "probs", "display", "runner_up", "confidence", "embeddings"):
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"Faces.{name} has {len(getattr(self, name))} rows but boxes has {n}"
@@ -105,6 +108,7 @@ class Faces:
             display=self.display[index],
             runner_up=self.runner_up[index],
             confidence=self.confidence[index],
+            embeddings=self.embeddings[index],
         )
 
     def with_(self, **changes) -> "Faces":

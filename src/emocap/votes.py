@@ -190,3 +190,15 @@ def vote_scores(probs: np.ndarray, class_names: tuple[str, ...], votes: np.ndarr
         "human_agreement": float((votes[rows, top] >= 3).mean()) if len(votes) else float("nan"),
         "kl_divergence": float(kl.mean()) if voted.any() else float("nan"),
     }
+
+
+def majority_labels(votes: np.ndarray, class_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (n,) as indices into `class_names`, kept (n,) bool) from votes (n, 10): each face's
+    vote majority, kept where the face has votes and its majority is one of the model's emotions
+    (FER+'s protocol leaves out faces voted mostly unknown or not a face)."""
+    columns = vote_columns(class_names)
+    have = ~np.isnan(votes).any(axis=1)
+    majority = np.where(have, np.nan_to_num(votes).argmax(axis=1), -1)
+    class_of_column = {column: index for index, column in enumerate(columns)}
+    labels = np.array([class_of_column.get(int(column), -1) for column in majority], np.int64)
+    return np.maximum(labels, 0), labels >= 0

@@ -24,6 +24,7 @@ risk-coverage table, on both halves). Two numbers are fitted:
 examples:
   emocap calibrate --model paper.int8.onnx --data fer2013/ -o paper.calibrated.onnx
   emocap calibrate --data fer2013/ -o builtin.onnx --target 0.9     the built-in model, stricter
+  emocap calibrate --labels ferplus --data fer2013/ --votes ferplus/labels.csv -o ferplus.onnx
 """
 
 
@@ -38,6 +39,9 @@ def add_parser(subparsers) -> None:
                         help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
     add_model_choice(parser)
     parser.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="the calibrated model to write")
+    parser.add_argument("--votes", metavar="CSV",
+                        help="FER+ votes (labels.csv): fit on each face's vote majority instead of FER2013's label, "
+                        "as a model trained on FER+ is scored (faces voted mostly unknown or not a face left out)")
     parser.add_argument("--target", type=real_number(0.5, maximum=0.99, unit="share"), default=None, metavar="P",
                         help="accuracy the captions still shown must reach on PublicTest (default: 0.85)")
     add_image_limit_option(parser)
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise EmocapError(f"-o must end in .onnx, got {str(output)!r}")
     if not model.is_file():
         raise ModelError(f"model not found: {str(model)!r}")
-    check_named_outputs({"-o": output}, {"the model": model, "--data": args.data})
+    check_named_outputs({"-o": output}, {"the model": model, "--data": args.data, "--votes": args.votes})
     try:
         from emocap.training.export import write_calibration
     except ImportError as error:
@@ -66,14 +70,27 @@ def run(args: argparse.Namespace) -> int:
     target = DEFAULT_TARGET if args.target is None else args.target
     public = load_fer2013(args.data, "PublicTest", max_side=args.max_image_side)
     classifier = EmotionClassifier(model)
-    labels = labels_in_model_order(public, classifier.labels)
     logits = classifier.logits(public.images)
+    if args.votes:
+        from emocap.votes import load_votes, majority_labels
+
+        data_csv = Path(args.data) if Path(args.data).suffix.lower() == ".csv" else None
+        try:
+            labels, kept = majority_labels(load_votes(args.votes, original_csv=data_csv).for_files(public.files),
+                                           classifier.labels)
+        except ValueError as error:
+            raise EmocapError(f"--votes: {error}") from None
+        logits, labels = logits[kept], labels[kept]
+    else:
+        labels = labels_in_model_order(public, classifier.labels)
+    if not len(labels):
+        raise EmocapError(f"no PublicTest face of {args.data!r} has a label to fit on")
     calibration = fit_calibration(logits, labels, target)
     write_calibration(model, calibration, output)
     before = reliability_bins(labels, softmax(logits)).expected_calibration_error
     probs = softmax(logits, calibration.temperature)
     after = reliability_bins(labels, probs).expected_calibration_error
-    print(f"{model.name} on {len(public)} PublicTest faces: temperature {calibration.temperature:.3f} "
+    print(f"{model.name} on {len(labels)} PublicTest faces{' (FER+ majority)' if args.votes else ''}: temperature {calibration.temperature:.3f} "
           f"(ECE {before:.2%} -> {after:.2%})")
     if calibration == Calibration(calibration.temperature):
         print(f"no threshold makes the shown captions right {target:.0%} of the time: this model never says unsure")

@@ -168,11 +168,11 @@ def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path
         classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
         with_embeddings=with_tsne, votes=votes,
     )
-    from emocap.evaluation.report import confidence_report, format_confidence
+    from emocap.evaluation.report import format_confidence
 
     timings = report["timings_s"]
     result = {"model": args.model or "builtin", "preprocess": json.loads(classifier.preprocess.to_json()),
-              **report, "confidence": confidence_report(predictions, classifier.calibration), "plots": {}}
+              **report, "plots": {}}
     if plots_dir is not None:
         result["plots"] = _save_score_plots(plots_dir, _model_name(args.model), result, predictions)
     if with_tsne:

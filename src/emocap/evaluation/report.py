@@ -204,7 +204,8 @@ def evaluate_test_set(
 ) -> tuple[dict, Predictions]:
     """Classify a loaded test set once and score `splits` of it; the report and the predictions.
 
-    The report: {"labels", "splits": {split: metrics}, "missing_splits": {split: reason}, "data",
+    The report: {"labels", "splits": {split: metrics}, "missing_splits": {split: reason}, "confidence"
+    (`confidence_report`), "data",
     "faces_per_s", "cpu", "timings_s": {"load_test", "classify_test"}}, one shape for
     `evaluate_model` and `emocap evaluate` alike.
     """
@@ -217,8 +218,11 @@ def evaluate_test_set(
         description="test set",
     )
     classify_s = time.perf_counter() - started
+    from emocap.calibration import Calibration
+
     report = {
         **evaluate_predictions(predictions, splits, votes),
+        "confidence": confidence_report(predictions, getattr(classifier, "calibration", Calibration()), votes),
         "data": data_name,
         "faces_per_s": len(test) / max(classify_s, 1e-9),
         "cpu": cpu_features().describe(),
@@ -284,12 +288,25 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def confidence_report(predictions: Predictions, calibration, splits: tuple[str, ...] = ("PublicTest", "PrivateTest")) -> dict:
+def confidence_report(
+    predictions: Predictions, calibration, votes=None, splits: tuple[str, ...] = ("PublicTest", "PrivateTest"),
+) -> dict:
     """Per split: ECE at T = 1 and at the model's temperature, and the risk-coverage table (share of
-    faces shown and their accuracy at each threshold) of the calibrated probabilities."""
+    faces shown and their accuracy at each threshold) of the calibrated probabilities; on FER+'s
+    vote majority when `votes` are given (what a FER+ model is calibrated on), else on FER2013's labels."""
+    import dataclasses
+
     from emocap.calibration import risk_coverage, uncalibrated
 
-    report = {"temperature": calibration.temperature, "unsure_below": calibration.unsure_below, "splits": {}}
+    labels = "fer2013"
+    if votes is not None:
+        from emocap.votes import majority_labels
+
+        majority, kept = majority_labels(votes.for_files(predictions.files), predictions.class_names)
+        predictions = dataclasses.replace(predictions, labels=majority).subset(kept)
+        labels = "ferplus majority"
+    report = {"labels": labels, "temperature": calibration.temperature, "unsure_below": calibration.unsure_below,
+              "splits": {}}
     for split in splits:
         part = predictions.subset(split_mask(predictions.files, split))
         if not len(part):
@@ -309,8 +326,9 @@ def format_confidence(report: dict) -> str:
     if not splits:
         return ""
     chosen = report["unsure_below"]
-    lines = [f"confidence (temperature {report['temperature']:.3f} from the model; captions say \"unsure\" below "
-             f"{chosen:.2f}{' (never)' if chosen == 0 else ''}):"]
+    on = " on FER+'s vote majority" if report.get("labels") == "ferplus majority" else ""
+    lines = [f"confidence{on} (temperature {report['temperature']:.3f} from the model; captions say \"unsure\" "
+             f"below {chosen:.2f}{' (never)' if chosen == 0 else ''}):"]
     lines += [f"  {split}: ECE {s['ece_at_temperature_1']:.2%} at T = 1, {s['ece']:.2%} calibrated"
               for split, s in splits.items()]
     lines.append("  threshold" + "".join(f"  {split + ' shown':>17}  {'right':>6}" for split in splits))

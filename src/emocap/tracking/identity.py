@@ -50,13 +50,7 @@ class IouTracker:
         ids = np.full(len(faces), -1, np.int64)
         track_rows, face_rows = self._match(faces.boxes)
         ids[face_rows] = self._tracks.ids[track_rows]
-        if len(track_rows):
-            columns = self._tracks.columns
-            frames_apart = (self._tracks.missed[track_rows] + 1)[:, None]
-            step = (faces.boxes[face_rows] - columns["boxes"][track_rows]) / frames_apart
-            # Half the new step, half the old velocity: one jittery box does not send a track flying.
-            columns["velocity"][track_rows] = 0.5 * columns["velocity"][track_rows] + 0.5 * step
-            columns["boxes"][track_rows] = faces.boxes[face_rows]
+        self._follow(track_rows, faces.boxes[face_rows])
         new = ids < 0
         ids[new] = np.arange(self._next_id, self._next_id + new.sum(), dtype=np.int64)
         self._next_id += int(new.sum())
@@ -65,6 +59,17 @@ class IouTracker:
         )
         self._tracks.end_frame(np.concatenate([track_rows, new_rows]))
         return faces.with_(track_ids=ids)
+
+    def _follow(self, track_rows: np.ndarray, boxes: np.ndarray) -> None:
+        """Move the matched tracks to their new `boxes`, and on their velocities."""
+        if not len(track_rows):
+            return
+        columns = self._tracks.columns
+        frames_apart = (self._tracks.missed[track_rows] + 1)[:, None]
+        step = (boxes - columns["boxes"][track_rows]) / frames_apart
+        # Half the new step, half the old velocity: one jittery box does not send a track flying.
+        columns["velocity"][track_rows] = 0.5 * columns["velocity"][track_rows] + 0.5 * step
+        columns["boxes"][track_rows] = boxes
 
     def _match(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(track rows, face rows) of the accepted pairs."""
