@@ -33,7 +33,7 @@ from emocap.calibration import (
 )
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013, split_mask
-from emocap.evaluation.metrics import reliability_bins
+from emocap.evaluation.metrics import expected_calibration_error
 
 
 def logits_of(classifier: EmotionClassifier, images: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"temperature fitted on PublicTest: T = {temperature:.3f}")
     for name, t in (("T = 1", 1.0), (f"T = {temperature:.3f}", temperature)):
         probs = softmax(logits[private], t)
-        ece = reliability_bins(test.labels[private], probs).expected_calibration_error
+        ece = expected_calibration_error(test.labels[private], probs)
         nll = negative_log_likelihood(logits[private], test.labels[private], t)
         print(f"  PrivateTest at {name:<10} ECE {ece:6.2%}  NLL {nll:.3f}")
     public_probs = softmax(logits[public], temperature)

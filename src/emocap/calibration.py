@@ -1,7 +1,7 @@
 """How far a model's probabilities can be trusted, and where its captions say "unsure".
 
 Two numbers travel in a model's metadata (`emocap.calibration`, written by
-`emocap calibrate` and `emocap export`), both fitted on PublicTest only, so
+`emocap calibrate`; `emocap export` does not fit them), both fitted on PublicTest only, so
 PrivateTest stays clean for reporting:
 
   temperature   T dividing the logits before softmax (Guo et al., 2017), the T that

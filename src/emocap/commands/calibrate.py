@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from emocap.calibration import DEFAULT_TARGET, Calibration, fit_calibration, risk_coverage, softmax
     from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
     from emocap.datasets import load_fer2013
-    from emocap.evaluation.metrics import reliability_bins
+    from emocap.evaluation.metrics import expected_calibration_error
     from emocap.evaluation.report import labels_in_model_order
     from emocap.outputs.files import check_named_outputs
 
@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
         raise EmocapError(f"no PublicTest face of {args.data!r} has a label to fit on")
     calibration = fit_calibration(logits, labels, target)
     write_calibration(model, calibration, output)
-    before = reliability_bins(labels, softmax(logits)).expected_calibration_error
+    before = expected_calibration_error(labels, softmax(logits))
     probs = softmax(logits, calibration.temperature)
-    after = reliability_bins(labels, probs).expected_calibration_error
+    after = expected_calibration_error(labels, probs)
     print(f"{model.name} on {len(labels)} PublicTest faces{' (FER+ majority)' if args.votes else ''}: temperature {calibration.temperature:.3f} "
           f"(ECE {before:.2%} -> {after:.2%})")
     if calibration == Calibration(calibration.temperature):

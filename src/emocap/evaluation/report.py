@@ -313,8 +313,8 @@ def confidence_report(
             continue
         at_one = uncalibrated(part.probs, calibration.temperature)
         report["splits"][split] = {
-            "ece_at_temperature_1": metrics.reliability_bins(part.labels, at_one).expected_calibration_error,
-            "ece": metrics.reliability_bins(part.labels, part.probs).expected_calibration_error,
+            "ece_at_temperature_1": metrics.expected_calibration_error(part.labels, at_one),
+            "ece": metrics.expected_calibration_error(part.labels, part.probs),
             "risk_coverage": risk_coverage(part.probs, part.labels).rows(),
         }
     return report

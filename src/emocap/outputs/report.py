@@ -154,7 +154,7 @@ class HtmlReport(TranscriptWriter):
         names = [*summary.labels, *([UNSURE_WORD] if with_unsure else [])]
         heads = "".join(f"<th scope=\"col\">{html.escape(name)}</th>" for name in names)
         valence_heads = "".join(f"<th scope=\"col\">{v}</th>" for v in VALENCES)
-        shares = np.column_stack([summary.emotion_shares(), *([summary.unsure_shares()] if with_unsure else [])])
+        shares = summary.caption_shares(with_unsure=with_unsure)
         rows = []
         for number, seconds, emotions, valences in zip(
             face_numbers(summary.track_ids).tolist(), summary.captioned_seconds.tolist(),

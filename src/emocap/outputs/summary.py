@@ -70,17 +70,20 @@ class EmotionSummary:
         """float64 (m,): seconds face i's caption said "unsure"."""
         return self._seconds[:, len(self.labels)].copy() if self.labels else np.zeros(0)
 
-    def _shares(self) -> np.ndarray:
+    def caption_shares(self, *, with_unsure: bool = True) -> np.ndarray:
+        """(m, k + 1) fractions of each face's captioned time per class, then "unsure"; each row sums
+        to 1. Without `with_unsure`, (m, k): the classes' columns alone."""
         totals = self._seconds.sum(axis=1, keepdims=True)
-        return np.divide(self._seconds, totals, out=np.zeros_like(self._seconds), where=totals > 0)
+        shares = np.divide(self._seconds, totals, out=np.zeros_like(self._seconds), where=totals > 0)
+        return shares if with_unsure else shares[:, : len(self.labels)]
 
     def emotion_shares(self) -> np.ndarray:
         """(m, k) fractions of each face's captioned time; each row sums to 1 less its unsure share."""
-        return self._shares()[:, : len(self.labels)]
+        return self.caption_shares(with_unsure=False)
 
     def unsure_shares(self) -> np.ndarray:
         """(m,) fraction of each face's captioned time that its caption said "unsure"."""
-        return self._shares()[:, len(self.labels)] if self.labels else np.zeros(0)
+        return self.caption_shares()[:, len(self.labels)] if self.labels else np.zeros(0)
 
     def valence_shares(self) -> np.ndarray:
         """(m, 3) fractions of negative, neutral, positive time (classes without a valence count in none)."""
@@ -95,7 +98,7 @@ class EmotionSummary:
         if not self._track_ids:
             return "no face had a caption"
         with_unsure = bool(self.unsure_seconds.any())
-        shares = self._shares() if with_unsure else self.emotion_shares()
+        shares = self.caption_shares(with_unsure=with_unsure)
         heads = ["face", "captioned", *self.labels, *([UNSURE_WORD] if with_unsure else []), "|", *VALENCES]
         cells = [
             [str(number), f"{total:.1f} s", *(f"{share:.0%}" for share in emotions), "|", *(f"{v:.0%}" for v in valences)]
