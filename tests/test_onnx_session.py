@@ -11,12 +11,13 @@ def test_cpu_features_name_the_sets_that_decide_int8_kernels():
     assert features.model
     described = features.describe()
     assert described.startswith(features.model)
-    for present, name in ((features.avx2, "AVX2"), (features.avx512, "AVX-512"), (features.vnni, "VNNI")):
+    for present, name in ((features.avx2, "AVX2"), (features.avx512, "AVX-512"), (features.vnni, "VNNI"), (features.bf16, "BF16")):
         assert (f"no {name}" in described) != present
 
 
 def test_cpu_features_describe_a_cpu_without_vnni():
-    assert CpuFeatures("Haswell", avx2=True, avx512=False, vnni=False).describe() == "Haswell (AVX2, no AVX-512, no VNNI)"
+    haswell = CpuFeatures("Haswell", avx2=True, avx512=False, vnni=False)
+    assert haswell.describe() == "Haswell (AVX2, no AVX-512, no VNNI, no BF16)"
 
 
 def test_open_session_runs_a_model_with_the_thread_cap():

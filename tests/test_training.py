@@ -375,6 +375,28 @@ def test_pick_device_accepts_auto_and_cpu():
     assert pick_device("auto").type in ("cpu", "cuda")
 
 
+def test_precision_auto_takes_bf16_on_cpus_with_bf16_in_hardware_only():
+    from emocap.onnx_session import cpu_features
+    from emocap.training.trainer import uses_bf16
+
+    cpu = torch.device("cpu")
+    assert uses_bf16("auto", cpu) == cpu_features().bf16
+    assert uses_bf16("bf16", cpu) and not uses_bf16("fp32", cpu)
+    with pytest.raises(ValueError, match="'fp16'"):
+        uses_bf16("fp16", cpu)
+
+
+def test_precision_reaches_the_training_steps_and_a_run_resumes_with_another(tiny_run, tiny_fer, tiny_config, tmp_path):
+    epochs = {}
+    for precision in ("fp32", "bf16"):
+        out = copy_run(tiny_run[0], tmp_path / precision)
+        summary = train(tiny_config, tiny_fer, out, device="cpu", precision=precision, progress=False, resume=True)
+        assert summary.epochs_done == tiny_config.epochs
+        epochs[precision] = read_curves(out)[-1]
+    assert np.isfinite(epochs["bf16"]["train_loss"])
+    assert epochs["bf16"]["train_loss"] != epochs["fp32"]["train_loss"]
+
+
 def test_cli_train_reports_an_unknown_device_in_one_line(tiny_fer, tmp_path, capsys, only_train_command):
     code = main(["train", "--data", str(tiny_fer), "--device", "foo", "--out", str(tmp_path / "run")])
     assert code == 2

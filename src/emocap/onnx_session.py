@@ -8,6 +8,7 @@ benchmark prints it beside its figures.
 
 from __future__ import annotations
 
+import functools
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,16 +47,20 @@ class CpuFeatures:
     avx512: bool
     vnni: bool
     """AVX-512 VNNI or AVX-VNNI: int8 dot products that accumulate in int32, never saturating."""
+    bf16: bool = False
+    """AVX-512 BF16 (every AMX CPU has it too): bf16 arithmetic in hardware rather than emulated."""
 
     def describe(self) -> str:
         flags = ", ".join([
             "AVX2" if self.avx2 else "no AVX2",
             "AVX-512" if self.avx512 else "no AVX-512",
             "VNNI" if self.vnni else "no VNNI",
+            "BF16" if self.bf16 else "no BF16",
         ])
         return f"{self.model} ({flags})"
 
 
+@functools.cache
 def cpu_features() -> CpuFeatures:
     """The CPU's model name and the instruction sets that matter to ONNX Runtime's kernels.
 
@@ -71,6 +76,7 @@ def cpu_features() -> CpuFeatures:
         avx2=bool(features.get("AVX2")),
         avx512=bool(features.get("AVX512F")),
         vnni=bool(features.get("AVX512VNNI") or features.get("AVXVNNI")),
+        bf16=bool(features.get("AVX512BF16")),
     )
 
 

@@ -14,6 +14,10 @@ ARCHITECTURES: dict[str, tuple[int, int, int, int]] = {"resnet18": (2, 2, 2, 2),
 CORRUPTION_FAMILIES = ("dark", "gamma", "low_contrast", "uneven_light", "gaussian_blur", "motion_blur",
                        "downscale", "jpeg", "noise", "occlusion")
 
+# The arithmetic of training steps (emocap.training.trainer.uses_bf16): a machine's choice, not the recipe's,
+# so it is no field of TrainConfig and a run resumes on a machine of another kind.
+PRECISIONS = ("auto", "fp32", "bf16")
+
 
 def corruption_draws(weights: dict[str, int]) -> list[int]:
     """Indices into CORRUPTION_FAMILIES, each family as many times as its weight (1 when not named): one
