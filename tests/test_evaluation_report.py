@@ -157,6 +157,17 @@ def test_predict_faces_returns_embeddings_only_when_asked(fake_fer, model_path):
     assert [MODEL_LABELS[i] for i in plain.labels] == [test.labels_names[i] for i in test.labels]
 
 
+def test_predict_faces_runs_the_network_once_a_batch_for_probabilities_and_embeddings(fake_fer, model_path):
+    classifier = EmotionClassifier(model_path)
+    runs = []
+    session_run = classifier._session.run
+    classifier._session = type("CountingSession", (), {
+        "run": lambda self, outputs, feeds: runs.append(list(outputs)) or session_run(outputs, feeds),
+    })()
+    predict_faces(classifier, load_fer2013(fake_fer, "test"), batch_size=100, with_embeddings=True)
+    assert len(runs) == 1 and len(runs[0]) == 2
+
+
 def test_predict_faces_refuses_a_zero_batch(fake_fer, model_path):
     with pytest.raises(ValueError, match="got 0"):
         predict_faces(EmotionClassifier(model_path), load_fer2013(fake_fer, "test"), batch_size=0)

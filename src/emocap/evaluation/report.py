@@ -32,7 +32,7 @@ class FaceClassifier(Protocol):
 
     def predict(self, gray_faces: np.ndarray) -> np.ndarray: ...
 
-    def embed(self, gray_faces: np.ndarray) -> np.ndarray: ...
+    def predict_and_embed(self, gray_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,12 @@ def predict_faces(
     with tqdm(total=len(data), desc=description, unit="face", disable=None if progress else True) as bar:
         for start in range(0, len(data), batch_size):
             batch = data.images[start : start + batch_size]
-            probs.append(np.asarray(classifier.predict(batch), np.float32))
-            if with_embeddings:
-                embeddings.append(np.asarray(classifier.embed(batch), np.float32))
+            if with_embeddings:  # both from one run of the network
+                batch_probs, batch_embeddings = classifier.predict_and_embed(batch)
+                embeddings.append(np.asarray(batch_embeddings, np.float32))
+            else:
+                batch_probs = classifier.predict(batch)
+            probs.append(np.asarray(batch_probs, np.float32))
             bar.update(len(batch))
     return Predictions(
         class_names=class_names,
