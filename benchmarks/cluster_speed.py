@@ -197,13 +197,14 @@ def driver_seconds_per_frame(repeats: int = 20) -> float:
     this process on the bundled clip's chunks (transcribed here first, as workers would)."""
     from emocap.chunking import chunk_jobs, overlap_for, plan_chunks, probe_video, stitched_results, transcribe_chunk
     from emocap.pipeline import Pipeline
+    from emocap.pipeline_config import PipelineConfig
     from emocap.sources import sample_clip
     from emocap.transcription import OutputPlan, TranscriptionSettings, write_transcript
 
     facts = probe_video(sample_clip())
     chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0, overlap_s=overlap_for(facts.fps))
-    results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, {})]
-    pipeline, settings = Pipeline.build(), TranscriptionSettings(progress=False)
+    results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, PipelineConfig())]
+    pipeline, settings = Pipeline(), TranscriptionSettings(progress=False)
     plan = OutputPlan(sample_clip(), (OUT / "driver.vtt",))
     started, frames = time.process_time(), 0
     for _ in range(repeats):
@@ -217,10 +218,11 @@ def worker_seconds_per_video_second(video: Path) -> float:
     `transcribe_chunk` in this process, as a Ray worker runs it (one ONNX Runtime thread), after a
     first call that builds the pipeline."""
     from emocap.chunking import DEFAULT_CHUNK_S, chunk_jobs, overlap_for, plan_chunks, probe_video, transcribe_chunk
+    from emocap.pipeline_config import PipelineConfig
 
     facts = probe_video(video)
     chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=DEFAULT_CHUNK_S, overlap_s=overlap_for(facts.fps))
-    job = next(iter(chunk_jobs(video, facts, chunks[:1], {})))
+    job = next(iter(chunk_jobs(video, facts, chunks[:1], PipelineConfig())))
     transcribe_chunk(job)
     started = time.process_time()
     transcribe_chunk(job)

@@ -16,7 +16,7 @@ frames:
 
     the paper's way     one thread, the whole frame scanned for faces on every frame
     default settings    the next frame detected on a second thread, a whole scan every
-                        --full-scan-every frames (emocap.schedule) and a search between
+                        --full-scan-every frames (emocap.defaults) and a search between
 
 Run:  python benchmarks/live_latency.py [--faces 1 4 8] [--seconds 10] [--json out/live_latency.json]
 Prints, for each number of faces and each way: frames drawn per second, frames
@@ -37,7 +37,7 @@ from pipeline_speed import grid_frames, make_pipeline
 from report import save_report
 
 from emocap.outputs import CaptionOverlay
-from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
+from emocap.defaults import DEFAULT_FULL_SCAN_EVERY
 
 FRAME_SIZE = (640, 480)
 

@@ -100,9 +100,9 @@ GOALS = (  # (row, faces, frame size, full-scan-every: None for the default, FPS
 
 def make_pipeline(args, detect_every: int = 1, full_scan_every: int | None = None):
     from emocap.pipeline import Pipeline
-    from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
+    from emocap.defaults import DEFAULT_FULL_SCAN_EVERY
 
-    return Pipeline.build(model=args.model, detector=args.detector, min_face_size=args.min_face_size,
+    return Pipeline(model=args.model, detector=args.detector, min_face_size=args.min_face_size,
                           detect_every=detect_every, full_scan_every=full_scan_every or DEFAULT_FULL_SCAN_EVERY)
 
 

@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--video", action="append", default=[], help="also measure this video")
     parser.add_argument("--min-face-size", type=int, default=40, help="as emocap's option (default: 40)")
     args = parser.parse_args()
-    pipeline = Pipeline.build(confirm_frames=1, min_face_size=args.min_face_size)
+    pipeline = Pipeline(confirm_frames=1, min_face_size=args.min_face_size)
     sample, fps = clip_frames(sample_clip())
     clips = [("bundled clip", sample, fps), ("bundled clip, 30% light + noise", list(dimmed_with_noise(sample)), fps),
              ("8 portraits, 640x360", grid_frames(8, (640, 360), 150), 30.0)]

@@ -123,12 +123,12 @@ def transcribe_once(clip: Path, folder: Path, every: int, detector: str, overlap
     """Seconds to transcribe `clip` (models loaded beforehand), and the VTT and JSON Lines it wrote.
     `full_scan_every`: None for the default."""
     from emocap.pipeline import Pipeline
-    from emocap.schedule import DEFAULT_FULL_SCAN_EVERY
+    from emocap.defaults import DEFAULT_FULL_SCAN_EVERY
     from emocap.transcription import OutputPlan, TranscriptionSettings, transcribe_video
 
     scan = full_scan_every or DEFAULT_FULL_SCAN_EVERY
     vtt, jsonl = folder / f"k{every}-s{scan}.vtt", folder / f"k{every}-s{scan}.jsonl"
-    pipeline = Pipeline.build(detector=detector, detect_every=every, full_scan_every=scan)
+    pipeline = Pipeline(detector=detector, detect_every=every, full_scan_every=scan)
     started = time.perf_counter()
     transcribe_video(OutputPlan(clip, (vtt, jsonl)), pipeline, TranscriptionSettings(progress=False, overlap=overlap))
     return time.perf_counter() - started, vtt, jsonl

@@ -119,7 +119,7 @@ def test_memory_without_the_paper_smoother_is_refused_before_the_camera_is_probe
 
     monkeypatch.setattr("emocap.sources.open_source", no_source)
     assert main(["live", "--memory", "3", "--no-window"]) == 2
-    assert capsys.readouterr().err == "emocap live: error: --memory 3 applies to --smoother paper, not 'ema'\n"
+    assert capsys.readouterr().err == "emocap live: error: --memory 3 applies to the paper smoother only, not 'ema'\n"
     assert main(["live", "--upright-from", "120", "--no-window"]) == 2
     assert capsys.readouterr().err == "emocap live: error: --upright-from must be 0..90 degrees, got 120\n"
 

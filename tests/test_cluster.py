@@ -42,6 +42,7 @@ from emocap.chunking import (
 )
 from emocap.commands import transcribe
 from emocap.errors import EmocapError
+from emocap.pipeline_config import PipelineConfig
 from emocap.tracking.shots import STEADY
 from emocap.types import Faces
 
@@ -50,7 +51,7 @@ pytestmark = pytest.mark.slow  # Ray clusters
 CHUNK_S = 3.0
 """Chunks of the 9 s sample clip: three, with boundaries where one face has just left (3 s) and
 where the second is coming into view (6 s)."""
-PIPELINE = {"detect_every": 2}
+PIPELINE = PipelineConfig(detect_every=2)
 """Faster, and the detection schedule (every 2nd frame, the whole frame every 4th time) must be
 found again at each chunk's start."""
 
@@ -117,11 +118,11 @@ def test_a_face_that_comes_back_chunks_later_takes_its_number_back_on_the_driver
         ChunkResult(("a",) * 7, columns([[]] * 20, 1.0)),  # gone longer than the tracker's patience (15 frames)
         ChunkResult(("a",) * 7, columns([[(RIGHT, her), (MIDDLE, other)]] * 10, 3.0)),
     ]
-    pipeline = Pipeline.build()
+    pipeline = Pipeline()
     numbers = [result.faces.track_ids.tolist() for result in stitched_results(chunks, pipeline)]
     # Shown once detected in 3 frames, right to left: she is known at once when she comes back.
     assert numbers == [[]] * 2 + [[0]] * 8 + [[]] * 20 + [[0]] * 2 + [[0, 1]] * 8
-    one_pass = Pipeline.build()
+    one_pass = Pipeline()
     alone = [one_pass.follow(faces, shot=shot, fresh=fresh).track_ids.tolist()
              for chunk in chunks for _, _, faces, shot, fresh in chunk.kept.frames()]
     assert numbers == alone
@@ -143,7 +144,7 @@ def test_a_video_transcribed_in_chunks_is_the_single_pass_byte_for_byte(tmp_path
     from emocap.transcription import OutputPlan, TranscriptionSettings, transcribe_video, write_transcript
 
     settings = TranscriptionSettings(progress=False)
-    pipeline = Pipeline.build(**PIPELINE)
+    pipeline = Pipeline(config=PIPELINE)
     single = transcribe_video(OutputPlan(sample_clip(), (tmp_path / "one.jsonl", tmp_path / "one.vtt"), tmp_path / "one.mp4"),
                               pipeline, settings)
 

@@ -80,7 +80,7 @@ def test_an_eight_class_model_in_image_live_and_the_web_answer(tmp_path, capsys)
     assert main(["live", "--source", str(photo), "--model", str(model), "--no-window"]) == 0
     line = json.loads(capsys.readouterr().out.splitlines()[0])
     assert line["faces"] and "contempt" in line["faces"][0]["probabilities"]
-    result = Pipeline.build(model=str(model), smoother="none").process(frame, 0.0)
+    result = Pipeline(model=str(model), smoother="none").process(frame, 0.0)
     message = result_message(result, {})
     assert message["labels"] == list(FERPLUS_LABELS)
     assert {key: value for key, value in message.items() if key in ("frame", "faces")} == {

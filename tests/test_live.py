@@ -194,7 +194,7 @@ def test_a_face_size_below_the_detectors_window_is_a_one_line_error(capsys, dete
 def test_memory_without_the_paper_smoother_is_a_one_line_error(capsys):
     code, out, err = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--memory", "3")
     assert code == 2 and out == ""
-    assert_one_line_error(err, "--memory 3 applies to --smoother paper, not 'ema'")
+    assert_one_line_error(err, "--memory 3 applies to the paper smoother only, not 'ema'")
 
 
 def test_paper_smoother_with_its_memory_runs(capsys):
@@ -208,7 +208,7 @@ def test_live_detects_ahead_on_a_second_thread_and_gives_what_one_thread_gives(w
     from emocap.pipeline import Pipeline
     from emocap.sources import open_source
 
-    pipeline = Pipeline.build()
+    pipeline = Pipeline()
     with open_source(str(sample_clip())) as source:
         one_thread = [frame_record(pipeline.process(frame.image_bgr, frame.time_s)) for frame in source]
     # Boxes, face numbers, captions and probabilities, frame for frame.

@@ -3,6 +3,7 @@
 Most tests look at what one frame gives, so their pipelines show a face from its first detection
 (confirm_frames=1); the tests at the end look at confirmation itself."""
 
+import re
 import subprocess
 import sys
 
@@ -97,7 +98,7 @@ def test_fresh_pipelines_share_the_models_but_not_the_memory(astronaut_bgr, shar
     assert int(second.process(astronaut_bgr).faces.track_ids[0]) == 0  # its own tracker starts afresh
     assert int(first.process(astronaut_bgr).index) == 3
     assert Pipeline(*shared_parts, confirm_frames=2, min_face_size=30).fresh().confirmation.confirm_frames == 2
-    assert Pipeline(*shared_parts, min_face_size=30).fresh().min_face_size == 30
+    assert Pipeline(*shared_parts, min_face_size=30).fresh().config.min_face_size == 30
 
 
 def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(astronaut_bgr, shared_parts):
@@ -114,7 +115,7 @@ def test_upright_from_turns_a_tilted_face_by_its_eye_line_before_classifying_it(
     assert len(upright) == 1 and abs(np.degrees(angles[0])) > 10
     np.testing.assert_allclose(upright.probs, classifier.classify_boxes(tilted, upright.boxes, angles=angles), atol=1e-6)
     assert not np.allclose(upright.probs, plain.probs, atol=1e-3)
-    assert upright_pipeline.fresh().upright_from == 10
+    assert upright_pipeline.fresh().config.upright_from == 10
     # Below the threshold nothing turns.
     np.testing.assert_allclose(Pipeline(*shared_parts, confirm_frames=1, smoother="none", upright_from=60).process(tilted).faces.probs,
                                plain.probs, atol=1e-6)
@@ -136,7 +137,7 @@ def test_a_dim_frame_is_brightened_for_the_detector_and_its_faces_cropped_as_the
     as_they_come = Pipeline(Recording(), classifier, confirm_frames=1, smoother="none", brighten_dim_frames=False)
     as_they_come.process(dim)
     assert seen[1] is not seen[0] and np.array_equal(seen[1], dim)
-    assert Pipeline(*shared_parts, confirm_frames=1, brighten_dim_frames=False).fresh().brighten_dim_frames is False
+    assert Pipeline(*shared_parts, confirm_frames=1, brighten_dim_frames=False).fresh().config.brighten_dim_frames is False
 
 
 def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
@@ -151,16 +152,19 @@ def test_reset_forgets_identities_and_frame_count(astronaut_bgr, shared_parts):
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"detect_every": 0}, "Pipeline.detect_every must be an integer >= 1, got 0"),
-        ({"patience_frames": -1}, "Pipeline.patience_frames must be an integer >= 0, got -1"),
-        ({"smoother": "median"}, "unknown smoother 'median'"),
-        ({"smoother": "ema", "memory": 3}, "memory applies to the paper smoother only, got smoother='ema'"),
-        ({"smoother": "paper", "memory": 0}, "Pipeline.memory must be an integer >= 1, got 0"),
-        ({"upright_from": 100}, "Pipeline.upright_from must be 0..90 degrees or None, got 100"),
+        ({"detect_every": 0}, "PipelineConfig.detect_every must be an integer >= 1, got 0"),
+        ({"patience_frames": -1}, "PipelineConfig.patience_frames must be an integer >= 0, got -1"),
+        ({"smoother": "median"}, "PipelineConfig.smoother must be one of ema, paper, none, got 'median'"),
+        ({"smoother": "ema", "memory": 3}, "PipelineConfig.memory 3 applies to the paper smoother only, not 'ema'"),
+        ({"smoother": "paper", "memory": 0}, "PipelineConfig.memory must be an integer >= 1, got 0"),
+        ({"upright_from": 100}, "PipelineConfig.upright_from must be 0..90 degrees, got 100"),
+        ({"unsure_below": 1.0}, "PipelineConfig.unsure_below must be in [0, 1), got 1.0"),
+        ({"right_to_left": "yes"}, "PipelineConfig.right_to_left must be True or False, got 'yes'"),
+        ({"memroy": 3}, "PipelineConfig has no setting 'memroy'"),
     ],
 )
 def test_bad_options_quote_the_value(shared_parts, options, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         Pipeline(*shared_parts, confirm_frames=1, **options)
 
 
@@ -284,6 +288,14 @@ def test_a_one_frame_detection_is_not_shown_and_a_steady_face_is_from_its_third_
 
 
 def test_build_passes_the_min_face_size_to_the_filter_and_a_photo_pipeline_confirms_at_once(astronaut_bgr):
-    pipeline = Pipeline.build(min_face_size=200, confirm_frames=1)
-    assert pipeline.min_face_size == 200 and len(pipeline.process(astronaut_bgr).faces) == 0  # her face is ~100 px
-    assert len(Pipeline.build(confirm_frames=1).process(astronaut_bgr).faces) == 1
+    pipeline = Pipeline(min_face_size=200, confirm_frames=1)
+    assert pipeline.config.min_face_size == 200 and len(pipeline.process(astronaut_bgr).faces) == 0  # her face is ~100 px
+    assert len(Pipeline(confirm_frames=1).process(astronaut_bgr).faces) == 1
+
+
+def test_a_detector_by_name_is_a_setting_and_one_given_ready_made_is_used_as_it_is(shared_parts):
+    from emocap.detection.haar import HaarFaceDetector
+
+    named = Pipeline(None, shared_parts[1], detector="haar", min_face_size=48)
+    assert isinstance(named.detector, HaarFaceDetector) and named.config.detector == "haar"
+    assert Pipeline(*shared_parts).detector is shared_parts[0]

@@ -24,7 +24,7 @@ import srt
 import webvtt
 
 from emocap.commands import transcribe
-from emocap.commands.options import pipeline_settings
+from emocap.commands.options import pipeline_config
 from emocap.errors import DataError, OutputError, SourceError
 from emocap.labels import FER2013_LABELS
 from emocap.pipeline import Pipeline
@@ -431,6 +431,6 @@ def test_the_report_says_when_dim_faces_were_lifted():
     assert plain["model"] == "the built-in fer2013 model"
     assert lifted["model"] == "the built-in fer2013 model; dim and flat faces lifted (--lift-light)"
     # Ray workers build their pipelines from these settings: the lift must travel with them.
-    settings = pipeline_settings(parser.parse_args(["transcribe", "talk.mp4", "--lift-light", "--detector", "haar"]))
-    assert settings["lift_light"] is True
-    assert Pipeline.build(**settings).classifier.preprocess.lift_to == FER2013_FACE_LIGHT
+    config = pipeline_config(parser.parse_args(["transcribe", "talk.mp4", "--lift-light", "--detector", "haar"]))
+    assert config.lift_light is True
+    assert Pipeline(config=config).classifier.preprocess.lift_to == FER2013_FACE_LIGHT

@@ -8,7 +8,7 @@ from emocap.transcription import OutputPlan, TranscriptionSettings, transcribe_v
 
 
 def test_overlapped_detection_gives_the_same_records_and_subtitles_on_the_bundled_clip(tmp_path):
-    pipeline = Pipeline.build(detect_every=2)  # carried boxes too: the detection schedule must stay in step
+    pipeline = Pipeline(detect_every=2)  # carried boxes too: the detection schedule must stay in step
     outputs = {}
     for overlap in (False, True):
         folder = tmp_path / f"overlap-{overlap}"

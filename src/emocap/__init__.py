@@ -13,6 +13,7 @@ _EXPORTS = {
     "EmotionClassifier": "emocap.classifier",
     "FaceDetector": "emocap.detection.mtcnn",
     "Pipeline": "emocap.pipeline",
+    "PipelineConfig": "emocap.pipeline_config",
     "Faces": "emocap.types",
     "FrameResult": "emocap.types",
 }

@@ -41,6 +41,7 @@ import numpy as np
 
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
+from emocap.pipeline_config import PipelineConfig
 from emocap.types import Faces, FrameResult
 
 DEFAULT_CHUNK_S = 60.0
@@ -121,8 +122,8 @@ class ChunkJob:
     fps: float | None
     tail_from_s: float | None
     """Where the next chunk's warm-up starts: the faces after it are described for the stitching."""
-    pipeline: tuple[tuple[str, object], ...]
-    """The keyword arguments of `Pipeline.build` (without the model), as the command line set them."""
+    pipeline: PipelineConfig
+    """The pipeline's settings, as the command line set them; its model is `model`'s."""
     model: ModelOnWorkers = ModelOnWorkers()
     max_side: int = DEFAULT_MAX_IMAGE_SIDE
     """Largest frame, in pixels per side, that the video may have (--max-image-side)."""
@@ -227,14 +228,13 @@ def probe_video(
 
 
 def chunk_jobs(
-    video: str | Path, facts: VideoFacts, chunks: Sequence[Chunk], pipeline: dict, model: ModelOnWorkers = ModelOnWorkers(),
-    max_side: int = DEFAULT_MAX_IMAGE_SIDE,
+    video: str | Path, facts: VideoFacts, chunks: Sequence[Chunk], pipeline: PipelineConfig,
+    model: ModelOnWorkers = ModelOnWorkers(), max_side: int = DEFAULT_MAX_IMAGE_SIDE,
 ) -> list[ChunkJob]:
     """The tasks of one video: its chunks, each told where the next one's warm-up starts."""
-    settings = tuple(sorted(pipeline.items()))
     return [
         ChunkJob(str(Path(video).resolve()), chunk, facts.first_time_s, facts.fps,
-                 chunks[i + 1].decode_from_s if i + 1 < len(chunks) else None, settings, model, max_side)
+                 chunks[i + 1].decode_from_s if i + 1 < len(chunks) else None, pipeline, model, max_side)
         for i, chunk in enumerate(chunks)
     ]
 
@@ -242,12 +242,12 @@ def chunk_jobs(
 # --- the work of one task --------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=2)
-def worker_pipeline(settings: tuple[tuple[str, object], ...], model: ModelOnWorkers):
+def worker_pipeline(config: PipelineConfig, model: ModelOnWorkers):
     """The pipeline of a worker process, built once and kept for the chunks that follow (loading the
     networks takes longer than a short chunk)."""
     from emocap.pipeline import Pipeline
 
-    return Pipeline.build(**dict(settings), model=model.path(), threads=WORKER_THREADS)
+    return Pipeline(config=config.with_settings(model=model.path(), threads=WORKER_THREADS))
 
 
 def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:

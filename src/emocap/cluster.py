@@ -130,13 +130,11 @@ def plan_video(plan: OutputPlan, settings: TranscriptionSettings, cluster: Clust
 
 
 def transcribe_on_ray(
-    plans: Sequence[OutputPlan], pipeline, pipeline_settings: dict, settings: TranscriptionSettings,
-    cluster: ClusterSettings,
+    plans: Sequence[OutputPlan], pipeline, settings: TranscriptionSettings, cluster: ClusterSettings,
 ) -> Iterator[tuple[OutputPlan, TranscriptionResult | EmocapError]]:
     """Each video's outcome, as its outputs are written (in the order the videos finish): the
     result, or the error that stopped it. `pipeline` is the driver's own (options checked, its
-    tracking stages run over the stitched chunks); `pipeline_settings` are `Pipeline.build`'s keywords,
-    from which each worker builds its own."""
+    tracking stages run over the stitched chunks); each worker builds its own from `pipeline.config`."""
     works = []
     for plan in plans:
         try:
@@ -145,13 +143,13 @@ def transcribe_on_ray(
             yield plan, error
     if not works:
         return
-    worker_settings = {key: value for key, value in pipeline_settings.items() if key != "model"}
-    with ray_session(cluster, pipeline_settings.get("model")) as (ray, model):
+    worker_config = pipeline.config.with_settings(model=None)  # the model travels on its own (ModelOnWorkers)
+    with ray_session(cluster, pipeline.config.model) as (ray, model):
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(transcribe_chunk)
         # Made as they are sent, in order, so that videos finish in order and an archive's million
         # chunks are never all in memory.
         jobs = (((work, index), job) for work in works for index, job in
-                enumerate(chunk_jobs(work.plan.video, work.facts, work.chunks, worker_settings, model, settings.max_side)))
+                enumerate(chunk_jobs(work.plan.video, work.facts, work.chunks, worker_config, model, settings.max_side)))
         finished = 0
         with progress_bar(works, enabled=settings.progress) as progress:
             for (work, index), outcome in run_tasks(ray, task, jobs, in_flight_limit(ray, cluster)):

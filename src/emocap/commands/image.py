@@ -45,14 +45,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line per photo instead of text")
     add_image_limit_option(parser)
     add_model_options(parser)
-    # A still photo has no history to smooth or track.
-    parser.set_defaults(run=run, smoother="none", memory=None, detect_every=1, full_scan_every=1)
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     photos = expand_paths(args.paths)
     targets = annotation_targets(photos, args.annotate)
-    pipeline = build_pipeline(args, stills=True)
+    # A still photo has no history to smooth, and no earlier faces to search near.
+    pipeline = build_pipeline(args, stills=True, smoother="none", full_scan_every=1)
     failures = 0
     for photo, target in zip(photos, targets):
         try:

@@ -15,7 +15,7 @@ from emocap.commands.options import (
     add_image_limit_option,
     add_pipeline_options,
     build_pipeline,
-    check_pipeline_options,
+    pipeline_config,
     open_requested_source,
 )
 from emocap.errors import OutputError, SourceError
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.snapshot_dir.is_dir():
             raise OutputError(f"snapshot folder {str(args.snapshot_dir)!r} does not exist")
         check_snapshots_beside(args.source, args.snapshot_dir)
-    check_pipeline_options(args)
+    pipeline_config(args)  # the options checked before the camera is probed
     unreadable: list[SourceError] = []
 
     def skip_unreadable(error: SourceError) -> None:  # as `emocap image` does: say so, go on

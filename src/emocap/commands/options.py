@@ -7,14 +7,18 @@ both take (model, detector, smoothing, image size limit) is defined here once.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable
 
 from emocap.commands.arguments import positive_int, real_number, whole_number
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
+from emocap.defaults import (
+    DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_SMOOTHER, DETECTOR_NAMES,
+)
 from emocap.labels import BUILTIN_MODEL_FILES
-from emocap.schedule import DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY
+from emocap.pipeline_config import PipelineConfig
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +31,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Detector and classifier options, shared by `live`, `image`, `transcribe` and `serve`."""
     group = parser.add_argument_group("faces and model")
     add_model_choice(group)
-    group.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
+    group.add_argument("--detector", choices=DETECTOR_NAMES, default=PipelineConfig.detector,
                        help="face detector: mtcnn (the paper's, default) or haar (faster, frontal faces only)")
-    group.add_argument("--min-face-size", type=positive_int, default=40, metavar="PX",
+    group.add_argument("--min-face-size", type=positive_int, default=DEFAULT_MIN_FACE_SIZE, metavar="PX",
                        help="ignore faces smaller than this many pixels (the larger side of the face's box; the "
-                       "detector searches from this size; default: 40)")
+                       f"detector searches from this size; default: {DEFAULT_MIN_FACE_SIZE})")
     group.add_argument("--upright-from", type=real_number(0, unit="number of degrees"), default=None, metavar="DEG",
                        help="turn a face upright before classifying it when its eyes tilt DEG degrees or more "
                        "(MTCNN's eye landmarks; 10 scored best over heads tilted 0-30 degrees, +1.5 points, but "
@@ -81,7 +85,7 @@ MAX_PAPER_MEMORY = 3600
 def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
     """Tracking and smoothing options, shared by `live`, `transcribe` and `serve`."""
     group = parser.add_argument_group("tracking and smoothing")
-    group.add_argument("--smoother", choices=("ema", "paper"), default="ema",
+    group.add_argument("--smoother", choices=("ema", "paper"), default=DEFAULT_SMOOTHER,
                        help="ema: average each face's probabilities over time, change the caption only when "
                        "another emotion clearly leads (default: more accurate, quicker and calmer in "
                        "docs/BENCHMARKS.md); paper: change it only when the last N predictions agree")
@@ -112,41 +116,28 @@ def add_image_limit_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_pipeline_options(args: argparse.Namespace) -> None:
-    """Refuse options that contradict each other before any slow work (a camera probe, loading models)."""
-    chosen_model(args)
-    upright_from = getattr(args, "upright_from", None)
-    if upright_from is not None and upright_from > 90:
-        raise EmocapError(f"--upright-from must be 0..90 degrees, got {upright_from:g}")
-    if getattr(args, "memory", None) is not None and args.smoother != "paper":
-        raise EmocapError(f"--memory {args.memory} applies to --smoother paper, not {args.smoother!r}")
+def pipeline_config(args: argparse.Namespace, **changes) -> PipelineConfig:
+    """The `PipelineConfig` of the shared options this command has (settings it has no option for keep the
+    config's defaults), with `changes`; checked before any slow work (a camera probe, loading models), its
+    errors in the options' own names."""
+    settings = {name: getattr(args, name) for name in PipelineConfig.names() if hasattr(args, name)}
+    try:
+        return PipelineConfig(**{**settings, "model": chosen_model(args), **changes})
+    except ValueError as error:
+        raise EmocapError(re.sub(r"^PipelineConfig\.(\w+)", lambda name: "--" + name[1].replace("_", "-"),
+                                 str(error))) from None
 
 
-def build_pipeline(args: argparse.Namespace, *, stills: bool = False):
-    """A Pipeline from the shared options (heavy imports happen here, not at `emocap --help`). For
-    `stills` (photos, each a frame of its own) a face is shown at once: there are no frames to confirm it in."""
+def build_pipeline(args: argparse.Namespace, *, stills: bool = False, **changes):
+    """A Pipeline of `pipeline_config(args, **changes)` (heavy imports happen here, not at `emocap --help`).
+    For `stills` (photos, each a frame of its own) a face is shown at once: there are no frames to confirm it in."""
     from emocap.pipeline import Pipeline
 
-    check_pipeline_options(args)
-    settings = pipeline_settings(args)
-    if stills:
-        settings["confirm_frames"] = 1
+    config = pipeline_config(args, **({"confirm_frames": 1} if stills else {}), **changes)
     try:
-        return Pipeline.build(**settings)
+        return Pipeline(config=config)
     except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)
-        raise EmocapError(f"--detector {args.detector} --min-face-size {args.min_face_size}: {error}") from None
-
-
-def pipeline_settings(args: argparse.Namespace) -> dict:
-    """The keywords of `Pipeline.build` from the shared options: what `build_pipeline` builds here, and
-    what Ray workers build their own pipelines from (`emocap transcribe --workers`)."""
-    return {
-        "model": chosen_model(args), "detector": args.detector, "min_face_size": args.min_face_size,
-        "smoother": args.smoother, "memory": args.memory, "detect_every": args.detect_every,
-        "full_scan_every": args.full_scan_every, "upright_from": args.upright_from,
-        "lift_light": args.lift_light, "confirm_frames": getattr(args, "confirm_frames", DEFAULT_CONFIRM_FRAMES),
-        "unsure_below": args.unsure_below,
-    }
+        raise EmocapError(f"--detector {config.detector} --min-face-size {config.min_face_size:g}: {error}") from None
 
 
 def open_requested_source(

@@ -50,6 +50,14 @@ curves.png (loss and accuracy per epoch), last.pt (to resume) and best.pt
 """
 
 
+PRECISION_HELP = (
+    "arithmetic of the training steps: bf16 autocast or fp32. auto (default) takes bf16 on CUDA and on CPUs with "
+    "BF16 in hardware (AMX or AVX-512 BF16), where a step is about 2.4x faster; fp32 elsewhere, where bf16 is "
+    "emulated and many times slower. The test set is scored in fp32 on the CPU either way. A run may resume with "
+    "another precision"
+)
+
+
 def add_parser(subparsers) -> None:
     name, summary = "train", "train an emotion model on FER2013 (needs emocap[train])"
     parser = add_command(subparsers, name, help=summary, description=DESCRIPTION, epilog=EPILOG)
@@ -69,11 +77,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=None, metavar="N",
                         help="random seed (default: the preset's, 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="arithmetic of the training steps: bf16 autocast or fp32. auto (default) takes bf16 on "
-                             "CUDA and on CPUs with BF16 in hardware (AMX or AVX-512 BF16), where a step is about "
-                             "2.4x faster; fp32 elsewhere, where bf16 is emulated and many times slower. The test "
-                             "set is scored in fp32 on the CPU either way. A run may resume with another precision")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     parser.add_argument("--resume", action="store_true", help="continue from last.pt in the run folder")
     parser.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                         help="start from the weights of this best.pt, last.pt or emocap ONNX model (same network; "

@@ -9,7 +9,7 @@ from contextlib import closing
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, add_optional_value, positive_int, seconds
-from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline, pipeline_settings
+from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline, pipeline_config
 from emocap.errors import EmocapError, OutputError
 from emocap.outputs.files import ANNOTATED_STEM
 from emocap.transcription import (
@@ -241,7 +241,7 @@ def transcribe_all(videos: list[Path], args: argparse.Namespace) -> int:
     else:
         from emocap.cluster import transcribe_on_ray
 
-        outcomes = transcribe_on_ray(plans, pipeline, pipeline_settings(args), settings, cluster)
+        outcomes = transcribe_on_ray(plans, pipeline, settings, cluster)
     failures = []
     with closing(outcomes):  # a Ray session ends here, whatever happens
         for plan, outcome in outcomes:
@@ -301,18 +301,15 @@ def enough_work(plans: list[OutputPlan], settings: TranscriptionSettings, cluste
 
 
 def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    """How this run was made, in the words of its options, for the --report page."""
+    """How this run was made, for the --report page: the pipeline's config in a reader's words, and the
+    transcription's own options."""
     from datetime import datetime
 
     from emocap import __version__
 
+    config = pipeline_config(args)
     return (
-        ("model", (args.model or f"the built-in {args.labels or 'fer2013'} model")
-         + ("; dim and flat faces lifted (--lift-light)" if args.lift_light else "")),
-        ("face detector", f"{args.detector}, faces from {args.min_face_size} px, detection every {args.detect_every} "
-         f"frame(s), the whole frame every {args.full_scan_every} detection(s)"
-         + ("" if args.upright_from is None else f"; faces tilted {args.upright_from:g} degrees or more turned upright")),
-        ("memory", args.smoother + (f", {args.memory} predictions" if args.memory else "")),
+        *config.describe(model_name=f"the built-in {args.labels or 'fer2013'} model"),
         ("shortest caption", f"{args.min_duration:g} s"),
         ("part", f"{args.start:g} s to " + ("the end" if args.end is None else f"{args.end:g} s")),
         ("emocap", __version__),

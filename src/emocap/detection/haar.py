@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from emocap.checks import check_int, check_number
+from emocap.defaults import DEFAULT_MIN_FACE_SIZE
 from emocap.images import check_bgr_frame
 from emocap.types import Faces
 
@@ -31,7 +32,7 @@ class HaarFaceDetector:
 
     def __init__(
         self,
-        min_face_size: int = 40,
+        min_face_size: int = DEFAULT_MIN_FACE_SIZE,
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
         cascade: str | Path = DEFAULT_CASCADE,

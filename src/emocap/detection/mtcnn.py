@@ -7,19 +7,13 @@ import numbers
 import numpy as np
 
 from emocap.checks import check_int, check_number
+from emocap.defaults import DEFAULT_MIN_FACE_SIZE
 from emocap.images import check_bgr_frame
 from emocap.detection.mtcnn_stages import (
     PNET_WINDOW, candidates_around, output_stage, propose, pyramid_scales, refine,
 )
 from emocap.detection.networks import MtcnnNetworks
 from emocap.types import Faces
-
-DEFAULT_MIN_FACE_SIZE = 40
-"""MTCNN's customary 20 px costs 3x the time: P-Net's first pyramid level has
-(12 / min_face_size)^2 of the frame's pixels. Measured on the 2-core target,
-640x480 with one face (benchmarks/detection_speed.py): about 22 ms at 20,
-8-9 ms at 40, 6-7 ms at 60. A 40 px face is a twelfth of a 480-line frame; the
-48x48 emotion classifier gets little from smaller ones."""
 
 MAX_SCALE_FACTOR = 0.95
 """Above this the pyramid gets so many levels that detection takes seconds."""

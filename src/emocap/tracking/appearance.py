@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from emocap.checks import check_int, check_number
+from emocap.defaults import DEFAULT_PATIENCE_FRAMES
 from emocap.geometry import iou_matrix
 from emocap.tracking.identity import IouTracker
 from emocap.tracking.shots import CUT, JUMP, STEADY
@@ -64,7 +65,7 @@ class AppearanceTracker(IouTracker):
     """
 
     def __init__(
-        self, iou_threshold: float = 0.2, patience_frames: int = 15, *,
+        self, iou_threshold: float = 0.2, patience_frames: int = DEFAULT_PATIENCE_FRAMES, *,
         remember_frames: int = DEFAULT_REMEMBER_FRAMES, reid_min_cosine: float = DEFAULT_REID_MIN_COSINE,
     ) -> None:
         super().__init__(iou_threshold, patience_frames)

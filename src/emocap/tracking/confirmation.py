@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from emocap.checks import check_int
-from emocap.schedule import DEFAULT_CONFIRM_FRAMES
+from emocap.defaults import DEFAULT_CONFIRM_FRAMES, DEFAULT_PATIENCE_FRAMES
 from emocap.tracking.table import TrackTable
 from emocap.types import UNTRACKED, Faces
 
@@ -35,7 +35,7 @@ class TrackConfirmation:
     (`Pipeline(detect_every=K)`): it shows the confirmed faces but does not count towards confirmation.
     """
 
-    def __init__(self, confirm_frames: int = DEFAULT_CONFIRM_FRAMES, patience_frames: int = 15) -> None:
+    def __init__(self, confirm_frames: int = DEFAULT_CONFIRM_FRAMES, patience_frames: int = DEFAULT_PATIENCE_FRAMES) -> None:
         self.confirm_frames = check_int("TrackConfirmation", "confirm_frames", confirm_frames, 1)
         self._tracks = TrackTable(check_int("TrackConfirmation", "patience_frames", patience_frames, 0))
         self.reset()

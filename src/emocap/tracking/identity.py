@@ -6,6 +6,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from emocap.checks import check_int, check_number
+from emocap.defaults import DEFAULT_PATIENCE_FRAMES
 from emocap.geometry import iou_matrix
 from emocap.tracking.table import TrackTable
 from emocap.types import Faces
@@ -28,7 +29,7 @@ class IouTracker:
     comes back within that time, near where it was, keeps its id.
     """
 
-    def __init__(self, iou_threshold: float = 0.2, patience_frames: int = 15) -> None:
+    def __init__(self, iou_threshold: float = 0.2, patience_frames: int = DEFAULT_PATIENCE_FRAMES) -> None:
         self.iou_threshold = check_number("IouTracker", "iou_threshold", iou_threshold, 0, 1, "(]")
         self._tracks = TrackTable(check_int("IouTracker", "patience_frames", patience_frames, 0))
         self._next_id = 0

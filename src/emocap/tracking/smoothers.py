@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from emocap.checks import check_int, check_number
+from emocap.defaults import DEFAULT_PATIENCE_FRAMES
 from emocap.tracking.runner_up import RunnerUpRule
 from emocap.tracking.table import TrackTable
 from emocap.types import NO_LABEL, UNTRACKED, Faces
@@ -116,7 +117,7 @@ class PaperMemory(TrackSmoother):
     def __init__(
         self,
         length: int = 4,
-        patience_frames: int = 15,
+        patience_frames: int = DEFAULT_PATIENCE_FRAMES,
         runner_up_ratio: float | None = 0.7,
         runner_up_min_probability: float = 0.2,
     ) -> None:
@@ -164,7 +165,7 @@ class EmaSmoother(TrackSmoother):
         self,
         alpha: float = 0.3,
         hysteresis: float = 0.3,
-        patience_frames: int = 15,
+        patience_frames: int = DEFAULT_PATIENCE_FRAMES,
         runner_up_ratio: float | None = 0.7,
         runner_up_min_probability: float = 0.2,
     ) -> None:
@@ -206,7 +207,7 @@ class NoSmoothing(TrackSmoother):
         return probs.argmax(axis=1).astype(np.int64), probs
 
 
-SMOOTHERS: dict[str, type[TrackSmoother]] = {"paper": PaperMemory, "ema": EmaSmoother, "none": NoSmoothing}
+SMOOTHERS: dict[str, type[TrackSmoother]] = {"ema": EmaSmoother, "paper": PaperMemory, "none": NoSmoothing}
 
 
 def make_smoother(name: str, **options) -> TrackSmoother:
