@@ -45,7 +45,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from report import save_report
+from common import Video, add_clip_options, check_clip_options, in_model_order, save_report, simulate
 
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import FerData, load_fer2013
@@ -54,93 +54,15 @@ from emocap.evaluation.report import labels_in_model_order
 from emocap.tracking import EmaSmoother, PaperMemory, TrackSmoother
 from emocap.types import NO_LABEL, Faces
 
-ROOT = Path(__file__).resolve().parents[1]
 ALPHAS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7)
 HYSTERESES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 MODES = ("independent", "jitter")
 
 
 @dataclass(frozen=True)
-class Video:
-    """A simulated recording of `people` faces over `frames` frames."""
-
-    truth: np.ndarray  # int64 (people, frames): the true class
-    present: np.ndarray  # bool (people, frames): the face was detected
-    probs: np.ndarray  # float32 (people, frames, k): classifier output (zeros when absent)
-    fps: float
-
-    @property
-    def minutes(self) -> float:
-        return self.truth.shape[1] / self.fps / 60
-
-
-@dataclass(frozen=True)
 class Shown:
     display: np.ndarray  # int64 (people, frames), NO_LABEL when nothing (or no face) is shown
     runner_up: np.ndarray  # int64 (people, frames)
-
-
-def segment_classes(rng, people: int, frames: int, fps: float, num_classes: int) -> np.ndarray:
-    truth = np.empty((people, frames), np.int64)
-    for person in range(people):
-        start, previous = 0, -1
-        while start < frames:
-            length = int(rng.integers(round(1 * fps), round(4 * fps) + 1))
-            choice = int(rng.integers(num_classes - 1 if previous >= 0 else num_classes))
-            previous = choice + (previous >= 0 and choice >= previous)
-            truth[person, start : start + length] = previous
-            start += length
-    return truth
-
-
-def in_model_order(data: FerData, classifier: EmotionClassifier) -> FerData:
-    """The faces with labels indexing the classifier's classes, so truth and predictions share one order."""
-    return FerData(data.images, labels_in_model_order(data, classifier.labels), data.files, tuple(classifier.labels))
-
-
-def dropouts(rng, people: int, frames: int, start_probability: float, longest: int) -> np.ndarray:
-    present = np.ones((people, frames), bool)
-    for person, start in zip(*np.nonzero(rng.random((people, frames)) < start_probability)):
-        present[person, start : start + int(rng.integers(1, longest + 1))] = False
-    return present
-
-
-def random_face_of_class(rng, data: FerData, classes: np.ndarray) -> np.ndarray:
-    """For each entry of `classes`, the index of a random face of that class."""
-    order = np.argsort(data.labels, kind="stable")
-    counts = np.bincount(data.labels, minlength=int(classes.max()) + 1)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    pick = (rng.random(classes.shape) * counts[classes]).astype(np.int64)
-    return order[first[classes] + pick]
-
-
-def jittered(rng, face: np.ndarray) -> np.ndarray:
-    size = face.shape[0]
-    angle, scale = rng.uniform(-4, 4), rng.uniform(0.94, 1.06)
-    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
-    matrix[:, 2] += rng.uniform(-2, 2, size=2)
-    moved = cv2.warpAffine(face, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
-    return np.clip(moved.astype(np.float32) * rng.uniform(0.9, 1.1) + rng.uniform(-10, 10), 0, 255).astype(np.uint8)
-
-
-def simulate(mode: str, seed: int, data: FerData, data_probs: np.ndarray, classifier, args) -> Video:
-    rng = np.random.default_rng(seed)
-    frames = int(round(args.seconds * args.fps))
-    truth = segment_classes(rng, args.people, frames, args.fps, data_probs.shape[1])
-    present = dropouts(rng, args.people, frames, args.dropout_start, args.dropout_max)
-    probs = np.zeros((*truth.shape, data_probs.shape[1]), np.float32)
-    if mode == "independent":
-        probs[present] = data_probs[random_face_of_class(rng, data, truth[present])]
-        return Video(truth, present, probs, args.fps)
-    segment_start = np.ones_like(present)
-    segment_start[:, 1:] = truth[:, 1:] != truth[:, :-1]
-    segment_face = random_face_of_class(rng, data, truth[segment_start])
-    face_of_frame = segment_face[np.cumsum(segment_start.ravel()).reshape(truth.shape) - 1]
-    images = np.stack([jittered(rng, data.images[index]) for index in face_of_frame[present]])
-    probs[present] = np.concatenate(
-        [classifier.predict(images[i : i + 1024]) for i in range(0, len(images), 1024)]
-    )
-    return Video(truth, present, probs, args.fps)
 
 
 def run_smoother(smoother: TrackSmoother, video: Video) -> Shown:
@@ -245,15 +167,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     parser.add_argument("--model", default=None, help="ONNX model (default: the built-in one)")
     parser.add_argument("--frames", choices=(*MODES, "both"), default="both")
-    parser.add_argument("--people", type=int, default=24)
-    parser.add_argument("--seconds", type=float, default=120.0)
-    parser.add_argument("--fps", type=float, default=30.0)
-    parser.add_argument("--dropout-start", type=float, default=0.02)
-    parser.add_argument("--dropout-max", type=int, default=10)
+    add_video_options(parser, people=24, seconds=120.0)
     parser.add_argument("--tune-seed", type=int, default=0)
     parser.add_argument("--report-seed", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
-    args = parser.parse_args(argv)
+    return checked_video_options(parser, parser.parse_args(argv))
+
+
+def add_video_options(parser: argparse.ArgumentParser, *, people: int, seconds: float) -> None:
+    """The options of the simulated video (`simulate`), for this benchmark and benchmarks/steadiness.py."""
+    parser.add_argument("--people", type=int, default=people)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--dropout-start", type=float, default=0.02)
+    parser.add_argument("--dropout-max", type=int, default=10)
+
+
+def checked_video_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     for name in ("people", "seconds", "fps", "dropout_max"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)!r}")

@@ -299,3 +299,10 @@ def test_a_detector_by_name_is_a_setting_and_one_given_ready_made_is_used_as_it_
     named = Pipeline(None, shared_parts[1], detector="haar", min_face_size=48)
     assert isinstance(named.detector, HaarFaceDetector) and named.config.detector == "haar"
     assert Pipeline(*shared_parts).detector is shared_parts[0]
+
+
+def test_the_unsure_band_reaches_the_rule_and_stays_inside_the_probabilities(shared_parts):
+    banded = Pipeline(*shared_parts, unsure_below=0.7, unsure_band=0.05).unsure
+    assert (banded.below, banded.lower, banded.upper) == (0.7, 0.05, 0.05)
+    assert Pipeline(*shared_parts, unsure_below=0.0, unsure_band=0.05).unsure.lower == 0.0  # never unsure: no band
+    assert Pipeline(*shared_parts, unsure_below=0.9, unsure_band=0.2).unsure.upper < 0.1

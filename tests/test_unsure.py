@@ -65,6 +65,28 @@ def test_a_face_with_nothing_chosen_yet_is_not_called_unsure():
     assert UnsureRule(0.7).update(faces).display.tolist() == [NO_LABEL]
 
 
+def test_with_a_band_a_face_changes_between_unsure_and_an_emotion_only_clear_of_the_threshold():
+    rule, smoother = UnsureRule(0.7, lower=0.05, upper=0.1), NoSmoothing()
+    shown = [rule.update(smoother.update(tracked_faces([one_hot_ish(HAPPY, p)]))).display[0]
+             for p in (0.68, 0.75, 0.79, 0.85, 0.7, 0.66, 0.64, 0.7)]
+    # Seen first under 0.7: unsure. It stays unsure up to 0.8, is happy from there down to 0.65, and under
+    # 0.65 is unsure again until 0.8.
+    assert shown == [UNSURE, UNSURE, UNSURE, HAPPY, HAPPY, HAPPY, UNSURE, UNSURE]
+    plain = UnsureRule(0.7)
+    assert [plain.update(smoother.update(tracked_faces([one_hot_ish(HAPPY, p)]))).display[0]
+            for p in (0.65, 0.75)] == [UNSURE, HAPPY]
+
+
+def test_the_band_is_kept_a_track_and_forgotten_on_reset():
+    rule = UnsureRule(0.7, upper=0.1)
+    two = NoSmoothing().update(tracked_faces([one_hot_ish(HAPPY, 0.6), one_hot_ish(SAD, 0.75)]))
+    assert rule.update(two).display.tolist() == [UNSURE, SAD]
+    again = NoSmoothing().update(tracked_faces([one_hot_ish(HAPPY, 0.75), one_hot_ish(SAD, 0.75)]))
+    assert rule.update(again).display.tolist() == [UNSURE, SAD]
+    rule.reset()
+    assert rule.update(again).display.tolist() == [HAPPY, SAD]
+
+
 @pytest.mark.parametrize("below", [-0.1, 1.0, float("nan"), "0.5"])
 def test_the_threshold_is_checked(below):
     with pytest.raises(ValueError, match=r"UnsureRule.below must be in \[0, 1\)"):

@@ -64,7 +64,9 @@ class Pipeline:
         self.shots = ShotChangeDetector()
         self.tracker = AppearanceTracker(patience_frames=config.patience_frames)
         calibrated = self.classifier.calibration.unsure_below
-        self.unsure = UnsureRule(calibrated if config.unsure_below is None else config.unsure_below)
+        below = calibrated if config.unsure_below is None else config.unsure_below
+        band = min(config.unsure_band, below, 1 - below - 1e-6)  # the band stays inside 0..1
+        self.unsure = UnsureRule(below, lower=band, upper=band, patience_frames=config.patience_frames)
         # A face's number is remembered as long as the tracker may give its track back.
         self.confirmation = TrackConfirmation(
             config.confirm_frames, patience_frames=max(config.patience_frames, self.tracker.remember_frames)
@@ -88,6 +90,7 @@ class Pipeline:
         self.shots.reset()
         self.tracker.reset()
         self.smoother.reset()
+        self.unsure.reset()
         self.confirmation.reset()
         self._index = 0
         self._detected = 0

@@ -40,6 +40,9 @@ class PipelineConfig:
     confirm_frames   frames a face must be detected in before it is shown; 1 for a single photo
     unsure_below     a face whose smoothed confidence is under this reads "unsure"; None: the model's own
                      threshold (its calibration), 0: never
+    unsure_band      hysteresis about that threshold: a face that names an emotion turns unsure only under
+                     threshold - band, an unsure one names an emotion again only at threshold + band (0: none;
+                     0.05 halved the caption changes on built clips, benchmarks/steadiness.py)
     upright_from     turn a face's crop upright when its eye line tilts at least this many degrees; None: never
                      (on PublicTest 10 scored best over heads tilted 0-30 degrees but lost 0.6 points on
                      untilted ones: benchmarks/pipeline_accuracy.py --align)
@@ -60,6 +63,7 @@ class PipelineConfig:
     right_to_left: bool = True
     confirm_frames: int = DEFAULT_CONFIRM_FRAMES
     unsure_below: float | None = None
+    unsure_band: float = 0.0
     upright_from: float | None = None
     brighten_dim_frames: bool = True
     lift_light: bool = False
@@ -83,6 +87,7 @@ class PipelineConfig:
         check_int(OWNER, "confirm_frames", self.confirm_frames, 1)
         if self.unsure_below is not None:
             check_number(OWNER, "unsure_below", self.unsure_below, 0, 1, "[)")
+        check_number(OWNER, "unsure_band", self.unsure_band, 0, 0.5)
         if self.upright_from is not None and not check_number(OWNER, "upright_from", self.upright_from, 0) <= 90:
             raise ValueError(f"{OWNER}.upright_from must be 0..90 degrees, got {self.upright_from:g}")
         if self.threads is not None:
@@ -112,6 +117,8 @@ class PipelineConfig:
         upright = "" if self.upright_from is None else f"; faces tilted {self.upright_from:g} degrees or more turned upright"
         unsure = ("the model's own threshold" if self.unsure_below is None
                   else "never" if self.unsure_below == 0 else f"under {self.unsure_below:g}")
+        if self.unsure_band and self.unsure_below != 0:
+            unsure += f", give or take {self.unsure_band:g}"
         return (
             ("model", (self.model or model_name or "the built-in model")
              + ("; dim and flat faces lifted (--lift-light)" if self.lift_light else "")),
