@@ -8,7 +8,7 @@ these networks does not depend on the pixels):
     parameters        the weights in the graph
     ms a face         EmotionClassifier.predict at batch 1 and batch 8, with 1 and 2 ONNX Runtime threads
 
-Run:  python benchmarks/classifier_speed.py [MODEL.onnx ...] [--data ../shared/data/fer2013] [--json FILE]
+Run:  python benchmarks/classifier_speed.py [MODEL.onnx ...] [--data fer2013/] [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
-from report import save_report
+from common import save_report
 
 from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
 

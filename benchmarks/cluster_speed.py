@@ -1,4 +1,4 @@
-"""`emocap transcribe` with 1 and 2 workers: one 10-minute video, and a folder of 20 short ones.
+"""Wall time and peak memory of `emocap transcribe` with 1 and 2 workers: a 10-minute video, 20 short ones.
 
 The clips are built here from the bundled sample clip (640x360, 15 fps, two
 public-domain portraits) played on a loop, as H.264 by emocap's own video
@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from report import save_report
+from common import save_report
 
 OUT = Path(__file__).resolve().parent.parent / "out" / "cluster-speed"
 SHORT_CLIP_S = 15.0

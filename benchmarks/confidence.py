@@ -1,6 +1,6 @@
 """How far the built-in model's confidence can be trusted: temperature, ECE and risk-coverage on FER2013.
 
-The first measurement for issue 28's "unsure" captions, before any caption says it. On the
+The measurement the "unsure" captions were built on, taken before any caption said it. On the
 FER2013 test set (the Kaggle folders or a pack), the model's logits are read once; then:
 
   temperature  one T fitted on PublicTest by minimising the negative log-likelihood of
@@ -16,8 +16,8 @@ The same figures as `emocap calibrate` (the fit) and `emocap evaluate` (the repo
 model's raw logits whatever temperature it carries. Single still faces, not the live path (where the per-face memory smooths first). Run from the
 repository root:
 
-    python benchmarks/confidence.py --data ../shared/data/fer2013
-    python benchmarks/confidence.py --data ../shared/data/fer2013 --model my.onnx --target 0.9
+    python benchmarks/confidence.py --data fer2013/
+    python benchmarks/confidence.py --data fer2013/ --model my.onnx --target 0.9
 """
 
 from __future__ import annotations

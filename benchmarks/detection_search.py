@@ -1,4 +1,4 @@
-"""Searching around known faces against scanning every frame: the same faces, at what cost?
+"""Faces lost and detection time saved by searching around known faces instead of scanning every frame.
 
 `Pipeline(full_scan_every=K)` runs MTCNN over the whole frame on every K-th
 frame and, on the others, O-Net only on boxes around the faces found
@@ -14,7 +14,7 @@ whole-frame scan of the same frame (the paper's way):
   ms        detection milliseconds per frame, scan every frame -> with search (ratio)
 
 on the bundled clip and on drifting grids of 4 and 8 portraits at 640x480
-(benchmarks/pipeline_speed.py's frames). Run from the repository root:
+(common.grid_frames, as benchmarks/pipeline_speed.py's). Run from the repository root:
 
     python benchmarks/detection_search.py                # K = 2, 4, 6, 8
     python benchmarks/detection_search.py --k 4 --frames 90
@@ -25,19 +25,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import grid_frames
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pipeline_speed import grid_frames  # noqa: E402
-
-from emocap.detection.mtcnn import FaceDetector  # noqa: E402
-from emocap.geometry import iou_matrix as iou  # noqa: E402
-from emocap.onnx_session import cpu_features  # noqa: E402
-from emocap.pipeline import Pipeline  # noqa: E402
-from emocap.sources import open_source, sample_clip  # noqa: E402
+from emocap.detection.mtcnn import FaceDetector
+from emocap.geometry import iou_matrix as iou
+from emocap.onnx_session import cpu_features
+from emocap.pipeline import Pipeline
+from emocap.sources import open_source, sample_clip
 
 
 def compare(frames: list[np.ndarray], detector: FaceDetector, k: int) -> dict:

@@ -17,21 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import onnxruntime
-from report import save_report
+from common import save_report
 
 from emocap.detection import FaceDetector
-from emocap.geometry import iou_matrix
 from emocap.detection.mtcnn_stages import output_stage, propose, pyramid_scales, refine
-
-# The scenes of real faces are the tests' fixtures, kept out of the installed package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from sample_faces import face_scene  # noqa: E402
+from emocap.geometry import iou_matrix
+from emocap.sample_faces import face_scene
 
 RESOLUTIONS = ((640, 480), (1280, 720))
 FACES = ((1, 150), (4, 100), (8, 60))  # (count, face side in pixels)

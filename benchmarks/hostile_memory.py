@@ -1,7 +1,7 @@
 """Peak RSS of `emocap serve` under 100 connections that send frames and never read, and whether
 `--smoother paper --memory 100000000` is refused, for the source tree given as the first argument.
 
-    nice -n 19 python benchmarks/hostile_memory.py /work/wt-before/src
+    nice -n 19 python benchmarks/hostile_memory.py /path/to/before/src
     nice -n 19 python benchmarks/hostile_memory.py src
 
 (The 16000x16000-frame `transcribe` figure is not measured here yet.)
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
 import socket
@@ -89,7 +90,9 @@ def paper_memory(tree: str) -> str:
 
 
 if __name__ == "__main__":
-    tree = sys.argv[1]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tree", help="the src folder of the emocap to measure (it goes on PYTHONPATH)")
+    tree = parser.parse_args().tree
     print(f"--memory 100000000: {paper_memory(tree)}")
     print(f"serve, {CONNECTIONS} connections sending {FRAMES_EACH} frames each, never reading: "
           f"peak RSS {serve_under_greedy_clients(tree):.0f} MB")

@@ -1,7 +1,7 @@
 """Face numbers across cuts, crossings and exits: ID switches and numbers per person, IoU tracking against appearance.
 
 Clips are built from real portraits: the two public-domain photos of
-tests/sample_faces.py (Eileen Collins, Grace Hopper) and FER2013 PrivateTest
+emocap.sample_faces (Eileen Collins, Grace Hopper) and FER2013 PrivateTest
 faces (48x48 grey, enlarged to 100 px), on smooth random backgrounds, 640x360 at
 30 fps. The boxes are the true ones (jittered by a pixel or two; a face counts as
 detected while most of its box shows), so the tracker alone is measured; each
@@ -15,21 +15,22 @@ face is classified by the real model, whose embeddings are its looks.
 
 Printed per kind of clip, for the pipeline as on main (IouTracker: boxes and
 velocities) and as now (AppearanceTracker with ShotChangeDetector):
-  switches   times a shown number passes from one person to another (the fault of issue 28)
+  switches   times a shown number passes from one person to another
   numbers    numbers shown per person (1 is best)
 and the measurements the thresholds come from: thumbnail change within shots and
 at cuts, cosines of a person's running look with their own and others' faces, and
 the classifier's time per face for probabilities and embeddings from two runs and from one,
 and how alike the embeddings of different people with the same expression are.
 
-    python benchmarks/identity.py [--pairs 8]
+    python benchmarks/identity.py --data fer2013/ [--pairs 8]
+
+--data is FER2013 as the Kaggle folders: its test/<class>/PrivateTest_*.jpg faces are read.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -37,32 +38,33 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from sample_faces import face_patch, placed_faces  # noqa: E402
-
-from emocap.classifier import EmotionClassifier  # noqa: E402
-from emocap.geometry import iou_matrix  # noqa: E402
-from emocap.pipeline import Pipeline  # noqa: E402
-from emocap.sources import open_path, sample_clip  # noqa: E402
-from emocap.tracking import IouTracker, TrackConfirmation  # noqa: E402
-from emocap.tracking.appearance import DEFAULT_REID_MIN_COSINE, SAME_LOOK_MIN_COSINE, unit_rows  # noqa: E402
-from emocap.tracking.shots import DEFAULT_CUT_CHANGE, DEFAULT_JUMP_CHANGE, thumbnail, thumbnail_change  # noqa: E402
-from emocap.types import Faces  # noqa: E402
+from emocap.classifier import EmotionClassifier
+from emocap.geometry import iou_matrix
+from emocap.pipeline import Pipeline
+from emocap.sample_faces import face_patch, placed_faces
+from emocap.sources import open_path, sample_clip
+from emocap.tracking import IouTracker, TrackConfirmation
+from emocap.tracking.appearance import DEFAULT_REID_MIN_COSINE, SAME_LOOK_MIN_COSINE, unit_rows
+from emocap.tracking.shots import DEFAULT_CUT_CHANGE, DEFAULT_JUMP_CHANGE, thumbnail, thumbnail_change
+from emocap.types import Faces
 
 WIDTH, HEIGHT, SIDE = 640, 360, 100
-FER_TEST = ROOT.parent / "shared" / "data" / "fer2013" / "test"
 KINDS = ("cut", "plain", "cross", "turn", "exit")
 EXPRESSION_FACES = 300
 
 
-def people(count: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Name -> (BGR image, face box in it): the two photos and `count` - 2 FER2013 PrivateTest faces."""
-    found = {name: face_patch(name) for name in ("astronaut", "grace_hopper")}
-    files = sorted(glob.glob(str(FER_TEST / "*" / "PrivateTest_*.jpg")))
+def private_test_files(data: str) -> list[str]:
+    """The PrivateTest faces of FER2013's Kaggle folders, in name order."""
+    test = Path(data) / "test"
+    files = sorted(glob.glob(str(test / "*" / "PrivateTest_*.jpg")))
     if not files:
-        raise SystemExit(f"no FER2013 PrivateTest faces under {str(FER_TEST)!r}")
+        raise SystemExit(f"error: no FER2013 PrivateTest faces under {str(test)!r} (--data takes the Kaggle folders)")
+    return files
+
+
+def people(files: list[str], count: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Name -> (BGR image, face box in it): the two photos and `count` - 2 of the PrivateTest `files`."""
+    found = {name: face_patch(name) for name in ("astronaut", "grace_hopper")}
     for index in np.random.default_rng(seed).choice(len(files), count - 2, replace=False):
         face = cv2.cvtColor(cv2.imread(files[index], cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
         found[Path(files[index]).stem] = (face, np.array([0.0, 0.0, 48.0, 48.0]))
@@ -135,8 +137,8 @@ class BoxesOnly:
 def pipeline_for(way: str, truth, classifier) -> Pipeline:
     pipeline = Pipeline(TruthDetector(truth), classifier, min_face_size=0)
     if way == "before":
-        pipeline.tracker = BoxesOnly(pipeline.patience_frames)
-        pipeline.confirmation = TrackConfirmation(pipeline.confirmation.confirm_frames, pipeline.patience_frames)
+        pipeline.tracker = BoxesOnly(pipeline.config.patience_frames)
+        pipeline.confirmation = TrackConfirmation(pipeline.confirmation.confirm_frames, pipeline.config.patience_frames)
     return pipeline
 
 
@@ -207,10 +209,9 @@ def looks(patches, classifier, rng, views: int = 8) -> tuple[np.ndarray, np.ndar
     return cosines[same], cosines[~same]
 
 
-def expression_cosines(classifier, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def expression_cosines(classifier, files: list[str], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Cosines of the embeddings of pairs of `count` PrivateTest faces (different people): pairs labelled with
     the same expression, and pairs with different ones. The model is trained on expressions, not people."""
-    files = sorted(glob.glob(str(FER_TEST / "*" / "PrivateTest_*.jpg")))
     chosen = [files[i] for i in np.random.default_rng(seed + 1).choice(len(files), count, replace=False)]
     gray = np.stack([cv2.imread(path, cv2.IMREAD_GRAYSCALE) for path in chosen])
     embeddings = unit_rows(classifier.predict_and_embed(gray)[1])
@@ -273,16 +274,18 @@ def report(measured: dict, same: np.ndarray, other: np.ndarray, times: tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="FER2013 as the Kaggle folders (its test/ PrivateTest faces)")
     parser.add_argument("--pairs", type=int, default=8, help="pairs of people per kind of clip (default: 8)")
     parser.add_argument("--people", type=int, default=40, help="people for the look cosines (default: 40)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     classifier = EmotionClassifier(threads=1)  # one core: the figures do not depend on what else the machine runs
-    patches = people(max(args.people, 2 * args.pairs), args.seed)
+    files = private_test_files(args.data)
+    patches = people(files, max(args.people, 2 * args.pairs), args.seed)
     started = time.perf_counter()
     measured = run_clips(args, patches, classifier)
     same, other = looks(patches, classifier, np.random.default_rng(args.seed))
-    expressions = expression_cosines(classifier, EXPRESSION_FACES, args.seed)
+    expressions = expression_cosines(classifier, files, EXPRESSION_FACES, args.seed)
     report(measured, same, other, classifier_times(classifier, patches), sample_clip_changes(), expressions)
     print(f"({time.perf_counter() - started:.0f} s)")
 

@@ -1,4 +1,4 @@
-"""Does the int8 model compute the same without AVX-512 VNNI? The real kernels, on an emulated CPU.
+"""Accuracy and agreement of the int8 model with and without AVX-512 VNNI: the real kernels, native and emulated.
 
 ONNX Runtime picks its int8 kernels by the CPU's instruction sets. This runs the
 same Python, the same ONNX Runtime and the same model twice on the same
@@ -7,8 +7,8 @@ AVX-512, no VNNI: the kernels that saturate int16 sums). It prints both
 accuracies, how often the two agree, and the largest logit difference.
 qemu costs about 0.4 s a face: use a few hundred faces. Needs Debian's qemu-user.
 
-    python benchmarks/int8_kernels.py --data ../shared/data/fer2013                 # the built-in model
-    python benchmarks/int8_kernels.py --data ../shared/data/fer2013 --model old.onnx --faces 100
+    python benchmarks/int8_kernels.py --data fer2013/                 # the built-in model
+    python benchmarks/int8_kernels.py --data fer2013/ --model old.onnx --faces 100
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import save_report
+from common import save_report
 
 from emocap.commands.arguments import positive_int
 

@@ -1,4 +1,4 @@
-"""What a light or contrast correction in front of a trained model does, without training again.
+"""Accuracy, clean and under FER2013-C, of a trained model behind light or contrast corrections (no training again).
 
 Each variant changes only the faces the model sees; the model is the built-in one (or --model).
 For each, on one test half (PublicTest by default: this is for choosing):
@@ -18,7 +18,7 @@ Variants:
     lift-sharpen  lift, then an unsharp mask (amount 1, sigma 1) on faces less sharp than the
                   median training face (mean |Laplacian| / std)
 
-Run:  python benchmarks/lift_variants.py --data ../shared/data/fer2013 none lift equalise [--json FILE]
+Run:  python benchmarks/lift_variants.py --data fer2013/ none lift equalise [--json FILE]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from report import save_report
+from common import save_report
 
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import load_fer2013

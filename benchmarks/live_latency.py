@@ -33,8 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from pipeline_speed import grid_frames, make_pipeline
-from report import save_report
+from common import grid_frames, make_pipeline, save_report
 
 from emocap.outputs import CaptionOverlay
 from emocap.defaults import DEFAULT_FULL_SCAN_EVERY

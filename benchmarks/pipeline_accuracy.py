@@ -11,12 +11,12 @@ prediction. The baseline is the same classifier on the same 48x48 faces
 given directly (`classifier.predict(data.images)`, what `emocap evaluate`
 scores), in the same process. Run from the repository root:
 
-    python benchmarks/pipeline_accuracy.py                      # all 3,589 faces (~3-5 min on 2 cores)
-    python benchmarks/pipeline_accuracy.py --limit 300          # a quick look at 300, spread over the classes
-    python benchmarks/pipeline_accuracy.py --margins            # also sweep the crop margin
-    python benchmarks/pipeline_accuracy.py --margins 0 0.1 0.25 0.4 --json out/pipeline_accuracy.json
-    python benchmarks/pipeline_accuracy.py --rotate 20 --align  # tilted heads, with and without turning them upright
-    python benchmarks/pipeline_accuracy.py --light 0.15 --lift  # a dim room, with and without --lift-light
+    python benchmarks/pipeline_accuracy.py --data fer2013/                      # all 3,589 faces (~3-5 min on 2 cores)
+    python benchmarks/pipeline_accuracy.py --data fer2013/ --limit 300          # a quick look at 300, spread over the classes
+    python benchmarks/pipeline_accuracy.py --data fer2013/ --margins            # also sweep the crop margin
+    python benchmarks/pipeline_accuracy.py --data fer2013/ --margins 0 0.1 0.25 0.4 --json out/pipeline_accuracy.json
+    python benchmarks/pipeline_accuracy.py --data fer2013/ --rotate 20 --align  # tilted heads, with and without turning them upright
+    python benchmarks/pipeline_accuracy.py --data fer2013/ --light 0.15 --lift  # a dim room, with and without --lift-light
 
 Prints:
   1. detection rate (pasted faces found), false detections per frame (detections
@@ -68,25 +68,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from report import save_report
+from common import one_line_errors, save_report
 from tqdm import tqdm
 
 from emocap.calibration import risk_coverage
 from emocap.classifier import EmotionClassifier
-from emocap.datasets import load_fer2013
+from emocap.datasets import FerData, load_fer2013
 from emocap.detection import FaceDetector
 from emocap.geometry import iou_matrix
-from emocap.errors import EmocapError
 from emocap.evaluation.corruptions import rotated_faces
 from emocap.evaluation.report import labels_in_model_order
 from emocap.pipeline import Pipeline
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER_SIZE, eye_line_angles, upright_angles
 
-ROOT = Path(__file__).resolve().parents[1]
 FRAME_SIZE = (640, 480)  # width, height
 BACKGROUNDS = {"grey": 128, "black": 0, "white": 255, "noise": None}
 """Plain grey levels; "noise" is uniform grey-level noise, new (but seeded) in every frame."""
@@ -172,8 +170,7 @@ def print_risk_coverage(classifier, live_probs: np.ndarray, truth: np.ndarray, d
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"),
-                        help="FER2013 (Kaggle folders, CSV or pack; default: ../shared/data/fer2013)")
+    parser.add_argument("--data", required=True, help="FER2013 (Kaggle folders, CSV or pack)")
     parser.add_argument("--model", default=None, help="ONNX model (default: the built-in one)")
     parser.add_argument("--split", choices=("PrivateTest", "PublicTest"), default="PrivateTest",
                         help="faces to paste (default: PrivateTest, the figure we report; choose settings such "
@@ -218,17 +215,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    started = time.perf_counter()
-    try:
-        data = load_fer2013(args.data, args.split)
-        classifier = EmotionClassifier(args.model, threads=args.threads)
-        lifted = EmotionClassifier(args.model, threads=args.threads, lift_light=True) if args.lift else None
-        truth_all = labels_in_model_order(data, classifier.labels)
-    except EmocapError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+@dataclass
+class Run:
+    """What a run reads: the faces (after --limit), their frames' layout, and the models."""
+
+    args: argparse.Namespace
+    data: FerData
+    chosen: np.ndarray  # index of each face in the whole split: its frame's seed
+    truth: np.ndarray  # labels in the classifier's order
+    corners: np.ndarray
+    degrees: np.ndarray
+    side: int
+    classifier: EmotionClassifier
+    lifted: EmotionClassifier | None
+    detector: FaceDetector
+    pipeline: Pipeline
+
+    def frame(self, i: int):
+        return make_frame(self.data.images[i], self.corners[i], self.args.scale, self.args.background,
+                          self.args.seed, self.chosen[i], self.degrees[i], self.args.light)
+
+
+def prepare(args: argparse.Namespace) -> Run:
+    """The faces, positions and models of a run; EmocapError for data or a model that cannot be read."""
+    data = load_fer2013(args.data, args.split)
+    classifier = EmotionClassifier(args.model, threads=args.threads)
+    lifted = EmotionClassifier(args.model, threads=args.threads, lift_light=True) if args.lift else None
+    truth = labels_in_model_order(data, classifier.labels)
     side = FER_SIZE * args.scale
     corners = paste_positions(len(data), side, args.seed)
     degrees = rotation_angles(len(data), args.rotate, args.seed)
@@ -237,87 +250,112 @@ def main(argv=None) -> int:
         # Spread over the split, not its first N: the split is sorted by class.
         chosen = np.unique(np.linspace(0, len(data) - 1, args.limit).round().astype(np.int64))
         data = data.subset(chosen)
-    corners, degrees, truth = corners[chosen], degrees[chosen], truth_all[chosen]
-    n, k = len(data), len(classifier.labels)
     detector = FaceDetector(threads=args.threads)  # the live defaults: confidence 0.95, min face 40 px
-    # unsure_below=0: every face's display is its top class, which the check below relies on; the
-    # risk-coverage table (4.) applies the model's own threshold to the probabilities instead.
+    # unsure_below=0: every face's display is its top class, which the check in measure() relies on; the
+    # risk-coverage table (7.) applies the model's own threshold to the probabilities instead.
     pipeline = Pipeline(detector, classifier, smoother="none", brighten_dim_frames=not args.no_brighten, unsure_below=0,
                         confirm_frames=1)  # each frame is a new person, seen once
-    margins = args.margins or []
+    return Run(args, data, chosen, truth[chosen], corners[chosen], degrees[chosen], side, classifier, lifted,
+               detector, pipeline)
 
-    print(f"emocap pipeline accuracy: FER2013 {args.split}, {n} faces, each {FER_SIZE} -> {side} px (bicubic) "
-          f"in a {FRAME_SIZE[0]}x{FRAME_SIZE[1]} {args.background} frame, seed {args.seed}; "
+
+def print_setting(run: Run) -> None:
+    args, detector = run.args, run.detector
+    print(f"emocap pipeline accuracy: FER2013 {args.split}, {len(run.data)} faces, each {FER_SIZE} -> {run.side} px "
+          f"(bicubic) in a {FRAME_SIZE[0]}x{FRAME_SIZE[1]} {args.background} frame, seed {args.seed}; "
           f"MTCNN confidence {detector.min_confidence}, min face {detector.min_face_size:g} px; "
           f"crop margin {DEFAULT_FACE_MARGIN}; faces turned {args.rotate:g} degrees either way; "
           f"frames at {args.light:g} of their light, {'not ' if args.no_brighten else ''}brightened for the detector; "
-          f"model {classifier.path.name}")
+          f"model {run.classifier.path.name}")
 
-    direct_probs = classifier.predict(data.images)
-    direct_pred = direct_probs.argmax(1)
 
-    detected = np.zeros(n, bool)
-    pred = np.full(n, -1, np.int64)  # end to end; -1 when missed
-    live_probs = np.full((n, k), np.nan, np.float32)
-    matched_boxes = np.full((n, 4), np.nan, np.float32)
-    matched_iou = np.full(n, np.nan)
-    false_detections = np.zeros(n, np.int64)
-    display_disagrees = 0
-    margin_pred = np.full((len(margins), n), -1, np.int64)
-    aligned_pred = np.full(n, -1, np.int64)
-    lifted_pred = np.full(n, -1, np.int64)
-    matched_landmarks = np.full((n, 5, 2), np.nan, np.float32)
-    process_ms = np.zeros(n)
-    stage_ms = {stage: 0.0 for stage in STAGES}
+@dataclass
+class Measured:
+    """Per face, what the pipeline found in its frame and what each experiment made of that detection."""
 
+    detected: np.ndarray
+    pred: np.ndarray  # end to end; -1 when missed
+    live_probs: np.ndarray
+    matched_boxes: np.ndarray
+    matched_iou: np.ndarray
+    matched_landmarks: np.ndarray
+    false_detections: np.ndarray
+    margin_pred: np.ndarray  # (margins, faces)
+    aligned_pred: np.ndarray
+    lifted_pred: np.ndarray
+    process_ms: np.ndarray
+    stage_ms: dict[str, float]
+    display_disagrees: int = 0
+
+    @classmethod
+    def empty(cls, faces: int, classes: int, margins: int) -> Measured:
+        missed = np.full(faces, -1, np.int64)
+        return cls(np.zeros(faces, bool), missed.copy(), np.full((faces, classes), np.nan, np.float32),
+                   np.full((faces, 4), np.nan, np.float32), np.full(faces, np.nan), np.full((faces, 5, 2), np.nan, np.float32),
+                   np.zeros(faces, np.int64), np.full((margins, faces), -1, np.int64), missed.copy(), missed.copy(),
+                   np.zeros(faces), {stage: 0.0 for stage in STAGES})
+
+
+def measure(run: Run) -> Measured:
+    """Every face's frame through the pipeline, reset before each one (every frame is a new person)."""
+    n, margins = len(run.data), run.args.margins or []
+    measured = Measured.empty(n, len(run.classifier.labels), len(margins))
     # One warm-up frame (ONNX Runtime's first runs are slow), not counted.
-    pipeline.process(make_frame(data.images[0], corners[0], args.scale, args.background, args.seed, chosen[0])[0])
+    run.pipeline.process(make_frame(run.data.images[0], run.corners[0], run.args.scale, run.args.background,
+                                    run.args.seed, run.chosen[0])[0])
     for i in tqdm(range(n), desc="frames", unit="frame", disable=None):
-        frame, square = make_frame(data.images[i], corners[i], args.scale, args.background, args.seed, chosen[i],
-                                   degrees[i], args.light)
-        pipeline.reset()
+        frame, square = run.frame(i)
+        run.pipeline.reset()
         clock = time.perf_counter()
-        result = pipeline.process(frame)
-        process_ms[i] = (time.perf_counter() - clock) * 1000
+        result = run.pipeline.process(frame)
+        measured.process_ms[i] = (time.perf_counter() - clock) * 1000
         for stage in STAGES:
-            stage_ms[stage] += result.timings_ms.get(stage, 0.0)
-        faces = result.faces
-        if len(faces):
-            overlap = iou_matrix(faces.boxes, square[None])[:, 0]
-            best = int(overlap.argmax())
-            if overlap[best] >= MIN_IOU:
-                detected[i] = True
-                matched_iou[i] = overlap[best]
-                matched_boxes[i] = faces.boxes[best]
-                pred[i] = int(faces.probs[best].argmax())
-                live_probs[i] = faces.probs[best]
-                display_disagrees += int(faces.display[best] != pred[i])
-                for row, margin in enumerate(margins):
-                    probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], margin=margin)
-                    margin_pred[row, i] = int(probs[0].argmax())
-                if args.align:
-                    matched_landmarks[i] = faces.landmarks[best]
-                    angle = eye_line_angles(matched_landmarks[i : i + 1])
-                    probs = classifier.classify_boxes(frame, faces.boxes[best : best + 1], angles=angle)
-                    aligned_pred[i] = int(probs[0].argmax())
-                if lifted is not None:
-                    lifted_pred[i] = int(lifted.classify_boxes(frame, faces.boxes[best : best + 1])[0].argmax())
-        false_detections[i] = len(faces) - int(detected[i])
+            measured.stage_ms[stage] += result.timings_ms.get(stage, 0.0)
+        if len(result.faces):
+            read_match(run, measured, i, frame, square, result.faces, margins)
+        measured.false_detections[i] = len(result.faces) - int(measured.detected[i])
+    return measured
 
-    hit = detected.sum()
-    correct = pred == truth
-    direct_correct = direct_pred == truth
-    box_side = np.maximum(matched_boxes[:, 2] - matched_boxes[:, 0], matched_boxes[:, 3] - matched_boxes[:, 1])[detected]
-    framing_margin = side / box_side - 1
 
+def read_match(run: Run, measured: Measured, i: int, frame, square, faces, margins) -> None:
+    """The detection that best overlaps face i's pasted square, if it overlaps enough, classified the
+    pipeline's way and each experiment's way."""
+    overlap = iou_matrix(faces.boxes, square[None])[:, 0]
+    best = int(overlap.argmax())
+    if overlap[best] < MIN_IOU:
+        return
+    box = faces.boxes[best : best + 1]
+    measured.detected[i] = True
+    measured.matched_iou[i] = overlap[best]
+    measured.matched_boxes[i] = faces.boxes[best]
+    measured.pred[i] = int(faces.probs[best].argmax())
+    measured.live_probs[i] = faces.probs[best]
+    measured.display_disagrees += int(faces.display[best] != measured.pred[i])
+    for row, margin in enumerate(margins):
+        measured.margin_pred[row, i] = int(run.classifier.classify_boxes(frame, box, margin=margin)[0].argmax())
+    if run.args.align:
+        measured.matched_landmarks[i] = faces.landmarks[best]
+        angle = eye_line_angles(measured.matched_landmarks[i : i + 1])
+        measured.aligned_pred[i] = int(run.classifier.classify_boxes(frame, box, angles=angle)[0].argmax())
+    if run.lifted is not None:
+        measured.lifted_pred[i] = int(run.lifted.classify_boxes(frame, box)[0].argmax())
+
+
+def detection_and_accuracy(run: Run, measured: Measured, direct_pred: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The figures of 1. and 2., and each detected face's framing margin."""
+    n, detected, hit = len(run.data), measured.detected, int(measured.detected.sum())
+    correct, direct_correct = measured.pred == run.truth, direct_pred == run.truth
+    boxes = measured.matched_boxes
+    box_side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])[detected]
+    framing_margin = run.side / box_side - 1
     figures = {
         "faces": int(n),
-        "detected": int(hit),
+        "detected": hit,
         "detection_rate": float(hit / n),
-        "false_detections_per_frame": float(false_detections.mean()),
-        "frames_with_false_detections": int((false_detections > 0).sum()),
-        "matched_iou_mean": mean_or_nan(matched_iou[detected]),
-        "matched_box_side_over_square_median": float(np.median(box_side / side)) if hit else float("nan"),
+        "false_detections_per_frame": float(measured.false_detections.mean()),
+        "frames_with_false_detections": int((measured.false_detections > 0).sum()),
+        "matched_iou_mean": mean_or_nan(measured.matched_iou[detected]),
+        "matched_box_side_over_square_median": float(np.median(box_side / run.side)) if hit else float("nan"),
         "framing_margin_median": float(np.median(framing_margin)) if hit else float("nan"),
         "accuracy_on_detected": mean_or_nan(correct[detected]),
         "accuracy_end_to_end": float(correct.mean()),
@@ -325,12 +363,16 @@ def main(argv=None) -> int:
         "direct_accuracy_on_detected": mean_or_nan(direct_correct[detected]),
         "gap_pp": float(100 * (direct_correct.mean() - correct.mean())),
         "gap_on_detected_pp": float(100 * (mean_or_nan(direct_correct[detected]) - mean_or_nan(correct[detected]))),
-        "agreement_with_direct_on_detected": mean_or_nan((pred == direct_pred)[detected]),
-        "ms_per_frame": float(process_ms.mean()),
-        "ms_per_frame_median": float(np.median(process_ms)),
-        "ms_per_frame_by_stage": {stage: total / n for stage, total in stage_ms.items()},
+        "agreement_with_direct_on_detected": mean_or_nan((measured.pred == direct_pred)[detected]),
+        "ms_per_frame": float(measured.process_ms.mean()),
+        "ms_per_frame_median": float(np.median(measured.process_ms)),
+        "ms_per_frame_by_stage": {stage: total / n for stage, total in measured.stage_ms.items()},
     }
+    return figures, framing_margin
 
+
+def print_detection_and_accuracy(figures: dict, framing_margin: np.ndarray, display_disagrees: int) -> None:
+    hit, n = figures["detected"], figures["faces"]
     print(f"\n1. detection: {percent(figures['detection_rate'])} of pasted faces found ({hit} of {n}); "
           f"false detections {figures['false_detections_per_frame']:.3f} per frame "
           f"({figures['frames_with_false_detections']} frames with any)")
@@ -353,14 +395,18 @@ def main(argv=None) -> int:
     if display_disagrees:
         print(f"   warning: on {display_disagrees} faces the displayed class is not the argmax of the probabilities")
 
-    e2e_recall = recall_per_class(truth, pred, k)
+
+def recall_table(run: Run, measured: Measured, direct_pred: np.ndarray) -> dict:
+    """3.: recall per class, end to end against direct."""
+    truth, k = run.truth, len(run.classifier.labels)
+    e2e_recall = recall_per_class(truth, measured.pred, k)
     direct_recall = recall_per_class(truth, direct_pred, k)
     counts = np.bincount(truth, minlength=k)
-    found = np.bincount(truth[detected], minlength=k)
+    found = np.bincount(truth[measured.detected], minlength=k)
     print("\n3. recall per class")
     print(f"   {'class':<10} {'faces':>6} {'found':>7} {'end to end':>11} {'direct':>7} {'gap pp':>7}")
     per_class = {}
-    for c, name in enumerate(classifier.labels):
+    for c, name in enumerate(run.classifier.labels):
         gap = f"{100 * (direct_recall[c] - e2e_recall[c]):+.1f}" if counts[c] else "n/a"
         found_share = found[c] / counts[c] if counts[c] else float("nan")
         print(f"   {name:<10} {counts[c]:>6} {percent(found_share):>7} {percent(e2e_recall[c]):>11} "
@@ -369,72 +415,105 @@ def main(argv=None) -> int:
             "faces": int(counts[c]), "detection_rate": float(found_share),
             "recall_end_to_end": float(e2e_recall[c]), "recall_direct": float(direct_recall[c]),
         }
+    return per_class
 
+
+def margin_sweep(run: Run, measured: Measured) -> dict:
+    """4. (--margins): accuracy of the same detections cropped with each margin."""
+    margins, detected, hit = run.args.margins or [], measured.detected, int(measured.detected.sum())
     sweep = {}
-    if margins:
-        print(f"\n4. crop margin, on the same {hit} detections (accuracy on detected faces; end to end)")
-        for row, margin in enumerate(margins):
-            right = margin_pred[row] == truth
-            sweep[f"{margin:g}"] = {
-                "accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean()),
-            }
-            note = "  (the pipeline's default)" if np.isclose(margin, DEFAULT_FACE_MARGIN) else ""
-            if note and hit:
-                same = float((margin_pred[row] == pred)[detected].mean())
-                note += f"; same class as the pipeline on {100 * same:.1f}%"
-            print(f"   margin {margin:5.2f}  {percent(sweep[f'{margin:g}']['accuracy_on_detected'])}  "
-                  f"{percent(sweep[f'{margin:g}']['accuracy_end_to_end'])}{note}")
-
-    alignment = {}
-    if args.align and hit:
-        # The face was turned counter-clockwise by +degrees, which lowers its left-hand eye: the eye line
-        # then reads -degrees in the frame's y-down coordinates.
-        angle_error = np.abs(np.degrees(eye_line_angles(matched_landmarks)) + degrees)[detected]
-        alignment = {
-            "eye_line_error_degrees_median": float(np.median(angle_error)),
-            "eye_line_error_degrees_p90": float(np.percentile(angle_error, 90)),
-            "by_threshold": {},
+    if not margins:
+        return sweep
+    print(f"\n4. crop margin, on the same {hit} detections (accuracy on detected faces; end to end)")
+    for row, margin in enumerate(margins):
+        right = measured.margin_pred[row] == run.truth
+        sweep[f"{margin:g}"] = {
+            "accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean()),
         }
-        print(f"\n5. turned upright by the eye line where it tilts at least T degrees, on the same {hit} "
-              f"detections (T = 0: every face; eye line against the turn: median error "
-              f"{alignment['eye_line_error_degrees_median']:.1f} degrees, 90th percentile "
-              f"{alignment['eye_line_error_degrees_p90']:.1f})")
-        print(f"   {'T':>4} {'turned':>7} {'on detected':>12} {'end to end':>11}")
-        print(f"   {'none':>4} {percent(0.0):>7} {percent(figures['accuracy_on_detected']):>12} "
-              f"{percent(figures['accuracy_end_to_end']):>11}  (the pipeline's crop)")
-        for threshold in ALIGN_THRESHOLDS:
-            turn = detected & (upright_angles(matched_landmarks, threshold) != 0)  # the pipeline's own rule
-            right = np.where(turn, aligned_pred, pred) == truth
-            row = {"turned_share_of_detected": mean_or_nan(turn[detected]),
-                   "accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean())}
-            alignment["by_threshold"][f"{threshold:g}"] = row
-            print(f"   {threshold:>4g} {percent(row['turned_share_of_detected']):>7} "
-                  f"{percent(row['accuracy_on_detected']):>12} {percent(row['accuracy_end_to_end']):>11}")
+        note = "  (the pipeline's default)" if np.isclose(margin, DEFAULT_FACE_MARGIN) else ""
+        if note and hit:
+            same = float((measured.margin_pred[row] == measured.pred)[detected].mean())
+            note += f"; same class as the pipeline on {100 * same:.1f}%"
+        print(f"   margin {margin:5.2f}  {percent(sweep[f'{margin:g}']['accuracy_on_detected'])}  "
+              f"{percent(sweep[f'{margin:g}']['accuracy_end_to_end'])}{note}")
+    return sweep
 
-    lift = {}
-    if lifted is not None and hit:
-        right = lifted_pred == truth
-        # The 48 px faces at the frames' light: what the classifier alone does with them, plain and lifted.
-        dim_faces = np.round(data.images * np.float32(args.light)).astype(np.uint8)
-        lift = {"accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean()),
-                "direct_accuracy_plain": float((classifier.predict(dim_faces).argmax(1) == truth).mean()),
-                "direct_accuracy": float((lifted.predict(dim_faces).argmax(1) == truth).mean())}
-        print(f"\n6. dim and flat faces lifted (--lift-light), on the same {hit} detections")
-        print(f"   {'':<10} {'on detected':>12} {'end to end':>11} {'direct, 48 px faces at this light':>34}")
-        print(f"   {'plain':<10} {percent(figures['accuracy_on_detected']):>12} "
-              f"{percent(figures['accuracy_end_to_end']):>11} {percent(lift['direct_accuracy_plain']):>34}")
-        print(f"   {'lifted':<10} {percent(lift['accuracy_on_detected']):>12} {percent(lift['accuracy_end_to_end']):>11} "
-              f"{percent(lift['direct_accuracy']):>34}")
 
-    figures["risk_coverage"] = print_risk_coverage(classifier, live_probs[detected], truth[detected],
+def alignment_sweep(run: Run, measured: Measured, figures: dict) -> dict:
+    """5. (--align, with the faces --rotate turned): the same detections turned upright by their eye line."""
+    detected, hit, landmarks = measured.detected, int(measured.detected.sum()), measured.matched_landmarks
+    if not (run.args.align and hit):
+        return {}
+    # The face was turned counter-clockwise by +degrees, which lowers its left-hand eye: the eye line
+    # then reads -degrees in the frame's y-down coordinates.
+    angle_error = np.abs(np.degrees(eye_line_angles(landmarks)) + run.degrees)[detected]
+    alignment = {
+        "eye_line_error_degrees_median": float(np.median(angle_error)),
+        "eye_line_error_degrees_p90": float(np.percentile(angle_error, 90)),
+        "by_threshold": {},
+    }
+    print(f"\n5. turned upright by the eye line where it tilts at least T degrees, on the same {hit} "
+          f"detections (T = 0: every face; eye line against the turn: median error "
+          f"{alignment['eye_line_error_degrees_median']:.1f} degrees, 90th percentile "
+          f"{alignment['eye_line_error_degrees_p90']:.1f})")
+    print(f"   {'T':>4} {'turned':>7} {'on detected':>12} {'end to end':>11}")
+    print(f"   {'none':>4} {percent(0.0):>7} {percent(figures['accuracy_on_detected']):>12} "
+          f"{percent(figures['accuracy_end_to_end']):>11}  (the pipeline's crop)")
+    for threshold in ALIGN_THRESHOLDS:
+        turn = detected & (upright_angles(landmarks, threshold) != 0)  # the pipeline's own rule
+        right = np.where(turn, measured.aligned_pred, measured.pred) == run.truth
+        row = {"turned_share_of_detected": mean_or_nan(turn[detected]),
+               "accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean())}
+        alignment["by_threshold"][f"{threshold:g}"] = row
+        print(f"   {threshold:>4g} {percent(row['turned_share_of_detected']):>7} "
+              f"{percent(row['accuracy_on_detected']):>12} {percent(row['accuracy_end_to_end']):>11}")
+    return alignment
+
+
+def lift_comparison(run: Run, measured: Measured, figures: dict) -> dict:
+    """6. (--lift, at the --light of the frames): the same detections classified with dim faces lifted."""
+    detected, hit = measured.detected, int(measured.detected.sum())
+    if run.lifted is None or not hit:
+        return {}
+    right = measured.lifted_pred == run.truth
+    # The 48 px faces at the frames' light: what the classifier alone does with them, plain and lifted.
+    dim_faces = np.round(run.data.images * np.float32(run.args.light)).astype(np.uint8)
+    lift = {"accuracy_on_detected": mean_or_nan(right[detected]), "accuracy_end_to_end": float(right.mean()),
+            "direct_accuracy_plain": float((run.classifier.predict(dim_faces).argmax(1) == run.truth).mean()),
+            "direct_accuracy": float((run.lifted.predict(dim_faces).argmax(1) == run.truth).mean())}
+    print(f"\n6. dim and flat faces lifted (--lift-light), on the same {hit} detections")
+    print(f"   {'':<10} {'on detected':>12} {'end to end':>11} {'direct, 48 px faces at this light':>34}")
+    print(f"   {'plain':<10} {percent(figures['accuracy_on_detected']):>12} "
+          f"{percent(figures['accuracy_end_to_end']):>11} {percent(lift['direct_accuracy_plain']):>34}")
+    print(f"   {'lifted':<10} {percent(lift['accuracy_on_detected']):>12} {percent(lift['accuracy_end_to_end']):>11} "
+          f"{percent(lift['direct_accuracy']):>34}")
+    return lift
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    run = prepare(args)
+    print_setting(run)
+    direct_probs = run.classifier.predict(run.data.images)
+    direct_pred = direct_probs.argmax(1)
+    measured = measure(run)
+    figures, framing_margin = detection_and_accuracy(run, measured, direct_pred)
+    print_detection_and_accuracy(figures, framing_margin, measured.display_disagrees)
+    per_class = recall_table(run, measured, direct_pred)
+    sweep = margin_sweep(run, measured)
+    alignment = alignment_sweep(run, measured, figures)
+    lift = lift_comparison(run, measured, figures)
+    detected = measured.detected
+    figures["risk_coverage"] = print_risk_coverage(run.classifier, measured.live_probs[detected], run.truth[detected],
                                                    direct_probs[detected])
-    missed = [data.files[i] for i in np.flatnonzero(~detected)]
+    missed = [run.data.files[i] for i in np.flatnonzero(~detected)]
     if missed:
         print(f"\nmissed faces: {len(missed)}, e.g. {', '.join(missed[:5])}")
     elapsed = time.perf_counter() - started
     print(f"\n({elapsed:.0f} s)")
     report = {
-        "args": vars(args), "labels": list(classifier.labels), "default_face_margin": DEFAULT_FACE_MARGIN,
+        "args": vars(args), "labels": list(run.classifier.labels), "default_face_margin": DEFAULT_FACE_MARGIN,
         "figures": figures, "per_class": per_class, "margins": sweep, "alignment": alignment, "lift": lift,
         "missed_files": missed,
         "seconds": elapsed,
@@ -443,4 +522,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main))

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import grid_frames, make_pipeline
 
 from emocap.onnx_session import cpu_features
 from emocap.outputs import CaptionOverlay
@@ -41,42 +42,6 @@ from emocap.sources import open_source, sample_clip
 RESOLUTIONS = ((640, 480), (1280, 720))
 FACE_COUNTS = (1, 4, 8)
 TARGET_FPS = 30.0
-
-
-def portraits() -> list[np.ndarray]:
-    """Head-and-shoulders crops of the two public-domain portraits (BGR)."""
-    from matplotlib import cbook
-    from skimage import data
-
-    collins = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:330, 90:370]
-    hopper = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))[40:460, 60:460]
-    return [collins, hopper]
-
-
-def grid_frames(faces: int, size: tuple[int, int], count: int) -> list[np.ndarray]:
-    """`count` frames of `size` with `faces` portraits in a grid, each drifting a few pixels per frame."""
-    width, height = size
-    columns = int(np.ceil(np.sqrt(faces * width / height)))
-    rows = int(np.ceil(faces / columns))
-    cell_w, cell_h = width // columns, height // rows
-    heads = portraits()
-    # Each portrait fills 80% of its cell, leaving room for the drift.
-    scales = [0.8 * min(cell_w / head.shape[1], cell_h / head.shape[0]) for head in heads]
-    tiles = [
-        cv2.resize(heads[i % 2], None, fx=scales[i % 2], fy=scales[i % 2], interpolation=cv2.INTER_AREA)
-        for i in range(faces)
-    ]
-    frames = []
-    for t in range(count):
-        frame = np.full((height, width, 3), (150, 165, 180), np.uint8)
-        for i, tile in enumerate(tiles):
-            row, column = divmod(i, columns)
-            slack_x, slack_y = cell_w - tile.shape[1], cell_h - tile.shape[0]
-            x = column * cell_w + int(slack_x * (0.5 + 0.4 * np.sin(0.05 * t + i)))
-            y = row * cell_h + int(slack_y * (0.5 + 0.4 * np.cos(0.04 * t + i)))
-            frame[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
-        frames.append(frame)
-    return frames
 
 
 def write_video(frames: list[np.ndarray], path: Path, fps: float = 30.0) -> None:
@@ -96,14 +61,6 @@ GOALS = (  # (row, faces, frame size, full-scan-every: None for the default, FPS
     ("8 faces", 8, (640, 480), None, 15.0),
     ("4 faces, 1280x720", 4, (1280, 720), None, 15.0),
 )
-
-
-def make_pipeline(args, detect_every: int = 1, full_scan_every: int | None = None):
-    from emocap.pipeline import Pipeline
-    from emocap.defaults import DEFAULT_FULL_SCAN_EVERY
-
-    return Pipeline(model=args.model, detector=args.detector, min_face_size=args.min_face_size,
-                          detect_every=detect_every, full_scan_every=full_scan_every or DEFAULT_FULL_SCAN_EVERY)
 
 
 class StageClock:

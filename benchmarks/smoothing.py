@@ -1,4 +1,4 @@
-"""Compare the caption smoothers on the same simulated video of several people.
+"""Accuracy, flicker and delay of the caption smoothers on the same simulated video of several people.
 
 Each simulated person is a sequence of segments, each segment one emotion
 (uniform over the 7 classes, never the previous one) lasting 1-4 s at
@@ -31,7 +31,7 @@ The EMA's alpha and hysteresis are tuned on videos of PublicTest faces
 settings whose flicker, averaged the same way, is no more than
 PaperMemory(4)'s) and reported on videos of PrivateTest faces (--report-seed).
 
-    python benchmarks/smoothing.py [--frames both] [--json out/smoothing.json]
+    python benchmarks/smoothing.py --data fer2013/ [--frames both] [--json out/smoothing.json]
 """
 
 from __future__ import annotations
@@ -41,16 +41,11 @@ import sys
 import time
 from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 
-import cv2
 import numpy as np
-from common import Video, add_clip_options, check_clip_options, in_model_order, save_report, simulate
+from common import (Video, add_video_options, checked_video_options, classifier_and_test_faces, one_line_errors,
+                    save_report, simulate)
 
-from emocap.classifier import EmotionClassifier
-from emocap.datasets import FerData, load_fer2013
-from emocap.errors import EmocapError
-from emocap.evaluation.report import labels_in_model_order
 from emocap.tracking import EmaSmoother, PaperMemory, TrackSmoother
 from emocap.types import NO_LABEL, Faces
 
@@ -164,7 +159,7 @@ def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--data", required=True, help="FER2013 (Kaggle folders, CSV or pack): PublicTest and PrivateTest faces")
     parser.add_argument("--model", default=None, help="ONNX model (default: the built-in one)")
     parser.add_argument("--frames", choices=(*MODES, "both"), default="both")
     add_video_options(parser, people=24, seconds=120.0)
@@ -174,35 +169,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return checked_video_options(parser, parser.parse_args(argv))
 
 
-def add_video_options(parser: argparse.ArgumentParser, *, people: int, seconds: float) -> None:
-    """The options of the simulated video (`simulate`), for this benchmark and benchmarks/steadiness.py."""
-    parser.add_argument("--people", type=int, default=people)
-    parser.add_argument("--seconds", type=float, default=seconds)
-    parser.add_argument("--fps", type=float, default=30.0)
-    parser.add_argument("--dropout-start", type=float, default=0.02)
-    parser.add_argument("--dropout-max", type=int, default=10)
-
-
-def checked_video_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
-    for name in ("people", "seconds", "fps", "dropout_max"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)!r}")
-    if not 0 <= args.dropout_start < 1:
-        parser.error(f"--dropout-start must be in [0, 1), got {args.dropout_start!r}")
-    return args
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     modes = MODES if args.frames == "both" else (args.frames,)
     started = time.perf_counter()
-    try:
-        classifier = EmotionClassifier(args.model)
-        # Settings are tuned on PublicTest faces and reported on PrivateTest faces, never chosen on the latter.
-        faces = {split: in_model_order(load_fer2013(args.data, split), classifier) for split in ("PublicTest", "PrivateTest")}
-    except EmocapError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    # Settings are tuned on PublicTest faces and reported on PrivateTest faces, never chosen on the latter.
+    classifier, faces = classifier_and_test_faces(args.model, args.data)
     probs = {split: classifier.predict(data.images) for split, data in faces.items()}
     for split, data in faces.items():
         print(f"{split}: {len(data)} faces, classifier accuracy {100 * (probs[split].argmax(1) == data.labels).mean():.1f}%")
@@ -243,4 +215,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main))

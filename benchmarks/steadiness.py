@@ -28,8 +28,8 @@ no band) and whose named % is at most 3 points under today's. (The first run mea
 threshold only, (0, 0.05) and (0, 0.1); they halved the changes but named 4 and 9 points fewer frames,
 so the rule kept today's. The bands about the threshold were added then, and chosen by the same rule.)
 
-    python benchmarks/steadiness.py --data ../shared/data/fer2013
-    python benchmarks/steadiness.py --data ../shared/data/fer2013 --video talk.mp4
+    python benchmarks/steadiness.py --data fer2013/
+    python benchmarks/steadiness.py --data fer2013/ --video talk.mp4
 """
 
 from __future__ import annotations
@@ -37,20 +37,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import (Video, add_video_options, checked_video_options, classifier_and_test_faces, one_line_errors,
+                    save_report, simulate)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from report import save_report  # noqa: E402
-from smoothing import Video, add_video_options, checked_video_options, in_model_order, simulate  # noqa: E402
-
-from emocap.classifier import EmotionClassifier  # noqa: E402
-from emocap.datasets import load_fer2013  # noqa: E402
-from emocap.errors import EmocapError  # noqa: E402
-from emocap.tracking import EmaSmoother, UnsureRule  # noqa: E402
-from emocap.types import NO_LABEL, UNSURE, Faces  # noqa: E402
+from emocap.tracking import EmaSmoother, UnsureRule
+from emocap.types import NO_LABEL, UNSURE, Faces
 
 ALPHAS = (0.3, 0.2, 0.15)
 BANDS = ((0.0, 0.0), (0.0, 0.05), (0.0, 0.1), (0.025, 0.025), (0.05, 0.05), (0.075, 0.075), (0.1, 0.1))
@@ -171,12 +164,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    try:
-        classifier = EmotionClassifier(args.model)
-        faces = {split: in_model_order(load_fer2013(args.data, split), classifier) for split in ("PublicTest", "PrivateTest")}
-    except EmocapError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    classifier, faces = classifier_and_test_faces(args.model, args.data)
     below = classifier.calibration.unsure_below
     print(f"{args.people} people x {args.seconds:g} s at {args.fps:g} fps, jittered faces; EMA smoother (hysteresis "
           f"{EmaSmoother().hysteresis:g}); "
@@ -194,11 +182,7 @@ def main(argv=None) -> int:
               "clips": {split: {setting_name(setting): row for setting, row in rows.items()}
                         for split, rows in tables.items()}, "videos": {}}
     for path in args.video:
-        try:
-            rows = video_changes(path, SETTINGS, args.model)
-        except EmocapError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        rows = video_changes(path, SETTINGS, args.model)
         print_rows(f"{path} (the real pipeline; no truth, changes only)", rows, VIDEO_COLUMNS)
         report["videos"][path] = {setting_name(setting): row for setting, row in rows.items()}
     print(f"\n({time.perf_counter() - started:.0f} s)")
@@ -206,4 +190,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main))

@@ -8,7 +8,7 @@ per clip and N:
   tracks     tracks captioned
   short      of those, tracks detected in fewer than 5 frames (a real face in view stays
              longer: these are false detections, or a face flickering in and out)
-  1-2 frame  of those, tracks of one or two detections (the one-frame cues of issue 28)
+  1-2 frame  of those, tracks of one or two detections (one-frame cues)
   delay      how long a real face waits for its first caption, (N - 1) frames
 
 on the bundled clip (15 fps), the same clip at 30% of its light with sensor noise
@@ -23,18 +23,13 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
+from common import grid_frames
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pipeline_speed import grid_frames  # noqa: E402
-
-from emocap.pipeline import Pipeline  # noqa: E402
-from emocap.sources import open_path, sample_clip  # noqa: E402
+from emocap.pipeline import Pipeline
+from emocap.sources import open_path, sample_clip
 
 SHORT_TRACK = 5
 CONFIRMS = (1, 2, 3, 4, 5)

@@ -40,18 +40,15 @@ import cv2
 import numpy as np
 
 from emocap.onnx_session import cpu_features
+from emocap.sample_faces import portrait
 
 WIDTH, HEIGHT, FPS = 640, 360, 30.0
 
 
 def portraits() -> list[np.ndarray]:
-    """Head-and-shoulders crops (BGR) of the two portraits."""
-    from matplotlib import cbook
-    from skimage import data
-
-    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:400]
-    hopper = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))[0:380, 80:440]
-    return [cv2.resize(astronaut, (190, 190)), cv2.resize(hopper, (180, 190))]
+    """Head-and-shoulders crops (BGR) of the two portraits, at the size they hang on the wall."""
+    return [cv2.resize(portrait("astronaut", (100, 0, 400, 300)), (190, 190)),
+            cv2.resize(portrait("grace_hopper", (80, 0, 440, 380)), (180, 190))]
 
 
 def write_clip(path: Path, seconds: float) -> int:

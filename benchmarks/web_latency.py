@@ -33,14 +33,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from report import save_report
+from common import save_report
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
-# --browser drives Chromium with the browser tests' helpers (tests/chromium.py, and the fake
-# camera's frame from tests/test_web_browser.py): one DevTools driver for tests and benchmarks,
-# kept out of the emocap package, which ships no browser driver. Imported only in that mode.
-sys.path.insert(0, str(ROOT / "tests"))
+from emocap.sample_faces import astronaut_frame
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+"""--browser drives Chromium with the browser tests' DevTools driver (tests/chromium.py): one driver for
+tests and benchmarks, kept out of the emocap package, which ships no browser driver. Put on sys.path
+only in that mode."""
 BROWSER_FLAGS = (
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
@@ -53,12 +54,7 @@ PAGE_KEEPS_LATENCIES = 1000
 
 def face_frame_jpeg(quality: int = 80) -> bytes:
     """640x480 JPEG, as the page sends it: the astronaut portrait on a grey wall."""
-    from skimage import data
-
-    portrait = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[:, 80:560] = cv2.resize(portrait, (480, 480), interpolation=cv2.INTER_AREA)
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, jpeg = cv2.imencode(".jpg", astronaut_frame(), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("OpenCV could not encode the benchmark frame")
     return jpeg.tobytes()
@@ -127,8 +123,8 @@ async def measure_page(devtools: int, page_url: str, frames: int, warmup: int) -
 
 
 def measure_browser(serve_options: list[str], frames: int, warmup: int) -> dict:
-    from chromium import CHROMIUM, run_chromium
-    from test_web_browser import astronaut_frame, write_y4m
+    sys.path.insert(0, str(TESTS))
+    from chromium import CHROMIUM, run_chromium, write_y4m
 
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(f"--browser needs Chromium at {CHROMIUM} (run scripts/install-test-tools.sh)")
@@ -240,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"got --frames {args.frames}")
 
     if args.browser:
-        figures = measure_browser(args.serve_options, args.frames, args.warmup)
+        try:
+            figures = measure_browser(args.serve_options, args.frames, args.warmup)
+        except RuntimeError as error:  # no Chromium, or the server or the page stopped: each says so in a line
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print_browser_report(figures)
         return save_report(args.json, figures)
 

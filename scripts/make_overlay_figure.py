@@ -1,5 +1,7 @@
 """Draw docs/figures/overlay-crowded.png: eight real faces side by side, captioned by the pipeline.
 
+Developer tooling, not a command: it rebuilds a figure of the README.
+
 The overlay lays out captions and probability panels so that none covers
 another, a face, or leaves the frame; this is what that looks like in a
 crowded frame (two public-domain portraits, repeated):
@@ -9,16 +11,14 @@ crowded frame (two public-domain portraits, repeated):
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the portraits are the tests' fixtures, not part of the package
-from sample_faces import face_scene  # noqa: E402
+from emocap.images import write_image
+from emocap.outputs import CaptionOverlay
+from emocap.pipeline import Pipeline
+from emocap.sample_faces import face_scene
 
-from emocap.images import write_image  # noqa: E402
-from emocap.outputs import CaptionOverlay  # noqa: E402
-from emocap.pipeline import Pipeline  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

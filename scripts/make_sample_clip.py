@@ -1,5 +1,7 @@
 """Build the bundled sample clip, src/emocap/samples/faces.mp4, from two public-domain photos.
 
+Developer tooling, not a command: the clip is made once and committed; this rebuilds it.
+
 A virtual camera moves over a "wall" with two portraits on it:
 Eileen Collins (NASA, `skimage.data.astronaut()`) and Grace Hopper
 (U.S. Navy, matplotlib's `grace_hopper.jpg`). The shot, 9 s at 15 fps, 640x360:
@@ -26,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emocap.sample_faces import portrait
+
 OUT_SIZE = (640, 360)
 FPS = 15
 CANVAS_SIZE = (1600, 900)
@@ -45,17 +49,6 @@ KEYFRAMES = np.array(
     ],
     np.float64,
 )
-
-
-def load_photos() -> tuple[np.ndarray, np.ndarray]:
-    from matplotlib import cbook
-    from skimage import data
-
-    collins = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    hopper = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-    if hopper is None:
-        raise SystemExit("cannot read matplotlib's grace_hopper.jpg")
-    return collins, hopper
 
 
 def build_wall(collins: np.ndarray, hopper: np.ndarray) -> np.ndarray:
@@ -104,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args(argv)
 
-    wall = build_wall(*load_photos())
+    wall = build_wall(portrait("astronaut"), portrait("grace_hopper"))
     times = np.arange(int(KEYFRAMES[-1, 0] * FPS)) / FPS
     path = camera_path(times)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,8 @@
 """Re-quantise a shipped int8 model so that it computes exactly on every x86 CPU.
 
+Developer tooling, not a command: it rebuilds a model the package ships when that model's fp32
+checkpoint is gone (a user exports from their own checkpoint with `emocap export`).
+
 The fp32 checkpoint of a model may be gone while its int8 graph ships: that
 graph holds every weight (per-channel int8 with scales), so this rebuilds the
 fp32 graph from it (`dequantize_qdq`), then quantises it again the way
@@ -8,7 +11,7 @@ calibrated on the same 512 training faces. It prints accuracy and top-1
 agreement with the rebuilt fp32 graph on PublicTest (to choose) and
 PrivateTest (to report):
 
-    python scripts/requantize_int8.py --data ../shared/data/fer2013 --out out/requantized
+    python scripts/requantize_int8.py --data fer2013/ --out out/requantized
     cp out/requantized/model.int8.onnx src/emocap/models/emotion.onnx
 """
 

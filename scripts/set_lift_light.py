@@ -1,5 +1,8 @@
 """Turn an exported model's dim-light lift (`Preprocess.lift_to`) on or off, weights untouched.
 
+Developer tooling, not a command: it serves measuring a trained model with and without the
+lift (docs/BENCHMARKS.md).
+
 The lift changes only the input the graph receives, so a model trained without it can be given it
 (and measured) without training again: the built-in model was measured with it this way
 (docs/BENCHMARKS.md, "Dim and flat faces: lifted before the model"; it did not become its default).

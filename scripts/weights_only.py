@@ -1,27 +1,25 @@
-"""A training checkpoint cut down to what a later session needs to go on: the network's weights in
-half precision, its config, its preprocessing and its figures; no optimiser, no random state.
+"""A training checkpoint cut down to its half-precision weights, small enough to commit.
 
-A CPU session may lose everything outside the repository, and a ResNet's full checkpoint is too
-big to commit (a weights-only checkpoint of at most 23 MiB may be). `emocap train --init-from`
-and `emocap export` both take the result, as they take best.pt. From a last.pt, --ema keeps the
-weight EMA (the weights the run scores and would ship) instead of the raw weights.
+Developer tooling, not a command: the repository's own bookkeeping between working sessions, which
+keep a long training run going from a checkpoint committed to the repository (checkpoints/).
+A full checkpoint is too big to commit; the weights-only one (emocap.training.weights_only: fp16
+weights, config, preprocessing and figures) fits the 23 MiB a commit may hold. `emocap train
+--init-from` and `emocap export` take it as they take best.pt. --ema keeps a last.pt's weight EMA
+(the weights the run scores and would ship) instead of its raw weights.
 
     python scripts/weights_only.py out/runs/student/best.pt checkpoints/student-stage1.pt
     python scripts/weights_only.py --ema out/runs/fer-best/last.pt checkpoints/fer-best-campaign.pt
-
-A script, not a command: it serves the repository's own bookkeeping between sessions.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from emocap.training.model import read_checkpoint
-from emocap.training.trainer import save_checkpoint
+from emocap.training.weights_only import write_weights_only
 
 LIMIT_MIB = 23.0
+"""The largest checkpoint a commit may hold."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,28 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ema", action="store_true", help="keep a last.pt's weight EMA, not its raw weights")
     args = parser.parse_args(argv)
     try:
-        state = read_checkpoint(args.checkpoint, name="checkpoint")
+        size = write_weights_only(args.checkpoint, args.output, ema=args.ema)
     except ValueError as error:  # read_checkpoint turns every load failure, a missing file too, into one
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    # Batch-norm counters stay integers; every float tensor is halved.
-    model = state["model"]
-    if args.ema:
-        if not state.get("ema"):
-            print(f"error: {args.checkpoint!r} holds no weight EMA (a last.pt of a run with ema_decay > 0 does)",
-                  file=sys.stderr)
-            return 2
-        # timm's ModelEmaV3 keeps the averaged network as its `module`.
-        model = {name.removeprefix("module."): tensor for name, tensor in state["ema"].items()
-                 if name.startswith("module.")}
-    weights = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in model.items()}
-    slim = {"config": state["config"], "model": weights, "preprocess": state.get("preprocess"),
-            "epoch": state.get("epoch"), "metrics": state.get("metrics") or (state.get("history") or [None])[-1]}
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(output, slim)
-    size = output.stat().st_size / 2**20
-    print(f"wrote {output}: {size:.1f} MiB{'' if size <= LIMIT_MIB else f' (over the {LIMIT_MIB:g} MiB a commit may hold)'}")
+        parser.exit(2, f"error: {error}\n")
+    too_big = f" (over the {LIMIT_MIB:g} MiB a commit may hold)" if size > LIMIT_MIB else ""
+    print(f"wrote {args.output}: {size:.1f} MiB{too_big}")
     return 0
 
 

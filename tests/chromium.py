@@ -26,6 +26,8 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -198,3 +200,14 @@ def served(folder: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def write_y4m(path: Path, frame_bgr: np.ndarray, frames: int, fps: int = 10) -> None:
+    """A Y4M (YUV4MPEG2, 4:2:0) video of `frames` copies of one picture; Chromium's fake camera loops it
+    (--use-file-for-fake-video-capture)."""
+    height, width = frame_bgr.shape[:2]
+    i420 = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with open(path, "wb") as stream:
+        stream.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            stream.write(b"FRAME\n" + i420)

@@ -19,7 +19,7 @@ from emocap.detection.mtcnn_stages import (
     refine,
 )
 from emocap.detection.networks import MtcnnNetworks
-from sample_faces import FACE_REGIONS, astronaut_bgr, face_patch, face_scene, grace_hopper_bgr
+from emocap.sample_faces import FACE_REGIONS, astronaut_bgr, face_patch, face_scene, grace_hopper_bgr
 from emocap.types import Faces
 
 pytest.importorskip("skimage")

@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 from fer_fixtures import smooth_faces, write_fer_pack
 from processes import terminated_when
-from sample_faces import grace_hopper_bgr
 from test_cluster import ancestors
 
 from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
 from emocap.cli import main
 from emocap.datasets import load_fer2013
 from emocap.errors import DataError, ModelError, SourceError
+from emocap.sample_faces import grace_hopper_bgr
 from emocap.sources import open_path, sample_clip
 
 onnx = pytest.importorskip("onnx")

@@ -15,14 +15,13 @@ import json
 import threading
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact
+from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact, write_y4m
 from websockets.asyncio.client import connect
 
 from emocap.cli import build_parser
 from emocap.commands.serve import build_pipeline_factory
+from emocap.sample_faces import astronaut_frame
 from emocap.web.server import CaptionServer
 
 CAMERA_FLAGS = (
@@ -47,26 +46,6 @@ SNAPSHOT_SCRIPT = """JSON.stringify({
 })"""
 
 pytestmark = [requires_chromium, pytest.mark.slow]
-
-
-def write_y4m(path: Path, frame_bgr: np.ndarray, frames: int, fps: int = 10) -> None:
-    """A Y4M (YUV4MPEG2, 4:2:0) video of `frames` copies of one picture; Chromium's fake camera loops it."""
-    height, width = frame_bgr.shape[:2]
-    i420 = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420).tobytes()
-    with open(path, "wb") as stream:
-        stream.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            stream.write(b"FRAME\n" + i420)
-
-
-def astronaut_frame() -> np.ndarray:
-    """640x480 BGR frame with the astronaut portrait (one real face) on a grey wall."""
-    from skimage import data
-
-    portrait = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[:, 80:560] = cv2.resize(portrait, (480, 480), interpolation=cv2.INTER_AREA)
-    return frame
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import threading
 
 from emocap.errors import EmocapError, Terminated
 
-COMMANDS = ("live", "transcribe", "image", "serve", "train", "evaluate", "export", "calibrate")
+COMMANDS = ("live", "transcribe", "image", "serve", "train", "interpolate", "evaluate", "export", "calibrate")
 
 DESCRIPTION = """\
 emocap reads faces in video and says which emotion each one shows.

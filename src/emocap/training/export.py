@@ -147,7 +147,7 @@ def export_with_int8(
     mirror: bool = False,
     calibration_count: int = DEFAULT_CALIBRATION_FACES,
 ) -> dict:
-    """The whole export, for `emocap export` and scripts/train_and_export.py alike: fp32 ONNX with
+    """The whole export, as `emocap export` runs it: fp32 ONNX with
     its parity check, then int8 beside it (`NAME.int8.onnx`), measured against fp32 on each of
     `check_splits` (the first one's faces check parity). Returns every figure."""
     output = Path(output)

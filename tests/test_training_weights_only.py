@@ -1,7 +1,9 @@
-"""scripts/weights_only.py: the file a session commits so the next can go on without out/."""
+"""emocap.training.weights_only, and scripts/weights_only.py over it: the file a session commits so
+the next can go on without out/."""
 
 import dataclasses
-import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,13 +12,11 @@ torch = pytest.importorskip("torch")
 
 from emocap.training.model import EmotionNet, read_checkpoint  # noqa: E402
 from emocap.training.trainer import train  # noqa: E402
+from emocap.training.weights_only import write_weights_only  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a training run
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "weights_only.py"
-spec = importlib.util.spec_from_file_location("weights_only", SCRIPT)
-weights_only = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(weights_only)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def ema_run(tiny_fer, tiny_config, tmp_path_factory):
 
 def test_ema_of_a_last_checkpoint_is_kept_in_half_precision_and_loads_into_the_network(ema_run, tiny_config, tmp_path):
     out = tmp_path / "slim.pt"
-    assert weights_only.main(["--ema", str(ema_run / "last.pt"), str(out)]) == 0
+    assert write_weights_only(ema_run / "last.pt", out, ema=True) == out.stat().st_size / 2**20
     slim = read_checkpoint(out, name="slim")
     best = read_checkpoint(ema_run / "best.pt", name="best")  # one epoch: best.pt holds the EMA of that epoch
     assert all(t.dtype == torch.float16 for t in slim["model"].values() if t.is_floating_point())
@@ -40,10 +40,21 @@ def test_ema_of_a_last_checkpoint_is_kept_in_half_precision_and_loads_into_the_n
     EmotionNet(tiny_config).load_state_dict({k: v.float() for k, v in slim["model"].items()})
     last = read_checkpoint(ema_run / "last.pt", name="last")
     raw_differs = any(not torch.equal(last["model"][k], best["model"][k]) for k in best["model"] if "weight" in k)
-    assert raw_differs  # --ema took the average, not the raw weights
+    assert raw_differs  # ema=True took the average, not the raw weights
 
 
-def test_ema_from_a_run_without_one_is_refused_in_one_line(tiny_run, tmp_path, capsys):
-    assert weights_only.main(["--ema", str(tiny_run[0] / "last.pt"), str(tmp_path / "slim.pt")]) == 2
-    assert "holds no weight EMA" in capsys.readouterr().err
+def test_ema_from_a_run_without_one_is_refused(tiny_run, tmp_path):
+    with pytest.raises(ValueError, match="holds no weight EMA"):
+        write_weights_only(tiny_run[0] / "last.pt", tmp_path / "slim.pt", ema=True)
     assert not (tmp_path / "slim.pt").exists()
+
+
+def test_the_script_writes_the_slim_checkpoint_and_refuses_in_one_line(tiny_run, tmp_path):
+    def script(*argv):
+        return subprocess.run([sys.executable, str(SCRIPT), *map(str, argv)], capture_output=True, text=True, timeout=120)
+
+    done = script(tiny_run[0] / "best.pt", tmp_path / "slim.pt")
+    assert done.returncode == 0 and done.stdout.startswith(f"wrote {tmp_path / 'slim.pt'}: ") and "MiB" in done.stdout
+    refused = script("--ema", tiny_run[0] / "last.pt", tmp_path / "other.pt")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "holds no weight EMA" in refused.stderr and not (tmp_path / "other.pt").exists()

@@ -1,4 +1,6 @@
-"""Real faces from public-domain photos, and frames built from them, for tests and benchmarks.
+"""Real faces from two public-domain photos, and frames built from them: the portraits the bundled
+sample clip is made of (emocap/samples/README.md), for the tests, the benchmarks and the scripts that
+build the docs' figures and the clip.
 
 * "astronaut": Eileen Collins, NASA photo (public domain), shipped by
   scikit-image as `skimage.data.astronaut()` (needs scikit-image, a test extra);
@@ -45,11 +47,20 @@ def grace_hopper_bgr() -> np.ndarray:
 PHOTOS = {"astronaut": astronaut_bgr, "grace_hopper": grace_hopper_bgr}
 
 
-def face_patch(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A square cut around one photo's face, and the face's box inside that cut."""
+def portrait(name: str, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """One of the photos (BGR), whole or cut to `crop` (x1, y1, x2, y2 in the photo's pixels)."""
     if name not in PHOTOS:
         raise ValueError(f"photo must be one of {sorted(PHOTOS)}, got {name!r}")
     photo = PHOTOS[name]()
+    if crop is None:
+        return photo
+    x1, y1, x2, y2 = crop
+    return photo[y1:y2, x1:x2].copy()
+
+
+def face_patch(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A square cut around one photo's face, and the face's box inside that cut."""
+    photo = portrait(name)
     face = np.asarray(FACE_REGIONS[name])
     centre = (face[:2] + face[2:]) / 2
     side = (face[2:] - face[:2]).max() * (1 + PATCH_MARGIN)
@@ -137,3 +148,11 @@ def placed_faces(
         inside = owner[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
         visible[index] = (inside == index).sum() / area
     return frame, boxes, visible
+
+
+def astronaut_frame() -> np.ndarray:
+    """640x480 BGR frame with the astronaut portrait (one real face) on a grey wall, as a webcam shows
+    a person: the frame the web page's tests and benchmark send."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 80:560] = cv2.resize(portrait("astronaut"), (480, 480), interpolation=cv2.INTER_AREA)
+    return frame
