@@ -199,7 +199,7 @@ def test_smoothers_pass_empty_frames(name):
         (lambda: RunnerUpRule(ratio=0), "RunnerUpRule.ratio must be in \\(0, 1\\], got 0"),
         (lambda: PaperMemory(runner_up_ratio=1.2), "PaperMemory.runner_up_ratio must be in \\(0, 1\\], got 1.2"),
         (lambda: EmaSmoother(runner_up_min_probability=-0.5), "EmaSmoother.runner_up_min_probability must be in \\[0, 1\\], got -0.5"),
-        (lambda: make_smoother("median"), "unknown smoother 'median'; choose one of paper, ema"),
+        (lambda: make_smoother("median"), "unknown smoother 'median'; choose one of ema, paper"),
         (lambda: make_smoother("paper", alpha=0.3), "smoother 'paper' has no option\\(s\\) \\['alpha'\\]"),
     ],
 )

@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from emocap.corruption_families import corruption_family
 from emocap.preprocessing import MAX_CONTRAST_STRETCH, Preprocess
 from emocap.training.config import CORRUPTION_FAMILIES, TrainConfig, corruption_draws
 
@@ -113,11 +114,13 @@ class WebcamCorruptions:
     """What a webcam or a recorded video does to a face, on batches of [0, 1] faces (B, 1, H, W).
 
     Each face is corrupted with probability `probability` by one family drawn at random, at a
-    random strength spanning FER2013-C's three severities (see emocap.evaluation.corruptions;
-    rotation and detector jitter come from `BatchAugment`'s affine warp): dim light, crushed
-    shadows, low contrast, a light gradient, focus and motion blur, a small face enlarged,
-    JPEG, sensor noise, and a patch over the mouth. `weights` draws a family that many times as
-    often as one left out of it (weight 1); 0 never draws it.
+    strength drawn uniformly from the family's `training_range` in `emocap.corruption_families`,
+    the table FER2013-C takes its severities from; each range spans FER2013-C's three severities.
+    The families are the table's that training draws (`TRAINING_FAMILY_NAMES`): dim light, crushed
+    shadows, low contrast, a light gradient, focus and motion blur, a small face enlarged, JPEG,
+    sensor noise, and a patch over the mouth. FER2013-C's rotation and detector jitter are not
+    drawn here: `BatchAugment`'s affine warp turns, shifts and scales every face. `weights` draws a
+    family that many times as often as one left out of it (weight 1); 0 never draws it.
     """
 
     FAMILIES = CORRUPTION_FAMILIES
@@ -146,18 +149,26 @@ class WebcamCorruptions:
         return out
 
     @staticmethod
-    def _strength(x, low, high, generator):
-        return _uniform(x.shape[0], low, high, x, generator).view(-1, 1, 1, 1)
+    def _strengths(name, x, generator):
+        """One strength a face (n,), uniform over the family's training range."""
+        low, high = corruption_family(name).training_range
+        return _uniform(x.shape[0], low, high, x, generator)
+
+    @staticmethod
+    def _whole_strength(name, size, x, generator):
+        """Whole-number strengths (`size` of them), both ends of the family's training range included."""
+        low, high = corruption_family(name).training_range
+        return torch.randint(low, high + 1, size, device=x.device, generator=generator)
 
     def _dark(self, x, generator):
-        return x * self._strength(x, 0.12, 0.7, generator)
+        return x * self._strengths("dark", x, generator).view(-1, 1, 1, 1)
 
     def _gamma(self, x, generator):
-        return x.clamp_min(1e-4) ** self._strength(x, 1.4, 3.6, generator)
+        return x.clamp_min(1e-4) ** self._strengths("gamma", x, generator).view(-1, 1, 1, 1)
 
     def _low_contrast(self, x, generator):
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (x - mean) * self._strength(x, 0.12, 0.6, generator) + mean
+        return (x - mean) * self._strengths("low_contrast", x, generator).view(-1, 1, 1, 1) + mean
 
     def _uneven_light(self, x, generator):
         n, _, height, width = x.shape
@@ -166,7 +177,7 @@ class WebcamCorruptions:
         cols = torch.linspace(-0.5, 0.5, width, device=x.device).view(1, 1, 1, width)
         along = torch.cos(angle) * cols + torch.sin(angle) * rows
         low, high = along.amin(dim=(2, 3), keepdim=True), along.amax(dim=(2, 3), keepdim=True)
-        darkest = self._strength(x, 0.2, 0.7, generator)
+        darkest = self._strengths("uneven_light", x, generator).view(-1, 1, 1, 1)
         return x * (1 - (1 - darkest) * (along - low) / (high - low))
 
     @staticmethod
@@ -178,7 +189,7 @@ class WebcamCorruptions:
         return F.conv2d(padded, kernels.unsqueeze(1), groups=n).view(n, 1, height, width)
 
     def _gaussian_blur(self, x, generator):
-        sigma = _uniform(x.shape[0], 0.6, 2.6, x, generator).view(-1, 1, 1)
+        sigma = self._strengths("gaussian_blur", x, generator).view(-1, 1, 1)
         offsets = torch.arange(-7, 8, device=x.device, dtype=x.dtype)
         squared = offsets.view(1, -1, 1) ** 2 + offsets.view(1, 1, -1) ** 2
         kernels = torch.exp(-squared / (2 * sigma**2))
@@ -186,7 +197,7 @@ class WebcamCorruptions:
 
     def _motion_blur(self, x, generator):
         n = x.shape[0]
-        length = _uniform(n, 4, 13, x, generator).view(-1, 1, 1)
+        length = self._strengths("motion_blur", x, generator).view(-1, 1, 1)
         angle = _uniform(n, 0, math.pi, x, generator).view(-1, 1, 1)
         offsets = torch.arange(-6, 7, device=x.device, dtype=x.dtype)
         u, v = offsets.view(1, -1, 1), offsets.view(1, 1, -1)
@@ -197,25 +208,25 @@ class WebcamCorruptions:
 
     def _downscale(self, x, generator):
         size = x.shape[-1]
-        side = int(torch.randint(14, 34, (1,), device=x.device, generator=generator))
+        side = int(self._whole_strength("downscale", (1,), x, generator))  # one side for the whole batch
         small = F.interpolate(x, size=(side, side), mode="area")
         return F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)
 
     def _jpeg(self, x, generator):
         from torchvision.io import decode_jpeg, encode_jpeg
 
-        qualities = torch.randint(5, 41, (x.shape[0],), device=x.device, generator=generator).tolist()
+        qualities = self._whole_strength("jpeg", (x.shape[0],), x, generator).tolist()
         faces = (x * 255).round().to(torch.uint8).cpu()
         decoded = [decode_jpeg(encode_jpeg(face, quality=quality)) for face, quality in zip(faces, qualities)]
         return torch.stack(decoded).to(x.device, x.dtype) / 255
 
     def _noise(self, x, generator):
-        sigma = self._strength(x, 0.02, 0.12, generator)
+        sigma = self._strengths("noise", x, generator).view(-1, 1, 1, 1)  # a share of full scale
         return x + torch.randn(x.shape, device=x.device, generator=generator) * sigma
 
     def _occlusion(self, x, generator):
         n, _, height, width = x.shape
-        half = _uniform(n, 0.25, 0.6, x, generator).view(n, 1, 1) * width / 2
+        half = self._strengths("occlusion", x, generator).view(n, 1, 1) * width / 2
         centre = width / 2 + torch.randn(n, device=x.device, generator=generator).view(n, 1, 1) * 0.05 * width
         cols = torch.arange(width, device=x.device).view(1, 1, width)
         rows = torch.arange(height, device=x.device).view(1, height, 1)

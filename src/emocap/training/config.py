@@ -6,13 +6,14 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from emocap.corruption_families import TRAINING_FAMILY_NAMES
 
 # Residual blocks in each of the four stages.
 ARCHITECTURES: dict[str, tuple[int, int, int, int]] = {"resnet18": (2, 2, 2, 2), "resnet10": (1, 1, 1, 1)}
 
-# The webcam corruptions training can apply (emocap.training.augment.WebcamCorruptions), one at most a face.
-CORRUPTION_FAMILIES = ("dark", "gamma", "low_contrast", "uneven_light", "gaussian_blur", "motion_blur",
-                       "downscale", "jpeg", "noise", "occlusion")
+# The webcam corruptions training can apply (emocap.training.augment.WebcamCorruptions), one at most a face:
+# the families of emocap.corruption_families that training draws, under the name the CLI and configs use.
+CORRUPTION_FAMILIES = TRAINING_FAMILY_NAMES
 
 # The arithmetic of training steps (emocap.training.trainer.uses_bf16): a machine's choice, not the recipe's,
 # so it is no field of TrainConfig and a run resumes on a machine of another kind.
