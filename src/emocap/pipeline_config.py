@@ -7,7 +7,7 @@ frozen dataclass of plain values travels and hashes), and the report prints it (
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 from emocap.checks import check_int, check_number
 from emocap.defaults import (
@@ -106,9 +106,6 @@ class PipelineConfig:
         if unknown:
             raise ValueError(f"{OWNER} has no setting {', '.join(map(repr, unknown))}; it has {', '.join(self.names())}")
         return replace(self, **settings)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def describe(self, model_name: str | None = None) -> tuple[tuple[str, str], ...]:
         """(what, how) rows in a reader's words, for the report: `model_name` names the model where

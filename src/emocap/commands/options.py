@@ -12,11 +12,11 @@ import sys
 from typing import Callable
 
 from emocap.commands.arguments import positive_int, real_number, whole_number
-from emocap.errors import EmocapError, SourceError
-from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.defaults import (
     DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_SMOOTHER, DETECTOR_NAMES,
 )
+from emocap.errors import EmocapError, SourceError
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.labels import BUILTIN_MODEL_FILES
 from emocap.pipeline_config import PipelineConfig
 
