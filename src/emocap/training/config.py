@@ -153,26 +153,16 @@ PAPER = TrainConfig()
 """The paper's recipe: ResNet18, Adam lr 1e-3 wd 1e-4, StepLR(30, 0.1), 100 epochs,
 cross-entropy, resize/crop, flips, rotations, colour jitter, Mixup + CutMix."""
 
+# Beyond the paper, the recipe of the later presets: the 3x3 stem that keeps the 48x48 detail,
+# SGD with weight decay and cosine decay, and label smoothing.
+FER_STEM_SGD = dict(stem="fer", upsample=1, optimizer="sgd", weight_decay=5e-4, scheduler="cosine", label_smoothing=0.1)
+
 # The built-in model made robust to real video: it starts from the shipped model, sees half its
 # faces under a webcam corruption, and learns from its labels, the FER+ votes and the shipped
 # model's own belief about the clean face (which keeps what it knew). Needs --votes and --teacher.
 ROBUST = replace(
-    PAPER,
-    preset="robust",
-    stem="fer",
-    upsample=1,
-    epochs=8,
-    optimizer="sgd",
-    lr=0.01,
-    weight_decay=5e-4,
-    scheduler="cosine",
-    label_smoothing=0.1,
-    ema_decay=0.998,
-    rotate_degrees=20.0,
-    mix_prob=0.0,
-    corruption_prob=0.5,
-    votes_weight=0.2,
-    teacher_weight=0.4,
+    PAPER, **FER_STEM_SGD, preset="robust", epochs=8, lr=0.01, ema_decay=0.998, rotate_degrees=20.0, mix_prob=0.0,
+    corruption_prob=0.5, votes_weight=0.2, teacher_weight=0.4,
 )
 
 # A lighter network taught by the built-in model: ResNet10 (the first block of each of ResNet18's
@@ -194,17 +184,12 @@ PRESETS: dict[str, TrainConfig] = {
     # label smoothing, random erasing and a weight EMA.
     "fer-best": replace(
         PAPER,
+        **FER_STEM_SGD,
         preset="fer-best",
-        stem="fer",
-        upsample=1,
         epochs=120,
         batch_size=128,
-        optimizer="sgd",
         lr=0.05,
-        weight_decay=5e-4,
-        scheduler="cosine",
         warmup_epochs=3,
-        label_smoothing=0.1,
         ema_decay=0.999,
         rotate_degrees=15.0,
         translate=0.12,
