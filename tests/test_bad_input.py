@@ -146,6 +146,7 @@ def test_sigterm_during_transcribe_leaves_no_hidden_part_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
+@pytest.mark.slow  # starts the command in processes of its own
 def test_a_closed_stdout_ends_the_command_quietly_without_a_traceback():
     read_end, write_end = os.pipe()
     os.close(read_end)  # `emocap ... | head` after head has gone: every write meets a broken pipe

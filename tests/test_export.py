@@ -164,6 +164,7 @@ def test_export_of_a_network_with_nan_logits_is_refused_and_writes_nothing(sprea
     assert list(out.parent.iterdir()) == []  # not the model, not its temporary file
 
 
+@pytest.mark.slow  # exports a ResNet18
 def test_mirror_averaged_model_sees_a_face_and_its_mirror_alike(spread_checkpoint, exported, tmp_path):
     path = tmp_path / "mirror.onnx"
     report = export.export_onnx(spread_checkpoint, path, sample_faces=SAMPLE_FACES, mirror=True)

@@ -70,6 +70,7 @@ def test_a_stream_is_refused_from_the_size_it_announces():
         assert source.size == (640, 360)
 
 
+@pytest.mark.slow  # evaluate's whole run
 def test_evaluate_refuses_a_huge_image_in_the_dataset_folder(tmp_path):
     """An 875 KB 30000x30000 PNG among the faces cost 1.9 GB."""
     data = tmp_path / "fer"

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 import webvtt
 from onnx import TensorProto, helper, numpy_helper
 
@@ -40,6 +41,7 @@ def write_contempt_model(path):
     return path
 
 
+@pytest.mark.slow  # a video through every output
 def test_an_eight_class_model_captions_records_draws_and_reports(tmp_path, capsys):
     model = write_contempt_model(tmp_path / "ferplus.onnx")
     clip = tmp_path / "clip.mp4"

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import cv2
+import pytest
 import webvtt
 from websockets.asyncio.client import connect
 
@@ -33,6 +34,7 @@ def page_answers(frames_png: list[bytes]) -> list[dict]:
     return asyncio.run(scenario())
 
 
+@pytest.mark.slow  # the bundled clip through MTCNN
 def test_page_subtitles_and_records_name_each_face_alike_on_the_bundled_clip(tmp_path):
     clip = sample_clip()
     vtt, jsonl = tmp_path / "clip.vtt", tmp_path / "clip.jsonl"

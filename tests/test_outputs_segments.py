@@ -171,6 +171,7 @@ def test_finish_resets_the_builder_for_the_next_video():
     assert spans(builder.finish()) == [(0, 0.0, 1.0, "sad", "")]
 
 
+@pytest.mark.slow  # many random streams
 def test_random_streams_keep_the_invariants():
     rng = np.random.default_rng(7)
     for trial in range(20):

@@ -89,6 +89,7 @@ def test_the_built_in_model_cannot_saturate_on_any_x86_cpu():
     assert "7-bit weights" in metadata["emocap.quantization"]
 
 
+@pytest.mark.slow  # an int8 calibration of a ResNet18
 def test_export_quantizes_to_weights_that_cannot_saturate_yet_use_their_whole_range(int8_model):
     model = onnx.load(str(int8_model))
     assert saturation_risks(model) == []
@@ -100,6 +101,7 @@ def test_export_quantizes_to_weights_that_cannot_saturate_yet_use_their_whole_ra
         assert (per_channel == SAFE_WEIGHT_MAGNITUDE).all(), name
 
 
+@pytest.mark.slow  # quantizes a ResNet18
 @pytest.mark.parametrize("quant_format", ["QDQ", "QOperator"])
 def test_saturation_check_finds_full_8_bit_weights(fp32_model, tmp_path, quant_format):
     model = quantize_as_before(fp32_model, tmp_path / "before.onnx", quant_format)
@@ -110,6 +112,7 @@ def test_saturation_check_finds_full_8_bit_weights(fp32_model, tmp_path, quant_f
     assert "127" in str(risks[0]) and "exact only up to 64" in str(risks[0])
 
 
+@pytest.mark.slow  # an int8 calibration of a ResNet18
 def test_dequantize_qdq_gives_back_an_fp32_graph_that_quantizes_to_the_same_weights(fp32_model, int8_model, tmp_path):
     rebuilt = dequantize_qdq(onnx.load(str(int8_model)))
     ops = [node.op_type for node in rebuilt.graph.node]

@@ -39,6 +39,7 @@ def test_when_no_alpha_keeps_even_accuracy_the_rule_says_none_is_eligible():
     assert chosen["alpha"] == 0.8 and "none is eligible" in rule and "at least the base's" not in rule
 
 
+@pytest.mark.slow  # fits offsets over a ResNet18's outputs
 def test_logit_offsets_give_fear_and_disgust_back_their_recall():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, 2000)
@@ -98,6 +99,7 @@ def tuned_builtin(tmp_path_factory, tiny_fer):
     return path
 
 
+@pytest.mark.slow  # scores a ResNet18 on FER2013-C faces
 def test_the_command_scores_each_alpha_and_writes_the_chosen_weights_for_export(tiny_fer, tuned_builtin, tmp_path,
                                                                                capsys):
     out = tmp_path / "wise"

@@ -367,6 +367,7 @@ def sample_transcript(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the bundled clip through MTCNN, and an H.264 encode
 def test_sample_clip_transcript_follows_the_faces_in_it(sample_transcript):
     records = [json.loads(line) for line in (sample_transcript / "s.jsonl").read_text().splitlines()]
     assert len(records) == 135
@@ -384,6 +385,7 @@ def test_sample_clip_transcript_follows_the_faces_in_it(sample_transcript):
     assert len(faces) >= 2 and all(c.text.startswith("Face ") for c in captions)
 
 
+@pytest.mark.slow  # the bundled clip through MTCNN, and an H.264 encode
 def test_sample_clip_annotated_copy_has_every_frame(sample_transcript):
     capture = cv2.VideoCapture(str(sample_transcript / "s.mp4"))
     try:

@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from emocap.pipeline import Pipeline
 from emocap.sources import sample_clip
 from emocap.transcription import OutputPlan, TranscriptionSettings, transcribe_video
 
 
+@pytest.mark.slow  # the bundled clip twice, through MTCNN
 def test_overlapped_detection_gives_the_same_records_and_subtitles_on_the_bundled_clip(tmp_path):
     pipeline = Pipeline(detect_every=2)  # carried boxes too: the detection schedule must stay in step
     outputs = {}

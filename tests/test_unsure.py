@@ -260,6 +260,7 @@ def test_majority_labels_keep_faces_whose_majority_is_an_emotion_the_model_names
     assert kept.tolist() == [True, False, False] and labels[0] == HAPPY
 
 
+@pytest.mark.slow  # evaluate's whole run
 def test_evaluate_reports_ece_before_and_after_and_the_risk_coverage_table(tmp_path, capsys):
     from fer_fixtures import write_fer_folder
 

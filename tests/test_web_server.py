@@ -263,6 +263,7 @@ def test_serve_reports_a_busy_port_in_one_line(capsys):
     assert err.count("\n") == 1
 
 
+@pytest.mark.slow  # starts the server in a process
 def test_serve_on_a_network_address_says_which_pages_may_connect_and_how_to_allow_others():
     process = subprocess.Popen(
         [sys.executable, "-m", "emocap", "serve", "--host", "0.0.0.0", "--port", "0"],
@@ -282,6 +283,7 @@ def test_serve_on_a_network_address_says_which_pages_may_connect_and_how_to_allo
     assert "--allow-origin http://HOST:PORT" in note
 
 
+@pytest.mark.slow  # starts the server in a process
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
 def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c(stop_signal):
     process = subprocess.Popen(
