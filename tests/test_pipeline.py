@@ -306,3 +306,10 @@ def test_the_unsure_band_reaches_the_rule_and_stays_inside_the_probabilities(sha
     assert (banded.below, banded.lower, banded.upper) == (0.7, 0.05, 0.05)
     assert Pipeline(*shared_parts, unsure_below=0.0, unsure_band=0.05).unsure.lower == 0.0  # never unsure: no band
     assert Pipeline(*shared_parts, unsure_below=0.9, unsure_band=0.2).unsure.upper < 0.1
+
+
+def test_captions_hold_about_the_unsure_threshold_by_default_and_band_0_turns_that_off(shared_parts):
+    steady = Pipeline(*shared_parts, unsure_below=0.7).unsure
+    assert (steady.lower, steady.upper) == (0.05, 0.05)  # DEFAULT_UNSURE_BAND, chosen by benchmarks/steadiness.py
+    plain = Pipeline(*shared_parts, unsure_below=0.7, unsure_band=0).unsure
+    assert (plain.lower, plain.upper) == (0, 0)

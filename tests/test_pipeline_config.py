@@ -28,12 +28,12 @@ def test_every_option_reaches_the_config():
     args = parsed(transcribe, [
         "transcribe", "talk.mp4", "--detector", "haar", "--min-face-size", "60", "--smoother", "paper",
         "--memory", "6", "--detect-every", "2", "--full-scan-every", "3", "--confirm-frames", "5",
-        "--unsure-below", "0.4", "--unsure-band", "0.05", "--upright-from", "12", "--lift-light", "--labels", "ferplus",
+        "--unsure-below", "0.4", "--unsure-band", "0.08", "--upright-from", "12", "--lift-light", "--labels", "ferplus",
     ])
     config = pipeline_config(args)
     assert (config.detector, config.min_face_size, config.smoother, config.memory) == ("haar", 60, "paper", 6)
     assert (config.detect_every, config.full_scan_every, config.confirm_frames) == (2, 3, 5)
-    assert (config.unsure_below, config.unsure_band, config.upright_from, config.lift_light) == (0.4, 0.05, 12, True)
+    assert (config.unsure_below, config.unsure_band, config.upright_from, config.lift_light) == (0.4, 0.08, 12, True)
     assert config.model.endswith(".onnx")
 
 

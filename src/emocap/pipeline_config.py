@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from emocap.checks import check_int, check_number
 from emocap.defaults import (
     DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_PATIENCE_FRAMES, DEFAULT_SMOOTHER,
-    DETECTOR_NAMES, SMOOTHER_NAMES,
+    DEFAULT_UNSURE_BAND, DETECTOR_NAMES, SMOOTHER_NAMES,
 )
 
 OWNER = "PipelineConfig"
@@ -42,7 +42,7 @@ class PipelineConfig:
                      threshold (its calibration), 0: never
     unsure_band      hysteresis about that threshold: a face that names an emotion turns unsure only under
                      threshold - band, an unsure one names an emotion again only at threshold + band (0: none;
-                     0.05 halved the caption changes on built clips, benchmarks/steadiness.py)
+                     the default halved the caption changes on built clips, benchmarks/steadiness.py)
     upright_from     turn a face's crop upright when its eye line tilts at least this many degrees; None: never
                      (on PublicTest 10 scored best over heads tilted 0-30 degrees but lost 0.6 points on
                      untilted ones: benchmarks/pipeline_accuracy.py --align)
@@ -63,7 +63,7 @@ class PipelineConfig:
     right_to_left: bool = True
     confirm_frames: int = DEFAULT_CONFIRM_FRAMES
     unsure_below: float | None = None
-    unsure_band: float = 0.0
+    unsure_band: float = DEFAULT_UNSURE_BAND
     upright_from: float | None = None
     brighten_dim_frames: bool = True
     lift_light: bool = False

@@ -13,7 +13,8 @@ from typing import Callable
 
 from emocap.commands.arguments import positive_int, real_number, whole_number
 from emocap.defaults import (
-    DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_SMOOTHER, DETECTOR_NAMES,
+    DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_SMOOTHER, DEFAULT_UNSURE_BAND,
+    DETECTOR_NAMES,
 )
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
@@ -46,12 +47,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        "the emotion it would show is under P; records keep the probabilities (default: the "
                        "model's own threshold, the lowest at which PublicTest faces still shown are right 85%% "
                        "of the time, see `emocap evaluate`; 0: always name an emotion)")
-    group.add_argument("--unsure-band", type=real_number(0, maximum=0.5, unit="probability"), default=0.0,
-                       metavar="B",
+    group.add_argument("--unsure-band", type=real_number(0, maximum=0.5, unit="probability"),
+                       default=DEFAULT_UNSURE_BAND, metavar="B",
                        help="steadier \"unsure\" captions: a face that names an emotion turns unsure only under the "
-                       "threshold minus B, and an unsure one names an emotion again only at the threshold plus B "
-                       "(default: 0; on built clips 0.05 halved the caption changes, 61 to 26 a face-minute, and "
-                       "named 1.7 points fewer frames: benchmarks/steadiness.py)")
+                       "threshold minus B, and an unsure one names an emotion again only at the threshold plus B, so "
+                       "a confidence wavering about the threshold does not flicker (default: %(default)g, which about "
+                       "halves the caption changes; 0: none)")
     add_lift_light_option(group)
 
 
