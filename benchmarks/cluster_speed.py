@@ -13,6 +13,10 @@ start to exit (Python, models, Ray's start-up and the writing included):
     emocap transcribe long.mp4 -o long.vtt --workers 1      one process, no Ray (as before Ray)
     emocap transcribe long.mp4 -o long.vtt --workers 2      a local Ray with two worker processes
 
+and, on the long video, scale-out as it means on a cluster: the same command on a local Ray with
+one worker (Ray forced where the command would run in one process), each worker one thread on one
+core, Ray's start-up included. `--workers 2` over that is what a second core (or node) adds.
+
 While it runs, every process of the command's tree is sampled five times a
 second for its resident memory: the peak of the driver (the command's own
 process), of each Ray worker (the processes that ran `transcribe_chunk`) and
@@ -117,10 +121,24 @@ def sample(peaks: ProcessPeaks, stop: threading.Event) -> None:
                 peaks.workers.add(pid)
 
 
-def run_case(inputs: Path, outputs: list[str], workers: int) -> tuple[float, float, ProcessPeaks]:
+FORCED_RAY = """
+import sys
+import emocap.commands.transcribe as transcribe
+from emocap.cluster import ClusterSettings
+transcribe.cluster_settings = lambda args, plans, settings: ClusterSettings(workers=args.workers)
+from emocap.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+"""`emocap` with every run on a local Ray of --workers workers, one as well (the command runs --workers 1
+in its own process, with no Ray)."""
+
+
+def run_case(inputs: Path, outputs: list[str], workers: int, *, on_ray: bool = False) -> tuple[float, float, ProcessPeaks]:
     """Seconds the command took, the CPU seconds of it and of the children it waited for (Ray's
-    workers are not among them), and the memory peaks of its processes."""
-    command = [sys.executable, "-m", "emocap", "transcribe", str(inputs), *outputs, "--workers", str(workers)]
+    workers are not among them), and the memory peaks of its processes. `on_ray`: on Ray even for
+    one worker."""
+    program = ["-c", FORCED_RAY] if on_ray else ["-m", "emocap"]
+    command = [sys.executable, *program, "transcribe", str(inputs), *outputs, "--workers", str(workers)]
     stop = threading.Event()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -140,8 +158,8 @@ def run_case(inputs: Path, outputs: list[str], workers: int) -> tuple[float, flo
 
 
 def outputs_for(case: str, workers: int) -> list[str]:
-    if case == "long":
-        return ["-o", str(OUT / f"long-w{workers}.vtt")]
+    if case.startswith("long"):
+        return ["-o", str(OUT / f"{case}-w{workers}.vtt")]
     return ["-o", "vtt", "--out-dir", str(OUT / f"{case}-w{workers}")]
 
 
@@ -150,6 +168,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the long video (default: 10)")
     parser.add_argument("--clips", type=int, default=20, help="short clips in the folder (default: 20)")
+    parser.add_argument("--cases", nargs="+", choices=("long", "folder"), default=["long", "folder"])
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     options = parser.parse_args()
 
@@ -160,7 +179,8 @@ def main() -> int:
     short = OUT / f"short-{options.clips}"
     seconds = sum(build_clip(short / f"{i:02d}.mp4", SHORT_CLIP_S, offset_frames=37 * i) for i in range(options.clips))
     cases["folder"] = (short, seconds)
-    print(f"cases: long = {cases['long'][1] / 60:.1f} min in one 640x360 15 fps video; folder = {options.clips} videos "
+    cases = {name: case for name, case in cases.items() if name in options.cases}
+    print(f"cases: long = {options.minutes:g} min in one 640x360 15 fps video; folder = {options.clips} videos "
           f"of {SHORT_CLIP_S:g} s ({seconds / 60:.1f} min)")
     print(f"machine: {cpu_features().describe()}, {len(os.sched_getaffinity(0))} cores")
     print(f"{'case':>6}  {'workers':>7}  {'seconds':>8}  {'real-time factor':>16}  {'speed-up':>8}  "
@@ -185,11 +205,35 @@ def main() -> int:
             texts = {(OUT / f"long-w{w}.vtt").read_text() for w in options.workers}
             print(f"        the WebVTT of every run is the same: {len(texts) == 1}")
             report["same_subtitles"] = len(texts) == 1
+    if "long" in cases:
+        print_scale_out(report, long_clip, cases["long"][1], options.workers)
     from emocap.chunking import probe_video
 
     print_ceiling(report, long_clip)
     print_archive_model(report, fps=probe_video(long_clip).fps)
     return save_report(options.json, report)
+
+
+def print_scale_out(report: dict, long_clip: Path, video_s: float, workers: list[int]) -> None:
+    """The long video on a local Ray of one worker (one thread, one core), against the command's
+    runs on Ray with more: what each added worker gives, Ray's start-up in every figure."""
+    many = [row for row in report["cases"]["long"] if row["workers"] > 1]
+    if not many:
+        return
+    elapsed, _, peaks = run_case(long_clip, outputs_for("long-ray", 1), 1, on_ray=True)
+    driver, worker, services = peaks.columns()
+    same = (OUT / "long-ray-w1.vtt").read_text() == (OUT / f"long-w{many[0]['workers']}.vtt").read_text()
+    report["scale_out"] = {"ray_1_worker_seconds": round(elapsed, 2), "driver_peak_mib": round(driver, 1),
+                           "worker_peak_mib": round(worker, 1), "ray_services_mib": round(services, 1),
+                           "same_subtitles": same}
+    print(f"\nscale-out on Ray, each worker one thread on one core, Ray's start-up included (long video):")
+    print(f"  1 worker: {elapsed:.1f} s (real-time factor {elapsed / video_s:.3f}; worker {worker:.0f} MiB, "
+          f"Ray's services {services:.0f} MiB); the same WebVTT as --workers {many[0]['workers']}: {same}")
+    for row in many:
+        gain = elapsed / row["seconds"]
+        report["scale_out"][f"{row['workers']}_workers_speed_up"] = round(gain, 2)
+        print(f"  {row['workers']} workers: {row['seconds']:.1f} s, {gain:.2f}x one worker "
+              f"({gain / row['workers']:.0%} of linear)")
 
 
 def driver_seconds_per_frame(repeats: int = 20) -> float:

@@ -138,6 +138,17 @@ def test_a_part_of_a_video_is_found_by_seeking_and_keeps_the_video_s_times(tmp_p
         open_path(path, start_s=9.0)
 
 
+def test_a_video_decoded_on_one_thread_gives_the_same_frames(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", frames=12, fps=10.0)
+    with open_path(path) as source:
+        default = [frame.image_bgr for frame in source]
+    with open_path(path, decode_threads=1) as source:
+        assert source._container.streams.video[0].codec_context.thread_count == 1
+        one_thread = [frame.image_bgr for frame in source]
+    assert len(one_thread) == len(default) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(one_thread, default))
+
+
 def test_monotonic_clock_counts_from_the_first_call():
     ticks = iter([100.0, 100.25, 101.0])
     clock = MonotonicClock(now=lambda: next(ticks))

@@ -53,7 +53,8 @@ MIN_OVERLAP_FRAMES = 30
 """...and at least this many frames (2 s at 15 fps): the detection schedule is found within
 `detect_every * full_scan_every` frames (4 by default)."""
 WORKER_THREADS = 1
-"""ONNX Runtime threads per task: each task is given one CPU, and the tasks fill the cores."""
+"""Threads per task (ONNX Runtime's, FFmpeg's, OpenCV's): each task is given one CPU, and the tasks
+fill the cores; more threads a task would only contend for them."""
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,11 @@ def chunk_jobs(
 def worker_pipeline(config: PipelineConfig, model: ModelOnWorkers):
     """The pipeline of a worker process, built once and kept for the chunks that follow (loading the
     networks takes longer than a short chunk)."""
+    import cv2
+
     from emocap.pipeline import Pipeline
 
+    cv2.setNumThreads(WORKER_THREADS)
     return Pipeline(config=config.with_settings(model=model.path(), threads=WORKER_THREADS))
 
 
@@ -277,7 +281,8 @@ def _transcribe_chunk(job: ChunkJob, pipeline) -> ChunkResult:
     chunk, labels = job.chunk, pipeline.labels
     kept, warmup_frames = [], 0
     period = pipeline.detect_every * pipeline.full_scan_every
-    with open_path(job.video, start_s=chunk.decode_from_s, end_s=chunk.end_s, max_image_side=job.max_side) as source:
+    with open_path(job.video, start_s=chunk.decode_from_s, end_s=chunk.end_s, max_image_side=job.max_side,
+                   decode_threads=WORKER_THREADS) as source:
         frames = schedule_aligned(source, first_time_s=job.first_time_s, fps=job.fps, period=period)
         for frame, detected in detected_frames(frames, pipeline, overlap=False):
             if frame.time_s < chunk.keep_from_s:  # the warm-up brings the detectors up to date, no more

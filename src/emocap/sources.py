@@ -198,7 +198,7 @@ class VideoFileSource(FrameSource):
 
     def __init__(
         self, spec: str, path: str, *, start_s: float = 0.0, end_s: float | None = None,
-        max_side: int = DEFAULT_MAX_IMAGE_SIDE,
+        max_side: int = DEFAULT_MAX_IMAGE_SIDE, decode_threads: int | None = None,
     ) -> None:
         import av
 
@@ -216,7 +216,10 @@ class VideoFileSource(FrameSource):
             stream = self._container.streams.video[0]
             self.spec, self._max_side = spec, max_side  # _check_size names it before FrameSource.__init__ runs
             self._check_size(stream.codec_context.width, stream.codec_context.height)
-            stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up on two cores
+            if decode_threads is None:
+                stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up on two cores
+            else:
+                stream.codec_context.thread_count = decode_threads
             self._time_base = stream.time_base
             self.start_time_s = float((stream.start_time or 0) * stream.time_base)
             """The presentation time of the stream's first frame."""
@@ -444,10 +447,11 @@ def open_source(
 def open_path(
     path: str | Path, *, image_fps: float = DEFAULT_IMAGE_FPS, what: str = "file or folder",
     max_image_side: int = DEFAULT_MAX_IMAGE_SIDE, on_unreadable_image: Callable[[SourceError], None] | None = None,
-    start_s: float = 0.0, end_s: float | None = None,
+    start_s: float = 0.0, end_s: float | None = None, decode_threads: int | None = None,
 ) -> FrameSource:
     """A video, image or folder of images by its path, never read as a camera index, screen or URL
-    (a video that a program found on disk may well be named '5' or 'screen')."""
+    (a video that a program found on disk may well be named '5' or 'screen'). `decode_threads`: FFmpeg's
+    threads for a video (None: as many as suit the machine)."""
     spec = str(path)
     path = Path(path).expanduser()
     if path.is_dir():
@@ -457,7 +461,8 @@ def open_path(
         raise SourceError(f"no such {what}: {spec!r}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequenceSource(spec, [path], fps=image_fps, max_side=max_image_side)
-    return VideoFileSource(spec, str(path), start_s=start_s, end_s=end_s, max_side=max_image_side)
+    return VideoFileSource(spec, str(path), start_s=start_s, end_s=end_s, max_side=max_image_side,
+                           decode_threads=decode_threads)
 
 
 def _region_on_screen(spec: str, region: ScreenRegion | None, monitors: list[dict]) -> ScreenRegion:
