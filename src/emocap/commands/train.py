@@ -44,16 +44,18 @@ needs the training extra: pip install 'emocap[train]'
 
 
 DESCRIPTION = """\
-Train a ResNet18 on FER2013 (7 classes). Writes config.json, curves.csv,
-curves.png (loss and accuracy per epoch), last.pt (to resume) and best.pt
-(the epoch with the best PublicTest accuracy).
+Train an emotion network (a ResNet18; a ResNet10 with the student preset) on
+FER2013's 7 classes, or on FER+'s 8 (the 7 and contempt) with the ferplus preset
+and --votes. Writes config.json, curves.csv, curves.png (loss and accuracy per
+epoch), last.pt (to resume) and best.pt (the epoch with the best PublicTest
+accuracy).
 """
 
 
 PRECISION_HELP = (
     "arithmetic of the training steps: bf16 autocast or fp32. auto (default) takes bf16 on CUDA and on CPUs with "
     "BF16 in hardware (AMX or AVX-512 BF16), where a step is about 2.4x faster; fp32 elsewhere, where bf16 is "
-    "emulated and many times slower. The test set is scored in fp32 on the CPU either way. A run may resume with "
+    "emulated and many times slower. The test set is scored in fp32 on a CPU either way (in bf16 on CUDA). A run may resume with "
     "another precision"
 )
 

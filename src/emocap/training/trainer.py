@@ -157,7 +157,7 @@ class _Network:
     augment: BatchAugment
     mixer: object | None
     criterion: nn.Module
-    bf16: bool  # the steps under bf16 autocast (the test set is scored in fp32 on the CPU, exactly)
+    bf16: bool  # the steps under bf16 autocast (the test set: fp32 on a CPU, exactly; bf16 on CUDA)
 
     @property
     def scored(self) -> nn.Module:
