@@ -4,7 +4,8 @@ Developer tooling, not a command: it rebuilds a figure of the README.
 
 The overlay lays out captions and probability panels so that none covers
 another, a face, or leaves the frame; this is what that looks like in a
-crowded frame (two public-domain portraits, repeated):
+crowded frame (two public-domain portraits, repeated), in the default wording ("looks happy") and with
+"unsure" drawn as it is everywhere (dashed black on white, an outlined caption):
 
     python scripts/make_overlay_figure.py
 """
@@ -23,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     frame, _ = face_scene(1280, 720, 8, 150, seed=3)
-    pipeline = Pipeline(smoother="none")
+    # One still frame: no memory to steady it, and no later frames to confirm its faces in (the
+    # default confirmation, a face's third detection, would show none).
+    pipeline = Pipeline(smoother="none", confirm_frames=1)
     result = pipeline.process(frame, 0.0)
     out = ROOT / "docs" / "figures" / "overlay-crowded.png"
     write_image(out, CaptionOverlay().annotate(frame, result))

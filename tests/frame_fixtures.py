@@ -53,3 +53,14 @@ def one_face(states: list[int], fps: float = 10.0, track_id: int = 0) -> list[Fr
     """One face whose displayed class per frame is `states` (NO_LABEL: not in the frame)."""
     frames = [[(track_id, state, NO_LABEL)] if state != NO_LABEL else [] for state in states]
     return make_results(np.arange(len(states)) / fps, frames)
+
+
+def feed(writer, results: list[FrameResult], builder) -> None:
+    """Every frame, then every segment as `builder` (a SegmentBuilder) cuts them, to `writer`, the way
+    `transcribe` does."""
+    for result in results:
+        writer.frame(result)
+        for segment in builder.update(result):
+            writer.segment(segment)
+    for segment in builder.finish():
+        writer.segment(segment)

@@ -147,6 +147,18 @@ def test_no_window_prints_one_valid_json_line_per_frame(capsys):
             assert sum(face["valence_probabilities"].values()) == pytest.approx(1, abs=1e-3)
 
 
+def test_no_window_lines_are_worded_as_asked_and_keep_the_class_names(capsys):
+    """The clip opens on a smiling face: captioned "looks happy" by default, "happy" when plain."""
+    worded = {}
+    for options in ([], ["--wording", "plain"]):
+        code, out, _ = run_cli(capsys, "--source", str(sample_clip()), "--no-window", "--max-frames", "4", *options)
+        assert code == 0
+        (face,) = json_lines(out)[-1]["faces"]
+        worded[tuple(options)] = (face["label"], face["emotion_words"], face["caption"])
+    assert worded[()] == ("happy", "looks happy", "Face 1 (centre): looks happy — positive")
+    assert worded[("--wording", "plain")] == ("happy", "happy", "Face 1 (centre): happy — positive")
+
+
 def test_whole_clip_keeps_face_ids_and_sees_the_drop_out_and_two_faces(whole_clip_records):
     records = whole_clip_records
     assert len(records) == 135

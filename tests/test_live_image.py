@@ -207,3 +207,16 @@ def test_image_numbers_faces_right_to_left_with_words_that_tell_them_apart(capsy
     assert [int(number) for number, _, _ in faces] == [1, 2, 3, 4, 5, 6]
     assert [int(x) for _, _, x in faces] == sorted((int(x) for _, _, x in faces), reverse=True)
     assert len({words for _, words, _ in faces}) == 6, faces
+
+
+def test_the_wording_reaches_the_text_the_records_and_the_annotated_copy(capsys, photos, tmp_path):
+    """Eileen Collins smiles at 93%: "looks happy" by default, "happy" in plain words; "unsure" stays."""
+    _, looks, _ = run_image(capsys, photos["collins"], "--annotate", tmp_path / "looks.png")
+    _, plain, _ = run_image(capsys, photos["collins"], "--annotate", tmp_path / "plain.png", "--wording", "plain")
+    assert looks.splitlines()[1].startswith("  Face 1 (centre): looks happy - positive   happy 9")
+    assert plain.splitlines()[1].startswith("  Face 1 (centre): happy - positive   happy 9")
+    drawn = [cv2.imread(str(tmp_path / name)) for name in ("looks.png", "plain.png")]
+    assert drawn[0].shape == drawn[1].shape and not np.array_equal(*drawn)  # the caption's words differ
+    _, out, _ = run_image(capsys, photos["collins"], "--json", "--wording", "plain")
+    face = json.loads(out)["faces"][0]
+    assert (face["label"], face["emotion_words"]) == ("happy", "happy")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emocap.outputs.captions import caption_text, face_numbers, position_words, valence_words
+from emocap.outputs.captions import caption_text, emotion_words, face_numbers, position_words, valence_words
 from emocap.types import UNTRACKED
 
 
@@ -18,13 +18,30 @@ def test_position_is_the_third_of_the_frame_the_box_centre_is_in():
 
 
 def test_caption_text_variants():
-    assert caption_text(1, "happy", position="left") == "Face 1 (left): happy — positive"
-    assert caption_text(2, "sad", "fear") == "Face 2: sad / fear — negative"
+    assert caption_text(1, "happy", position="left") == "Face 1 (left): looks happy — positive"
+    assert caption_text(2, "sad", "fear") == "Face 2: looks sad / fear — negative"
     # Surprise counts positive and fear negative: the caption says so once, not both at once.
-    assert caption_text(3, "surprise", "fear", separator=" - ") == "Face 3: surprise / fear - mixed"
-    assert caption_text(4, "neutral") == "Face 4: neutral"
+    assert caption_text(3, "surprise", "fear", separator=" - ") == "Face 3: looks surprise / fear - mixed"
+    assert caption_text(4, "neutral") == "Face 4: looks neutral"
     assert caption_text(5, "") == "Face 5"
-    assert caption_text(6, "bored") == "Face 6: bored"  # a class with no known valence
+    assert caption_text(6, "bored") == "Face 6: looks bored"  # a class with no known valence
+    assert caption_text(7, "unsure") == "Face 7: unsure"
+
+
+def test_plain_wording_names_the_class_alone():
+    assert caption_text(1, "happy", position="left", wording="plain") == "Face 1 (left): happy — positive"
+    assert caption_text(2, "sad", "fear", wording="plain") == "Face 2: sad / fear — negative"
+    assert caption_text(4, "neutral", wording="plain") == "Face 4: neutral"
+
+
+def test_emotion_words_say_how_a_face_looks_and_leave_unsure_as_it_is():
+    assert emotion_words("happy") == "looks happy"
+    assert emotion_words("sad", "fear") == "looks sad / fear"
+    assert emotion_words("sad", "fear", wording="plain") == "sad / fear"
+    assert emotion_words("unsure") == emotion_words("unsure", wording="plain") == "unsure"
+    assert emotion_words("") == ""
+    with pytest.raises(ValueError, match="wording must be one of looks, plain, got 'feels'"):
+        emotion_words("happy", wording="feels")
 
 
 def test_valence_words_name_each_valence_once():

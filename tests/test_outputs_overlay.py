@@ -5,9 +5,11 @@ from frame_fixtures import FEAR, HAPPY, NEUTRAL, SAD, face_box, make_result
 from emocap.labels import VALENCE_COLOURS_BGR
 from emocap.outputs import CaptionOverlay, FpsMeter
 from emocap.outputs.layout import Rect
-from emocap.outputs.overlay import NO_LABEL_COLOUR_BGR, text_colours, valence_colours
+from emocap.outputs.overlay import (
+    NO_LABEL_COLOUR_BGR, UNSURE_GROUND_BGR, UNSURE_INK_BGR, text_colours, valence_colours,
+)
 from emocap.labels import FER2013_LABELS
-from emocap.types import NO_LABEL, Faces, FrameResult
+from emocap.types import NO_LABEL, UNSURE, Faces, FrameResult
 
 
 def blank(height=360, width=640):
@@ -154,3 +156,34 @@ def test_eight_faces_in_a_row_get_labels_that_never_overlap_or_leave_the_frame(s
     for face, colour in zip(layout, colours.tolist()):
         rect = face.caption_rect
         assert tuple(out[rect.y1 + 1, rect.x1 + 1]) == tuple(colour)
+
+
+def left_edge(image, track_id):
+    """The colours down the middle of a face box's left edge line."""
+    x1, y1, _, y2 = (int(v) for v in face_box(track_id))
+    return image[y1 + 10 : y2 - 10, x1].reshape(-1, 3)
+
+
+def test_unsure_is_drawn_dashed_and_outlined_not_in_neutral_grey_nor_as_a_face_not_read_yet():
+    result = make_result(0, 0.0, [(0, UNSURE, NO_LABEL), (1, NEUTRAL, NO_LABEL), (2, NO_LABEL, NO_LABEL)])
+    out = CaptionOverlay(show_bars=False).annotate(blank(), result)
+    unsure, neutral, pending = (left_edge(out, track) for track in range(3))
+    ink, ground = np.array(UNSURE_INK_BGR), np.array(UNSURE_GROUND_BGR)
+    # Dashes of ink on the ground, each a good share of the edge; neither colour is in the palette.
+    assert (unsure == ink).all(axis=1).mean() > 0.3 and (unsure == ground).all(axis=1).mean() > 0.3
+    assert not {tuple(ink), tuple(ground)} & set(VALENCE_COLOURS_BGR.values())
+    assert (neutral == VALENCE_COLOURS_BGR["neutral"]).all() and (pending == NO_LABEL_COLOUR_BGR).all()
+    # Its caption is outlined in ink: the rectangle's corner is ink, where a pending face's is its fill.
+    layout = CaptionOverlay(show_bars=False).draw_faces(blank(), result, 0.5, [])
+    corners = [out[placed.caption_rect.y1 + 1, placed.caption_rect.x1 + 1] for placed in layout]
+    assert tuple(corners[0]) == tuple(ink) and tuple(corners[2]) == NO_LABEL_COLOUR_BGR
+
+
+def test_the_overlay_words_captions_as_told():
+    result = make_result(0, 0.0, [(0, SAD, FEAR), (1, UNSURE, NO_LABEL)])
+    looks = CaptionOverlay(show_bars=False).draw_faces(blank(), result, 0.5, [])
+    plain = CaptionOverlay(show_bars=False, wording="plain").draw_faces(blank(), result, 0.5, [])
+    assert [placed.caption for placed in looks] == ["Face 1 (left): looks sad / fear - negative", "Face 2 (centre): unsure"]
+    assert [placed.caption for placed in plain] == ["Face 1 (left): sad / fear - negative", "Face 2 (centre): unsure"]
+    with pytest.raises(ValueError, match="wording must be one of looks, plain, got 'LOOKS'"):
+        CaptionOverlay(wording="LOOKS")

@@ -30,7 +30,7 @@ def test_stable_face_is_one_segment_ending_one_frame_after_the_last():
 def test_change_splits_at_the_time_of_the_first_changed_frame():
     segments = build(one_face([HAPPY] * 10 + [SAD] * 10))
     assert spans(segments) == [(0, 0.0, 1.0, "happy", ""), (0, 1.0, 2.0, "sad", "")]
-    assert segments[1].caption == "Face 1 (left): sad — negative"
+    assert segments[1].caption == "Face 1 (left): looks sad — negative"
 
 
 def test_short_flicker_stays_in_the_stretch_before():
@@ -71,7 +71,7 @@ def test_runner_up_is_part_of_the_caption():
     frames = [[(0, SAD, NO_LABEL)]] * 10 + [[(0, SAD, FEAR)]] * 10
     segments = build(make_results(np.arange(20) / 10, frames))
     assert spans(segments) == [(0, 0.0, 1.0, "sad", ""), (0, 1.0, 2.0, "sad", "fear")]
-    assert segments[1].caption == "Face 1 (left): sad / fear — negative"
+    assert segments[1].caption == "Face 1 (left): looks sad / fear — negative"
 
 
 def test_runner_up_without_a_displayed_class_is_ignored():

@@ -1,16 +1,19 @@
+import re
+
 import cv2
 import numpy as np
 import pytest
 from frame_fixtures import FEAR, HAPPY, NEUTRAL, SAD, make_results
 
 from emocap.errors import OutputError
+from emocap.labels import UNSURE_HATCH
 from emocap.outputs import EmotionSummary, SegmentBuilder
-from emocap.types import NO_LABEL
+from emocap.types import NO_LABEL, UNSURE
 
 
-def summary_of(frames, keep_timeline=False):
+def summary_of(frames, keep_timeline=False, wording="looks"):
     results = make_results(np.arange(len(frames)) / 10, frames)
-    builder = SegmentBuilder(min_duration_s=0.5)
+    builder = SegmentBuilder(min_duration_s=0.5, wording=wording)
     summary = EmotionSummary(keep_timeline=keep_timeline)
     for result in results:
         for segment in builder.update(result):
@@ -38,12 +41,36 @@ def test_shares_of_each_emotion_and_valence_per_face():
     np.testing.assert_allclose(summary.valence_shares(), [[0.25, 0.0, 0.75], [0.0, 1.0, 0.0]])
 
 
-def test_table_lists_each_face_with_its_shares():
+def cells(line):
+    return re.split(r"\s{2,}", line.strip())
+
+
+def test_table_lists_each_face_with_its_shares_and_what_its_caption_said_longest():
     lines = summary_of(FRAMES).table().splitlines()
-    assert lines[0].split() == ["face", "captioned", "angry", "disgust", "fear", "happy", "neutral", "sad",
-                                "surprise", "|", "negative", "neutral", "positive"]
-    assert lines[1].split() == ["1", "4.0", "s", "0%", "0%", "0%", "75%", "0%", "25%", "0%", "|", "25%", "0%", "75%"]
-    assert lines[2].split() == ["2", "2.0", "s", "0%", "0%", "0%", "0%", "100%", "0%", "0%", "|", "0%", "100%", "0%"]
+    assert cells(lines[0]) == ["face", "captioned", "mostly", "angry", "disgust", "fear", "happy", "neutral", "sad",
+                               "surprise", "|", "negative", "neutral", "positive"]
+    assert cells(lines[1]) == ["1", "4.0 s", "looks happy", "0%", "0%", "0%", "75%", "0%", "25%", "0%", "|", "25%",
+                               "0%", "75%"]
+    assert cells(lines[2]) == ["2", "2.0 s", "looks neutral", "0%", "0%", "0%", "0%", "100%", "0%", "0%", "|", "0%",
+                               "100%", "0%"]
+    plain = summary_of(FRAMES, wording="plain").table().splitlines()
+    assert [cells(line)[2] for line in plain] == ["mostly", "happy", "neutral"]
+
+
+# Face 1: 2 s unsure, then 2 s neutral; face 2: 2 s unsure.
+UNSURE_FRAMES = [[(0, UNSURE if i < 20 else NEUTRAL, NO_LABEL)] + ([(1, UNSURE, NO_LABEL)] if i >= 20 else [])
+                 for i in range(40)]
+
+
+def test_timeline_hatches_unsure_and_fills_the_emotions_and_its_legend_says_the_captions_words():
+    axes = summary_of(UNSURE_FRAMES, keep_timeline=True).timeline_figure().axes[0]
+    bars = {tuple(np.round(c.get_paths()[0].vertices[0], 1)): c for c in axes.collections}
+    unsure, neutral = bars[(0.0, -0.4)], bars[(2.0, -0.4)]
+    assert unsure.get_hatch() == UNSURE_HATCH and neutral.get_hatch() is None
+    assert tuple(unsure.get_facecolor()[0]) == (1.0, 1.0, 1.0, 1.0)  # no palette colour: white under the hatching
+    legend = axes.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["looks neutral", "unsure"]
+    assert [patch.get_hatch() for patch in legend.get_patches()] == [None, UNSURE_HATCH]
 
 
 def test_empty_summary_says_so():

@@ -30,7 +30,7 @@ def test_each_result_reaches_every_output_in_one_pass(tmp_path):
         outputs.finish(end_time_s=2.0)
     assert (outputs.frames, outputs.faces_seen) == (20, 20)
     assert [c.text for c in webvtt.read(str(tmp_path / "t.vtt")).captions] == [
-        "Face 1 (left): happy — positive", "Face 1 (left): sad — negative"
+        "Face 1 (left): looks happy — positive", "Face 1 (left): looks sad — negative"
     ]
     np.testing.assert_allclose(summary.seconds.sum(), 2.0)
     capture = cv2.VideoCapture(str(tmp_path / "t.mkv"))

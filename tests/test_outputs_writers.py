@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import srt
 import webvtt
-from frame_fixtures import FEAR, HAPPY, SAD, make_results
+from frame_fixtures import FEAR, HAPPY, SAD, feed, make_results
 
 from emocap.errors import OutputError
 from emocap.outputs import (
@@ -30,23 +30,23 @@ FRAMES = [
     for i in range(30)
 ]
 EXPECTED_CUES = [
+    ("00:00:00.000", "00:00:01.500", "Face 1 (left): looks happy — positive"),
+    ("00:00:00.500", "00:00:03.000", "Face 3 (right): looks happy — positive"),
+    ("00:00:01.500", "00:00:03.000", "Face 1 (left): looks sad / fear — negative"),
+]
+PLAIN_CUES = [
     ("00:00:00.000", "00:00:01.500", "Face 1 (left): happy — positive"),
     ("00:00:00.500", "00:00:03.000", "Face 3 (right): happy — positive"),
     ("00:00:01.500", "00:00:03.000", "Face 1 (left): sad / fear — negative"),
 ]
 
 
-def write(path, results=None, records="frame"):
+def write(path, results=None, records="frame", wording="looks"):
     """Run a writer over the two-face fixture the way `transcribe` does."""
     results = make_results(TIMES, FRAMES) if results is None else results
-    builder = SegmentBuilder(min_duration_s=0.5)
-    with writer_for(path, records=records) as writer:
-        for result in results:
-            writer.frame(result)
-            for segment in builder.update(result):
-                writer.segment(segment)
-        for segment in builder.finish():
-            writer.segment(segment)
+    builder = SegmentBuilder(min_duration_s=0.5, wording=wording)
+    with writer_for(path, records=records, wording=wording) as writer:
+        feed(writer, results, builder)
     return path
 
 
@@ -60,6 +60,21 @@ def test_srt_parses_with_srt_and_has_the_same_cues(tmp_path):
     assert [cue.index for cue in cues] == [1, 2, 3]
     to_vtt = lambda delta: timestamp(delta.total_seconds(), ".")  # noqa: E731
     assert [(to_vtt(c.start), to_vtt(c.end), c.content) for c in cues] == EXPECTED_CUES
+
+
+def test_plain_wording_reaches_the_subtitles_and_records_and_labels_stay_class_names(tmp_path):
+    captions = webvtt.read(str(write(tmp_path / "p.vtt", wording="plain"))).captions
+    assert [(c.start, c.end, c.text) for c in captions] == PLAIN_CUES
+    cues = list(srt.parse(write(tmp_path / "p.srt", wording="plain").read_text(encoding="utf-8")))
+    assert [c.content for c in cues] == [text for *_, text in PLAIN_CUES]
+    for wording, words in (("plain", "sad / fear"), ("looks", "looks sad / fear")):
+        frames = [json.loads(line) for line in write(tmp_path / f"{wording}.jsonl", wording=wording).read_text().splitlines()]
+        late = frames[20]["faces"][0]
+        assert (late["label"], late["runner_up"], late["emotion_words"]) == ("sad", "fear", words)
+        segments = write(tmp_path / f"{wording}-s.jsonl", records="segment", wording=wording).read_text().splitlines()
+        assert json.loads(segments[2])["emotion_words"] == words
+    with pytest.raises(ValueError, match="wording must be one of looks, plain, got 'feels'"):
+        writer_for(tmp_path / "x.vtt", wording="feels")
 
 
 def test_empty_transcripts_are_still_valid_files(tmp_path):
@@ -114,7 +129,8 @@ def test_jsonl_frame_records_have_one_line_per_frame_with_every_face(tmp_path):
                 "runner_up": None,
                 "valence": "positive",
                 "position": "left",
-                "caption": "Face 1 (left): happy — positive",
+                "caption": "Face 1 (left): looks happy — positive",
+                "emotion_words": "looks happy",
                 "colour": "#0072B2",
                 "probabilities": {
                     "angry": 0.02, "disgust": 0.02, "fear": 0.02, "happy": 0.88,
@@ -156,14 +172,16 @@ def test_csv_frame_rows_one_per_face_per_frame(tmp_path):
     with open(write(tmp_path / "f.csv"), newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == 30 + 25  # face 1 is in 30 frames, face 3 in 25
-    assert list(rows[0])[:13] == [
+    assert list(rows[0])[:14] == [
         "frame", "time", "face", "x1", "y1", "x2", "y2", "score", "label", "runner_up", "valence", "position", "caption",
+        "emotion_words",
     ]
-    assert list(rows[0])[13:] == [
+    assert list(rows[0])[14:] == [
         "p_angry", "p_disgust", "p_fear", "p_happy", "p_neutral", "p_sad", "p_surprise",
         "v_negative", "v_neutral", "v_positive",
     ]
     assert rows[0]["label"] == "happy" and rows[0]["runner_up"] == "" and float(rows[0]["p_happy"]) == 0.88
+    assert rows[0]["emotion_words"] == "looks happy"
     late = [row for row in rows if row["frame"] == "20"]
     assert [(r["face"], r["label"], r["runner_up"], r["x1"]) for r in late] == [("1", "sad", "fear", "20.0"), ("3", "happy", "", "420.0")]
 

@@ -11,6 +11,7 @@ real pipeline on the bundled sample clip; they skip only while
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from emocap.errors import DataError, OutputError, SourceError
 from emocap.labels import FER2013_LABELS
 from emocap.pipeline import Pipeline
 from emocap.preprocessing import FER2013_FACE_LIGHT
+from emocap.transcription import OutputPlan, TranscriptionSettings, open_outputs
 from emocap.types import Faces, FrameResult
 
 HAPPY, ANGRY = FER2013_LABELS.index("happy"), FER2013_LABELS.index("angry")
@@ -115,8 +117,8 @@ def test_default_is_webvtt_beside_the_video(tmp_path, pipeline, capsys):
     assert run([clip]) == 0
     captions = webvtt.read(str(tmp_path / "talk.emotions.vtt")).captions
     assert [(c.start, c.end, c.text) for c in captions] == [
-        ("00:00:00.000", "00:00:01.500", "Face 1 (left): happy — positive"),
-        ("00:00:01.500", "00:00:03.000", "Face 1 (left): angry — negative"),
+        ("00:00:00.000", "00:00:01.500", "Face 1 (left): looks happy — positive"),
+        ("00:00:01.500", "00:00:03.000", "Face 1 (left): looks angry — negative"),
     ]
     out = capsys.readouterr().out
     assert "talk.avi: 30 frames, 3.0 s; faces with a caption: 1" in out
@@ -134,7 +136,7 @@ def test_all_outputs_in_one_pass(tmp_path, pipeline):
     assert pipeline.frames == 30  # one pass for every output
     assert files_in(out) == ["t.csv", "t.jsonl", "t.mp4", "t.png", "t.srt", "t.vtt"]
     assert [c.content for c in srt.parse((out / "t.srt").read_text())] == [
-        "Face 1 (left): happy — positive", "Face 1 (left): angry — negative"
+        "Face 1 (left): looks happy — positive", "Face 1 (left): looks angry — negative"
     ]
     records = [json.loads(line) for line in (out / "t.jsonl").read_text().splitlines()]
     assert len(records) == 30 and records[-1]["faces"][0]["label"] == "angry"
@@ -146,6 +148,33 @@ def test_all_outputs_in_one_pass(tmp_path, pipeline):
     assert ok and count == 30 and first.shape == (120, 160, 3)
     # The caption box of a happy face is drawn in the positive colour (Okabe-Ito blue).
     assert cv2.imread(str(out / "t.png")) is not None
+
+
+def test_plain_wording_reaches_every_output_and_looks_is_the_default(tmp_path, pipeline, capsys):
+    clip = write_clip(tmp_path / "talk.avi", [BLUE] * 20 + [RED] * 10)
+    for wording, happy in (("plain", "happy"), ("looks", "looks happy")):
+        out = tmp_path / wording
+        out.mkdir()
+        options = ["--wording", wording] if wording == "plain" else []
+        argv = [clip, *options, "-o", out / "t.srt", "-o", out / "t.jsonl", "--report", out / "t.html"]
+        assert run(argv) == 0
+        assert [c.content for c in srt.parse((out / "t.srt").read_text())][0] == f"Face 1 (left): {happy} — positive"
+        face = json.loads((out / "t.jsonl").read_text().splitlines()[0])["faces"][0]
+        assert (face["label"], face["emotion_words"]) == ("happy", happy)
+        page = (out / "t.html").read_text()
+        assert f'aria-label="Face 1: {happy}, 0:00.0 to 0:02.0"' in page
+        assert f"<dt>wording</dt><dd>{wording}</dd>" in page
+        table = capsys.readouterr().out.splitlines()[1:3]  # the summary: what face 1 said longest
+        assert re.split(r"\s{2,}", table[1])[2] == happy and table[0].split()[2] == "mostly"
+
+
+def test_the_outputs_of_a_transcription_are_worded_as_its_settings_say(tmp_path):
+    plan = OutputPlan(tmp_path / "v.avi", ())
+    with contextlib.ExitStack() as stack:
+        outputs = open_outputs(stack, plan, TranscriptionSettings(wording="plain"), fps=10, frame_size=(160, 120))
+    assert (outputs.overlay.wording, outputs.builder.wording) == ("plain", "plain")
+    with pytest.raises(ValueError, match="wording must be one of looks, plain, got 'feels'"):
+        TranscriptionSettings(wording="feels")
 
 
 def test_segment_records_and_min_duration(tmp_path, pipeline):
@@ -177,7 +206,7 @@ def test_a_folder_of_videos_in_one_command(tmp_path, pipeline, capsys):
     assert files_in(tmp_path / "out") == ["a.emotions.vtt", "b.emotions.vtt"]
     assert pipeline.resets == 2  # fresh identities and memory for each video
     b_cues = webvtt.read(str(tmp_path / "out" / "b.emotions.vtt")).captions
-    assert [(c.start, c.end, c.text) for c in b_cues] == [("00:00:00.000", "00:00:01.200", "Face 1 (left): angry — negative")]
+    assert [(c.start, c.end, c.text) for c in b_cues] == [("00:00:00.000", "00:00:01.200", "Face 1 (left): looks angry — negative")]
 
 
 def test_a_bad_video_in_a_folder_fails_alone(tmp_path, pipeline, capsys):
@@ -321,7 +350,8 @@ def test_help_teaches_with_examples(capsys):
     text = capsys.readouterr().out
     for needle in ("examples:", "emocap transcribe talk.mp4", "--out-dir", "with the sound of the original", "--min-duration",
                    "--records {frame,segment}", "--detect-every", "--detector", "--smoother", "--model",
-                   "Face 1 (left): happy — positive", "docs/RECORDS.md", "--report [HTML]"):
+                   "Face 1 (left): looks happy — positive", "docs/RECORDS.md", "--report [HTML]",
+                   "--wording {looks,plain}"):
         assert needle in text, needle
 
 

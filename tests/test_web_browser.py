@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 
 from emocap.cli import build_parser
 from emocap.commands.serve import build_pipeline_factory
+from emocap.labels import UNSURE_INK_HEX
 from emocap.sample_faces import astronaut_frame
 from emocap.web.server import CaptionServer
 
@@ -44,6 +45,25 @@ SNAPSHOT_SCRIPT = """JSON.stringify({
     return n;
   })(),
 })"""
+
+# Once the camera stops: an "unsure" face put through the page's own caption and drawing functions.
+UNSURE_PROBE_SCRIPT = """(() => {
+  document.getElementById('stop').click();
+  const item = captionItem({face: 9, label: 'unsure', emotion_words: 'unsure', valence: null, colour: null});
+  document.getElementById('captions').append(item);
+  drawBoxes({size: {width: 200, height: 200}, faces: [
+    {face: 9, box: [20, 60, 180, 190], label: 'unsure', valence: null, colour: null, caption: 'Face 9: unsure'}]});
+  const edge = document.getElementById('overlay').getContext('2d').getImageData(20, 80, 1, 100).data;
+  let ink = 0, ground = 0;
+  for (let i = 0; i < edge.length; i += 4) {
+    if (edge[i + 3] > 200 && edge[i] < 40) ink += 1;
+    if (edge[i + 3] > 200 && edge[i] > 215) ground += 1;
+  }
+  return JSON.stringify({
+    className: item.className, borderImage: getComputedStyle(item).borderImageSource, ink, ground,
+    inkVariable: getComputedStyle(document.documentElement).getPropertyValue('--unsure-ink').trim(),
+  });
+})()"""
 
 pytestmark = [requires_chromium, pytest.mark.slow]
 
@@ -79,7 +99,8 @@ def test_page_shows_face_box_and_caption_from_fake_camera(caption_server, tmp_pa
     # The astronaut's face lies in the upper middle of the portrait (pasted at x 80..560).
     assert 200 < (x1 + x2) / 2 < 440 and 60 < (y1 + y2) / 2 < 260, face["box"]
     assert face["label"] in result["labels"]
-    assert face["label"] in snapshot["caption"] and face["valence"] in snapshot["caption"]
+    assert face["emotion_words"] in snapshot["caption"] and face["valence"] in snapshot["caption"]
+    assert face["emotion_words"] == f"looks {face['label']}" or face["label"] == "unsure"  # serve's default wording
     assert face["caption"] in snapshot["history"] and face["caption"].startswith(f"Face {face['face']} (")
     assert snapshot["frames"] >= 3
     assert snapshot["painted"] > 500  # the box and its caption chip were drawn on the overlay
@@ -87,6 +108,11 @@ def test_page_shows_face_box_and_caption_from_fake_camera(caption_server, tmp_pa
     latencies = snapshot["latencies"]
     assert isinstance(latencies, list) and latencies, latencies
     assert all(isinstance(ms, (int, float)) and ms > 0 for ms in latencies), latencies
+    # "unsure" is hatched in the list and dashed ink on white on the overlay: the served look.css, not a colour.
+    unsure = snapshot["unsure"]
+    assert unsure["inkVariable"] == UNSURE_INK_HEX
+    assert "unsure" in unsure["className"].split() and "repeating-linear-gradient" in unsure["borderImage"]
+    assert unsure["ink"] > 25 and unsure["ground"] > 25, unsure
 
 
 async def drive_page(devtools: int, page_url: str, out_dir: Path) -> dict:
@@ -104,7 +130,8 @@ async def drive_page(devtools: int, page_url: str, out_dir: Path) -> dict:
                 timeout_s=CAPTION_TIMEOUT_S,
             )
             # One snapshot, so the result, the DOM and the overlay all belong to the same frame.
-            return json.loads(await page.evaluate(SNAPSHOT_SCRIPT))
+            snapshot = json.loads(await page.evaluate(SNAPSHOT_SCRIPT))
+            return {**snapshot, "unsure": json.loads(await page.evaluate(UNSURE_PROBE_SCRIPT))}
         finally:
             shot = await page.call("Page.captureScreenshot", format="png")
             save_artifact(out_dir / "web_page_caption.png", base64.b64decode(shot["data"]))

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from emocap.errors import DataError
-from emocap.labels import FER2013_LABELS
+from emocap.labels import FER2013_LABELS, UNSURE_CSS_BACKGROUND
 from emocap.types import NO_LABEL, Faces, FrameResult
 from emocap.web.origins import OriginPolicy, parse_origin
 from emocap.outputs.records import frame_record
@@ -120,14 +120,23 @@ def test_result_message_names_labels_valences_and_colours():
     happy, sad, pending = message["faces"]
     assert {k: happy[k] for k in ("face", "box", "score", "label", "runner_up", "valence", "colour", "caption")} == {
         "face": 5, "box": [400.0, 10.0, 500.0, 130.0], "score": 0.99, "label": "happy", "runner_up": "surprise",
-        "valence": "positive", "colour": "#0072B2", "caption": "Face 5 (right): happy / surprise — positive",
+        "valence": "positive", "colour": "#0072B2", "caption": "Face 5 (right): looks happy / surprise — positive",
     }
+    assert happy["emotion_words"] == "looks happy / surprise"  # what the page shows large
     assert happy["probabilities"] == dict(zip(FER2013_LABELS, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]))
     assert (sad["label"], sad["valence"], sad["colour"], sad["runner_up"]) == ("sad", "negative", "#D55E00", None)
     # A face whose memory has not settled yet has no label, valence or colour.
     assert (pending["label"], pending["valence"], pending["colour"]) == (None, None, None)
     # Numbered as the subtitles number them (track id + 1), in the pipeline's reading order.
     assert [face["face"] for face in message["faces"]] == [5, 3, 10]
+
+
+def test_result_message_in_plain_words_keeps_the_class_names():
+    faces = Faces(boxes=[[400, 10, 500, 130]], scores=[0.99], track_ids=[0], probs=np.eye(7, dtype=np.float32)[[5]],
+                  display=[5], runner_up=[2])
+    (face,) = result_message(frame_result(faces), {}, wording="plain")["faces"]
+    assert (face["label"], face["runner_up"]) == ("sad", "fear")
+    assert (face["caption"], face["emotion_words"]) == ("Face 1 (right): sad / fear — negative", "sad / fear")
 
 
 def test_result_message_without_faces():
@@ -200,6 +209,7 @@ def unused_factory():
         ({"max_message_bytes": 100}, "max_message_bytes must be at least 1024, got 100"),
         ({"workers": 0}, "workers must be at least 1, got 0"),
         ({"extra_origins": ("localhost",)}, "origin 'localhost' is not of the form"),
+        ({"wording": "feels"}, "wording must be one of looks, plain, got 'feels'"),
     ],
 )
 def test_caption_server_checks_its_arguments(kwargs, message):
@@ -222,5 +232,10 @@ def test_static_files_answer_the_page_with_security_headers():
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert files.response("/app.js").headers["Content-Type"] == "text/javascript; charset=utf-8"
+    # What "unsure" looks like comes from emocap.labels, the one definition every output draws.
+    look = files.response("/look.css")
+    assert look.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert f"--unsure-background: {UNSURE_CSS_BACKGROUND};".encode() in look.body
+    assert b'href="look.css"' in page.body
     missing = files.response("/../secret")
     assert missing.status_code == 404 and missing.body == b"no such page: /../secret\n"

@@ -18,6 +18,22 @@ FER2013_LABELS: tuple[str, ...] = (
 UNSURE_WORD = "unsure"
 """What every output says, in place of an emotion, for a face the model is not sure of; no class may be named so."""
 
+WORDINGS: tuple[str, ...] = ("looks", "plain")
+"""How a caption words what it shows: "looks happy" (looks) or "happy" (plain); `--wording` chooses."""
+
+DEFAULT_WORDING = "looks"
+"""A caption describes how a face looks, not what its person feels: a smile can be polite, a frown a
+squint at the sun, and the model was taught on posed and labelled photos, not on what people felt.
+"looks happy" says only what was seen; "plain" keeps the bare class names."""
+
+
+def check_wording(wording: str) -> str:
+    """`wording` itself, or a ValueError that quotes it."""
+    if wording not in WORDINGS:
+        raise ValueError(f"wording must be one of {', '.join(WORDINGS)}, got {wording!r}")
+    return wording
+
+
 FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
 """Output order of a model trained on FER+'s votes: FER2013's seven, then FER+'s contempt."""
 
@@ -61,6 +77,21 @@ EMOTION_COLOURS_HEX: dict[str, str] = {
     "sad": "#E69F00",
     "surprise": "#56B4E9",
 }
+
+# "unsure" names no emotion, so it takes no palette colour (it used to share neutral's grey, and ten
+# seconds of "unsure" read as ten seconds of a calm face): wherever a colour stands for an emotion,
+# "unsure" is drawn as dark diagonal hatching on white, outlined in the same ink.
+UNSURE_INK_HEX = "#000000"
+"""The hatching's lines and the outline of whatever stands for "unsure"."""
+UNSURE_GROUND_HEX = "#FFFFFF"
+"""Between the hatching's lines."""
+UNSURE_HATCH = "///"
+"""The hatching in matplotlib's notation (a line every few points, rising to the right)."""
+UNSURE_CSS_BACKGROUND = (
+    f"repeating-linear-gradient(135deg, {UNSURE_INK_HEX} 0 2px, {UNSURE_GROUND_HEX} 2px 7px)"
+)
+"""The same hatching as a CSS background, for the report and the web page."""
+
 OTHER_CLASS_COLOURS_HEX: tuple[str, ...] = ("#F0E442", "#000000")
 """With the palette's colours no known name uses, for class names beyond FER2013's (FER+'s contempt, say)."""
 

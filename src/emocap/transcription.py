@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 from emocap.atomic import all_or_nothing
 from emocap.errors import DataError, EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
+from emocap.labels import DEFAULT_WORDING, check_wording
 from emocap.outputs.files import is_annotated_copy
 
 VIDEO_SUFFIXES = frozenset(
@@ -62,9 +63,14 @@ class TranscriptionSettings:
     embed_subtitles: bool = False
     """Put the captions in the annotated copy as a subtitle track too."""
     run_info: tuple[tuple[str, str], ...] = ()
+    """How the run was made (model, settings, version), as the --report page shows it."""
     max_side: int = DEFAULT_MAX_IMAGE_SIDE
     """Largest frame, in pixels per side, that a video may have (checked before decoding)."""
-    """How the run was made (model, settings, version), as the --report page shows it."""
+    wording: str = DEFAULT_WORDING
+    """How every output words its captions ("looks happy" or "happy"; `emocap.labels.WORDINGS`)."""
+
+    def __post_init__(self) -> None:
+        check_wording(self.wording)
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,10 @@ def open_outputs(stack: contextlib.ExitStack, plan: OutputPlan, settings: Transc
     from emocap.outputs.report import HtmlReport
     from emocap.outputs.transcript import TranscriptOutputs
 
-    writers = [stack.enter_context(writer_for(path, records=settings.records)) for path in plan.transcripts]
+    writers = [
+        stack.enter_context(writer_for(path, records=settings.records, wording=settings.wording))
+        for path in plan.transcripts
+    ]
     if plan.report is not None:  # the page plays the annotated copy when there is one
         report = HtmlReport(
             plan.report, video=plan.annotated or plan.video, source=plan.video, run=dict(settings.run_info),
@@ -173,7 +182,7 @@ def open_outputs(stack: contextlib.ExitStack, plan: OutputPlan, settings: Transc
         writers.append(stack.enter_context(report))
     return TranscriptOutputs(
         writers,
-        builder=SegmentBuilder(min_duration_s=settings.min_duration_s),
+        builder=SegmentBuilder(min_duration_s=settings.min_duration_s, wording=settings.wording),
         summary=EmotionSummary(keep_timeline=plan.timeline is not None),
         video=None if plan.annotated is None else stack.enter_context(
             AnnotatedVideoWriter(
@@ -181,7 +190,7 @@ def open_outputs(stack: contextlib.ExitStack, plan: OutputPlan, settings: Transc
                 subtitles=settings.embed_subtitles, start_s=settings.start_s, end_s=settings.end_s,
             )
         ),
-        overlay=CaptionOverlay(),
+        overlay=CaptionOverlay(wording=settings.wording),
     )
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from emocap.commands.arguments import add_command
-from emocap.commands.options import add_image_limit_option, add_model_options, build_pipeline
+from emocap.commands.options import add_image_limit_option, add_model_options, add_wording_option, build_pipeline
 from emocap.errors import OutputError, SourceError
 from emocap.outputs.files import ANNOTATED_STEM, is_annotated_copy
 
@@ -23,7 +23,7 @@ two are close.
 examples:
   emocap image photo.jpg
       photo.jpg: 1 face
-        Face 1 (centre): happy - positive   happy 91%  surprise 5%  neutral 2%   box 120,64-310,290
+        Face 1 (centre): looks happy - positive   happy 91%  surprise 5%  neutral 2%   box 120,64-310,290
   emocap image photo.jpg --annotate photo-emotions.png
   emocap image holiday/ --annotate marked/      a folder in, a folder of annotated copies out
   emocap image a.jpg b.jpg --json > faces.jsonl
@@ -43,6 +43,7 @@ def add_parser(subparsers) -> None:
                         help="save a copy with boxes, captions and probability bars: a file for one photo, "
                         f"an existing folder for several (each saved as NAME{ANNOTATED_SUFFIX})")
     parser.add_argument("--json", action="store_true", help="one JSON line per photo instead of text")
+    add_wording_option(parser)
     add_image_limit_option(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for photo, target in zip(photos, targets):
         try:
-            describe(photo, target, pipeline, as_json=args.json, max_side=args.max_image_side)
+            describe(photo, target, pipeline, as_json=args.json, max_side=args.max_image_side, wording=args.wording)
         except SourceError as error:
             print(f"emocap image: error: {error}", file=sys.stderr)
             failures += 1
@@ -108,7 +109,7 @@ def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path |
     return targets
 
 
-def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool, max_side: int) -> None:
+def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool, max_side: int, wording: str) -> None:
     """Classify the faces of one photo, print them, and save the annotated copy if asked."""
     from emocap.outputs import CaptionOverlay, frame_record
     from emocap.sources import read_image
@@ -117,16 +118,16 @@ def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool, max_s
     pipeline.reset()
     result = pipeline.process(image, 0.0)
     if target is not None:
-        save_annotated(CaptionOverlay().annotate(image, result), target)
+        save_annotated(CaptionOverlay(wording=wording).annotate(image, result), target)
     if as_json:
-        record = frame_record(result)
+        record = frame_record(result, wording=wording)
         line = {"path": str(photo), "size": list(result.frame_size), "faces": record["faces"]}
         print(json.dumps(line, ensure_ascii=False, allow_nan=False), flush=True)
     else:
-        print(text_report(photo, result), flush=True)
+        print(text_report(photo, result, wording=wording), flush=True)
 
 
-def text_report(photo: Path, result) -> str:
+def text_report(photo: Path, result, *, wording: str) -> str:
     """'photo.jpg: 2 faces' and one line per face: caption, top classes, box."""
     import numpy as np
 
@@ -138,7 +139,7 @@ def text_report(photo: Path, result) -> str:
     labels = result.labels
     lines = [f"{photo}: {len(faces)} face{'s' if len(faces) > 1 else ''}"]
     top = np.argsort(-faces.probs, axis=1)[:, :TOP_CLASSES]
-    _, _, captions = frame_captions(result, separator=" - ")
+    _, _, captions = frame_captions(result, separator=" - ", wording=wording)
     for row, caption in enumerate(captions):
         shares = "  ".join(f"{labels[c]} {faces.probs[row, c]:.0%}" for c in top[row])
         x1, y1, x2, y2 = np.round(faces.boxes[row]).astype(int).tolist()

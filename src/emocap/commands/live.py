@@ -14,6 +14,7 @@ from emocap.commands.arguments import add_command, positive_int
 from emocap.commands.options import (
     add_image_limit_option,
     add_pipeline_options,
+    add_wording_option,
     build_pipeline,
     pipeline_config,
     open_requested_source,
@@ -45,8 +46,10 @@ keys in the window:
 
 Nothing is saved unless you press s. With --no-window, each frame is one JSON
 line on stdout (fields as in docs/RECORDS.md): {"frame", "time", "faces":
-[{"face", "box", "score", "label", "runner_up", "valence", "probabilities",
-"valence_probabilities"}]}; "face" stays the same number while a face is tracked.
+[{"face", "box", "score", "label", "runner_up", "valence", "position", "caption",
+"emotion_words", "colour", "probabilities", "valence_probabilities"}]}; "face" stays
+the same number while a face is tracked; "label" is the class name, "caption" and
+"emotion_words" are worded as --wording says ("looks happy").
 
 examples:
   emocap live
@@ -69,6 +72,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     parser.add_argument("--snapshot-dir", type=Path, default=Path("."), metavar="DIR",
                         help="where the s key saves snapshots (default: the current folder)")
+    add_wording_option(parser)
     add_image_limit_option(parser)
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
@@ -99,15 +103,15 @@ def run(args: argparse.Namespace) -> int:
     ) as source:
         pipeline = build_pipeline(args, stills=source.stills)
         if args.no_window:
-            count = print_json_lines(source, pipeline, args.max_frames)
+            count = print_json_lines(source, pipeline, args.max_frames, wording=args.wording)
         else:
-            count = show_window(source, pipeline, args.max_frames, args.snapshot_dir)
+            count = show_window(source, pipeline, args.max_frames, args.snapshot_dir, wording=args.wording)
         if (source.is_live or source.truncated) and source.end_reason and count != args.max_frames:
             print(f"emocap live: note: {source.end_reason}", file=sys.stderr)
     return SourceError.exit_code if unreadable else 0
 
 
-def print_json_lines(source, pipeline, max_frames: int | None) -> int:
+def print_json_lines(source, pipeline, max_frames: int | None, *, wording: str) -> int:
     from emocap.outputs import frame_record
     from emocap.transcription import detected_frames
 
@@ -115,7 +119,7 @@ def print_json_lines(source, pipeline, max_frames: int | None) -> int:
     try:
         for frame, detected in detected_frames(source, pipeline):
             result = pipeline.finish(detected, frame.time_s)
-            sys.stdout.write(json.dumps(frame_record(result), ensure_ascii=False, allow_nan=False) + "\n")
+            sys.stdout.write(json.dumps(frame_record(result, wording=wording), ensure_ascii=False, allow_nan=False) + "\n")
             sys.stdout.flush()
             count += 1
             if count == max_frames:
@@ -205,11 +209,11 @@ class Pacer:
             self._offset += seconds
 
 
-def show_window(source, pipeline, max_frames: int | None, snapshot_dir: Path) -> int:
+def show_window(source, pipeline, max_frames: int | None, snapshot_dir: Path, *, wording: str) -> int:
     from emocap.outputs import CaptionOverlay, FpsMeter
     from emocap.transcription import detected_frames
 
-    overlay, meter = CaptionOverlay(), FpsMeter()
+    overlay, meter = CaptionOverlay(wording=wording), FpsMeter()
     window = LiveWindow()
     pacer = None if source.is_live else Pacer()
     count = 0

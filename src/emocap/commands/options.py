@@ -18,7 +18,7 @@ from emocap.defaults import (
 )
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
-from emocap.labels import BUILTIN_MODEL_FILES
+from emocap.labels import BUILTIN_MODEL_FILES, DEFAULT_WORDING, WORDINGS
 from emocap.pipeline_config import PipelineConfig
 
 
@@ -111,6 +111,16 @@ def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
                        help="caption a face once it has been detected in N frames, so a one-frame false "
                        f"detection gets no caption, record or report row (default: {DEFAULT_CONFIRM_FRAMES}; "
                        "1 captions every detection; photos always 1)")
+
+
+def add_wording_option(parser: argparse.ArgumentParser) -> None:
+    """--wording: how every caption this command shows words a face (`live`, `image`, `transcribe`, `serve`)."""
+    parser.add_argument(
+        "--wording", choices=WORDINGS, default=DEFAULT_WORDING,
+        help="looks: captions say \"looks happy\", \"looks sad / fear\"; plain: \"happy\", \"sad / fear\" "
+        f"(default: {DEFAULT_WORDING}, since a caption describes how a face looks, not what its person feels). "
+        "\"unsure\" is said as it is; records keep the class names in label and runner_up",
+    )
 
 
 def add_image_limit_option(parser: argparse.ArgumentParser) -> None:

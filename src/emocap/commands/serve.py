@@ -8,7 +8,7 @@ import signal
 from typing import Callable
 
 from emocap.commands.arguments import add_command, whole_number
-from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline
+from emocap.commands.options import add_image_limit_option, add_pipeline_options, add_wording_option, build_pipeline
 from emocap.errors import EmocapError
 from emocap.web.origins import LOOPBACK_NAMES, parse_origin
 from emocap.web.server import DEFAULT_MAX_CONNECTIONS
@@ -57,6 +57,7 @@ def add_parser(subparsers) -> None:
         help="pages served at once; more are refused with HTTP 503, so memory stays bounded "
         "(each holds at most two 2 MB frames; default: %(default)s)",
     )
+    add_wording_option(parser)
     add_image_limit_option(parser)
     add_pipeline_options(parser)
     parser.set_defaults(run=run)
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         extra_origins=tuple(args.allow_origin),
         decoder=decoder,
         max_connections=args.max_connections,
+        wording=args.wording,
     )
     try:
         asyncio.run(_serve(server))

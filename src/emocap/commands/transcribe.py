@@ -9,7 +9,9 @@ from contextlib import closing
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, add_optional_value, positive_int, seconds
-from emocap.commands.options import add_image_limit_option, add_pipeline_options, build_pipeline, pipeline_config
+from emocap.commands.options import (
+    add_image_limit_option, add_pipeline_options, add_wording_option, build_pipeline, pipeline_config,
+)
 from emocap.errors import EmocapError, OutputError
 from emocap.outputs.files import ANNOTATED_STEM
 from emocap.transcription import (
@@ -37,7 +39,7 @@ EPILOG = """\
 outputs (-o, repeatable; the extension picks the format):
   talk.vtt       WebVTT subtitles, one cue per face and emotion:
                    00:00:01.200 --> 00:00:04.500
-                   Face 1 (left): happy — positive
+                   Face 1 (left): looks happy — positive
   talk.srt       SubRip subtitles, the same cues
   talk.jsonl     JSON Lines: one record per frame (default) or per segment (--records)
   talk.csv       CSV: the same fields, one row per face per frame, or per segment
@@ -49,8 +51,9 @@ outputs (-o, repeatable; the extension picks the format):
   The record fields are described in docs/RECORDS.md.
 
 how captions are cut:
-  A face's caption is its emotion after the per-face memory ("sad"), with a
-  second one when the model finds two close ("sad / fear"). A new cue starts
+  A face's caption is its emotion after the per-face memory ("looks sad"), with
+  a second one when the model finds two close ("looks sad / fear"); --wording
+  plain drops "looks". A new cue starts
   when the caption changes and lasts --min-duration seconds or more; shorter
   flickers, and drop-outs of the face shorter than that, stay in the cue
   before. Times are each frame's own, so variable frame rates are kept.
@@ -144,6 +147,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--keep-partial", action="store_true",
                         help="if a video ends early (a truncated file), keep the transcript of what could be read "
                         "instead of failing")
+    add_wording_option(parser)
     parser.add_argument("--resume", action="store_true",
                         help="skip the videos whose outputs all exist (outputs appear only when complete): run an "
                         "interrupted command again with --resume to go on where it stopped")
@@ -232,7 +236,7 @@ def transcribe_all(videos: list[Path], args: argparse.Namespace) -> int:
     settings = TranscriptionSettings(
         records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial,
         embed_subtitles=args.embed_subtitles, run_info=run_info(args), start_s=args.start, end_s=args.end,
-        max_side=args.max_image_side,
+        max_side=args.max_image_side, wording=args.wording,
     )
     cluster = cluster_settings(args, plans, settings)
     pipeline = build_pipeline(args)  # on the driver too: options and model checked before any task is sent
@@ -311,6 +315,7 @@ def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     return (
         *config.describe(model_name=f"the built-in {args.labels or 'fer2013'} model"),
         ("shortest caption", f"{args.min_duration:g} s"),
+        ("wording", args.wording),
         ("part", f"{args.start:g} s to " + ("the end" if args.end is None else f"{args.end:g} s")),
         ("emocap", __version__),
         ("made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),

@@ -1,15 +1,16 @@
 """The words of a caption, shared by the overlay, the subtitles and the records.
 
 One place decides how a face is named ("Face 2"), where it is ("left"), and
-how a shown class reads ("sad / fear — negative"), so the live window, the
-annotated video and the transcript say the same thing.
+how a shown class reads ("looks sad / fear — negative"), so the live window,
+the annotated video, the transcript, the summary, the report and the web page
+say the same thing. `emotion_words` alone words what a face shows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from emocap.labels import UNSURE_WORD, VALENCE_OF
+from emocap.labels import DEFAULT_WORDING, UNSURE_WORD, VALENCE_OF, check_wording
 from emocap.types import NO_LABEL, UNSURE, UNTRACKED, FrameResult
 
 POSITION_WORDS: tuple[str, ...] = ("left", "centre", "right")
@@ -65,9 +66,16 @@ def valence_words(label: str, runner_up: str) -> str:
     return MIXED if set(unique) == OPPOSITE_VALENCES else " / ".join(unique)
 
 
-def emotion_words(label: str, runner_up: str) -> str:
-    """'sad' or 'sad / fear' (the runner-up is shown when the model finds the two close)."""
-    return f"{label} / {runner_up}" if runner_up else label
+def emotion_words(label: str, runner_up: str = "", *, wording: str = DEFAULT_WORDING) -> str:
+    """What a caption says a face shows, in the `wording` (`emocap.labels.WORDINGS`): 'looks sad',
+    'looks sad / fear' (the runner-up is shown when the model finds the two close), or plain 'sad',
+    'sad / fear'. 'unsure' stays 'unsure' (it says how sure the model is, not how the face looks);
+    '' when nothing is shown. Every output words its captions, legends and headings here."""
+    check_wording(wording)
+    if not label or label == UNSURE_WORD:
+        return label
+    shown = f"{label} / {runner_up}" if runner_up else label
+    return f"looks {shown}" if wording == "looks" else shown
 
 
 def class_name(labels: tuple[str, ...], class_index: int) -> str:
@@ -84,9 +92,11 @@ def caption_text(
     *,
     position: str = "",
     separator: str = " — ",
+    wording: str = DEFAULT_WORDING,
 ) -> str:
-    """'Face 1 (left): happy — positive'; 'Face 2: sad / fear — negative'; 'Face 3: neutral';
-    'Face 4: unsure' (label 'unsure', which has no valence); 'Face 5' when nothing is shown.
+    """'Face 1 (left): looks happy — positive'; 'Face 2: looks sad / fear — negative'; 'Face 3: looks
+    neutral'; 'Face 4: unsure' (label 'unsure', which has no valence); 'Face 5' when nothing is shown.
+    With wording 'plain': 'Face 1 (left): happy — positive'.
 
     `separator` lets drawing code, whose fonts are ASCII only, use ' - '.
     """
@@ -96,10 +106,13 @@ def caption_text(
     valence = valence_words(label, runner_up)
     if valence == label:  # 'neutral — neutral' says nothing twice
         valence = ""
-    return f"{name}: {emotion_words(label, runner_up)}" + (f"{separator}{valence}" if valence else "")
+    words = emotion_words(label, runner_up, wording=wording)
+    return f"{name}: {words}" + (f"{separator}{valence}" if valence else "")
 
 
-def frame_captions(result: FrameResult, *, separator: str = " — ") -> tuple[list[int], list[str], list[str]]:
+def frame_captions(
+    result: FrameResult, *, separator: str = " — ", wording: str = DEFAULT_WORDING,
+) -> tuple[list[int], list[str], list[str]]:
     """Each face's number, position word and caption, in the pipeline's order: what every output
     (records, page, subtitles, overlay, `emocap image`) calls the face and says about it."""
     faces, labels = result.faces, tuple(result.labels)
@@ -107,7 +120,7 @@ def frame_captions(result: FrameResult, *, separator: str = " — ") -> tuple[li
     positions = position_words(faces.boxes, *result.frame_size).tolist() if len(faces) else []
     captions = [
         caption_text(number, class_name(labels, shown), class_name(labels, runner), position=position,
-                     separator=separator)
+                     separator=separator, wording=wording)
         for number, position, shown, runner in zip(numbers, positions, faces.display.tolist(), faces.runner_up.tolist())
     ]
     return numbers, positions, captions

@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 
-from emocap.labels import VALENCE_COLOURS_HEX, VALENCES, VALENCE_OF, valence_matrix
-from emocap.outputs.captions import class_name, frame_captions
+from emocap.labels import DEFAULT_WORDING, VALENCE_COLOURS_HEX, VALENCES, VALENCE_OF, valence_matrix
+from emocap.outputs.captions import class_name, emotion_words, frame_captions
 from emocap.outputs.segments import Segment
 from emocap.outputs.writer import TranscriptWriter
 from emocap.types import FrameResult
@@ -36,16 +36,18 @@ def _probabilities(labels: tuple[str, ...], probs: np.ndarray) -> tuple[list[dic
     return classes, [dict(zip(VALENCES, row)) for row in by_valence]
 
 
-def frame_record(result: FrameResult) -> dict:
-    """{frame, time, faces: [{face, box, score, label, runner_up, valence, position, caption, colour,
-    probabilities, valence_probabilities}]} for one frame: the record every output speaks (JSON Lines,
-    CSV, the web page), with the face numbers and captions of the subtitles and the overlay."""
+def frame_record(result: FrameResult, *, wording: str = DEFAULT_WORDING) -> dict:
+    """{frame, time, faces: [{face, box, score, label, runner_up, valence, position, caption, emotion_words,
+    colour, probabilities, valence_probabilities}]} for one frame: the record every output speaks (JSON
+    Lines, CSV, the web page), with the face numbers and captions of the subtitles and the overlay.
+    `label` and `runner_up` are class names whatever the `wording`; `caption` and `emotion_words` are
+    worded by it ('looks happy')."""
     faces = result.faces
     labels = tuple(result.labels)
     names = [class_name(labels, index) for index in faces.display.tolist()]
     runners = [class_name(labels, index) for index in faces.runner_up.tolist()]
     columns = zip(
-        *frame_captions(result),
+        *frame_captions(result, wording=wording),
         np.round(faces.boxes.astype(np.float64), BOX_DECIMALS).tolist(),
         np.round(faces.scores.astype(np.float64), PROBABILITY_DECIMALS).tolist(),
         names,
@@ -65,6 +67,7 @@ def frame_record(result: FrameResult) -> dict:
                 "valence": VALENCE_OF.get(name),
                 "position": position,
                 "caption": caption,
+                "emotion_words": emotion_words(name, runner, wording=wording) or None,
                 "colour": VALENCE_COLOURS_HEX.get(VALENCE_OF.get(name, "")),
                 "probabilities": probs,
                 "valence_probabilities": valence_probs,
@@ -75,8 +78,8 @@ def frame_record(result: FrameResult) -> dict:
 
 
 def segment_record(segment: Segment) -> dict:
-    """{face, start, end, label, runner_up, valence, position, caption, box, probabilities,
-    valence_probabilities, frames} for one segment."""
+    """{face, start, end, label, runner_up, valence, position, caption, emotion_words, box, probabilities,
+    valence_probabilities, frames} for one segment, worded as the segment is."""
     probs, valence_probs = _probabilities(segment.labels, segment.probs[None])
     return {
         "face": segment.face_number,
@@ -87,6 +90,7 @@ def segment_record(segment: Segment) -> dict:
         "valence": segment.valence or None,
         "position": segment.position,
         "caption": segment.caption,
+        "emotion_words": segment.emotion_words,
         "box": np.round(segment.box.astype(np.float64), BOX_DECIMALS).tolist(),
         "probabilities": probs[0],
         "valence_probabilities": valence_probs[0],
@@ -101,7 +105,7 @@ class JsonLinesWriter(TranscriptWriter):
 
     def frame(self, result: FrameResult) -> None:
         if self.records == "frame":
-            self._write(frame_record(result))
+            self._write(frame_record(result, wording=self.wording))
 
     def segment(self, segment: Segment) -> None:
         if self.records == "segment":
@@ -113,9 +117,11 @@ class JsonLinesWriter(TranscriptWriter):
 
 FRAME_COLUMNS = (
     "frame", "time", "face", "x1", "y1", "x2", "y2", "score", "label", "runner_up", "valence", "position", "caption",
+    "emotion_words",
 )
 SEGMENT_COLUMNS = (
     "face", "start", "end", "label", "runner_up", "valence", "position", "x1", "y1", "x2", "y2", "frames", "caption",
+    "emotion_words",
 )
 
 
@@ -134,7 +140,7 @@ class CsvWriter(TranscriptWriter):
             columns = FRAME_COLUMNS if self.records == "frame" else SEGMENT_COLUMNS
             self._start_table(columns, tuple(result.labels))
         if self.records == "frame":
-            record = frame_record(result)
+            record = frame_record(result, wording=self.wording)
             for face in record["faces"]:
                 self._row({"frame": record["frame"], "time": record["time"], **face})
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from emocap.errors import OutputError
+from emocap.labels import DEFAULT_WORDING
 from emocap.outputs.records import CsvWriter, JsonLinesWriter
 from emocap.outputs.subtitles import SrtWriter, WebVTTWriter
 from emocap.outputs.writer import TranscriptWriter
@@ -25,6 +26,6 @@ def writer_class(path: str | os.PathLike) -> type[TranscriptWriter]:
     return WRITERS[suffix]
 
 
-def writer_for(path: str | os.PathLike, *, records: str = "frame") -> TranscriptWriter:
+def writer_for(path: str | os.PathLike, *, records: str = "frame", wording: str = DEFAULT_WORDING) -> TranscriptWriter:
     """A writer for `path` (not yet open: use it in a `with` block)."""
-    return writer_class(path)(path, records=records)
+    return writer_class(path)(path, records=records, wording=wording)

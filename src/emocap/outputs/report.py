@@ -2,9 +2,11 @@
 
 The page plays the video (referenced by its path relative to the page, so the
 two travel together) with the emotion captions as a captions track; shows a
-timeline per face, coloured by emotion with a valence strip under it, whose
+timeline per face, coloured by emotion ("unsure", which names none, hatched)
+with a valence strip under it, whose
 segments are buttons that seek the video; a table per face (time with a
-caption, share of each emotion, valence balance); and how the run was made.
+caption, what it said longest, share of each emotion, valence balance); and how
+the run was made. Its words are the captions' own, in the segments' wording.
 Everything but the video is inline: no network, no other file. It works with
 the keyboard (every segment is a button) and reflows at 200% zoom.
 """
@@ -19,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from emocap.errors import OutputError
-from emocap.labels import UNSURE_WORD, VALENCE_COLOURS_HEX, VALENCES, class_colours
+from emocap.labels import (
+    UNSURE_CSS_BACKGROUND, UNSURE_INK_HEX, UNSURE_WORD, VALENCE_COLOURS_HEX, VALENCES, class_colours,
+)
 from emocap.outputs.captions import face_numbers
 from emocap.outputs.records import segment_record
 from emocap.outputs.segments import Segment
-from emocap.outputs.summary import UNSURE_COLOUR, EmotionSummary
+from emocap.outputs.summary import EmotionSummary
 from emocap.outputs.writer import TranscriptWriter
 from emocap.types import FrameResult
 
@@ -112,20 +116,22 @@ class HtmlReport(TranscriptWriter):
             return "<p>No face had a caption in this video.</p>"
         begin = self._begin_s or 0.0
         total = max(self._end_s - begin, 1e-6)
-        colours = dict(zip(self._summary.labels, class_colours(self._summary.labels)))
-        if self._summary.unsure_seconds.any():
-            colours[UNSURE_WORD] = UNSURE_COLOUR
+        summary = self._summary
+        keys = [*summary.labels, *([UNSURE_WORD] if summary.unsure_seconds.any() else [])]
+        looks = {name: _look(name, colour) for name, colour in zip(summary.labels, class_colours(summary.labels))}
+        looks[UNSURE_WORD] = _look(UNSURE_WORD)
         rows = []
         for number in sorted({s["face"] for s in self._segments}):
             buttons, strip = [], []
             for s in (s for s in self._segments if s["face"] == number):
                 left, width = 100 * (s["start"] - begin) / total, 100 * (s["end"] - s["start"]) / total
                 place = f"left:{left:.3f}%;width:{width:.3f}%"
-                label = f"Face {number}: {s['label']}, {clock(s['start'])} to {clock(s['end'])}"
+                label = f"Face {number}: {s['emotion_words']}, {clock(s['start'])} to {clock(s['end'])}"
+                css_class, style = looks.get(s["label"], ("", "background:#999999"))
                 buttons.append(
-                    f'<button type="button" class="segment" data-start="{self._played(s["start"]):.3f}" style="{place};'
-                    f'background:{colours.get(s["label"], "#999999")}" aria-label="{html.escape(label, quote=True)}" '
-                    f'title="{html.escape(label, quote=True)}"><span>{html.escape(s["label"])}</span></button>'
+                    f'<button type="button" class="segment{css_class}" data-start="{self._played(s["start"]):.3f}" '
+                    f'style="{place};{style}" aria-label="{html.escape(label, quote=True)}" '
+                    f'title="{html.escape(label, quote=True)}"><span>{html.escape(s["emotion_words"])}</span></button>'
                 )
                 strip.append(
                     f'<span style="{place};background:{VALENCE_COLOURS_HEX.get(s["valence"] or "", "#ffffff")}"></span>'
@@ -134,9 +140,10 @@ class HtmlReport(TranscriptWriter):
                 f'<div class="face" role="group" aria-label="Face {number}"><h3>Face {number}</h3>'
                 f'<div class="track">{"".join(buttons)}</div><div class="valence" aria-hidden="true">{"".join(strip)}</div></div>'
             )
+        names = dict(zip((*summary.labels, UNSURE_WORD), summary.names))
         legend = '<li class="key">emotion:</li>' + "".join(
-            f'<li><span class="swatch" style="background:{colour}"></span>{html.escape(name)}</li>'
-            for name, colour in colours.items()
+            f'<li><span class="swatch{looks[key][0]}" style="{looks[key][1]}"></span>{html.escape(names[key])}</li>'
+            for key in keys
         ) + '<li class="key">valence:</li>' + "".join(
             f'<li><span class="swatch thin" style="background:{VALENCE_COLOURS_HEX[v]}"></span>{v}</li>' for v in VALENCES
         )
@@ -152,15 +159,15 @@ class HtmlReport(TranscriptWriter):
             return ""
         with_unsure = bool(summary.unsure_seconds.any())
         names = [*summary.labels, *([UNSURE_WORD] if with_unsure else [])]
-        heads = "".join(f"<th scope=\"col\">{html.escape(name)}</th>" for name in names)
+        heads = "".join(f"<th scope=\"col\">{html.escape(name)}</th>" for name in ["mostly", *names])
         valence_heads = "".join(f"<th scope=\"col\">{v}</th>" for v in VALENCES)
         shares = summary.caption_shares(with_unsure=with_unsure)
         rows = []
-        for number, seconds, emotions, valences in zip(
-            face_numbers(summary.track_ids).tolist(), summary.captioned_seconds.tolist(),
+        for number, seconds, mostly, emotions, valences in zip(
+            face_numbers(summary.track_ids).tolist(), summary.captioned_seconds.tolist(), summary.mostly(),
             shares.tolist(), summary.valence_shares().tolist(),
         ):
-            cells = "".join(f"<td>{share:.0%}</td>" for share in emotions)
+            cells = f'<td class="words">{html.escape(mostly)}</td>' + "".join(f"<td>{share:.0%}</td>" for share in emotions)
             balance = "".join(
                 f'<span style="width:{100 * share:.1f}%;background:{VALENCE_COLOURS_HEX[v]}"></span>'
                 for v, share in zip(VALENCES, valences)
@@ -176,6 +183,12 @@ class HtmlReport(TranscriptWriter):
             f'<thead><tr><th scope="col">face</th><th scope="col">captioned</th>{heads}{valence_heads}'
             f'<th scope="col">valence balance</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
         )
+
+
+def _look(name: str, colour: str = "") -> tuple[str, str]:
+    """(extra CSS class, inline style) of a class's timeline segment and swatch: its colour, or for
+    "unsure" the hatching of `emocap.labels` (in STYLE), which no emotion's colour is."""
+    return (" unsure", "") if name == UNSURE_WORD else ("", f"background:{colour}")
 
 
 STYLE = """
@@ -200,14 +213,16 @@ video { width: 100%; max-height: 60vh; background: #000; }
 .swatch { display: inline-block; width: 1rem; height: 1rem; margin-right: 0.3rem; vertical-align: middle; }
 .swatch.thin { height: 0.4rem; }
 .legend .key { font-weight: bold; }
+.segment.unsure, .swatch.unsure { background: UNSURE_BACKGROUND; border: 2px solid UNSURE_INK; }
+.segment.unsure span { background: #fff; }
 table { border-collapse: collapse; margin: 1rem 0; display: block; overflow-x: auto; }
 caption { text-align: left; font-weight: bold; }
 th, td { padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; text-align: right; }
-th[scope=row], thead th:first-child { text-align: left; }
+th[scope=row], thead th:first-child, td.words { text-align: left; }
 .balance { display: flex; width: 8rem; height: 1rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
 dd { margin: 0; }
-"""
+""".replace("UNSURE_BACKGROUND", UNSURE_CSS_BACKGROUND).replace("UNSURE_INK", UNSURE_INK_HEX)
 
 SCRIPT = """
 const video = document.getElementById('video');

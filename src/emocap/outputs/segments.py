@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from emocap.errors import DataError
-from emocap.labels import VALENCE_OF
-from emocap.outputs.captions import caption_text, class_name, face_numbers, position_words
+from emocap.labels import DEFAULT_WORDING, VALENCE_OF, check_wording
+from emocap.outputs.captions import caption_text, class_name, emotion_words, face_numbers, position_words
 from emocap.tracking.table import TrackTable
 from emocap.types import NO_LABEL, UNTRACKED, FrameResult
 
@@ -56,6 +56,7 @@ class Segment:
     probs       float32 (k,) mean class probabilities over those frames
     frames      how many frames the face was seen in (short drop-outs are bridged)
     frame_size  (width, height) of the video
+    wording     how its caption words what it shows (`emocap.labels.WORDINGS`)
     """
 
     track_id: int
@@ -68,6 +69,7 @@ class Segment:
     probs: np.ndarray
     frames: int
     frame_size: tuple[int, int]
+    wording: str = DEFAULT_WORDING
 
     @property
     def duration_s(self) -> float:
@@ -94,9 +96,15 @@ class Segment:
         return str(position_words(self.box, self.frame_size[0])[0])
 
     @property
+    def emotion_words(self) -> str:
+        """'looks happy', 'looks sad / fear', 'unsure' (or, plain, 'happy'...)."""
+        return emotion_words(self.label, self.runner_up_label, wording=self.wording)
+
+    @property
     def caption(self) -> str:
-        """'Face 1 (left): happy — positive'."""
-        return caption_text(self.face_number, self.label, self.runner_up_label, position=self.position)
+        """'Face 1 (left): looks happy — positive'."""
+        return caption_text(self.face_number, self.label, self.runner_up_label, position=self.position,
+                            wording=self.wording)
 
 
 @dataclass
@@ -198,7 +206,7 @@ class _FaceHistory:
 class SegmentBuilder:
     """Turns `FrameResult`s into `Segment`s as they arrive (see the module docstring).
 
-        builder = SegmentBuilder(min_duration_s=0.5)
+        builder = SegmentBuilder(min_duration_s=0.5, wording="looks")
         for result in results:
             for segment in builder.update(result):
                 ...
@@ -209,10 +217,11 @@ class SegmentBuilder:
     are left out. Frame times must increase.
     """
 
-    def __init__(self, min_duration_s: float = 0.5) -> None:
+    def __init__(self, min_duration_s: float = 0.5, *, wording: str = DEFAULT_WORDING) -> None:
         if not (isinstance(min_duration_s, (int, float)) and math.isfinite(min_duration_s) and min_duration_s >= 0):
             raise ValueError(f"min_duration_s must be a finite number >= 0, got {min_duration_s!r}")
         self.min_duration_s = float(min_duration_s)
+        self.wording = check_wording(wording)
         self._labels: tuple[str, ...] | None = None
         self._frame_size = (0, 0)
         self._last_time: float | None = None
@@ -387,4 +396,5 @@ class SegmentBuilder:
             probs=(stretch.probs_sum / seen).astype(np.float32),
             frames=stretch.frames,
             frame_size=self._frame_size,
+            wording=self.wording,
         )

@@ -4,6 +4,8 @@ Built from the transcript's segments, so the shares agree with the
 subtitles: a face's share of an emotion is the time its caption showed that
 emotion (the runner-up is not counted) over all the time it had a caption,
 "unsure" included: its shares of the emotions and of "unsure" sum to one.
+The words are the captions' own (`emotion_words`, in the segments' wording:
+"looks happy"), and "unsure" is hatched, not coloured: it names no emotion.
 """
 
 from __future__ import annotations
@@ -15,33 +17,38 @@ import numpy as np
 
 from emocap.atomic import atomic_path
 from emocap.errors import OutputError
-from emocap.labels import UNSURE_WORD, VALENCES, VALENCE_OF, class_colours
-from emocap.outputs.captions import face_numbers
+from emocap.labels import (
+    DEFAULT_WORDING, UNSURE_GROUND_HEX, UNSURE_HATCH, UNSURE_INK_HEX, UNSURE_WORD, VALENCES, VALENCE_OF, class_colours,
+)
+from emocap.outputs.captions import emotion_words, face_numbers
 from emocap.outputs.segments import Segment
 from emocap.types import UNSURE
 
-UNSURE_COLOUR = "#9e9e9e"
 
 class EmotionSummary:
     """Seconds each face showed each class, gathered segment by segment.
 
     `keep_timeline` keeps each segment's face, times and class (a few numbers
     each) for `save_timeline`; without it memory does not grow with the video.
+    Its words are in the wording of the segments it is given.
     """
 
     def __init__(self, *, keep_timeline: bool = False) -> None:
         self.keep_timeline = bool(keep_timeline)
         self.labels: tuple[str, ...] = ()
+        self.wording = DEFAULT_WORDING
         self._track_ids: list[int] = []
         self._seconds = np.zeros((0, 0), np.float64)
         self._timeline: list[tuple[int, float, float, int]] = []
 
     def add(self, segment: Segment) -> None:
         if not self.labels:
-            self.labels = tuple(segment.labels)
+            self.labels, self.wording = tuple(segment.labels), segment.wording
             self._seconds = np.zeros((0, len(self.labels) + 1), np.float64)  # the last column: unsure
         elif tuple(segment.labels) != self.labels:
             raise ValueError(f"segment has labels {segment.labels!r}, earlier segments {self.labels!r}")
+        elif segment.wording != self.wording:
+            raise ValueError(f"segment has wording {segment.wording!r}, earlier segments {self.wording!r}")
         if segment.track_id not in self._track_ids:
             self._track_ids.append(segment.track_id)
             self._seconds = np.vstack([self._seconds, np.zeros((1, len(self.labels) + 1))])
@@ -92,19 +99,31 @@ class EmotionSummary:
         ).reshape(len(self.labels), len(VALENCES))
         return self.emotion_shares() @ membership
 
+    @property
+    def names(self) -> list[str]:
+        """The words for each column of `caption_shares`: each class, then "unsure", as the captions word
+        them ('looks happy', 'unsure')."""
+        return [emotion_words(name, wording=self.wording) for name in (*self.labels, UNSURE_WORD)]
+
+    def mostly(self) -> list[str]:
+        """(m,) what each face's caption said longest, in its words ('looks happy', 'unsure')."""
+        return [self.names[column] for column in self._seconds.argmax(axis=1).tolist()]
+
     def table(self) -> str:
-        """A text table: one row per face, its captioned seconds, then % per class (and "unsure",
-        when any caption said it) and per valence."""
+        """A text table: one row per face, its captioned seconds, what its caption said longest, then % per
+        class (and "unsure", when any caption said it) and per valence."""
         if not self._track_ids:
             return "no face had a caption"
         with_unsure = bool(self.unsure_seconds.any())
         shares = self.caption_shares(with_unsure=with_unsure)
-        heads = ["face", "captioned", *self.labels, *([UNSURE_WORD] if with_unsure else []), "|", *VALENCES]
+        heads = ["face", "captioned", "mostly", *self.labels, *([UNSURE_WORD] if with_unsure else []), "|", *VALENCES]
         cells = [
-            [str(number), f"{total:.1f} s", *(f"{share:.0%}" for share in emotions), "|", *(f"{v:.0%}" for v in valences)]
-            for number, total, emotions, valences in zip(
+            [str(number), f"{total:.1f} s", mostly, *(f"{share:.0%}" for share in emotions), "|",
+             *(f"{v:.0%}" for v in valences)]
+            for number, total, mostly, emotions, valences in zip(
                 face_numbers(self.track_ids).tolist(),
                 self._seconds.sum(axis=1).tolist(),
+                self.mostly(),
                 shares.tolist(),
                 self.valence_shares().tolist(),
             )
@@ -112,13 +131,21 @@ class EmotionSummary:
         widths = [max(len(row[i]) for row in [heads, *cells]) for i in range(len(heads))]
         lines = [heads, *cells]
         return "\n".join(
-            "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths)))
+            "  ".join(cell.ljust(width) if i in (0, 2) else cell.rjust(width)
+                      for i, (cell, width) in enumerate(zip(line, widths))).rstrip()
             for line in lines
         )
 
     def save_timeline(self, path: str | os.PathLike, *, title: str = "") -> None:
         """A PNG (or any format matplotlib writes by extension) with one row per face, coloured by emotion."""
         check_plot_path(path)
+        figure = self.timeline_figure(title=title)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary)
+
+    def timeline_figure(self, *, title: str = ""):
+        """The timeline as a matplotlib Figure: a bar per segment in its class's colour, "unsure" hatched
+        (`UNSURE_HATCH` in `UNSURE_INK_HEX` on `UNSURE_GROUND_HEX`), a legend in the captions' words."""
         if not self.keep_timeline:
             raise RuntimeError("EmotionSummary was made without keep_timeline=True, so it has no timeline to plot")
         # The object-oriented API with an Agg canvas: no pyplot, no global backend switch.
@@ -130,10 +157,11 @@ class EmotionSummary:
         figure = Figure(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)), dpi=100)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        colours = [*class_colours(self.labels), UNSURE_COLOUR]
-        names = [*self.labels, UNSURE_WORD]
+        looks = [{"facecolor": colour} for colour in class_colours(self.labels)]
+        looks.append({"facecolor": UNSURE_GROUND_HEX, "edgecolor": UNSURE_INK_HEX, "hatch": UNSURE_HATCH,
+                      "linewidth": 0.8})
         for track_id, start, end, shown in self._timeline:
-            axes.broken_barh([(start, end - start)], (rows[track_id] - 0.4, 0.8), facecolors=colours[shown])
+            axes.broken_barh([(start, end - start)], (rows[track_id] - 0.4, 0.8), **looks[shown])
         axes.set_yticks(range(len(rows)), [f"Face {n}" for n in face_numbers(self.track_ids).tolist()])
         axes.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         axes.set_xlabel("time (s)")
@@ -141,14 +169,13 @@ class EmotionSummary:
             axes.set_title(title)
         used = sorted({shown for *_, shown in self._timeline})
         axes.legend(
-            handles=[Patch(color=colours[c], label=names[c]) for c in used],
+            handles=[Patch(**looks[c], label=self.names[c]) for c in used],
             loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize="small",
         )
         if not rows:
             axes.text(0.5, 0.5, "no face had a caption", ha="center", va="center", transform=axes.transAxes)
         figure.tight_layout()
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary)
+        return figure
 
 
 def check_plot_path(path: str | os.PathLike) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar, TextIO
 
 from emocap.atomic import atomic_text
+from emocap.labels import DEFAULT_WORDING, check_wording
 from emocap.outputs.segments import Segment
 from emocap.types import FrameResult
 
@@ -23,17 +24,19 @@ class TranscriptWriter:
             writer.segment(segment)   # every segment, in order of start time
 
     If the block ends with an error the file is not created (an older file at
-    `path` stays as it was). Subclasses write in `begin`, `frame`, `segment`, `end`.
+    `path` stays as it was). Subclasses write in `begin`, `frame`, `segment`, `end`. Captions a writer
+    makes from frames are in its `wording`; segments come worded by their `SegmentBuilder`.
     """
 
     suffix: ClassVar[str]
     newline: ClassVar[str | None] = None
 
-    def __init__(self, path: str | os.PathLike, *, records: str = "frame") -> None:
+    def __init__(self, path: str | os.PathLike, *, records: str = "frame", wording: str = DEFAULT_WORDING) -> None:
         if records not in RECORD_KINDS:
             raise ValueError(f"records must be one of {RECORD_KINDS}, got {records!r}")
         self.path = Path(path)
         self.records = records
+        self.wording = check_wording(wording)
         self._stream: TextIO | None = None
         self._stack: contextlib.ExitStack | None = None
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from emocap.errors import DataError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE, ImageError, decode_image
+from emocap.labels import DEFAULT_WORDING
 from emocap.outputs.records import frame_record
 from emocap.types import FrameResult
 
@@ -46,17 +47,17 @@ class FrameDecoder:
             raise UnsupportedFrame(str(error)) from None
 
 
-def result_message(result: FrameResult, timings_ms: dict[str, float]) -> dict:
+def result_message(result: FrameResult, timings_ms: dict[str, float], *, wording: str = DEFAULT_WORDING) -> dict:
     """The JSON answer to one frame: the record JSON Lines transcripts hold (`frame_record`: the same
     face numbers, captions and colours as the subtitles and the overlay), plus what the page needs
-    to draw it: the frame's size, the class names and the timings.
+    to draw it: the frame's size, the class names and the timings. Captions are in the `wording`.
 
     Faces come in reading order (as the pipeline gives them); label, runner_up, valence and colour
     are null while a face's memory has not settled.
     """
     return {
         "type": "result",
-        **frame_record(result),
+        **frame_record(result, wording=wording),
         "size": {"width": int(result.frame_size[0]), "height": int(result.frame_size[1])},
         "labels": list(result.labels),
         "timings_ms": {name: round(float(ms), 2) for name, ms in {**result.timings_ms, **timings_ms}.items()},

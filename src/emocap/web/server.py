@@ -25,6 +25,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from emocap.errors import ModelError
+from emocap.labels import DEFAULT_WORDING, check_wording
 from emocap.types import FrameResult
 from emocap.web.origins import OriginPolicy, parse_origin
 from emocap.web.protocol import FrameDecoder, UnsupportedFrame, result_message
@@ -72,6 +73,7 @@ class CaptionServer:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         decoder: FrameDecoder = FrameDecoder(),
         static: StaticFiles | None = None,
+        wording: str = DEFAULT_WORDING,
     ) -> None:
         if not callable(pipeline_factory):
             raise ValueError(f"pipeline_factory must be callable, got {pipeline_factory!r}")
@@ -86,6 +88,7 @@ class CaptionServer:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers!r}")
         self._pipeline_factory = pipeline_factory
+        self.wording = check_wording(wording)
         self.host = host
         self.port = port
         self._extra_origins = tuple(parse_origin(origin) for origin in extra_origins)
@@ -206,4 +209,5 @@ class CaptionServer:
         return result_message(
             result,
             {"decode": (decoded - started) * 1000, "pipeline": (finished - decoded) * 1000},
+            wording=self.wording,
         )

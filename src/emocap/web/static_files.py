@@ -10,6 +10,8 @@ from importlib import resources
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
+from emocap.labels import UNSURE_CSS_BACKGROUND, UNSURE_GROUND_HEX, UNSURE_INK_HEX
+
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -31,6 +33,16 @@ SECURITY_HEADERS = (
 )
 
 
+LOOK_CSS = f""":root {{
+  --unsure-ink: {UNSURE_INK_HEX};
+  --unsure-ground: {UNSURE_GROUND_HEX};
+  --unsure-background: {UNSURE_CSS_BACKGROUND};
+}}
+"""
+"""/look.css: what "unsure" looks like, from `emocap.labels` (the one definition the overlay, the plot and
+the report draw too), as CSS variables that style.css and app.js read."""
+
+
 @dataclass(frozen=True)
 class StaticFiles:
     """URL path -> (content type, bytes) for every file of the page."""
@@ -50,6 +62,7 @@ class StaticFiles:
         if "/index.html" not in files:
             raise ValueError(f"package folder {package}/{folder} has no index.html")
         files["/"] = files["/index.html"]
+        files["/look.css"] = (CONTENT_TYPES[".css"], LOOK_CSS.encode())
         return cls(files)
 
     def response(self, path: str, method: str = "GET") -> Response:

@@ -8,6 +8,7 @@ const MIN_FRAME_INTERVAL_MS = 33;  // at most ~30 frames/s even when answers com
 const HISTORY_LIMIT = 60;
 const LATENCY_LIMIT = 1000;  // latencies kept for debugging and benchmarks; bounded so long sessions do not grow
 const LINE_STYLES = { negative: [14, 8], neutral: [4, 6], positive: [] };  // a cue besides colour
+const UNSURE_WORD = "unsure";  // the label of a face the model is not sure of: it names no emotion
 
 const ui = {
   startCamera: document.getElementById("start-camera"),
@@ -189,6 +190,7 @@ function textColourOn(hex) {
 function captionItem(face) {
   const item = document.createElement("li");
   item.className = face.label ? "caption" : "caption pending";
+  if (face.label === UNSURE_WORD) item.classList.add("unsure");
   item.dataset.faceId = face.face;
   item.dataset.label = face.label || "";
   if (face.colour) {
@@ -200,7 +202,8 @@ function captionItem(face) {
   name.textContent = `Face ${face.face}`;
   const emotion = document.createElement("strong");
   emotion.className = "emotion";
-  emotion.textContent = face.label || "reading…";
+  // The server's words ("looks sad / fear", or "sad / fear" with --wording plain), as in the caption.
+  emotion.textContent = face.emotion_words || "reading…";
   item.append(name, emotion);
   if (face.valence) {
     const valence = document.createElement("span");
@@ -208,13 +211,16 @@ function captionItem(face) {
     valence.textContent = face.valence;
     item.append(valence);
   }
-  if (face.runner_up) {
-    const runnerUp = document.createElement("span");
-    runnerUp.className = "runner-up";
-    runnerUp.textContent = `or ${face.runner_up}`;
-    item.append(runnerUp);
-  }
   return item;
+}
+
+// What "unsure" looks like: the server's look.css, the one definition the overlay and the report draw too.
+function unsureLook() {
+  const style = getComputedStyle(document.documentElement);
+  return {
+    ink: style.getPropertyValue("--unsure-ink").trim(),
+    ground: style.getPropertyValue("--unsure-ground").trim(),
+  };
 }
 
 function drawBoxes(result) {
@@ -227,13 +233,20 @@ function drawBoxes(result) {
   const fontSize = Math.max(16, canvas.width / 28);
   context.font = `bold ${fontSize}px system-ui, sans-serif`;
   context.textBaseline = "bottom";
+  const unsure = unsureLook();
   for (const face of result.faces) {
     const [x1, y1, x2, y2] = face.box;
-    const colour = face.colour || "#ffffff";
+    const isUnsure = face.label === UNSURE_WORD;
+    const colour = isUnsure ? unsure.ground : face.colour || "#ffffff";
     context.lineWidth = lineWidth;
-    context.setLineDash((LINE_STYLES[face.valence] || [2, 4]).map((n) => n * lineWidth / 3));
+    context.setLineDash(isUnsure ? [] : (LINE_STYLES[face.valence] || [2, 4]).map((n) => n * lineWidth / 3));
     context.strokeStyle = colour;
     context.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    if (isUnsure) {  // the ground's line dashed with ink: two colours, no emotion's
+      context.setLineDash([3 * lineWidth, 3 * lineWidth]);
+      context.strokeStyle = unsure.ink;
+      context.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    }
     context.setLineDash([]);
     // The server's caption: the same words as the subtitles and the records of this face.
     const text = face.label ? face.caption : `${face.caption}: reading…`;
@@ -242,7 +255,12 @@ function drawBoxes(result) {
     const chipTop = Math.max(0, y1 - fontSize * 1.3);
     context.fillStyle = colour;
     context.fillRect(chipLeft, chipTop, chipWidth, fontSize * 1.3);
-    context.fillStyle = textColourOn(colour);
+    if (isUnsure) {  // outlined, as the overlay draws it
+      context.lineWidth = Math.max(2, lineWidth / 2);
+      context.strokeStyle = unsure.ink;
+      context.strokeRect(chipLeft, chipTop, chipWidth, fontSize * 1.3);
+    }
+    context.fillStyle = isUnsure ? unsure.ink : textColourOn(colour);
     context.fillText(text, chipLeft + fontSize * 0.3, chipTop + fontSize * 1.2);
   }
 }
