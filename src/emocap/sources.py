@@ -367,7 +367,12 @@ class _Ending:
             return None
         if self.stated_frames:
             return f"{spec!r} ended after {self.frames} of {self.stated_frames} frames"
-        return f"{spec!r} ended at {reached:g} s, not at {end:g} s as its container says"
+        return f"{spec!r} ended at {_seconds(reached)} s, not at {_seconds(end)} s as its container says"
+
+
+def _seconds(value: float) -> str:
+    """Seconds to the millisecond, without exponents or trailing zeros: 0.967, 6, 978285600."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 class CaptureSource(FrameSource):
