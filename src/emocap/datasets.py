@@ -235,7 +235,10 @@ def _read_mosaic(file: Path, faces: int) -> np.ndarray:
             f"{str(file)!r} is not a FER2013 pack mosaic of its {faces} faces: {header_width}x{header_height} "
             f"pixels, where {PACK_FACES_PER_ROW} faces a row make {width}x{height}"
         )
-    mosaic = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    try:
+        mosaic = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # past OpenCV's own limit of 2^30 pixels (466,000 faces)
+        mosaic = None
     if mosaic is None or mosaic.shape != (height, width):
         raise DataError(f"{str(file)!r} is not a FER2013 pack mosaic: its {width}x{height} pixels could not be decoded")
     return mosaic
