@@ -1,5 +1,7 @@
 """Small files that claim huge pictures: a PNG and a video whose headers say tens of thousands of
-pixels per side, built in a few megabytes of memory (rows of zeros compressed as they stream)."""
+pixels per side, built in a few megabytes of memory (rows of zeros compressed as they stream);
+and videos as phones and screen recorders make them: stored sideways with a display matrix, or
+at a variable frame rate under a nominal one."""
 
 from __future__ import annotations
 
@@ -35,14 +37,26 @@ def write_black_png(path: Path, width: int, height: int) -> Path:
 def write_huge_frame_video(path: Path, side: int = 16000, frames: int = 1) -> Path:
     """A video (container from the suffix: .avi, .mkv) whose one `png` stream is `side` x `side`
     pixels, with `frames` black frames muxed as ready-made PNG packets (no encoder runs)."""
+    picture = black_png_bytes(side, side)
+    return _write_png_packets(path, side, [picture] * frames)
+
+
+def write_growing_video(path: Path, *, first_side: int = 64, then_side: int = 16000) -> Path:
+    """An AVI whose header and first frame are `first_side` pixels square and whose second frame is
+    `then_side` (ready-made PNG packets: nothing is encoded or held at the large size)."""
+    pictures = [black_png_bytes(first_side, first_side), black_png_bytes(then_side, then_side)]
+    return _write_png_packets(path, first_side, pictures)
+
+
+def _write_png_packets(path: Path, header_side: int, pictures: list[bytes]) -> Path:
+    """A one-frame-a-second `png` stream whose header says `header_side` square, of `pictures` as they are."""
     import av
 
-    picture = black_png_bytes(side, side)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("png", rate=1)
-        stream.width = stream.height = side
+        stream.width = stream.height = header_side
         stream.pix_fmt = "gray"
-        for index in range(frames):
+        for index, picture in enumerate(pictures):
             packet = av.Packet(picture)
             packet.stream = stream
             packet.pts = packet.dts = index
@@ -50,3 +64,34 @@ def write_huge_frame_video(path: Path, side: int = 16000, frames: int = 1) -> Pa
             packet.is_keyframe = True
             container.mux(packet)
     return path
+
+
+def stored_sideways(upright, display_rotation: int):
+    """The picture a camera stores for `upright` when it records a display matrix that turns it
+    `display_rotation` degrees counter-clockwise (a phone held upright: -90)."""
+    import numpy as np
+
+    return np.ascontiguousarray(np.rot90(upright, -display_rotation // 90))
+
+
+def write_h264_video(path: Path, images_bgr, *, stamps_ms=None, nominal_fps: int = 30, display_rotation: int = 0) -> Path:
+    """An H.264 video (container from the suffix: .mp4, .mkv) of `images_bgr` as stored, at `stamps_ms`
+    (default: `nominal_fps` apart; the header says `nominal_fps` either way), with a display matrix that
+    turns each frame `display_rotation` degrees counter-clockwise (0: none)."""
+    import av
+
+    stamps_ms = list(stamps_ms) if stamps_ms is not None else [round(1000 * i / nominal_fps) for i in range(len(images_bgr))]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=nominal_fps)
+        stream.height, stream.width = images_bgr[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        if display_rotation:
+            stream.set_display_rotation(display_rotation)
+        for image, stamp in zip(images_bgr, stamps_ms):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = stamp, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+

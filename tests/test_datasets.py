@@ -226,6 +226,29 @@ def test_pack_whose_mosaic_is_not_128_faces_wide_is_refused(tmp_path):
     assert str(tmp_path / "test.jpg") in str(error.value)
 
 
+def test_a_mosaic_larger_than_its_labels_make_is_refused_from_its_header(tmp_path, monkeypatch):
+    """A 1 MB PNG of 6144x174720 black pixels beside two labels took 2.2 GB to decode (and was
+    evaluated, on its first two faces); here 6144x4800, refused before a pixel is decoded."""
+    from hostile_media import write_black_png
+
+    import emocap.datasets
+
+    write_fer_pack(tmp_path, "test", smooth_faces(2), [0, 1], ["PublicTest_0", "PrivateTest_1"])
+    mosaic = write_black_png(tmp_path / "test.jpg", 128 * 48, 100 * 48)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the mosaic was decoded")
+
+    monkeypatch.setattr(emocap.datasets.cv2, "imdecode", no_decoding)
+    monkeypatch.setattr(emocap.datasets.cv2, "imread", no_decoding)
+    with pytest.raises(DataError) as error:
+        load_fer2013(tmp_path, "test")
+    assert str(error.value) == (
+        f"{str(mosaic)!r} is not a FER2013 pack mosaic of its 2 faces: 6144x4800 pixels, where 128 faces a row "
+        "make 6144x48"
+    )
+
+
 def test_pack_with_fewer_names_than_labels_is_refused(tmp_path):
     write_fer_pack(tmp_path, "test", smooth_faces(3), [0, 1, 2], ["PublicTest_0", "PublicTest_1"])
     with pytest.raises(DataError, match="3 labels, 2 names"):

@@ -19,7 +19,7 @@ from emocap.cli import main
 from emocap.errors import SourceError
 from emocap.sources import _open_capture, sample_clip
 from fer_fixtures import write_fer_folder
-from hostile_media import write_black_png, write_huge_frame_video
+from hostile_media import write_black_png, write_growing_video, write_huge_frame_video
 
 ADDRESS_SPACE_LIMIT = 6 * 2**30
 """Enough for a run on small frames (models, thread stacks); far below a 16000x16000 frame decoded twice."""
@@ -52,6 +52,35 @@ def test_a_video_with_huge_frames_is_refused_from_its_header(huge_frame_video, t
         "pixels is larger than 4096 per side (--max-image-side raises the limit)"
     ]
     assert list(tmp_path.iterdir()) == [] and [path.name for path in huge_frame_video.parent.iterdir()] == ["huge.avi"]
+
+
+READ_EVERY_FRAME = """
+import re, sys
+from pathlib import Path
+from emocap.errors import SourceError
+from emocap.sources import open_path
+try:
+    print(len(list(open_path(sys.argv[1]))), "frames")
+except SourceError as error:
+    print(error)
+# This process's own peak since exec (getrusage's ru_maxrss would count the memory of the process that forked it)
+print(int(re.search(r"VmHWM:\\s*(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) // 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory is read from Linux's /proc")
+def test_a_huge_frame_after_a_small_one_is_refused_before_it_is_decoded(tmp_path):
+    """A video whose header and first frame are 64x64 and whose second frame is 16000x16000 (250 KB) was
+    refused only once FFmpeg had decoded that frame: 250 MB more for a grey one, 750 MB for RGB."""
+    video = write_growing_video(tmp_path / "growing.avi", first_side=64, then_side=16000)
+    done = subprocess.run([sys.executable, "-c", READ_EVERY_FRAME, str(video)], capture_output=True, text=True,
+                          timeout=60)
+    *said, peak_mb = done.stdout.splitlines()
+    assert int(peak_mb) < 200  # Python, NumPy, OpenCV and PyAV: 80 MB; the frame decoded alone is 256 MB
+    assert said == [
+        f"cannot read video {str(video)!r}: a video frame has more than 4096x4096 pixels "
+        "(--max-image-side raises the limit)"
+    ]
 
 
 def test_transcribe_takes_the_limit_from_max_image_side(tmp_path):

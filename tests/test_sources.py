@@ -334,3 +334,52 @@ def test_video_frames_keep_the_presentation_times_of_a_stream_that_starts_late(t
         assert [f.time_s for f in source] == pytest.approx(0.8 + np.arange(30) / 15)
     with open_path(path, start_s=1.2) as source:  # --start reads the same timeline
         assert [f.time_s for f in source] == pytest.approx(0.8 + np.arange(6, 30) / 15)
+
+
+def corner_pattern(height: int = 48, width: int = 64) -> np.ndarray:
+    """Black with a white top-left quarter: any turn or mirror of it is told apart from it."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[: height // 2, : width // 2] = 255
+    return image
+
+
+@pytest.mark.skipif(not hasattr(__import__("av").video.stream.VideoStream, "set_display_rotation"),
+                    reason="this PyAV cannot write a display matrix")
+@pytest.mark.parametrize("rotation", [-90, 90, 180])
+def test_a_video_stored_sideways_with_a_display_matrix_is_read_upright(tmp_path, rotation):
+    """Phones store portrait video sideways and say in a display matrix how to show it; its frames
+    were read as stored (sideways: no face found)."""
+    from hostile_media import stored_sideways, write_h264_video
+
+    upright = corner_pattern()
+    path = write_h264_video(tmp_path / "phone.mp4", [stored_sideways(upright, rotation)] * 3, display_rotation=rotation)
+    with open_path(path) as source:
+        frames = [frame.image_bgr for frame in source]
+    assert source.size == (64, 48) and [frame.shape for frame in frames] == [(48, 64, 3)] * 3
+    quarters = frames[0][::24, ::32, 0].reshape(2, 2, 1).mean(axis=2)  # a pixel inside each quarter's corner
+    np.testing.assert_allclose(quarters, [[255, 0], [0, 0]], atol=40)
+
+
+def test_a_variable_rate_video_is_read_to_its_end_at_its_own_times(tmp_path):
+    """A Matroska file says 30 fps and 4 s, but holds 12 frames at irregular times: it was refused as
+    truncated ("ended after 12 of 120 frames")."""
+    from hostile_media import write_h264_video
+
+    stamps_ms = [0, 40, 400, 433, 1200, 1900, 2000, 2033, 2700, 3300, 3900, 3966]
+    images = [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(len(stamps_ms))]
+    path = write_h264_video(tmp_path / "vfr.mkv", images, stamps_ms=stamps_ms, nominal_fps=30)
+    with open_path(path) as source:
+        assert source.fps == 30.0 and [frame.time_s for frame in source] == pytest.approx(np.array(stamps_ms) / 1000)
+    assert not source.truncated and source.end_reason == "end of video"
+
+
+def test_a_cut_video_without_a_frame_count_is_found_short_by_its_times(tmp_path):
+    from hostile_media import write_h264_video
+
+    images = [np.random.default_rng(i).integers(0, 256, (48, 64, 3), np.uint8) for i in range(60)]
+    path = write_h264_video(tmp_path / "cut.mkv", images, nominal_fps=10)  # 6 s, which its header keeps
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with open_path(path) as source:
+        last = [frame.time_s for frame in source][-1]
+    assert source.truncated and last < 4.0
+    assert source.end_reason == f"{str(path)!r} ended at {last:g} s, not at 6 s as its container says: the file looks truncated"

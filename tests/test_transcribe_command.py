@@ -380,6 +380,49 @@ def test_every_output_keeps_the_video_s_own_times_when_its_picture_starts_after_
     assert samples == original_samples
 
 
+needs_display_matrix = pytest.mark.skipif(
+    not hasattr(__import__("av").video.stream.VideoStream, "set_display_rotation"),
+    reason="this PyAV cannot write a display matrix",
+)
+
+
+@needs_display_matrix
+def test_a_phone_video_is_transcribed_and_annotated_upright(tmp_path, pipeline):
+    """A portrait phone video (stored sideways, a display matrix to turn it) was read sideways and its
+    annotated copy lost the turn: a player showed it on its side."""
+    import av
+    from hostile_media import stored_sideways, write_h264_video
+
+    upright = np.zeros((120, 160, 3), np.uint8)
+    upright[10:50, 10:50] = BLUE
+    clip = write_h264_video(tmp_path / "phone.mp4", [stored_sideways(upright, -90)] * 10, nominal_fps=10,
+                            display_rotation=-90)
+    assert run([clip, "-o", tmp_path / "t.jsonl", "--annotate", tmp_path / "copy.mp4"]) == 0
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose(records[-1]["faces"][0]["box"], [10, 10, 50, 50], atol=3)
+    with av.open(str(tmp_path / "copy.mp4")) as copy:
+        shown = [(frame.width, frame.height, frame.rotation) for frame in copy.decode(video=0)]
+    assert shown == [(160, 120, 0)] * 10  # upright as stored: no display matrix needed
+
+
+def test_a_variable_rate_video_is_transcribed_at_its_frames_own_times(tmp_path, pipeline):
+    """A Matroska file that says 30 fps but holds 12 frames over 4 s was refused as truncated."""
+    from hostile_media import write_h264_video
+
+    stamps_ms = [0, 40, 400, 433, 1200, 1900, 2000, 2033, 2700, 3300, 3900, 3966]
+    images = [np.zeros((120, 160, 3), np.uint8) for _ in stamps_ms]
+    for index, image in enumerate(images):
+        image[40:80, 60:100] = BLUE if index < 5 else RED
+    clip = write_h264_video(tmp_path / "vfr.mkv", images, stamps_ms=stamps_ms, nominal_fps=30)
+    assert run([clip, "-o", tmp_path / "t.jsonl", "-o", tmp_path / "t.vtt"]) == 0
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [record["time"] for record in records] == pytest.approx(np.array(stamps_ms) / 1000)
+    cues = webvtt.read(str(tmp_path / "t.vtt")).captions
+    assert [(cue.start, cue.text.split(": ")[1]) for cue in cues] == [
+        ("00:00:00.000", "happy — positive"), ("00:00:01.900", "angry — negative")
+    ]
+
+
 # --- with the real pipeline ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -423,6 +466,26 @@ def test_sample_clip_annotated_copy_has_every_frame(sample_transcript):
         assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(15)
     finally:
         capture.release()
+
+
+@needs_display_matrix
+@pytest.mark.slow  # MTCNN and the classifier on 20 frames
+def test_the_faces_of_a_phone_video_are_found(tmp_path):
+    """The sample clip's first 20 frames stored as a phone stores portrait video: read sideways, no
+    face was found in them."""
+    from hostile_media import stored_sideways, write_h264_video
+
+    from emocap.sources import open_path, sample_clip
+
+    with open_path(sample_clip(), end_s=20 / 15) as source:
+        sideways = [stored_sideways(frame.image_bgr, -90) for frame in source]
+    clip = write_h264_video(tmp_path / "phone.mp4", sideways, nominal_fps=15, display_rotation=-90)
+    parser = argparse.ArgumentParser(prog="emocap")
+    transcribe.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["transcribe", str(clip), "-o", str(tmp_path / "t.jsonl"), "--workers", "1"])
+    assert args.run(args) == 0
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert len(records) == 20 and all(len(record["faces"]) == 1 for record in records[4:])
 
 
 @pytest.mark.parametrize(

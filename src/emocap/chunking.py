@@ -39,7 +39,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from emocap.errors import EmocapError, SourceError
+from emocap.errors import DataError, EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.pipeline_config import PipelineConfig
 from emocap.types import Faces, FrameResult
@@ -52,6 +52,10 @@ DEFAULT_OVERLAP_S = 2.0
 MIN_OVERLAP_FRAMES = 30
 """...and at least this many frames (2 s at 15 fps): the detection schedule is found within
 `detect_every * full_scan_every` frames (4 by default)."""
+MAX_CHUNKS = 10_000
+"""Chunks one video may be cut into: a week of video in minute-long chunks, more than the driver can
+stitch (it holds a video's chunks until the last is in: 220 MB an hour for one face). A header that
+claims more is damaged or false (31 years in a 46 KB file was 16 million chunks, 4 GB to plan)."""
 WORKER_THREADS = 1
 """Threads per task (ONNX Runtime's, FFmpeg's, OpenCV's): each task is given one CPU, and the tasks
 fill the cores; more threads a task would only contend for them."""
@@ -70,17 +74,25 @@ class Chunk:
 
 def plan_chunks(
     start_s: float, end_s: float | None, duration_s: float | None, *, chunk_s: float = DEFAULT_CHUNK_S,
-    overlap_s: float = DEFAULT_OVERLAP_S,
+    overlap_s: float = DEFAULT_OVERLAP_S, max_chunks: int = MAX_CHUNKS, what: str = "the video",
 ) -> tuple[Chunk, ...]:
     """The part from `start_s` to `end_s` (None: the end) of a video of `duration_s` seconds (None:
     unknown, one chunk) in chunks of equal length, about `chunk_s` each. The last one reads to
-    `end_s` as given, so no frame past the container's stated duration is lost."""
+    `end_s` as given, so no frame past the container's stated duration is lost. DataError, naming
+    `what`, for more than `max_chunks` chunks: a length only a damaged or false header gives."""
     if not chunk_s > 0 or not overlap_s >= 0:
         raise ValueError(f"chunk_s must be positive and overlap_s >= 0, got {chunk_s!r} and {overlap_s!r}")
     stop = duration_s if end_s is None else (end_s if duration_s is None else min(end_s, duration_s))
     if stop is None or stop <= start_s:
         return (Chunk(0, start_s, start_s, end_s),)
     count = max(1, round((stop - start_s) / chunk_s))
+    if count > max_chunks:
+        days = (stop - start_s) / 86400
+        span = f"{days / 365.25:.0f} years" if days > 730 else f"{days:.1f} days"
+        raise DataError(
+            f"{what} says it lasts {stop - start_s:.0f} s ({span}), {count} chunks of {chunk_s:g} s: more than "
+            f"{max_chunks}, so its header looks damaged (--workers 1 reads it in one pass)"
+        )
     starts = [start_s + (stop - start_s) * k / count for k in range(count)]
     ends = [*starts[1:], end_s]
     return tuple(

@@ -125,7 +125,7 @@ def plan_video(plan: OutputPlan, settings: TranscriptionSettings, cluster: Clust
     """A video read (SourceError when it cannot be) and cut into its chunks."""
     facts = probe_video(plan.video, start_s=settings.start_s, end_s=settings.end_s, max_side=settings.max_side)
     chunks = plan_chunks(settings.start_s, settings.end_s, facts.duration_s, chunk_s=cluster.chunk_s,
-                         overlap_s=overlap_for(facts.fps, cluster.overlap_s))
+                         overlap_s=overlap_for(facts.fps, cluster.overlap_s), what=f"video {str(plan.video)!r}")
     return VideoWork(plan, facts, chunks)
 
 

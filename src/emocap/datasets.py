@@ -20,6 +20,8 @@ from emocap.labels import FER2013_CSV_IDS, FER2013_LABELS, canonical_label
 from emocap.preprocessing import FER_SIZE
 
 SPLITS = ("train", "test", "PublicTest", "PrivateTest")
+PACK_FACES_PER_ROW = 128
+"""Faces side by side in a row of a pack's mosaic."""
 _CSV_USAGE = {"Training": "train", "PublicTest": "PublicTest", "PrivateTest": "PrivateTest"}
 
 
@@ -196,7 +198,9 @@ def load_fer2013_csv(file: str | Path, split: str = "test") -> FerData:
 
 
 def load_fer2013_pack(root: str | Path, split: str = "test") -> FerData:
-    """The mosaic pack (one JPEG of 128 faces per row per split; see shared/data/README.md)."""
+    """The mosaic pack (one JPEG of 128 faces per row per split; see shared/data/README.md). The
+    mosaic must be the size its labels make, checked from its header before its pixels are decoded
+    (a 1 MB PNG can claim a gigabyte of them)."""
     _check_split(split)
     root = Path(root)
     part = "train" if split == "train" else "test"
@@ -205,16 +209,39 @@ def load_fer2013_pack(root: str | Path, split: str = "test") -> FerData:
         if not needed.is_file():
             raise DataError(f"missing pack file {str(needed)!r}")
     labels = _read_pack_labels(labels_file)
-    mosaic = cv2.imread(str(mosaic_file), cv2.IMREAD_GRAYSCALE)
-    if mosaic is None or mosaic.shape[1] != 128 * FER_SIZE or mosaic.shape[0] % FER_SIZE:
-        raise DataError(f"{str(mosaic_file)!r} is not a FER2013 pack mosaic")
-    rows = mosaic.shape[0] // FER_SIZE
-    faces = mosaic.reshape(rows, FER_SIZE, 128, FER_SIZE).transpose(0, 2, 1, 3).reshape(-1, FER_SIZE, FER_SIZE)
     names = tuple(names_file.read_text().split())
-    if len(faces) < len(labels) or len(names) != len(labels):
+    if len(names) != len(labels):
         raise DataError(f"pack {str(root)!r} is inconsistent: {len(labels)} labels, {len(names)} names")
+    mosaic = _read_mosaic(mosaic_file, len(labels))
+    rows = mosaic.shape[0] // FER_SIZE
+    faces = mosaic.reshape(rows, FER_SIZE, PACK_FACES_PER_ROW, FER_SIZE).transpose(0, 2, 1, 3).reshape(-1, FER_SIZE, FER_SIZE)
     data = FerData(np.ascontiguousarray(faces[: len(labels)]), labels, names)
     return _select_test_part(data, split)
+
+
+def _read_mosaic(file: Path, faces: int) -> np.ndarray:
+    """A pack's mosaic as uint8 (rows x 48, 128 x 48): DataError, from its header, unless it is exactly
+    the size `faces` faces make (128 a row, the last row padded), before a pixel is decoded."""
+    width, height = PACK_FACES_PER_ROW * FER_SIZE, -(-faces // PACK_FACES_PER_ROW) * FER_SIZE
+    try:
+        data = file.read_bytes()
+        _, header_width, header_height = image_header(data)
+    except OSError as error:
+        raise DataError(f"cannot read {str(file)!r}: {error.strerror or error}") from None
+    except ImageError as error:
+        raise DataError(f"{str(file)!r} is not a FER2013 pack mosaic: {error}") from None
+    if (header_width, header_height) != (width, height):
+        raise DataError(
+            f"{str(file)!r} is not a FER2013 pack mosaic of its {faces} faces: {header_width}x{header_height} "
+            f"pixels, where {PACK_FACES_PER_ROW} faces a row make {width}x{height}"
+        )
+    try:
+        mosaic = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # past OpenCV's own limit of 2^30 pixels (466,000 faces)
+        mosaic = None
+    if mosaic is None or mosaic.shape != (height, width):
+        raise DataError(f"{str(file)!r} is not a FER2013 pack mosaic: its {width}x{height} pixels could not be decoded")
+    return mosaic
 
 
 def _read_pack_labels(file: Path) -> np.ndarray:

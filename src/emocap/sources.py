@@ -33,6 +33,7 @@ caller's `finally` flushes its outputs); `end_reason` says why it ended.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
@@ -59,7 +60,11 @@ SAMPLE_CLIP_NAME = "faces.mp4"
 DEFAULT_IMAGE_FPS = 1.0
 """Photos have no time of their own; one per second reads well in subtitles."""
 TRUNCATION_TOLERANCE = 0.01
-"""Containers may estimate their frame count; a shortfall above 1% (and 2 frames) means the file is cut short."""
+"""A video whose last frame comes more than 1% of its stated length before its stated end (and more than
+two frames, and more than the longest wait between two of its frames) is cut short."""
+DECODER_PIXEL_SLACK = 128
+"""Pixels per side added to --max-image-side for FFmpeg's own pixel limit, which counts padded rows (the
+sides themselves are checked exactly, after decoding)."""
 LAST_TIMESTAMP = 2**63 - 1
 """FFmpeg's timestamps are 64-bit: the latest time a stream can seek to, in its own time base."""
 
@@ -192,8 +197,14 @@ class VideoFileSource(FrameSource):
     frame plays beside the sound; `start_s` and `end_s` are in the same times, whatever part is
     read. The first frame is decoded on opening, to fail early.
     Frames larger than `max_side` pixels per side are refused from the stream's header, before
-    any is decoded, and from each frame's own size (a stream may change size mid-way), before
-    it is converted.
+    any is decoded; a stream may change size mid-way, so FFmpeg's decoder is also held to
+    about `max_side` squared pixels, which it checks from each frame's own header before taking
+    the frame's memory, and each decoded frame's sides are checked before it is converted.
+    Frames come upright: a phone stores portrait video sideways with a display matrix saying
+    how to turn it, and each frame is turned as players show it (quarter turns; flips are not
+    applied). A video ends early ("truncated") when its last frame comes well before the end its
+    container states; the frame count a header gives is an estimate (variable frame rates) and
+    only words the message.
     """
 
     def __init__(
@@ -215,7 +226,9 @@ class VideoFileSource(FrameSource):
                 raise SourceError(f"cannot open video {spec!r}: it has no video stream")
             stream = self._container.streams.video[0]
             self.spec, self._max_side = spec, max_side  # _check_size names it before FrameSource.__init__ runs
-            self._check_size(stream.codec_context.width, stream.codec_context.height)
+            self._codec = stream.codec_context
+            self._check_size(self._codec.width, self._codec.height)
+            self._codec.options = {"max_pixels": str(decoder_pixel_limit(max_side))}
             if decode_threads is None:
                 stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps up on two cores
             else:
@@ -229,14 +242,17 @@ class VideoFileSource(FrameSource):
                 self._container.duration / 1e6 if self._container.duration else None
             )
             self.start_s, self.end_s, self.duration_s = float(start_s), end_s, duration
-            self._expected = self._expected_frames(stream.frames, duration, fps)
+            self._ending = _Ending(
+                stated_end_s=None if duration is None else self.start_time_s + duration, fps=fps,
+                stated_frames=stream.frames if start_s == 0 and end_s is None else 0,
+                part_from_s=max(self.start_s, self.start_time_s), part_end_s=end_s,
+            )
             if start_s > 0:
                 target = int(Fraction(start_s) / self._time_base)  # exact: a float divided may be inf
                 if target > LAST_TIMESTAMP:  # no frame can come after a time FFmpeg cannot even stamp
                     raise SourceError(f"video {spec!r} opened but gave no frame after {start_s:g} s")
                 self._container.seek(target, stream=stream, backward=True)
             self._frames = self._container.decode(stream)
-            self._frames_read = 0
             first = self._read()
             if first is None:
                 raise SourceError(f"video {spec!r} opened but gave no frame" + (f" after {start_s:g} s" if start_s else ""))
@@ -246,23 +262,14 @@ class VideoFileSource(FrameSource):
             self._container.close()
             raise
 
-    def _expected_frames(self, frames: int, duration: float | None, fps: float | None) -> int | None:
-        """Frames the container promises for the part read (None when it does not say)."""
-        if self.start_s == 0 and self.end_s is None:
-            return frames or (round(duration * fps) if duration and fps else None)
-        if duration and fps:
-            last = self.start_time_s + duration
-            end = last if self.end_s is None else min(self.end_s, last)
-            return round(max(end - max(self.start_s, self.start_time_s), 0.0) * fps)  # clamped first: -1e308 x fps is -inf
-        return None
-
     def _read(self) -> tuple[np.ndarray, float] | None:
         import av
 
         while True:
             try:
                 frame = next(self._frames, None)
-            except (av.FFmpegError, OSError):  # damaged data mid-file: the video ends here
+            except (av.FFmpegError, OSError) as error:  # damaged data mid-file: the video ends here
+                self._refuse_if_oversized(error)
                 frame = None
             if frame is None:
                 self._note_end()
@@ -276,8 +283,8 @@ class VideoFileSource(FrameSource):
                 self.end_reason = f"reached --end {self.end_s:g} s"
                 return None
             self._check_size(frame.width, frame.height)
-            self._frames_read += 1
-            return frame.to_ndarray(format="bgr24"), time_s
+            self._ending.saw(time_s)
+            return upright(frame), time_s
 
     def _check_size(self, width: int, height: int) -> None:
         try:
@@ -285,17 +292,87 @@ class VideoFileSource(FrameSource):
         except ImageError as error:
             raise SourceError(f"cannot read video {self.spec!r}: {error}") from None
 
+    def _refuse_if_oversized(self, error: Exception) -> None:
+        """SourceError when the decoder failed on a frame over its pixel limit (FFmpeg then says only
+        EINVAL, and leaves the codec's size at 0x0, or at the size it refused); else nothing."""
+        if getattr(error, "errno", None) != errno.EINVAL:
+            return
+        width, height = self._codec.width, self._codec.height
+        if width and height:
+            self._check_size(width, height)
+            return
+        after = self._ending.last_s
+        raise SourceError(
+            f"cannot read video {self.spec!r}: a video frame" + ("" if after is None else f" after {after:g} s")
+            + f" has more than {self._max_side}x{self._max_side} pixels (--max-image-side raises the limit)"
+        )
+
     def _note_end(self) -> None:
         self.end_reason = "end of video"
-        expected = self._expected
-        if expected and self._frames_read < expected - max(2, TRUNCATION_TOLERANCE * expected):
+        shortfall = self._ending.shortfall(self.spec)
+        if shortfall is not None:
             self.truncated = True
-            self.end_reason = (
-                f"{self.spec!r} ended after {self._frames_read} of {expected} frames: the file looks truncated"
-            )
+            self.end_reason = f"{shortfall}: the file looks truncated"
 
     def _release(self) -> None:
         self._container.close()
+
+
+_QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+
+
+def upright(frame) -> np.ndarray:
+    """A decoded PyAV frame as (H, W, 3) uint8 BGR, turned as its display matrix says it is shown
+    (`frame.rotation`: degrees counter-clockwise; a phone's portrait video reads -90), to the
+    nearest quarter turn."""
+    image = frame.to_ndarray(format="bgr24")
+    turns = round(frame.rotation / 90) % 4
+    return cv2.rotate(image, _QUARTER_TURNS[turns]) if turns else image
+
+
+def decoder_pixel_limit(max_side: int) -> int:
+    """FFmpeg's `max_pixels` for frames of at most `max_side` pixels per side (an int in FFmpeg)."""
+    return min((max_side + DECODER_PIXEL_SLACK) ** 2, 2**31 - 1)
+
+
+@dataclass
+class _Ending:
+    """Whether a video's frames reach the end its container states, from each frame's own time (a
+    header's frame count is an estimate: a variable-rate video has fewer frames than its nominal
+    rate times its length). `stated_frames` (0: none) only words the message."""
+
+    stated_end_s: float | None
+    fps: float | None
+    stated_frames: int
+    part_from_s: float
+    part_end_s: float | None
+    last_s: float | None = None
+    frames: int = 0
+    longest_gap_s: float = 0.0
+
+    def saw(self, time_s: float) -> None:
+        if self.last_s is not None:
+            self.longest_gap_s = max(self.longest_gap_s, time_s - self.last_s)
+        self.last_s, self.frames = time_s, self.frames + 1
+
+    def shortfall(self, spec: str) -> str | None:
+        """How the video falls short of its stated end, in words, or None when it does not."""
+        if self.stated_end_s is None or not math.isfinite(self.stated_end_s):
+            return None
+        end = self.stated_end_s if self.part_end_s is None else min(self.part_end_s, self.stated_end_s)
+        reached = self.part_from_s if self.last_s is None else self.last_s
+        tolerance = max(TRUNCATION_TOLERANCE * max(end - self.part_from_s, 0.0), self.longest_gap_s,
+                        2.0 / self.fps if self.fps else 0.0)
+        if end - reached <= tolerance:
+            return None
+        if self.stated_frames:
+            return f"{spec!r} ended after {self.frames} of {self.stated_frames} frames"
+        return f"{spec!r} ended at {_seconds(reached)} s, not at {_seconds(end)} s as its container says"
+
+
+def _seconds(value: float) -> str:
+    """Seconds to the millisecond, without exponents or trailing zeros: 0.967, 6, 978285600."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 class CaptureSource(FrameSource):

@@ -160,10 +160,10 @@ def add_parser(subparsers) -> None:
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("many cores or a cluster (Ray)")
     group.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                       help="videos or chunks transcribed at once: a local Ray with N worker processes (default: one "
-                       "per core when Ray is installed and there is more than one task, else 1); 1 is one process, "
-                       "without Ray; with --ray-address, at most N tasks at once on the cluster (default: one per "
-                       "CPU it has)")
+                       help="videos or chunks transcribed at once: a local Ray with N worker processes, at most "
+                       "one per core (default: one per core when Ray is installed and there is more than one task, "
+                       "else 1); 1 is one process, without Ray; with --ray-address, at most N tasks at once on the "
+                       "cluster (default: one per CPU it has)")
     group.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS") or None, metavar="HOST:PORT",
                        help="run the tasks on a running Ray cluster, the address `ray start --head` prints "
                        "(default: $RAY_ADDRESS; none: a Ray started here)")
@@ -280,7 +280,12 @@ def cluster_settings(args: argparse.Namespace, plans: list[OutputPlan], settings
     from emocap.chunking import DEFAULT_CHUNK_S
     from emocap.cluster import ClusterSettings, local_cores, ray_installed
 
-    address, workers = args.ray_address, args.workers
+    address, workers, cores = args.ray_address, args.workers, local_cores()
+    if address is None and workers is not None and workers > cores:
+        # Each local worker is a process holding its own networks: past one a core, they only add memory.
+        print(f"emocap transcribe: note: --workers {workers} is more than the {cores} cores here; using {cores}",
+              file=sys.stderr)
+        workers = cores
     if address is None and workers == 1:
         return None
     if not ray_installed():
@@ -289,7 +294,7 @@ def cluster_settings(args: argparse.Namespace, plans: list[OutputPlan], settings
         needs = f"--ray-address {address}" if address else f"--workers {workers}"
         raise EmocapError(f"{needs} runs on Ray, which is not installed: pip install 'emocap[cluster]'")
     cluster = ClusterSettings(
-        address=address, workers=workers if address else (workers or local_cores()),
+        address=address, workers=workers if address else (workers or cores),
         chunk_s=args.chunk_seconds or DEFAULT_CHUNK_S,
     )
     if address is None and workers is None and (cluster.workers == 1 or not enough_work(plans, settings, cluster)):
