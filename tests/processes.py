@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from typing import Callable
+
+
+def emocap_process(*argv, env: dict | None = None, timeout: float = 180, **options) -> subprocess.CompletedProcess:
+    """`emocap ARGV` run to its end in a process of its own (where a crash cannot take the tests with
+    it); arguments may be bytes (names that are not UTF-8), output is text with such bytes kept."""
+    return subprocess.run([sys.executable, "-m", "emocap", *map(os.fsdecode, argv)], capture_output=True,
+                          text=True, errors="surrogateescape", env=env, timeout=timeout, **options)
 
 
 def terminated_when(argv: list[str], ready: Callable[[subprocess.Popen], bool], *, env: dict | None = None,

@@ -205,7 +205,8 @@ def load_fer2013_pack(root: str | Path, split: str = "test") -> FerData:
         if not needed.is_file():
             raise DataError(f"missing pack file {str(needed)!r}")
     labels = _read_pack_labels(labels_file)
-    mosaic = cv2.imread(str(mosaic_file), cv2.IMREAD_GRAYSCALE)
+    raw = np.fromfile(mosaic_file, np.uint8)  # bytes read here: OpenCV is never given a file name
+    mosaic = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE) if raw.size else None
     if mosaic is None or mosaic.shape[1] != 128 * FER_SIZE or mosaic.shape[0] % FER_SIZE:
         raise DataError(f"{str(mosaic_file)!r} is not a FER2013 pack mosaic")
     rows = mosaic.shape[0] // FER_SIZE

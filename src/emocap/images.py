@@ -92,6 +92,28 @@ def _decode_jpeg(data: bytes) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
+def opencv_text(text: str) -> str:
+    """`text` (a URL, a file name) as OpenCV's bindings can take it, or ValueError: they encode a str
+    as UTF-8 and crash the process (a segfault, exit 139) on one that cannot be, as a file name whose
+    bytes are not UTF-8 (Python keeps them as surrogates). Files are better not named to OpenCV at
+    all: read and write their bytes in Python (read_image, write_image) and let OpenCV decode them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{text!r} is not UTF-8 text, which OpenCV needs") from None
+    return text
+
+
+def can_write_image(path: str | os.PathLike) -> bool:
+    """Whether OpenCV has an encoder for the format `path`'s suffix names (.png, .jpg, ...), asked of
+    the suffix alone so that the rest of the name never reaches OpenCV."""
+    suffix = Path(path).suffix
+    try:
+        return bool(suffix) and cv2.haveImageWriter(f"image{opencv_text(suffix)}")
+    except ValueError:
+        return False
+
+
 def read_image(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> np.ndarray:
     """An image file as (H, W, 3) uint8 BGR. OSError when it cannot be read, ImageError when it
     cannot be decoded or is too large."""

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from emocap.errors import SourceError, first_line
-from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, opencv_text
 from emocap.images import read_image as decode_image_file
 
 # FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
@@ -529,6 +529,10 @@ def read_image(path: Path, spec: str, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE)
 
 
 def _open_capture(spec: str, target: int | str, *, what: str, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> CaptureSource:
+    try:
+        target = opencv_text(target) if isinstance(target, str) else target
+    except ValueError:
+        raise SourceError(f"cannot open {what} {spec!r}: it is not UTF-8 text, which OpenCV needs") from None
     with _quiet_opencv():
         capture = cv2.VideoCapture(target)
     try:

@@ -98,9 +98,9 @@ def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path |
             f"--annotate {str(annotate)!r} must be an existing folder when there are {len(photos)} photos"
         )
     else:
-        import cv2
+        from emocap.images import can_write_image
 
-        if not cv2.haveImageWriter(str(annotate)):
+        if not can_write_image(annotate):
             raise OutputError(f"cannot write an image named {str(annotate)!r}: use .png or .jpg")
         targets = [annotate]
     check_outputs(((photo, [target]) for photo, target in zip(photos, targets)), noun="photo", verb="annotates")

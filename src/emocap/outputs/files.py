@@ -18,6 +18,12 @@ def is_annotated_copy(path: Path) -> bool:
     return Path(path).stem.endswith(ANNOTATED_STEM)
 
 
+def readable_text(text: str) -> str:
+    """`text` as any UTF-8 writer takes it (an HTML page, a plot's title): the bytes of file names in it
+    that are not UTF-8, which Python keeps as surrogates that the encoder refuses, shown as U+FFFD."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
 def change_to_input(output: Path, given: Path) -> str | None:
     """How writing `output` would change `given`, something the user gave: "overwrite" when they are one
     file (however named: links and hard links too), "add to" when `given` is a folder that `output` is

@@ -17,6 +17,7 @@ from emocap.atomic import atomic_path
 from emocap.errors import OutputError
 from emocap.labels import UNSURE_WORD, VALENCES, VALENCE_OF, class_colours
 from emocap.outputs.captions import face_numbers
+from emocap.outputs.files import readable_text
 from emocap.outputs.segments import Segment
 from emocap.types import UNSURE
 
@@ -138,7 +139,7 @@ class EmotionSummary:
         axes.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         axes.set_xlabel("time (s)")
         if title:
-            axes.set_title(title)
+            axes.set_title(readable_text(title))
         used = sorted({shown for *_, shown in self._timeline})
         axes.legend(
             handles=[Patch(color=colours[c], label=names[c]) for c in used],
