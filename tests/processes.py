@@ -12,9 +12,11 @@ from typing import Callable
 
 def emocap_process(*argv, env: dict | None = None, timeout: float = 180, **options) -> subprocess.CompletedProcess:
     """`emocap ARGV` run to its end in a process of its own (where a crash cannot take the tests with
-    it); arguments may be bytes (names that are not UTF-8), output is text with such bytes kept."""
-    return subprocess.run([sys.executable, "-m", "emocap", *map(os.fsdecode, argv)], capture_output=True,
-                          text=True, errors="surrogateescape", env=env, timeout=timeout, **options)
+    it); arguments may be bytes (names that are not UTF-8), output is text with such bytes kept.
+    stdout and stderr are captured unless `options` says where they go."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **options}
+    return subprocess.run([sys.executable, "-m", "emocap", *map(os.fsdecode, argv)], text=True,
+                          errors="surrogateescape", env=env, timeout=timeout, **options)
 
 
 def terminated_when(argv: list[str], ready: Callable[[subprocess.Popen], bool], *, env: dict | None = None,

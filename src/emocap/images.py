@@ -76,10 +76,22 @@ def decode_image(
     check_picture_size(width, height, max_side)
     if image_format == "JPEG":
         return _decode_jpeg(data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if width * height > _OPENCV_MAX_PIXELS:  # OpenCV would refuse it in an assertion's words
+        raise ImageError(f"{image_format} image of {width}x{height} pixels is more than the {_OPENCV_MAX_PIXELS} "
+                         "pixels OpenCV decodes")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as error:
+        if error.code == cv2.Error.StsNoMem:
+            raise  # out of memory: the run's problem, not this image's (said in a line by the command)
+        raise ImageError(f"{image_format} image of {width}x{height} pixels could not be decoded: {error.err}") from None
     if image is None:
         raise ImageError(f"{image_format} image of {len(data)} bytes could not be decoded")
     return image
+
+
+_OPENCV_MAX_PIXELS = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30))
+"""The most pixels OpenCV decodes in one image (its default, or what its environment variable says)."""
 
 
 def _decode_jpeg(data: bytes) -> np.ndarray:
