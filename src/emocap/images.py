@@ -58,9 +58,20 @@ def image_header(data: bytes) -> tuple[str, int, int]:
     """(format, width, height) from an encoded image's header, without decoding its pixels."""
     try:
         with Image.open(io.BytesIO(data)) as header:
-            return header.format or "unknown", header.size[0], header.size[1]
+            image_format, size, mode = header.format or "unknown", header.size, header.mode
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        if data[:4] in _TIFF_MAGIC:  # a TIFF Pillow cannot read: samples of 32-bit floats, say, in colour
+            raise ImageError(f"TIFF image of {len(data)} bytes in a pixel format that is not supported "
+                             f"({UNSUPPORTED_PIXELS_HINT})") from error
         raise ImageError(f"not an image ({len(data)} bytes starting {bytes(data[:8])!r})") from error
+    if mode == "F":  # OpenCV does not decode them either
+        raise ImageError(f"{image_format} image of 32-bit float pixels: its pixel format is not supported "
+                         f"({UNSUPPORTED_PIXELS_HINT})")
+    return image_format, size[0], size[1]
+
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+UNSUPPORTED_PIXELS_HINT = "save it with 8- or 16-bit whole-number samples"
 
 
 def decode_image(

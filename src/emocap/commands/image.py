@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def expand_paths(paths: list[str]) -> list[Path]:
     """Files as given, folders replaced by their images (not our own annotated copies); SourceError otherwise."""
-    from emocap.sources import folder_images
+    from emocap.sources import folder_images, no_such_input
 
     photos: list[Path] = []
     for text in paths:
@@ -78,7 +78,7 @@ def expand_paths(paths: list[str]) -> list[Path]:
         elif path.is_file():
             photos.append(path)
         else:
-            raise SourceError(f"no such image or folder: {text!r}")
+            raise SourceError(no_such_input(path, text, "image or folder"))
     return photos
 
 

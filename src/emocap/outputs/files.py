@@ -103,6 +103,15 @@ def check_folders(paths: Iterable[Path]) -> None:
             raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
 
 
+def check_existing_folder(folder: Path, what: str) -> None:
+    """OutputError unless `folder` (`what` it is: an option, or its words) is a folder that exists."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise OutputError(f"{what} {str(folder)!r} is a file, not a folder")
+    raise OutputError(f"{what} {str(folder)!r} does not exist")
+
+
 @contextlib.contextmanager
 def folder_for_outputs(folder: Path | None, *, option: str) -> Iterator[None]:
     """Make `folder` (and the parents it lacks) for the block; at its end remove the ones made here
@@ -110,8 +119,8 @@ def folder_for_outputs(folder: Path | None, *, option: str) -> Iterator[None]:
     if folder is None:
         yield
         return
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{option} {str(folder)!r} is a file, not a folder")
+    if folder.exists():
+        check_existing_folder(folder, option)
     missing = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
