@@ -23,7 +23,7 @@ def terminated_when(argv: list[str], ready: Callable[[subprocess.Popen], bool], 
                     what: str = "the moment to signal", timeout_s: float = 120,
                     signum: int = signal.SIGTERM) -> tuple[int, str]:
     """Start `emocap ARGV`, send it `signum` (SIGTERM) as soon as `ready(process)` is true, and return
-    its exit status and stderr (killed after a minute, so a test never hangs on it)."""
+    its exit status and stderr (killed `timeout_s` after the signal, so a test never hangs on it)."""
     process = subprocess.Popen([sys.executable, "-m", "emocap", *argv], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -32,7 +32,7 @@ def terminated_when(argv: list[str], ready: Callable[[subprocess.Popen], bool], 
             assert process.poll() is None and time.monotonic() < deadline, f"{what} never came"
             time.sleep(0.05)
         process.send_signal(signum)
-        _, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=timeout_s)
     finally:
         if process.poll() is None:
             process.kill()
