@@ -29,6 +29,16 @@ def black_png_bytes(width: int, height: int) -> bytes:
     )
 
 
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG of a few bytes whose header claims `width` x `height` greyscale pixels and whose data
+    holds one row: whatever decodes it allocates the whole picture before finding the data short."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(bytes(width + 1)))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def write_black_png(path: Path, width: int, height: int) -> Path:
     path.write_bytes(black_png_bytes(width, height))
     return path

@@ -74,3 +74,32 @@ def test_a_failed_rename_is_an_output_error_and_leaves_no_temporary(tmp_path, mo
         with atomic_text(tmp_path / "out.txt") as stream:
             stream.write("whole")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("inside", ["batch", "alone"])
+def test_a_signal_during_the_fsync_leaves_no_temporary(tmp_path, monkeypatch, inside):
+    """SIGTERM that came while the finished temporary was flushed to disk left a .part of full size."""
+    import signal
+
+    from emocap.atomic import all_or_nothing
+    from emocap.errors import Terminated
+
+    real_fsync = os.fsync
+
+    def fsync_under_a_signal(descriptor):
+        signal.raise_signal(signal.SIGTERM)  # arrives while the disk is being flushed
+        return real_fsync(descriptor)
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    monkeypatch.setattr(os, "fsync", fsync_under_a_signal)
+    try:
+        with pytest.raises(Terminated):
+            with all_or_nothing() if inside == "batch" else open(os.devnull):
+                with atomic_path(tmp_path / "out.bin") as temporary:
+                    temporary.write_bytes(bytes(4096))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []

@@ -325,3 +325,31 @@ def test_connections_beyond_the_cap_are_refused_with_503_during_the_handshake(pi
     assert response.status_code == 503
     assert b"already serving 2 connections" in response.body
     assert len(answer["faces"]) == 1 and len(again["faces"]) == 1
+
+
+def test_a_handshake_with_two_origins_is_refused_in_one_log_line(pipeline_factory, caplog):
+    """Refused (a 500) but with a MultipleValuesError traceback in the log on every try."""
+    handshake = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Origin: http://127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n")
+
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            return await asyncio.to_thread(raw_exchange, server.port, handshake)
+
+    with caplog.at_level("INFO"):
+        answer = asyncio.run(scenario())
+    assert answer.startswith(b"HTTP/1.1 403 ")
+    assert all(record.exc_info is None for record in caplog.records)
+    refusals = [record.getMessage() for record in caplog.records if record.levelname != "INFO"]
+    assert refusals == ["refused a connection with 2 Origin headers: ['http://127.0.0.1', 'http://evil.example']"]
+
+
+def test_head_of_the_socket_answers_405_without_a_body(pipeline_factory):
+    async def scenario():
+        async with CaptionServer(pipeline_factory, port=0) as server:
+            return await asyncio.to_thread(raw_exchange, server.port, b"HEAD /ws HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    head, _, body = asyncio.run(scenario()).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 ") and b"Allow: GET" in head
+    assert body == b""

@@ -8,13 +8,12 @@ import errno
 import json
 import math
 import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
 from typing import Iterator
 
 from emocap.errors import OutputError
+from emocap.signals import held
 
 
 @contextlib.contextmanager
@@ -31,36 +30,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise OutputError(f"cannot write {str(target)!r}: folder {str(directory)!r} does not exist")
     if target.is_dir():
         raise OutputError(f"cannot write {str(target)!r}: it is a folder")
+    with held():  # a signal between making the temporary and the `try` that removes it would leave it
+        try:
+            handle, temporary = tempfile.mkstemp(
+                prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=directory
+            )
+        except OSError as error:
+            raise OutputError(f"cannot write {str(target)!r}: {error.strerror}") from error
+        temporary_path = Path(temporary)
+        os.close(handle)
     try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=directory
-        )
-    except OSError as error:
-        raise OutputError(f"cannot write {str(target)!r}: {error.strerror}") from error
-    os.close(handle)
-    temporary_path = Path(temporary)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    os.chmod(temporary_path, 0o666 & ~_UMASK)
-    try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.chmod(temporary_path, 0o666 & ~_UMASK)
         yield temporary_path
-    except OSError as error:
-        temporary_path.unlink(missing_ok=True)
-        if error.errno in _OUTPUT_ERRNOS:
+        _flush_to_disk(temporary_path, target)  # else a crash soon after the rename can leave an empty file
+        batch = _BATCH.get()
+        if batch is not None:
+            batch.append((temporary_path, target))
+        else:
+            _place([(temporary_path, target)])
+    except BaseException as error:  # a signal in the fsync too (a .part of full size was left)
+        temporary_path.unlink(missing_ok=True)  # gone already where it was placed
+        if isinstance(error, OSError) and error.errno in _OUTPUT_ERRNOS:
             raise OutputError(f"cannot write {str(target)!r}: {error.strerror}") from error
         raise
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
-    try:
-        _flush_to_disk(temporary_path)  # else a crash soon after the rename can leave an empty file
-    except OSError as error:
-        temporary_path.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {str(target)!r}: {error.strerror or error}") from error
-    batch = _BATCH.get()
-    if batch is not None:
-        batch.append((temporary_path, target))
-    else:
-        _place([(temporary_path, target)])
 
 
 _BATCH: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("emocap_batch", default=None)
@@ -92,7 +85,7 @@ def _place(pending: list[tuple[Path, Path]]) -> None:
     """Rename each temporary onto its path, with SIGINT and SIGTERM held until all are placed; when a
     rename fails, the ones placed before it are removed too and the rest discarded."""
     placed: list[Path] = []
-    with _signals_held():
+    with held():
         for index, (temporary, target) in enumerate(pending):
             try:
                 os.replace(temporary, target)
@@ -103,25 +96,6 @@ def _place(pending: list[tuple[Path, Path]]) -> None:
                     rest.unlink(missing_ok=True)
                 raise OutputError(f"cannot write {str(target)!r}: {error.strerror or error}") from error
             placed.append(target)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Delay SIGINT and SIGTERM to the end of the block, where each one held is raised as it came.
-    Only the main thread can set handlers; elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = {number: signal.signal(number, lambda received, _frame: held.append(received))
-                for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
-        for number in held:
-            signal.raise_signal(number)
 
 
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
@@ -138,9 +112,12 @@ _UMASK = _read_umask()
 """Read once at import: os.umask can only be read by setting it, which is not safe while other threads create files."""
 
 
-def _flush_to_disk(path: Path) -> None:
-    with open(path, "rb") as stream:
-        os.fsync(stream.fileno())
+def _flush_to_disk(path: Path, target: Path) -> None:
+    try:
+        with open(path, "rb") as stream:
+            os.fsync(stream.fileno())
+    except OSError as error:
+        raise OutputError(f"cannot write {str(target)!r}: {error.strerror or error}") from error
 
 
 @contextlib.contextmanager

@@ -43,6 +43,10 @@ def parse_labels(text: str) -> tuple[str, ...]:
         raise ValueError(f"labels must be a list of distinct class names, got {text[:200]!r}")
     if UNSURE_WORD in labels:
         raise ValueError(f"no class may be named {UNSURE_WORD!r} (captions say it of faces the model is not sure of)")
+    for name in labels:  # names go into captions, subtitles and pages: a line break there starts a cue of its own
+        if not name.isprintable() or name != name.strip() or "-->" in name:
+            raise ValueError(f"class names must be one line of printable characters, without '-->' or spaces "
+                             f"around them, got {name[:100]!r}")
     return tuple(labels)
 
 

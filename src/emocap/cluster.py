@@ -32,11 +32,9 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -60,7 +58,8 @@ from emocap.chunking import (
     stitched_results,
     transcribe_chunk,
 )
-from emocap.errors import EmocapError, Terminated, first_line
+from emocap.errors import EmocapError, first_line
+from emocap.signals import held
 from emocap.transcription import OutputPlan, TranscriptionResult, TranscriptionSettings, check_complete, write_transcript
 
 MAX_RETRIES = 3
@@ -73,6 +72,8 @@ LOOPBACK_ONLY = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 CARRIED_MODEL = "emocap-model.onnx"
 """A --model file's name in the runtime environment's working folder."""
 PACKAGE = Path(__file__).resolve().parent
+SIGNAL_WAIT_S = 0.5
+"""The longest wait on Ray between two looks at whether Ctrl+C or SIGTERM came (they are held while Ray runs)."""
 
 
 def ray_installed() -> bool:
@@ -164,32 +165,21 @@ def transcribe_on_ray(
 def run_tasks(
     ray, task, jobs: Iterator[tuple[object, ChunkJob]], limit: int,
 ) -> Iterator[tuple[object, ChunkResult | ChunkFailure]]:
-    """(key, outcome) of each (key, job) as its task finishes, with at most `limit` tasks given to Ray at once."""
+    """(key, outcome) of each (key, job) as its task finishes, with at most `limit` tasks given to Ray at once.
+    Ray is called with the stop signals held (see emocap.signals), in waits of at most SIGNAL_WAIT_S, so
+    that Ctrl+C or SIGTERM is acted on within that time, as itself."""
     running: dict = {}
     while True:
-        with signals_through_ray():
+        with held():
             while len(running) < limit and (item := next(jobs, None)) is not None:
                 key, job = item
                 running[task.remote(job)] = key
             if not running:
                 return
-            ready, _ = ray.wait(list(running), num_returns=1)
-            outcome = chunk_outcome(ray, ready[0])
-        yield running.pop(ready[0]), outcome
-
-
-@contextlib.contextmanager
-def signals_through_ray():
-    """Ctrl+C and SIGTERM as themselves while Ray waits. Ray's C++ side runs Python's signal handlers
-    as it waits for its workers, and hands back the Terminated ours raises wrapped in a SystemError
-    ("returned a result with an exception set"): a traceback and exit 1, where a terminated run
-    says so in a line and exits 143 after cleaning up."""
-    try:
-        yield
-    except SystemError as error:
-        if isinstance(error.__cause__, (Terminated, KeyboardInterrupt)):
-            raise error.__cause__ from None
-        raise
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=SIGNAL_WAIT_S)
+            outcome = chunk_outcome(ray, ready[0]) if ready else None
+        if ready:
+            yield running.pop(ready[0]), outcome
 
 
 def chunk_outcome(ray, ref) -> ChunkResult | ChunkFailure:
@@ -224,7 +214,8 @@ def in_flight_limit(ray, cluster: ClusterSettings) -> int:
     CPU); --workers N against a cluster: N. Bounded, so a huge archive is not all queued at once."""
     if cluster.address is not None and cluster.workers:
         return cluster.workers
-    return 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    with held():
+        return 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
 
 
 @contextlib.contextmanager
@@ -255,19 +246,20 @@ def ray_session(cluster: ClusterSettings, model: str | None):
         local_folder = None if cluster.address else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="emocap-ray-", ignore_cleanup_errors=True)
         )
+        stack.callback(shutdown_quietly, ray)  # before the folder goes; also when a signal ends the start
         with carried_model(model) as (on_workers, folder):
             runtime_env = {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"]}
             if folder is not None:
                 runtime_env["working_dir"] = str(folder)
             connect(ray, cluster, runtime_env, local_folder)
-        stack.callback(shutdown_quietly, ray)  # before the folder goes
         yield ray, on_workers
 
 
 def shutdown_quietly(ray) -> None:
     """ray.shutdown, without the lines its C++ side prints to fd 2 when tasks are still running (an
-    interrupted run: "task_manager.cc: Failed to push error to driver ..."), under the run's own line."""
-    with quiet_stderr():
+    interrupted run: "task_manager.cc: Failed to push error to driver ..."), under the run's own line;
+    a signal during it is acted on after it, under this program's handlers (put back by held())."""
+    with held(), quiet_stderr():
         ray.shutdown()
 
 
@@ -280,6 +272,9 @@ def import_ray(*, local: bool):
         os.environ.setdefault("RAY_AUTH_MODE", "token")
         os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's C++ crash handler takes SIGTERM too, and aborts the driver on it (exit -6) when a run is
+    # terminated while Ray starts; this program's handler cleans up instead (workers inherit the setting).
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         import ray
     except ImportError:
@@ -288,28 +283,39 @@ def import_ray(*, local: bool):
 
 
 def connect(ray, cluster: ClusterSettings, runtime_env: dict, local_folder: str | None = None) -> None:
-    """ray.init, with Ray's log lines kept to errors and this program's SIGTERM handler kept (ray.init
-    replaces it), so a terminated run still cleans up as it does without Ray. A Ray started here keeps
-    its files in `local_folder`."""
+    """ray.init, with Ray's log lines kept to errors and this program's signal handling kept through it:
+    the stop signals held (acted on when it returns) and Ray kept from putting in SIGTERM handlers of
+    its own, which exit with no message. A Ray started here keeps its files in `local_folder`."""
     options = dict(runtime_env=runtime_env, log_to_driver=False, logging_level=logging.ERROR)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     try:
         if cluster.address is None:
             options.update(num_cpus=cluster.workers, include_dashboard=False, _temp_dir=local_folder)
         else:
             check_reachable(cluster.address)
-        with quiet_stderr(), signals_through_ray():
+        with held(), quiet_stderr(), ray_sigterm_handlers_refused(ray):
             ray.init(address=cluster.address or "local", **options)
         if cluster.address is None:
             check_loopback(ray)
     except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as error:
-        ray.shutdown()
+        shutdown_quietly(ray)
         where = "start Ray here" if cluster.address is None else f"connect to the Ray cluster at {cluster.address!r}"
         raise EmocapError(f"cannot {where}: {first_line(error)}") from None
+
+
+@contextlib.contextmanager
+def ray_sigterm_handlers_refused(ray) -> Iterator[None]:
+    """Ray's setter of SIGTERM handlers made to do nothing for the block: ray.init sets two (one calls
+    sys.exit(15), one kills Ray's processes and calls sys.exit(1)), each in place until the next."""
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    setter = getattr(utils, "set_sigterm_handler", None)
+    if setter is None:  # another Ray: held() puts this program's handlers back after ray.init all the same
+        yield
+        return
+    utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        utils.set_sigterm_handler = setter
 
 
 @contextlib.contextmanager

@@ -58,9 +58,20 @@ def image_header(data: bytes) -> tuple[str, int, int]:
     """(format, width, height) from an encoded image's header, without decoding its pixels."""
     try:
         with Image.open(io.BytesIO(data)) as header:
-            return header.format or "unknown", header.size[0], header.size[1]
+            image_format, size, mode = header.format or "unknown", header.size, header.mode
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        if data[:4] in _TIFF_MAGIC:  # a TIFF Pillow cannot read: samples of 32-bit floats, say, in colour
+            raise ImageError(f"TIFF image of {len(data)} bytes in a pixel format that is not supported "
+                             f"({UNSUPPORTED_PIXELS_HINT})") from error
         raise ImageError(f"not an image ({len(data)} bytes starting {bytes(data[:8])!r})") from error
+    if mode == "F":  # OpenCV does not decode them either
+        raise ImageError(f"{image_format} image of 32-bit float pixels: its pixel format is not supported "
+                         f"({UNSUPPORTED_PIXELS_HINT})")
+    return image_format, size[0], size[1]
+
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+UNSUPPORTED_PIXELS_HINT = "save it with 8- or 16-bit whole-number samples"
 
 
 def decode_image(
@@ -76,10 +87,22 @@ def decode_image(
     check_picture_size(width, height, max_side)
     if image_format == "JPEG":
         return _decode_jpeg(data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if width * height > _OPENCV_MAX_PIXELS:  # OpenCV would refuse it in an assertion's words
+        raise ImageError(f"{image_format} image of {width}x{height} pixels is more than the {_OPENCV_MAX_PIXELS} "
+                         "pixels OpenCV decodes")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as error:
+        if error.code == cv2.Error.StsNoMem:
+            raise  # out of memory: the run's problem, not this image's (said in a line by the command)
+        raise ImageError(f"{image_format} image of {width}x{height} pixels could not be decoded: {error.err}") from None
     if image is None:
         raise ImageError(f"{image_format} image of {len(data)} bytes could not be decoded")
     return image
+
+
+_OPENCV_MAX_PIXELS = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30))
+"""The most pixels OpenCV decodes in one image (its default, or what its environment variable says)."""
 
 
 def _decode_jpeg(data: bytes) -> np.ndarray:
@@ -90,6 +113,28 @@ def _decode_jpeg(data: bytes) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as error:  # truncated or corrupt data
         raise ImageError(f"damaged JPEG ({len(data)} bytes): {first_line(error)}") from None
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def opencv_text(text: str) -> str:
+    """`text` (a URL, a file name) as OpenCV's bindings can take it, or ValueError: they encode a str
+    as UTF-8 and crash the process (a segfault, exit 139) on one that cannot be, as a file name whose
+    bytes are not UTF-8 (Python keeps them as surrogates). Files are better not named to OpenCV at
+    all: read and write their bytes in Python (read_image, write_image) and let OpenCV decode them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{text!r} is not UTF-8 text, which OpenCV needs") from None
+    return text
+
+
+def can_write_image(path: str | os.PathLike) -> bool:
+    """Whether OpenCV has an encoder for the format `path`'s suffix names (.png, .jpg, ...), asked of
+    the suffix alone so that the rest of the name never reaches OpenCV."""
+    suffix = Path(path).suffix
+    try:
+        return bool(suffix) and cv2.haveImageWriter(f"image{opencv_text(suffix)}")
+    except ValueError:
+        return False
 
 
 def read_image(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> np.ndarray:

@@ -18,6 +18,8 @@ import math
 import cv2
 import numpy as np
 
+from emocap.images import read_image
+
 FACE_REGIONS = {
     "astronaut": (175.0, 55.0, 270.0, 175.0),
     "grace_hopper": (170.0, 105.0, 355.0, 340.0),
@@ -38,10 +40,7 @@ def grace_hopper_bgr() -> np.ndarray:
     from matplotlib import cbook
 
     path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot read matplotlib's sample photo {str(path)!r}")
-    return image
+    return read_image(path)
 
 
 PHOTOS = {"astronaut": astronaut_bgr, "grace_hopper": grace_hopper_bgr}

@@ -37,6 +37,7 @@ import errno
 import math
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,7 +48,7 @@ import cv2
 import numpy as np
 
 from emocap.errors import SourceError, first_line
-from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size
+from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, opencv_text
 from emocap.images import read_image as decode_image_file
 
 # FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
@@ -534,12 +535,29 @@ def open_path(
     if path.is_dir():
         return ImageSequenceSource(spec, folder_images(path, spec), fps=image_fps, max_side=max_image_side,
                                    on_unreadable=on_unreadable_image)
-    if not path.exists():
-        raise SourceError(f"no such {what}: {spec!r}")
+    if not path.is_file():
+        raise SourceError(no_such_input(path, spec, what))
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequenceSource(spec, [path], fps=image_fps, max_side=max_image_side)
     return VideoFileSource(spec, str(path), start_s=start_s, end_s=end_s, max_side=max_image_side,
                            decode_threads=decode_threads)
+
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def no_such_input(path: Path, spec: str, what: str) -> str:
+    """Why `path`, given as `spec`, is neither a regular file nor a folder to read: missing, or a
+    special file (reading a FIFO would wait for a writer; a device has no end)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"no such {what}: {spec!r}"
+    except OSError as error:
+        return f"cannot read {what} {spec!r}: {error.strerror}"
+    kind = next((kind for is_kind, kind in _SPECIAL_FILES if is_kind(mode)), None)
+    return f"{spec!r} is {kind}, not a regular file" if kind else f"no such {what}: {spec!r}"
 
 
 def _region_on_screen(spec: str, region: ScreenRegion | None, monitors: list[dict]) -> ScreenRegion:
@@ -606,6 +624,10 @@ def read_image(path: Path, spec: str, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE)
 
 
 def _open_capture(spec: str, target: int | str, *, what: str, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> CaptureSource:
+    try:
+        target = opencv_text(target) if isinstance(target, str) else target
+    except ValueError:
+        raise SourceError(f"cannot open {what} {spec!r}: it is not UTF-8 text, which OpenCV needs") from None
     with _quiet_opencv():
         capture = cv2.VideoCapture(target)
     try:

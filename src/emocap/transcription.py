@@ -88,7 +88,9 @@ def find_videos(input_path: Path) -> list[Path]:
     if input_path.is_file():
         return [input_path]
     if not input_path.is_dir():
-        raise SourceError(f"no such file or folder: {str(input_path)!r}")
+        from emocap.sources import no_such_input
+
+        raise SourceError(no_such_input(input_path, str(input_path), "file or folder"))
     videos = sorted(
         path for path in input_path.iterdir()
         if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and not is_annotated_copy(path)

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 def expand_paths(paths: list[str]) -> list[Path]:
     """Files as given, folders replaced by their images (not our own annotated copies); SourceError otherwise."""
-    from emocap.sources import folder_images
+    from emocap.sources import folder_images, no_such_input
 
     photos: list[Path] = []
     for text in paths:
@@ -79,7 +79,7 @@ def expand_paths(paths: list[str]) -> list[Path]:
         elif path.is_file():
             photos.append(path)
         else:
-            raise SourceError(f"no such image or folder: {text!r}")
+            raise SourceError(no_such_input(path, text, "image or folder"))
     return photos
 
 
@@ -99,9 +99,9 @@ def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path |
             f"--annotate {str(annotate)!r} must be an existing folder when there are {len(photos)} photos"
         )
     else:
-        import cv2
+        from emocap.images import can_write_image
 
-        if not cv2.haveImageWriter(str(annotate)):
+        if not can_write_image(annotate):
             raise OutputError(f"cannot write an image named {str(annotate)!r}: use .png or .jpg")
         targets = [annotate]
     check_outputs(((photo, [target]) for photo, target in zip(photos, targets)), noun="photo", verb="annotates")

@@ -20,6 +20,7 @@ from emocap.commands.options import (
     open_requested_source,
 )
 from emocap.errors import OutputError, SourceError
+from emocap.outputs.files import check_existing_folder
 
 WINDOW_TITLE = "emocap - q quits, space pauses, s saves a snapshot"
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), 27})
@@ -88,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
         )
         args.no_window = True
     if not args.no_window:
-        if not args.snapshot_dir.is_dir():
-            raise OutputError(f"snapshot folder {str(args.snapshot_dir)!r} does not exist")
+        check_existing_folder(args.snapshot_dir, "snapshot folder")
         check_snapshots_beside(args.source, args.snapshot_dir)
     pipeline_config(args)  # the options checked before the camera is probed
     unreadable: list[SourceError] = []

@@ -9,7 +9,7 @@ import numpy as np
 
 from emocap.checks import check_int, check_number
 from emocap.defaults import DEFAULT_MIN_FACE_SIZE
-from emocap.images import check_bgr_frame
+from emocap.images import check_bgr_frame, opencv_text
 from emocap.types import Faces
 
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
@@ -43,7 +43,7 @@ class HaarFaceDetector:
         path = Path(cascade)
         if not path.is_file():
             path = Path(cv2.data.haarcascades) / str(cascade)
-        classifier = cv2.CascadeClassifier(str(path)) if path.is_file() else None
+        classifier = cv2.CascadeClassifier(opencv_text(str(path))) if path.is_file() else None
         if classifier is None or classifier.empty():
             raise ValueError(f"cascade must be a readable OpenCV cascade XML, got {str(cascade)!r}")
         self.min_face_size = int(min_face_size)

@@ -18,6 +18,12 @@ def is_annotated_copy(path: Path) -> bool:
     return Path(path).stem.endswith(ANNOTATED_STEM)
 
 
+def readable_text(text: str) -> str:
+    """`text` as any UTF-8 writer takes it (an HTML page, a plot's title): the bytes of file names in it
+    that are not UTF-8, which Python keeps as surrogates that the encoder refuses, shown as U+FFFD."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
 def change_to_input(output: Path, given: Path) -> str | None:
     """How writing `output` would change `given`, something the user gave: "overwrite" when they are one
     file (however named: links and hard links too), "add to" when `given` is a folder that `output` is
@@ -97,6 +103,15 @@ def check_folders(paths: Iterable[Path]) -> None:
             raise OutputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
 
 
+def check_existing_folder(folder: Path, what: str) -> None:
+    """OutputError unless `folder` (`what` it is: an option, or its words) is a folder that exists."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise OutputError(f"{what} {str(folder)!r} is a file, not a folder")
+    raise OutputError(f"{what} {str(folder)!r} does not exist")
+
+
 @contextlib.contextmanager
 def folder_for_outputs(folder: Path | None, *, option: str) -> Iterator[None]:
     """Make `folder` (and the parents it lacks) for the block; at its end remove the ones made here
@@ -104,8 +119,8 @@ def folder_for_outputs(folder: Path | None, *, option: str) -> Iterator[None]:
     if folder is None:
         yield
         return
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{option} {str(folder)!r} is a file, not a folder")
+    if folder.exists():
+        check_existing_folder(folder, option)
     missing = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)

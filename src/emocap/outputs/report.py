@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from emocap.labels import (
     UNSURE_CSS_BACKGROUND, UNSURE_INK_HEX, UNSURE_WORD, VALENCE_COLOURS_HEX, VALENCES, class_colours,
 )
 from emocap.outputs.captions import face_numbers
+from emocap.outputs.files import readable_text
 from emocap.outputs.records import segment_record
 from emocap.outputs.segments import Segment
 from emocap.outputs.summary import EmotionSummary
@@ -85,14 +87,15 @@ class HtmlReport(TranscriptWriter):
         self._end_s = max(self._end_s, segment.end_s)
 
     def end(self) -> None:
-        self.stream.write(self.render())
+        self.stream.write(readable_text(self.render()))  # names in it whose bytes are not UTF-8, too
 
     def render(self) -> str:
         video_src = os.path.relpath(self.video.resolve(), self.path.resolve().parent)
         title = f"Emotions in {self.source.name}"
         return PAGE.format(
             title=html.escape(title),
-            video=html.escape(Path(video_src).as_posix(), quote=True),
+            # The name's own bytes, %-escaped: a link that reaches the video whatever its name holds.
+            video=html.escape(urllib.parse.quote(os.fsencode(Path(video_src).as_posix())), quote=True),
             timeline=self._timeline(),
             table=self._table(),
             run="".join(

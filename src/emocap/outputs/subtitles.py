@@ -27,6 +27,12 @@ def cue_timing(segment: Segment, decimal_mark: str) -> str:
     return f"{timestamp(start_ms / 1000, decimal_mark)} --> {timestamp(end_ms / 1000, decimal_mark)}"
 
 
+def cue_line(caption: str) -> str:
+    """A caption as one line, so that it cannot end its cue: every run of white space (line breaks of
+    any kind among it) one space."""
+    return " ".join(caption.split())
+
+
 class WebVTTWriter(TranscriptWriter):
     """WebVTT (.vtt): the subtitle format of web browsers and most players."""
 
@@ -37,7 +43,7 @@ class WebVTTWriter(TranscriptWriter):
 
     def segment(self, segment: Segment) -> None:
         # Cue text is HTML-like in WebVTT: '&' and '<' start markup, and '-->' ends a timing line.
-        text = segment.caption.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = cue_line(segment.caption).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         self.stream.write(f"{cue_timing(segment, '.')}\n{text}\n\n")
 
 
@@ -51,4 +57,5 @@ class SrtWriter(TranscriptWriter):
 
     def segment(self, segment: Segment) -> None:
         self._cues += 1
-        self.stream.write(f"{self._cues}\n{cue_timing(segment, ',')}\n{segment.caption}\n\n")
+        text = cue_line(segment.caption).replace("-->", "->")  # SRT has no escape for what marks a timing line
+        self.stream.write(f"{self._cues}\n{cue_timing(segment, ',')}\n{text}\n\n")

@@ -21,6 +21,7 @@ from emocap.labels import (
     DEFAULT_WORDING, UNSURE_GROUND_HEX, UNSURE_HATCH, UNSURE_INK_HEX, UNSURE_WORD, VALENCES, VALENCE_OF, class_colours,
 )
 from emocap.outputs.captions import emotion_words, face_numbers
+from emocap.outputs.files import readable_text
 from emocap.outputs.segments import Segment
 from emocap.types import UNSURE
 
@@ -166,7 +167,7 @@ class EmotionSummary:
         axes.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         axes.set_xlabel("time (s)")
         if title:
-            axes.set_title(title)
+            axes.set_title(readable_text(title))
         used = sorted({shown for *_, shown in self._timeline})
         axes.legend(
             handles=[Patch(**looks[c], label=self.names[c]) for c in used],

@@ -11,6 +11,7 @@ loop keeps answering other clients (and pings) while a frame is processed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http
 import json
 import logging
@@ -43,6 +44,14 @@ _WRITE_LIMIT_BYTES = 64 * 2**10  # a peer that does not read stops being read on
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes
 
 logger = logging.getLogger(__name__)
+
+
+def _headers_only_for_head(connection: ServerConnection, request: Request, response: Response) -> Response:
+    """Every answer to HEAD without its body (HTTP: a HEAD response has none), whoever made it: the
+    page's files, our refusals, websockets' own (405 for HEAD /ws)."""
+    if request.method != "HEAD" or not response.body:
+        return response
+    return dataclasses.replace(response, body=b"")
 
 
 class FramePipeline(Protocol):
@@ -120,6 +129,7 @@ class CaptionServer:
                 self.host,
                 self.port,
                 process_request=self._route,
+                process_response=_headers_only_for_head,
                 max_size=self._max_message_bytes,
                 max_queue=_QUEUED_FRAMES,
                 write_limit=_WRITE_LIMIT_BYTES,
@@ -157,7 +167,11 @@ class CaptionServer:
         if request.path.split("?", 1)[0] != SOCKET_PATH:
             return self._static.response(request.path, request.method)
         # Refused before the 101, so a foreign page learns no more than from a closed port.
-        origin = request.headers.get("Origin")
+        origins = request.headers.get_all("Origin")
+        if len(origins) > 1:  # no browser sends two: a request made to confuse the check, refused as foreign
+            logger.warning("refused a connection with %d Origin headers: %r", len(origins), origins)
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "one Origin header at most\n")
+        origin = origins[0] if origins else None
         if not self.origins.allows(origin):
             logger.warning("refused a connection from origin %r", origin)
             return connection.respond(
