@@ -14,6 +14,7 @@ import pytest
 from fer_fixtures import smooth_faces
 
 from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
+from emocap.cli import main
 from emocap.errors import EmocapError, ModelError
 from emocap.labels import FER2013_LABELS
 from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess, crop_faces
@@ -37,10 +38,13 @@ class LinearModel:
         self.to_logits = rng.normal(0, 3, (EMBEDDING_SIZE, len(labels))).astype(np.float32)
         self.bias = rng.normal(0, 0.5, len(labels)).astype(np.float32)
 
-    def write(self, path, *, metadata: dict[str, str] | None = None, with_embedding_output: bool = True):
-        """An ONNX file; `metadata` replaces the emocap labels and preprocessing keys when given."""
+    def write(self, path, *, metadata: dict[str, str] | None = None, with_embedding_output: bool = True,
+              open_sizes: bool = False):
+        """An ONNX file; `metadata` replaces the emocap labels and preprocessing keys when given.
+        `open_sizes`: the graph leaves the faces' channels and sides, and the number of classes, open."""
         size = self.preprocess.size
-        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", len(self.labels)])]
+        faces = ["n", "c", "h", "w"] if open_sizes else ["n", 1, size, size]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", "k" if open_sizes else len(self.labels)])]
         if with_embedding_output:
             outputs.append(helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", EMBEDDING_SIZE]))
         graph = helper.make_graph(
@@ -50,7 +54,7 @@ class LinearModel:
                 helper.make_node("Gemm", ["embedding", "to_logits", "bias"], ["logits"]),
             ],
             "linear",
-            [helper.make_tensor_value_info("faces", TensorProto.FLOAT, ["n", 1, size, size])],
+            [helper.make_tensor_value_info("faces", TensorProto.FLOAT, faces)],
             outputs,
             [
                 numpy_helper.from_array(self.to_embedding, "to_embedding"),
@@ -292,6 +296,44 @@ def test_metadata_that_disagrees_with_the_graph_is_refused_at_load(model, tmp_pa
     path = model.write(tmp_path / "mismatch.onnx", metadata=metadata)
     with pytest.raises(ModelError, match=message):
         EmotionClassifier(path)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+"""JSON nested 100,000 deep: Python's parser ends it in RecursionError, which was a traceback."""
+
+
+@pytest.mark.parametrize("key", ["emocap.labels", "emocap.preprocess", "emocap.calibration"])
+def test_metadata_nested_past_reading_is_refused_in_one_line(model, tmp_path, capfd, key):
+    metadata = {"emocap.labels": json.dumps(MODEL_LABELS), "emocap.preprocess": Preprocess().to_json(), key: DEEP}
+    path = model.write(tmp_path / "deep.onnx", metadata=metadata)
+    with pytest.raises(ModelError, match=f"its metadata {key} is invalid: .*nested too deep to read"):
+        EmotionClassifier(path)
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), bgr_crop(64, 0))
+    assert main(["image", str(photo), "--model", str(path)]) == 2
+    error = capfd.readouterr().err
+    assert error.startswith(f"emocap image: error: {str(path)!r} is not an emocap model") and error.count("\n") == 1
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ({"emocap.labels": json.dumps(MODEL_LABELS), "emocap.preprocess": Preprocess(channels=3).to_json()},
+     r"does not run on the faces its metadata's preprocessing makes \(\[3, 48, 48\]\): \[ONNXRuntimeError\]"),
+    ({"emocap.labels": json.dumps(MODEL_LABELS), "emocap.preprocess": Preprocess(size=40).to_json()},
+     r"does not run on the faces its metadata's preprocessing makes \(\[1, 40, 40\]\)"),
+], ids=["other channels", "other size"])
+def test_a_graph_with_open_sizes_is_tried_on_one_face_at_load(model, tmp_path, capfd, metadata, message):
+    """An open input took any face at load and failed in ONNX Runtime on the first real one (a traceback
+    after the data had loaded), its own log line before it."""
+    path = model.write(tmp_path / "open.onnx", metadata=metadata, open_sizes=True)
+    with pytest.raises(ModelError, match=message):
+        EmotionClassifier(path)
+    assert capfd.readouterr().err == ""  # ONNX Runtime's log of the failed trial says nothing
+
+
+def test_a_graph_with_open_sizes_that_fits_its_metadata_loads(model, tmp_path):
+    classifier = EmotionClassifier(model.write(tmp_path / "open.onnx", open_sizes=True), threads=1)
+    faces = smooth_faces(2, seed=5)
+    np.testing.assert_allclose(classifier.predict(faces), model.probabilities(faces), atol=1e-5)
 
 
 # --- the model that ships with emocap ------------------------------------------------------------

@@ -255,6 +255,23 @@ def test_pack_with_fewer_names_than_labels_is_refused(tmp_path):
         load_fer2013_pack(tmp_path, "test")
 
 
+def test_pack_with_no_labels_is_refused(tmp_path):
+    """An empty labels file made an empty test set: "need at least one array to concatenate" after the model loaded."""
+    write_fer_pack(tmp_path, "test", smooth_faces(1), [], [])
+    with pytest.raises(DataError, match="no labels: the pack holds no faces") as error:
+        load_fer2013(tmp_path, "test")
+    assert repr(str(tmp_path / "test_labels.npy")) in str(error.value)
+
+
+def test_pack_whose_names_file_is_not_text_is_refused(tmp_path):
+    """A binary names file was a UnicodeDecodeError traceback."""
+    write_fer_pack(tmp_path, "test", smooth_faces(2), [0, 1], ["PublicTest_0", "PublicTest_1"])
+    (tmp_path / "test_files.txt").write_bytes(b"PublicTest_0\n\xff\xfe\x00binary\n")
+    with pytest.raises(DataError, match=r"not a text file of face names \(the byte at offset 13 is not UTF-8\)") as error:
+        load_fer2013(tmp_path, "test")
+    assert repr(str(tmp_path / "test_files.txt")) in str(error.value)
+
+
 # --- bad inputs: one DataError that names the file -----------------------------------------------
 
 

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -250,3 +251,104 @@ def test_evaluate_leaves_no_figures_when_its_json_cannot_be_written(tmp_path, mo
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"emocap evaluate: error: cannot write {str(results)!r}: No space left on device")
     assert tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["fer"]
+
+
+# --- issue 43: the model in use, the run's own outputs, folders that cannot be written ----------
+
+
+def test_no_command_writes_over_the_built_in_model(tmp_path, capfd, no_evaluation):
+    """`evaluate --json .../emocap/models/emotion.onnx` exited 0 and every later command failed: the model in
+    use counts as an input though no option names it, and so do the models that ship with emocap."""
+    data = write_fer_csv(tmp_path / "fer.csv", fer_csv_rows(faces_per_split=1))
+    before = BUILTIN_MODEL.read_bytes()
+    refused = f"would overwrite the built-in model {str(BUILTIN_MODEL)!r}"
+    assert evaluate_error(capfd, "--data", data, "--no-plots", "--json", BUILTIN_MODEL) == [
+        f"emocap evaluate: error: --json {str(BUILTIN_MODEL)!r} {refused}"]
+    assert main(["calibrate", "--data", str(data), "-o", str(BUILTIN_MODEL)]) == 2
+    assert capfd.readouterr().err.splitlines() == [f"emocap calibrate: error: -o {str(BUILTIN_MODEL)!r} {refused}"]
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(b"a checkpoint")
+    assert main(["export", str(checkpoint), "-o", str(BUILTIN_MODEL), "--data", str(data), "--no-int8"]) == 2
+    assert capfd.readouterr().err.splitlines() == [f"emocap export: error: -o {str(BUILTIN_MODEL)!r} {refused}"]
+    assert BUILTIN_MODEL.read_bytes() == before
+
+
+def test_an_annotated_photo_never_replaces_the_model_it_is_made_with(tmp_path, capsys):
+    """The --model of `image` (and `transcribe`) was not among the inputs its outputs are checked against."""
+    model = tmp_path / "model.png"  # an ONNX model, whatever its name
+    shutil.copyfile(BUILTIN_MODEL, model)
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), np.full((60, 80, 3), 90, np.uint8))
+    before = tree(tmp_path)
+    assert main(["image", str(photo), "--model", str(model), "--annotate", str(model)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emocap image: error: output {str(model)!r} would overwrite --model {str(model)!r}"]
+    assert tree(tmp_path) == before
+
+
+def test_evaluate_json_onto_a_figure_of_the_same_run_is_refused_before_any_work(tmp_path, capfd, no_evaluation):
+    """`--plots p --json p/confusion_test.png`: the figure, written first, was replaced by the JSON."""
+    data = write_fer_csv(tmp_path / "fer.csv", fer_csv_rows(faces_per_split=1))
+    figures = tmp_path / "p"
+    for target, named in ((figures / "confusion_test.png", "the confusion_test figure"), (figures, "--plots")):
+        assert evaluate_error(capfd, "--data", data, "--plots", figures, "--json", target) == [
+            f"emocap evaluate: error: --json {str(target)!r} would overwrite {named} {str(target)!r}, "
+            "which this run also writes"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fer.csv"]
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, monkeypatch):
+    """A folder nothing can be written in. As root, which writes through permissions, the refusal of
+    the file system is given by tempfile (where every output and every check of one makes its file)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):
+        plain_mkstemp = tempfile.mkstemp
+
+        def refuse_inside(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir).resolve().is_relative_to(folder.resolve()):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            return plain_mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse_inside)
+    yield folder
+    folder.chmod(0o755)
+
+
+def test_evaluate_json_into_a_folder_it_cannot_write_is_refused_before_any_work(tmp_path, read_only_folder, capfd,
+                                                                               no_evaluation):
+    """It failed only after the classifying (minutes on FER2013), though the code said the check came first."""
+    data = write_fer_csv(tmp_path / "fer.csv", fer_csv_rows(faces_per_split=1))
+    results = read_only_folder / "e.json"
+    assert evaluate_error(capfd, "--data", data, "--no-plots", "--json", results) == [
+        f"emocap evaluate: error: cannot write --json {str(results)!r}: folder {str(read_only_folder)!r}: "
+        "Permission denied"]
+
+
+def test_interpolate_into_a_folder_it_cannot_write_is_refused_before_any_work(tmp_path, read_only_folder, capsys,
+                                                                             monkeypatch):
+    """`interpolate --out` on a read-only folder failed after its 30 s of work."""
+    pytest.importorskip("torch")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the outputs were not checked before the alphas were scored")
+
+    monkeypatch.setattr("emocap.training.interpolation.interpolate", refuse)
+    out = read_only_folder / "wise"
+    data = write_fer_csv(tmp_path / "fer.csv", fer_csv_rows(faces_per_split=1))
+    assert main(["interpolate", "--tuned", str(tmp_path / "best.pt"), "--data", str(data), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emocap interpolate: error: cannot write --out {str(out / 'wise.pt')!r}: folder {str(read_only_folder)!r}: "
+        "Permission denied"]
+
+
+def test_evaluate_refuses_a_seed_past_32_bits_before_any_work(tmp_path, capsys, no_evaluation):
+    """--seed 99999999999 failed in scikit-learn's t-SNE, after all the classifying, in a traceback."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["evaluate", "--data", str(tmp_path), "--seed", "99999999999", "--plots", str(tmp_path / "p")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "emocap evaluate: error: argument --seed: expected a whole number in 0..4294967295, got '99999999999' "
+        "(see emocap evaluate --help)"]

@@ -115,14 +115,16 @@ def test_eval_every_on_the_command_line_reaches_the_config(tiny_fer, tmp_path, c
 
 
 def test_checkpoints_hold_what_resume_and_export_need(tiny_run, tiny_config):
+    """Tensors and plain values only: torch.load's weights_only reads them with nothing allowed besides,
+    as emocap reads checkpoints (the NumPy random state was a NumPy array, which it refuses)."""
     out, _ = tiny_run
-    last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
     assert last["config"] == tiny_config.to_json()
     assert last["epoch"] == 1 and [row["epoch"] for row in last["history"]] == [1]
     assert last["optimizer"]["state"], "the optimiser's moments are needed to resume"
     assert Preprocess.from_json(last["preprocess"]) == Preprocess()
 
-    best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     assert best["epoch"] == 1
     assert best["metrics"]["public_acc"] == read_curves(out)[0]["public_acc"]
     net = EmotionNet(tiny_config)
@@ -160,6 +162,22 @@ def test_same_seed_trains_to_the_same_losses(tiny_run, uninterrupted_run):
 def test_resumed_run_trains_as_if_never_stopped(resumed_run, uninterrupted_run):
     """Epoch 2 after a resume equals epoch 2 of the uninterrupted run: every random stream is restored."""
     resumed, straight = read_curves(resumed_run[0])[1], read_curves(uninterrupted_run)[1]
+    assert {c: resumed[c] for c in SCORE_COLUMNS} == {c: straight[c] for c in SCORE_COLUMNS}
+
+
+def test_a_last_pt_written_before_the_random_state_was_plain_values_resumes_as_if_never_stopped(
+        tiny_run, tiny_fer, tiny_config, uninterrupted_run, tmp_path):
+    """last.pt kept NumPy's random state as np.random.get_state() returns it, a NumPy array inside: such
+    files still resume, and exactly (the array is the one object besides tensors that reading allows)."""
+    out = copy_run(tiny_run[0], tmp_path)
+    state = torch.load(out / "last.pt", weights_only=True)
+    name, keys, position, has_gauss, cached = state["numpy_random"]
+    state["numpy_random"] = (name, keys.numpy().astype(np.uint32), position, has_gauss, cached)
+    torch.save(state, out / "last.pt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(out / "last.pt", weights_only=True)  # the old form, as it was
+    train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True)
+    resumed, straight = read_curves(out)[1], read_curves(uninterrupted_run)[1]
     assert {c: resumed[c] for c in SCORE_COLUMNS} == {c: straight[c] for c in SCORE_COLUMNS}
 
 
@@ -203,7 +221,7 @@ def test_every_preset_round_trips_through_json(name, tmp_path):
         ("batch_size", 7, "7"),  # odd: Mixup pairs the batch with its mirror
         ("batch_size", 1, "1"),
         ("optimizer", "rmsprop", "'rmsprop'"),
-        ("lr", 0.0, "0.0"),
+        ("lr", 0.0, "0.0; expected a number > 0 and <= 10 (--lr)"),
         ("scheduler", "plateau", "'plateau'"),
         ("stem", "tiny", "'tiny'"),
         ("upsample", 5, "5"),
@@ -347,7 +365,7 @@ def test_cli_train_reports_an_unwritable_run_folder_in_one_line(make_out, tiny_f
     out = make_out(tmp_path)
     code = main(["train", "--data", str(tiny_fer), "--preset", "cpu-quick", "--batch-size", "8", "--out", str(out)])
     assert code == 2
-    assert_one_line_train_error(capsys.readouterr().err, "cannot create run folder", repr(str(out)))
+    assert_one_line_train_error(capsys.readouterr().err, "run folder", repr(str(out)))
     assert (tmp_path / "a-file").read_text() == "not a folder"
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
+from emocap.checks import read_json
+
 CALIBRATION_KEY = "emocap.calibration"
 DEFAULT_TARGET = 0.85
 """Shown captions must be right this often on PublicTest (the rule that picks `unsure_below`)."""
@@ -51,9 +53,9 @@ class Calibration:
     @classmethod
     def from_json(cls, text: str) -> "Calibration":
         try:
-            fields = json.loads(text)
-        except ValueError:
-            raise ValueError(f"calibration must be JSON, got {text[:200]!r}") from None
+            fields = read_json(text)
+        except ValueError as error:
+            raise ValueError(f"calibration must be JSON, got {str(text)[:200]!r} ({error})") from None
         if not isinstance(fields, dict) or set(fields) - {"temperature", "unsure_below"}:
             raise ValueError(f"calibration must be an object with temperature and unsure_below, got {text[:200]!r}")
         return cls(**fields)

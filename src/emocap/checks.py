@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -36,3 +37,15 @@ def check_number(owner: str, name: str, value, low: float, high: float = math.in
             bound = f"in {interval[0]}{low:g}, {high:g}{interval[1]}"
         raise ValueError(f"{owner}.{name} must be {bound}, got {value!r}")
     return float(value)
+
+
+def read_json(text: str):
+    """`json.loads` of a value a file brought (a model's metadata, a checkpoint's config): ValueError
+    for anything that is not JSON text, arrays nested too deep for the parser among it (Python's
+    parser ends those in RecursionError: 100,000 brackets make a 200 KB string)."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise ValueError(f"expected JSON text, got {type(text).__name__}")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deep to read") from None

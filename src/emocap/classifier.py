@@ -11,18 +11,18 @@ probabilities and the threshold under which its captions say "unsure", see
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 
 from emocap.calibration import CALIBRATION_KEY, Calibration, softmax
+from emocap.checks import read_json
 from emocap.errors import ModelError, first_line
-from emocap.labels import BUILTIN_MODEL_FILES, UNSURE_WORD
-from emocap.onnx_session import open_session
+from emocap.labels import BUILTIN_MODEL_FILES, MODELS_DIR, UNSURE_WORD
+from emocap.onnx_session import open_session, quiet_run
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER2013_FACE_LIGHT, Preprocess, bgr_crops_to_gray, crop_faces
 
-BUILTIN_MODELS = {labels: Path(__file__).parent / "models" / name for labels, name in BUILTIN_MODEL_FILES.items()}
+BUILTIN_MODELS = {labels: MODELS_DIR / name for labels, name in BUILTIN_MODEL_FILES.items()}
 """The models that ship inside the package, by label set (see docs/BENCHMARKS.md for their accuracy)."""
 BUILTIN_MODEL = BUILTIN_MODELS["fer2013"]
 
@@ -35,9 +35,9 @@ MAX_BATCH = 256
 def parse_labels(text: str) -> tuple[str, ...]:
     """The class names of a model's `emocap.labels` metadata: a JSON list of distinct, non-empty names."""
     try:
-        labels = json.loads(text)
-    except ValueError:
-        raise ValueError(f"labels must be a JSON list of class names, got {text!r}") from None
+        labels = read_json(text)
+    except ValueError as error:
+        raise ValueError(f"labels must be a JSON list of class names, got {str(text)[:200]!r} ({error})") from None
     if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(name, str) and name for name in labels)
             and len(set(labels)) == len(labels)):
         raise ValueError(f"labels must be a list of distinct class names, got {text[:200]!r}")
@@ -48,6 +48,26 @@ def parse_labels(text: str) -> tuple[str, ...]:
             raise ValueError(f"class names must be one line of printable characters, without '-->' or spaces "
                              f"around them, got {name[:100]!r}")
     return tuple(labels)
+
+
+def read_model_metadata(path: Path, metadata: dict[str, str]) -> tuple[tuple[str, ...], Preprocess, Calibration]:
+    """The labels, preprocessing and calibration an emocap model's metadata describes: the one reader of
+    them, for the run time and for training from a model. ModelError quoting `path`, naming the key and
+    what is wrong with it, for a key missing or invalid (JSON that is not JSON, nested past reading,
+    of the wrong shape or type)."""
+    if LABELS_KEY not in metadata or PREPROCESS_KEY not in metadata:
+        raise ModelError(
+            f"{str(path)!r} is not an emocap model: its metadata lacks labels or preprocessing "
+            "(make models with `emocap export`)"
+        )
+    readers = {LABELS_KEY: parse_labels, PREPROCESS_KEY: Preprocess.from_json, CALIBRATION_KEY: Calibration.from_json}
+    values = {}
+    for key, reader in readers.items():
+        try:  # only the calibration may be absent: T = 1 and no unsure threshold
+            values[key] = reader(metadata[key]) if key in metadata else Calibration()
+        except (TypeError, ValueError) as error:
+            raise ModelError(f"{str(path)!r} is not an emocap model: its metadata {key} is invalid: {error}") from None
+    return values[LABELS_KEY], values[PREPROCESS_KEY], values[CALIBRATION_KEY]
 
 
 class EmotionClassifier:
@@ -75,8 +95,7 @@ class EmotionClassifier:
         except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
             raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
         metadata = self._session.get_modelmeta().custom_metadata_map
-        self.labels, self.preprocess = self._read_metadata(metadata)
-        self.calibration = self._read_calibration(metadata)
+        self.labels, self.preprocess, self.calibration = read_model_metadata(self.path, metadata)
         if lift_light and self.preprocess.lift_to is None:
             self.preprocess = dataclasses.replace(self.preprocess, lift_to=FER2013_FACE_LIGHT)
         self._input = self._session.get_inputs()[0].name
@@ -86,34 +105,10 @@ class EmotionClassifier:
         self._embedding = EMBEDDING if EMBEDDING in outputs else (outputs[1] if len(outputs) > 1 else None)
         self._check_shapes_match_metadata()
 
-    def _read_metadata(self, metadata: dict[str, str]) -> tuple[tuple[str, ...], Preprocess]:
-        """The labels and preprocessing of the model's metadata; ModelError, naming the key and what is
-        wrong with it, when either is missing or invalid."""
-        if LABELS_KEY not in metadata or PREPROCESS_KEY not in metadata:
-            raise ModelError(
-                f"{str(self.path)!r} is not an emocap model: its metadata lacks labels or preprocessing "
-                "(make models with `emocap export`)"
-            )
-        key = LABELS_KEY
-        try:
-            labels = parse_labels(metadata[LABELS_KEY])
-            key = PREPROCESS_KEY
-            return labels, Preprocess.from_json(metadata[PREPROCESS_KEY])
-        except ValueError as error:
-            raise ModelError(f"{str(self.path)!r} is not an emocap model: its metadata {key} is invalid: {error}") from None
-
-    def _read_calibration(self, metadata: dict[str, str]) -> Calibration:
-        if CALIBRATION_KEY not in metadata:
-            return Calibration()
-        try:
-            return Calibration.from_json(metadata[CALIBRATION_KEY])
-        except (TypeError, ValueError) as error:
-            raise ModelError(
-                f"{str(self.path)!r} is not an emocap model: its metadata {CALIBRATION_KEY} is invalid: {error}"
-            ) from None
-
     def _check_shapes_match_metadata(self) -> None:
-        """Refuse, at load time, a model whose graph disagrees with its own metadata (fixed sizes only)."""
+        """Refuse, at load time, a model whose graph disagrees with its own metadata: from the graph's
+        shapes where they are fixed, and by running one blank face where the graph leaves a size open
+        (its channels, side or classes: an open input takes any face until the first real one fails)."""
         classes = self._output_widths[self._logits]
         if isinstance(classes, int) and classes != len(self.labels):
             raise ModelError(
@@ -126,6 +121,21 @@ class EmotionClassifier:
             raise ModelError(
                 f"{str(self.path)!r} takes input of shape {list(actual)} per face, but its metadata's "
                 f"preprocessing makes {list(expected)}"
+            )
+        if all(isinstance(size, int) for size in (*actual, classes)):
+            return
+        blank = np.zeros((1, self.preprocess.size, self.preprocess.size), np.uint8)
+        try:
+            logits = self._session.run([self._logits], {self._input: self.preprocess(blank)}, quiet_run())[0]
+        except Exception as error:  # ONNX Runtime's own exception types
+            raise ModelError(
+                f"{str(self.path)!r} does not run on the faces its metadata's preprocessing makes "
+                f"({list(expected)}): {first_line(error)}"
+            ) from None
+        if logits.shape != (1, len(self.labels)):
+            raise ModelError(
+                f"{str(self.path)!r} gives scores of shape {list(logits.shape[1:])} per face but its metadata "
+                f"names {len(self.labels)} labels {list(self.labels)}"
             )
 
     def __repr__(self) -> str:

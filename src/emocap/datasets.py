@@ -209,7 +209,7 @@ def load_fer2013_pack(root: str | Path, split: str = "test") -> FerData:
         if not needed.is_file():
             raise DataError(f"missing pack file {str(needed)!r}")
     labels = _read_pack_labels(labels_file)
-    names = tuple(names_file.read_text().split())
+    names = _read_pack_names(names_file)
     if len(names) != len(labels):
         raise DataError(f"pack {str(root)!r} is inconsistent: {len(labels)} labels, {len(names)} names")
     mosaic = _read_mosaic(mosaic_file, len(labels))
@@ -255,7 +255,19 @@ def _read_pack_labels(file: Path) -> np.ndarray:
         raise DataError(f"{str(file)!r}: labels must be one list, got shape {getattr(labels, 'shape', None)}")
     if not np.issubdtype(labels.dtype, np.integer):  # bools and floats too: no class is 2.5 or True
         raise DataError(f"{str(file)!r}: labels must be whole numbers, got {labels.dtype}")
+    if not len(labels):  # else every score is a mean of nothing, found only after the model has loaded
+        raise DataError(f"{str(file)!r}: no labels: the pack holds no faces")
     outside = np.flatnonzero((labels < 0) | (labels >= len(FER2013_LABELS)))
     if len(outside):
         raise DataError(f"{str(file)!r}: label {labels[outside[0]]} (face {outside[0]}) is not in 0..{len(FER2013_LABELS) - 1}")
     return labels.astype(np.int64)
+
+
+def _read_pack_names(file: Path) -> tuple[str, ...]:
+    """A pack's face names, one a line, as UTF-8 text; DataError naming the file otherwise."""
+    try:
+        return tuple(file.read_bytes().decode("utf-8").split())
+    except UnicodeDecodeError as error:
+        raise DataError(f"{str(file)!r}: not a text file of face names (the byte at offset {error.start} is not UTF-8)") from None
+    except OSError as error:
+        raise DataError(f"cannot read {str(file)!r}: {error.strerror or error}") from None

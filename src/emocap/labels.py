@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 FER2013_LABELS: tuple[str, ...] = (
@@ -40,8 +42,11 @@ FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
 LABEL_SETS: dict[str, tuple[str, ...]] = {"fer2013": FER2013_LABELS, "ferplus": FERPLUS_LABELS}
 """The label sets emocap trains on, by the name `TrainConfig.labels` and `--labels` use."""
 
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+"""The models that ship inside the package: the emotion models and MTCNN's three networks."""
+
 BUILTIN_MODEL_FILES: dict[str, str] = {"fer2013": "emotion.onnx", "ferplus": "emotion-ferplus.onnx"}
-"""The built-in model of each label set, in emocap/models (`--labels` chooses one)."""
+"""The built-in model of each label set, in MODELS_DIR (`--labels` chooses one)."""
 
 FER2013_CSV_IDS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Label ids of the original Kaggle CSV: 0=angry ... 6=neutral."""

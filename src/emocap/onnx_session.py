@@ -40,6 +40,14 @@ def open_session(model: str | Path | bytes, threads: int | None = None) -> ort.I
     return ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
 
 
+def quiet_run() -> ort.RunOptions:
+    """Options for a run whose failure is itself the answer (a model's trial face at load): ONNX Runtime
+    logs nothing of it to stderr, where the caller's one-line error says it."""
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # fatal only
+    return options
+
+
 @dataclass(frozen=True)
 class CpuFeatures:
     model: str

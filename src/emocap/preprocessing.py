@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from emocap.checks import check_number, is_real, is_whole
+from emocap.checks import check_number, is_real, is_whole, read_json
 from emocap.geometry import square_boxes
 
 FER_SIZE = 48
@@ -78,14 +78,14 @@ class Preprocess:
         """The `Preprocess` a model's metadata describes; ValueError that names the field when a field is
         missing or ill-typed."""
         try:
-            fields = json.loads(text)
-        except ValueError:
-            raise ValueError(f"model metadata has no valid preprocessing: {text!r} is not JSON") from None
+            fields = read_json(text)
+        except ValueError as error:
+            raise ValueError(f"model metadata has no valid preprocessing: {str(text)[:200]!r} is not JSON ({error})") from None
         if not isinstance(fields, dict):
-            raise ValueError(f"model metadata has no valid preprocessing: {text!r} is not a JSON object")
+            raise ValueError(f"model metadata has no valid preprocessing: {str(text)[:200]!r} is not a JSON object")
         missing = [key for key in ("size", "channels", "mean", "std") if key not in fields]
         if missing:
-            raise ValueError(f"model metadata has no valid preprocessing: {text!r} lacks {', '.join(missing)}")
+            raise ValueError(f"model metadata has no valid preprocessing: {text[:200]!r} lacks {', '.join(missing)}")
         lift_to = fields.get("lift_to")  # absent from models exported before it existed
         try:
             return cls(**{k: fields[k] for k in ("size", "channels", "mean", "std")},

@@ -74,7 +74,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE maps (the slow part)")
     parser.add_argument("--tsne-train", type=whole_number(1), default=DEFAULT_TRAIN_SAMPLE, metavar="N",
                         help=f"train faces in the train-set t-SNE map, a stratified sample (default: {DEFAULT_TRAIN_SAMPLE})")
-    parser.add_argument("--seed", type=whole_number(0), default=0, metavar="N", help="seed of the train sample and of t-SNE (default: 0)")
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=0, metavar="N",
+                        help="seed of the train sample, of t-SNE and of FER2013-C (default: 0)")
     parser.add_argument("--votes", metavar="CSV",
                         help="FER+ votes: the matched labels.csv, or FER+'s fer2013new.csv beside a --data fer2013.csv; "
                         "adds majority accuracy, recall per class on the majority, human agreement and KL divergence per split")
@@ -101,16 +102,37 @@ def _plots_dir(args: argparse.Namespace) -> Path | None:
     return beside / f"evaluation-{_model_name(args.model)}"
 
 
-def _check_inputs_untouched(args: argparse.Namespace, plots_dir: Path | None) -> None:
-    """Refuse outputs that would overwrite or add to what the user gave (a dataset folder counts its PNGs)."""
+def figure_names(args: argparse.Namespace) -> list[str]:
+    """Every figure the run may draw, by its key in the results' "plots"; each is saved as KEY.png."""
+    from emocap.evaluation.report import TEST_SPLITS
+
+    names = [f"confusion_{split}" for split in TEST_SPLITS] + ["reliability_test", "risk_coverage"]
+    if not args.no_tsne:
+        names += ["tsne_test", "tsne_train"]
+    if args.corruptions:
+        names.append(f"corruptions_{args.corruption_split}")
+    return names
+
+
+def _figure_path(plots_dir: Path, name: str) -> Path:
+    return plots_dir / f"{name}.png"
+
+
+def _check_outputs(args: argparse.Namespace, plots_dir: Path | None) -> None:
+    """Refuse, before any work, outputs that would overwrite or add to what the run reads (a dataset folder
+    counts its PNGs; the model in use counts, named or not) or one another, or that cannot be written."""
     from emocap.outputs.files import check_named_outputs
 
     inputs = {"--data": args.data, "--model": args.model, "--votes": args.votes}
-    check_named_outputs({"--json": args.json}, inputs)
+    figures = []
     if plots_dir is not None:
         named = "--plots" if args.plots else "the plots folder"
         hint = "" if args.plots else " (choose another with --plots, or --no-plots)"
         check_named_outputs({named: plots_dir}, inputs, hint=hint)
+        figures = [(f"the {name} figure", _figure_path(plots_dir, name)) for name in figure_names(args)]
+        figures.insert(0, (named, plots_dir))
+    check_named_outputs([*figures, ("--json", args.json)], inputs)
+    _check_json_path(args)
 
 
 def _check_json_path(args: argparse.Namespace) -> None:
@@ -135,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():  # before the test set's seconds of loading
         raise ModelError(f"model not found: {args.model!r}")
     plots_dir = _plots_dir(args)
-    _check_inputs_untouched(args, plots_dir)
+    _check_outputs(args, plots_dir)
     started = time.perf_counter()
     test = load_fer2013(args.data, "test", max_side=args.max_image_side)
     load_s = time.perf_counter() - started
@@ -146,7 +168,6 @@ def run(args: argparse.Namespace) -> int:
 
         data_csv = Path(args.data) if Path(args.data).suffix.lower() == ".csv" else None
         votes = load_votes(args.votes, original_csv=data_csv)
-    _check_json_path(args)
     # The figures and the JSON appear together at the end, or none of them, and the plots folder only with them.
     with folder_for_outputs(plots_dir, option="the plots folder"), all_or_nothing():
         result = _evaluate(args, classifier, test, votes, plots_dir, load_s=load_s)
@@ -192,7 +213,7 @@ def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path
 
             split = args.corruption_split
             result["plots"][f"corruptions_{split}"] = str(save_corruption_plot(
-                plots_dir / f"corruptions_{split}.png", {_model_name(args.model): result["fer2013_c"]},
+                _figure_path(plots_dir, f"corruptions_{split}"), {_model_name(args.model): result["fer2013_c"]},
                 title=f"FER2013-C from {split}",
             ))
     print(format_report(result))
@@ -239,16 +260,16 @@ def _save_score_plots(plots_dir: Path, name: str, result: dict, predictions) -> 
     written = {}
     for split, scores in result["splits"].items():
         written[f"confusion_{split}"] = str(plots.save_confusion_matrix(
-            plots_dir / f"confusion_{split}.png", scores["confusion_matrix"], predictions.class_names,
+            _figure_path(plots_dir, f"confusion_{split}"), scores["confusion_matrix"], predictions.class_names,
             title=f"{name} on FER2013 {split} ({scores['faces']} faces, accuracy {scores['accuracy']:.1%})",
         ))
     written["reliability_test"] = str(plots.save_reliability_diagram(
-        plots_dir / "reliability_test.png", reliability_bins(predictions.labels, predictions.probs),
+        _figure_path(plots_dir, "reliability_test"), reliability_bins(predictions.labels, predictions.probs),
         title=f"{name} on FER2013 test",
     ))
     if result["confidence"]["splits"]:
         written["risk_coverage"] = str(plots.save_risk_coverage(
-            plots_dir / "risk_coverage.png", result["confidence"]["splits"],
+            _figure_path(plots_dir, "risk_coverage"), result["confidence"]["splits"],
             unsure_below=result["confidence"]["unsure_below"], title=f"{name}: accuracy against faces shown",
         ))
     return written
@@ -282,7 +303,7 @@ def _save_tsne_maps(plots_dir: Path, name: str, maps: dict, seed: int, timings: 
         points = tsne_map(mapped.embeddings, seed=seed)
         timings[f"tsne_{split}"] = time.perf_counter() - started
         written[f"tsne_{split}"] = str(plots.save_embedding_map(
-            plots_dir / f"tsne_{split}.png", points, mapped.labels, mapped.class_names,
+            _figure_path(plots_dir, f"tsne_{split}"), points, mapped.labels, mapped.class_names,
             title=f"t-SNE of {name} embeddings, FER2013 {split} ({len(mapped)} faces)",
         ))
     return written

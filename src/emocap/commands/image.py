@@ -51,7 +51,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     photos = expand_paths(args.paths)
-    targets = annotation_targets(photos, args.annotate)
+    targets = annotation_targets(photos, args.annotate, model=args.model)
     # A still photo has no history to smooth, and no earlier faces to search near.
     pipeline = build_pipeline(args, stills=True, smoother="none", full_scan_every=1)
     failures = 0
@@ -83,10 +83,10 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return photos
 
 
-def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path | None]:
+def annotation_targets(photos: list[Path], annotate: Path | None, *, model: str | None = None) -> list[Path | None]:
     """Where each annotated copy goes: OUT itself for one photo, OUT/NAME.annotated.png for several.
 
-    Checked before any work: no copy over a photo read, no two copies on one file.
+    Checked before any work: no copy over a photo read or the `model` (--model) in use, no two copies on one file.
     """
     from emocap.outputs.files import check_folders, check_outputs
 
@@ -104,7 +104,8 @@ def annotation_targets(photos: list[Path], annotate: Path | None) -> list[Path |
         if not can_write_image(annotate):
             raise OutputError(f"cannot write an image named {str(annotate)!r}: use .png or .jpg")
         targets = [annotate]
-    check_outputs(((photo, [target]) for photo, target in zip(photos, targets)), noun="photo", verb="annotates")
+    check_outputs(((photo, [target]) for photo, target in zip(photos, targets)), noun="photo", verb="annotates",
+                  also_read={"--model": model})
     check_folders(targets)
     return targets
 

@@ -135,8 +135,9 @@ def check_snapshots_beside(source: str | None, snapshot_dir: Path) -> None:
     from emocap.outputs.files import check_named_outputs
 
     folder = source if source is not None and Path(source).is_dir() else None
+    # Not probed for writing: a run that takes no snapshot writes nothing there.
     check_named_outputs({"--snapshot-dir": snapshot_dir}, {"--source": folder},
-                        hint=" (choose another with --snapshot-dir)")
+                        hint=" (choose another with --snapshot-dir)", probe=False)
 
 
 def has_display() -> bool:

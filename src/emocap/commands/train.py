@@ -10,7 +10,7 @@ from emocap.commands.arguments import add_command, positive_int, real_number, wh
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import CORRUPTION_FAMILIES, PRECISIONS, PRESET_SUMMARIES, PRESETS
+from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESET_SUMMARIES, PRESETS
 
 
 def _preset_lines() -> str:
@@ -74,8 +74,8 @@ def add_parser(subparsers) -> None:
                         "included; another total would change its schedule and is refused)")
     parser.add_argument("--batch-size", type=whole_number(2, note="even"), default=None, metavar="N",
                         help="override the preset's batch size (even: Mixup pairs the faces of a batch)")
-    parser.add_argument("--lr", type=real_number(0, above=True, unit="learning rate"), default=None,
-                        help="override the preset's learning rate")
+    parser.add_argument("--lr", type=real_number(0, above=True, maximum=MAX_LR, unit="learning rate"), default=None,
+                        help=f"override the preset's learning rate (at most {MAX_LR:g})")
     parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=None, metavar="N",
                         help="random seed (default: the preset's, 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")

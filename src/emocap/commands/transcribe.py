@@ -216,7 +216,8 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
             check_report_path(report)
         plans.append(OutputPlan(video, transcripts, annotated, timeline, report))
 
-    check_outputs(((plan.video, plan.paths) for plan in plans), noun="video", verb="transcribes")
+    check_outputs(((plan.video, plan.paths) for plan in plans), noun="video", verb="transcribes",
+                  also_read={"--model": args.model})
     check_folders(path for plan in plans for path in plan.paths)
     return plans
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from emocap.labels import MODELS_DIR
 from emocap.onnx_session import open_session
 
 NETWORK_NAMES = ("pnet", "rnet", "onet")
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def model_path(name: str, models_dir: Path = MODELS_DIR) -> Path:

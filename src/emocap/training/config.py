@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from emocap.checks import read_json
 from emocap.corruption_families import TRAINING_FAMILY_NAMES
 
 # Residual blocks in each of the four stages.
@@ -18,6 +19,12 @@ CORRUPTION_FAMILIES = TRAINING_FAMILY_NAMES
 # The arithmetic of training steps (emocap.training.trainer.uses_bf16): a machine's choice, not the recipe's,
 # so it is no field of TrainConfig and a run resumes on a machine of another kind.
 PRECISIONS = ("auto", "fp32", "bf16")
+
+MAX_LR = 10.0
+"""The highest learning rate a config takes: the presets use 0.001 to 0.05, and an Adam step moves each
+weight by up to about lr, so a rate past 10 is a slip of the keyboard, not a recipe. Refused before any
+work: 1e308 made Adam's loss NaN from the second step, and SGD (past float32) stopped in an overflow
+traceback after the run folder and its config.json were written."""
 
 
 def corruption_draws(weights: dict[str, int]) -> list[int]:
@@ -82,7 +89,7 @@ class TrainConfig:
             "eval_every": self.eval_every >= 1,
             "batch_size": self.batch_size >= 2 and self.batch_size % 2 == 0,
             "optimizer": self.optimizer in ("adam", "adamw", "sgd"),
-            "lr": self.lr > 0,
+            "lr": 0 < self.lr <= MAX_LR,
             "scheduler": self.scheduler in ("step", "cosine"),
             "crop_scale": 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1,
             "mix_prob": 0 <= self.mix_prob <= 1,
@@ -102,6 +109,7 @@ class TrainConfig:
             "corruption_weights": f"(family, whole number >= 0) pairs, not all 0, families from "
                                   f"{', '.join(CORRUPTION_FAMILIES)} (--corruption-weight)",
             "votes_weight": "a share of the target, from 0 to 1, with labels 'fer2013' (--votes-weight)",
+            "lr": f"a number > 0 and <= {MAX_LR:g} (--lr)",
             "teacher_weight": f"a share of the target, at most {1 - self.votes_weight:g} beside the votes' "
                               f"{self.votes_weight:g} (--teacher-weight)",
         }
@@ -145,8 +153,20 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        """The config `to_json` wrote (config.json, a checkpoint's, a model's metadata); ValueError for
+        text that is not one: not JSON, not an object, unknown settings, or values of the wrong type."""
+        values = read_json(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"a training configuration is a JSON object, got {str(text)[:100]!r}")
+        try:
+            return cls.from_dict(values)
+        except TypeError as error:  # a setting of the wrong type: "epochs": "ten" fails its own check
+            raise ValueError(f"not a training configuration: {error}") from None
+
+    @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_json(Path(path).read_text())
 
 
 PAPER = TrainConfig()

@@ -20,7 +20,7 @@ from emocap.onnx_session import open_session
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
 from emocap.training.defaults import INT8_SUFFIX
-from emocap.training.model import EmotionNet, LogitsAndEmbedding, read_checkpoint
+from emocap.training.model import EmotionNet, LogitsAndEmbedding, check_same_network, read_checkpoint
 from emocap.training.quantization import (
     DEFAULT_CALIBRATION_FACES,
     INPUT_NAME,
@@ -41,9 +41,10 @@ class ExportReport:
 
 def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preprocess, dict]:
     state = read_checkpoint(path)
-    config = TrainConfig.from_dict(json.loads(state["config"]))
-    preprocess = Preprocess.from_json(state.get("preprocess", Preprocess().to_json()))
+    config = TrainConfig.from_json(state["config"])
+    preprocess = Preprocess.from_json(state["preprocess"])
     net = EmotionNet(config, num_classes=len(LABEL_SETS[config.labels]), in_channels=preprocess.channels)
+    check_same_network(net, state["model"], repr(str(path)))
     net.load_state_dict(state["model"])
     net.eval()
     return net, config, preprocess, state

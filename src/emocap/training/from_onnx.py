@@ -12,7 +12,6 @@ normalise as the network expects instead of by an arbitrary scale.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,8 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from emocap.classifier import read_model_metadata
+from emocap.errors import first_line
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
 from emocap.training.model import EmotionNet
@@ -57,13 +58,19 @@ def _graph_convs(graph: onnx.GraphProto) -> tuple[list, list, tuple[np.ndarray, 
 def emotion_net_from_onnx(path: str | Path, calibration_faces: np.ndarray) -> tuple[EmotionNet, TrainConfig, Preprocess, tuple[str, ...]]:
     """The network of an emocap ONNX model (int8 QDQ or fp32), with batch norms rebuilt on
     `calibration_faces` (uint8 (N, 48, 48) training faces). ValueError quoting the path for other graphs."""
-    model = onnx.load(str(path))
+    try:
+        model = onnx.load(str(path))
+    except Exception as error:  # protobuf's DecodeError and others, for a file that is not an ONNX model
+        raise ValueError(f"{str(path)!r} is not a readable ONNX model ({type(error).__name__})") from None
     metadata = {prop.key: prop.value for prop in model.metadata_props}
+    labels, preprocess, _ = read_model_metadata(Path(path), metadata)
     if "emocap.train_config" not in metadata:
         raise ValueError(f"{str(path)!r} carries no emocap training configuration: not an emocap emotion model")
-    config = TrainConfig.from_dict(json.loads(metadata["emocap.train_config"]))
-    preprocess = Preprocess.from_json(metadata["emocap.preprocess"])
-    labels = tuple(json.loads(metadata["emocap.labels"]))
+    try:
+        config = TrainConfig.from_json(metadata["emocap.train_config"])
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r} is not an emocap model: its metadata emocap.train_config is invalid: "
+                         f"{first_line(error)}") from None
     if any(node.op_type == "DequantizeLinear" for node in model.graph.node):
         model = dequantize_qdq(model)
     spatial, pointwise, (head_weight, head_bias) = _graph_convs(model.graph)

@@ -33,7 +33,7 @@ from emocap.evaluation.metrics import confusion_matrix, confusion_scores, macro_
 from emocap.labels import FER2013_LABELS
 from emocap.training.defaults import DEFAULT_ALPHAS, DEFAULT_BATCH_NORM_FACES, DEFAULT_CORRUPTION_FACES
 from emocap.training.from_onnx import emotion_net_from_onnx
-from emocap.training.model import LogitsAndEmbedding, read_checkpoint
+from emocap.training.model import LogitsAndEmbedding, check_same_network, read_checkpoint
 from emocap.training.trainer import save_checkpoint
 
 KEPT_RECALL = ("fear", "disgust")
@@ -204,12 +204,13 @@ def interpolate(
     weights to out/wise.pt and the table to out/interpolation.json; returns that table. `progress` is
     given a line for the base and one for each alpha as it is scored."""
     say = progress or (lambda line: None)
+    state = read_checkpoint(tuned, name="--tuned")  # before the data's seconds of loading
     train, public, private = (load_fer2013(data, split) for split in ("train", "PublicTest", "PrivateTest"))
     rng = np.random.default_rng(0)  # the calibration faces first, then the sample: the order fixes both
     calibration = train.images[rng.permutation(len(train))[:batch_norm_faces]]
     sample = np.sort(rng.permutation(len(public))[:corruption_faces])
     base_net, _, preprocess, _ = emotion_net_from_onnx(base, calibration)
-    state = read_checkpoint(tuned, name="--tuned")
+    check_same_network(base_net, state["model"], f"--tuned {str(tuned)!r}", than=f"--base {str(base)!r}")
     line = WeightLine(base_net, state["model"], preprocess, calibration)
 
     floor = clean_scores(line.at(0.0)(public.images), public.labels)

@@ -7,7 +7,6 @@ to choose. The test set is never trained on.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 import time
@@ -21,13 +20,14 @@ from tqdm import tqdm
 
 from emocap.atomic import atomic_path, atomic_text
 from emocap.datasets import FerData, load_fer2013, split_mask
-from emocap.errors import OutputError
+from emocap.errors import first_line
 from emocap.labels import LABEL_SETS
 from emocap.onnx_session import cpu_features
+from emocap.outputs.files import folder_for_outputs
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
 from emocap.training.config import PRECISIONS, TrainConfig
-from emocap.training.model import EmotionNet, read_checkpoint
+from emocap.training.model import EmotionNet, check_same_network, read_checkpoint
 from emocap.training.targets import TargetRecipe, relabel_by_votes, soft_targets, teacher_probabilities
 from emocap.votes import load_votes
 
@@ -208,20 +208,22 @@ def train(
     out = Path(out_dir)
     dev = pick_device(device)
     bf16 = uses_bf16(precision, dev)
-    _check_request(config, limit_train)
+    _check_request(config, limit_train, out, resume)
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     torch.manual_seed(config.seed)
     # timm's Mixup/CutMix draws from NumPy's global random state: seed it too (and keep it in last.pt),
     # or two runs of one config, or a resumed run and an uninterrupted one, mix different batches.
     np.random.seed(config.seed)
     generator = torch.Generator(device=dev).manual_seed(config.seed)
-    data = _load_data(config, data_root, out, dev, limit_train, preprocess)
-    network = _build_network(config, data, preprocess, dev, bf16)
-    run = _Progress.fresh()
-    if resume and (out / "last.pt").exists():
-        run = _resume(out / "last.pt", config, preprocess, network, generator, dev)
-    with atomic_text(out / "config.json") as stream:
-        stream.write(config.to_json())
+    # The run folder goes again when the run fails before writing in it: a bad data path or --init-from.
+    with folder_for_outputs(out, option="run folder"):
+        data = _load_data(config, data_root, out, dev, limit_train, preprocess)
+        network = _build_network(config, data, preprocess, dev, bf16)
+        run = _Progress.fresh()
+        if resume and (out / "last.pt").exists():
+            run = _resume(out / "last.pt", config, preprocess, network, generator, dev)
+        with atomic_text(out / "config.json") as stream:
+            stream.write(config.to_json())
 
     began = time.monotonic()
     epochs = range(run.epochs_done, config.epochs)
@@ -246,10 +248,14 @@ def train(
     return run.summary(out)
 
 
-def _check_request(config: TrainConfig, limit_train: int | None) -> None:
+def _check_request(config: TrainConfig, limit_train: int | None, out: Path, resume: bool) -> None:
     """ValueError for what can be refused before the data's seconds of loading."""
     if limit_train is not None and limit_train < 1:
         raise ValueError(f"limit_train must be at least 1, got {limit_train!r}")
+    kept = [name for name in ("best.pt", "last.pt") if not resume and (out / name).exists()]
+    if kept:  # its first epoch would replace them: another run's weights, lost
+        raise ValueError(f"{str(out)!r} already holds a run ({kept[0]}): continue it with --resume, "
+                         "or train into a new folder")
     config.check_sources()
     for name in ("init_from", "votes", "teacher"):
         if getattr(config, name) and not Path(getattr(config, name)).is_file():
@@ -276,11 +282,6 @@ def _load_data(
             f"{len(train_data)} training faces are fewer than one batch of {config.batch_size}; "
             "lower the batch size or train on more faces"
         )
-    # The run folder only once the data has loaded, so a bad data path leaves no empty folder behind.
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create run folder {str(out)!r}: {error.strerror or error}") from None
     targets = None
     if config.soft_targets:
         targets = torch.from_numpy(_soft_targets(config, train_data, class_names, votes, out)).to(dev)
@@ -315,17 +316,35 @@ def _resume(
     state = read_checkpoint(last_path, device=dev, name="--resume")
     if state["config"] != config.to_json():
         raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
-    if state.get("preprocess", Preprocess().to_json()) != preprocess.to_json():
+    if state["preprocess"] != preprocess.to_json():
         raise ValueError(f"cannot resume {str(last_path)!r}: it was trained on other input "
-                         f"({state.get('preprocess')}, this run {preprocess.to_json()}); check --lift-light")
-    network.model.load_state_dict(state["model"])
-    network.optimizer.load_state_dict(state["optimizer"])
-    if network.ema is not None:
-        network.ema.load_state_dict(state["ema"])
-    generator.set_state(state["generator"].cpu() if dev.type == "cpu" else state["generator"])
-    if "numpy_random" in state:  # absent from checkpoints written before it was kept
-        np.random.set_state(state["numpy_random"])
-    return _Progress(state["epoch"], state["best"], state["history"])
+                         f"({state['preprocess']}, this run {preprocess.to_json()}); check --lift-light")
+    check_same_network(network.model, state["model"], f"--resume {str(last_path)!r}")
+    try:
+        network.model.load_state_dict(state["model"])
+        network.optimizer.load_state_dict(state["optimizer"])
+        if network.ema is not None:
+            network.ema.load_state_dict(state["ema"])
+        generator.set_state(state["generator"].cpu() if dev.type == "cpu" else state["generator"])
+        if "numpy_random" in state:  # absent from checkpoints written before it was kept
+            _set_numpy_random_state(state["numpy_random"])
+        return _Progress(int(state["epoch"]), dict(state["best"]), list(state["history"]))
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:  # a last.pt that is not one this trainer wrote
+        raise ValueError(f"cannot resume {str(last_path)!r}: its training state is incomplete or damaged "
+                         f"({type(error).__name__}: {first_line(error)})") from None
+
+
+def _numpy_random_state() -> list:
+    """NumPy's global random state as plain values: a checkpoint holds no NumPy objects (`read_checkpoint`)."""
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached_gaussian)]
+
+
+def _set_numpy_random_state(saved) -> None:
+    """Back to a state `_numpy_random_state` kept, or to the tuple with a NumPy array that older last.pt hold."""
+    name, keys, position, has_gauss, cached_gaussian = saved
+    keys = keys.cpu().numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
+    np.random.set_state((name, keys.astype(np.uint32), int(position), int(has_gauss), float(cached_gaussian)))
 
 
 def train_one_epoch(
@@ -389,7 +408,7 @@ def _record_epoch(
         "config": config.to_json(), "model": network.model.state_dict(),
         "optimizer": network.optimizer.state_dict(),
         "ema": network.ema.state_dict() if network.ema is not None else None, "generator": generator.get_state(),
-        "numpy_random": np.random.get_state(),
+        "numpy_random": _numpy_random_state(),
         "epoch": row["epoch"], "best": run.best, "history": run.history, "preprocess": preprocess.to_json(),
     })
     write_curves(run.history, out, test_faces=test_faces)
@@ -437,16 +456,12 @@ def _load_initial_weights(model: EmotionNet, config: TrainConfig, path: Path, tr
     else:
         state = read_checkpoint(path, name="init_from")
         weights = state["model"]
-        source_classes = LABEL_SETS[json.loads(state["config"]).get("labels", "fer2013")]
+        source_classes = LABEL_SETS[TrainConfig.from_json(state["config"]).labels]
     target_classes = LABEL_SETS[config.labels]
     if source_classes != target_classes:
         weights = _head_for_classes(weights, source_classes, target_classes)
-    own = model.state_dict()
-    missing = sorted(name for name in own if name not in weights or weights[name].shape != own[name].shape)
-    if missing:
-        raise ValueError(f"init_from {str(path)!r} holds another network: it has no {missing[0]!r} "
-                         f"of shape {tuple(own[missing[0]].shape)}")
-    model.load_state_dict({name: weights[name] for name in own})
+    check_same_network(model, weights, f"init_from {str(path)!r}", extra_allowed=True)
+    model.load_state_dict({name: weights[name] for name in model.state_dict()})
 
 
 def _head_for_classes(weights: dict, source: tuple[str, ...], target: tuple[str, ...]) -> dict:
