@@ -48,7 +48,8 @@ def _rng(name: str, severity: int, seed: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(name.encode()), severity, seed])
 
 
-def _clip(images: np.ndarray) -> np.ndarray:
+def rounded_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images rounded and clipped to uint8 pixels."""
     return np.clip(np.round(images), 0, 255).astype(np.uint8)
 
 
@@ -58,19 +59,19 @@ def _strength(name: str, severity: int):
 
 
 def _dark(faces, severity, rng):
-    return _clip(faces.astype(np.float32) * _strength("dark", severity))
+    return rounded_uint8(faces.astype(np.float32) * _strength("dark", severity))
 
 
 def _gamma(faces, severity, rng):
     gamma = _strength("gamma", severity)
-    return _clip(255 * (faces.astype(np.float32) / 255) ** gamma)
+    return rounded_uint8(255 * (faces.astype(np.float32) / 255) ** gamma)
 
 
 def _low_contrast(faces, severity, rng):
     scale = _strength("low_contrast", severity)
     images = faces.astype(np.float32)
     mean = images.mean(axis=(1, 2), keepdims=True)
-    return _clip((images - mean) * scale + mean)
+    return rounded_uint8((images - mean) * scale + mean)
 
 
 def _uneven_light(faces, severity, rng):
@@ -80,7 +81,7 @@ def _uneven_light(faces, severity, rng):
     grid = (np.arange(size) - (size - 1) / 2) / (size - 1)  # -0.5 .. 0.5
     along = np.cos(angles)[:, None, None] * grid[None, None, :] + np.sin(angles)[:, None, None] * grid[None, :, None]
     light = 1 - (1 - low) * (along - along.min(axis=(1, 2), keepdims=True)) / np.ptp(along, axis=(1, 2), keepdims=True)
-    return _clip(faces.astype(np.float32) * light)
+    return rounded_uint8(faces.astype(np.float32) * light)
 
 
 def _gaussian_blur(faces, severity, rng):
@@ -120,7 +121,7 @@ def _jpeg(faces, severity, rng):
 
 def _noise(faces, severity, rng):
     sigma = _strength("noise", severity)
-    return _clip(faces.astype(np.float32) + rng.normal(0, sigma, faces.shape))
+    return rounded_uint8(faces.astype(np.float32) + rng.normal(0, sigma, faces.shape))
 
 
 def _affine(faces, angles, shifts, scales):
@@ -145,11 +146,17 @@ def _rotation(faces, severity, rng):
     return rotated_faces(faces, angle * rng.choice([-1.0, 1.0], len(faces)))
 
 
-def _detector_jitter(faces, severity, rng):
-    spread = _strength("detector_jitter", severity)
-    shifts = rng.normal(0, 1, (len(faces), 2)) * spread * np.array([BOX_JITTER["shift_x"], BOX_JITTER["shift_y"]])
+def jittered_boxes(rng: np.random.Generator, count: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts (count, 2), as fractions of the face side, and scales (count,) of the face in its crop when
+    MTCNN's box moves by `spread` times its measured frame-to-frame spread (BOX_JITTER)."""
+    shifts = rng.normal(0, 1, (count, 2)) * spread * np.array([BOX_JITTER["shift_x"], BOX_JITTER["shift_y"]])
     # A box that is larger than it should be shows the face smaller in the crop: scale by the inverse.
-    scales = np.exp(-rng.normal(0, 1, len(faces)) * spread * BOX_JITTER["log_scale"])
+    scales = np.exp(-rng.normal(0, 1, count) * spread * BOX_JITTER["log_scale"])
+    return shifts, scales
+
+
+def _detector_jitter(faces, severity, rng):
+    shifts, scales = jittered_boxes(rng, len(faces), _strength("detector_jitter", severity))
     return _affine(faces, np.zeros(len(faces)), shifts, scales)
 
 

@@ -114,22 +114,24 @@ def save_reliability_diagram(path: str | Path, bins: ReliabilityBins, *, title: 
     return _save(figure, path)
 
 
-def save_corruption_plot(path: str | Path, reports: dict[str, dict], *, title: str) -> Path:
+def save_corruption_plot(path: str | Path, reports: dict[str, dict], *, title: str, families_key: str = "corruptions",
+                         mean_key: str = "mca", mean_name: str = "mCA") -> Path:
     """FER2013-C: accuracy per corruption family against severity (0 is clean), one panel per model
-    in `reports` (name -> `corruption_accuracy` report), the mCA in each panel's title."""
-    families = list(next(iter(reports.values()))["corruptions"])
+    in `reports` (name -> `corruption_accuracy` report), the mCA in each panel's title; or any report with
+    the same shape (the wild yardstick's: its "conditions" and "wild_accuracy")."""
+    families = list(next(iter(reports.values()))[families_key])
     figure = _new_figure(5.0 * len(reports) + 2.5, 4.5)
     axes_list = figure.subplots(1, len(reports), sharey=True, squeeze=False)[0]
     colours = [f"C{i % 10}" for i in range(len(families))]
     styles = ["-", "--", ":"]
     for axes, (name, report) in zip(axes_list, reports.items()):
         for index, family in enumerate(families):
-            severities = report["corruptions"][family]
+            severities = report[families_key][family]
             values = [report["clean"], *(severities[s] for s in sorted(severities))]
             axes.plot(range(len(values)), [100 * v for v in values], color=colours[index],
                       linestyle=styles[index % len(styles)], marker="o", markersize=3, label=family)
-        axes.axhline(100 * report["mca"], color="black", linewidth=2, label="mCA")
-        axes.set_title(f"{name}: clean {report['clean']:.1%}, mCA {report['mca']:.1%}", fontsize=9)
+        axes.axhline(100 * report[mean_key], color="black", linewidth=2, label=mean_name)
+        axes.set_title(f"{name}: clean {report['clean']:.1%}, {mean_name} {report[mean_key]:.1%}", fontsize=9)
         axes.set_xticks(range(4), ["clean", "1", "2", "3"])
         axes.set_xlabel("severity")
         axes.grid(alpha=0.3)
