@@ -74,6 +74,9 @@ def add_parser(subparsers) -> None:
                         help="override the preset's batch size (even: Mixup pairs the faces of a batch)")
     parser.add_argument("--lr", type=real_number(0, above=True, unit="learning rate"), default=None,
                         help="override the preset's learning rate")
+    parser.add_argument("--warmup-epochs", type=whole_number(0), default=None, metavar="N",
+                        help="override the preset's epochs of linear learning-rate warm-up (0: none; a short schedule "
+                        "from trained weights needs none, and one no longer than its warm-up never decays)")
     parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=None, metavar="N",
                         help="random seed (default: the preset's, 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
@@ -161,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            warmup_epochs=args.warmup_epochs,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
             corruption_prob=args.corruption_share, eval_every=args.eval_every,
