@@ -99,6 +99,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--corruption-share", type=real_number(0, unit="share of faces"), default=None,
                         metavar="P", help="override the preset's share of training faces given a webcam corruption "
                         "(0: none)")
+    parser.add_argument("--wild-share", type=real_number(0, maximum=1, unit="share of faces"), default=None, metavar="P",
+                        help="show this share of training faces as video shows them (issue 44's conditions: turned, "
+                        "tilted, side-lit, warm and dim, covered, small and soft, off-centre), each parameter drawn "
+                        "from a range wider than the wild yardstick's (default 0: none)")
     parser.add_argument("--corruption-weight", type=_family_weight, action="append", default=None,
                         metavar="FAMILY=N", help="draw that corruption family N times as often as the others "
                         f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
@@ -167,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             warmup_epochs=args.warmup_epochs,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
-            corruption_prob=args.corruption_share, eval_every=args.eval_every,
+            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
         )
         if args.print_config:
