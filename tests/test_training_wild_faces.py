@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from emocap.cli import main  # noqa: E402
 from emocap.corruption_families import WILD_CONDITIONS  # noqa: E402
 from emocap.evaluation.corruptions import SEVERITIES  # noqa: E402
+from emocap.evaluation.corruptions import _rng as yardstick_generator  # noqa: E402  (a cell's generator)
 from emocap.evaluation.wild import RENDER, WILD  # noqa: E402
 from emocap.preprocessing import Preprocess  # noqa: E402
 from emocap.training.augment import BatchAugment  # noqa: E402
@@ -46,9 +47,7 @@ def test_the_yardstick_and_training_call_one_rendering_per_condition(name):
         values = condition.severities[severity - 1]
         per_face = {key: np.full(len(FACES), value, np.float64) for key, value in values.items()}
         yardstick = WILD[name](FACES, severity, seed=5)
-        from emocap.evaluation.corruptions import _rng  # the yardstick's generator for this cell
-
-        np.testing.assert_array_equal(RENDER[name](FACES, per_face, _rng(name, severity, 5)), yardstick)
+        np.testing.assert_array_equal(RENDER[name](FACES, per_face, yardstick_generator(name, severity, 5)), yardstick)
 
 
 def test_wild_faces_are_repeatable_from_the_seed_and_change_with_it():
