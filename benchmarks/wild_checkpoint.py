@@ -8,9 +8,10 @@ show every face (threshold 0); the accuracies are those `emocap evaluate --wild`
 up to the int8 export's own rounding.
 
 One thread. Each split is 22 passes over its faces (clean, 7 conditions x 3 severities): on a 2-core EPYC
-shared with other work, about 60 ms a face, so --limit N takes the first N faces of each split.
+shared with other work, about 60-110 ms a face, so --sample N takes a random N faces of each split
+(seed 0: the same faces for every checkpoint).
 
-    python benchmarks/wild_checkpoint.py --data fer2013/ --split PublicTest --limit 600 runs/a/best.pt runs/b/best.pt
+    python benchmarks/wild_checkpoint.py --data fer2013/ --split PublicTest --sample 600 runs/a/best.pt runs/b/best.pt
 """
 
 from __future__ import annotations
@@ -56,16 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="FER2013 (Kaggle folders, CSV or pack)")
     parser.add_argument("--split", choices=(*SPLITS, "both"), default="PublicTest",
                         help="PublicTest (to choose on; the default), PrivateTest (to report) or both")
-    parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="only the first N faces of each split (in file order, as benchmarks/wild.py --limit)")
+    parser.add_argument("--sample", type=int, default=None, metavar="N",
+                        help="a random N faces of each split, the same every time (seed 0); not the first N: "
+                        "FER2013's files are grouped by class, so the first 600 of a split are angry, disgust "
+                        "and fear only")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error(f"--limit must be at least 1, got {args.limit!r}")
+    if args.sample is not None and args.sample < 1:
+        parser.error(f"--sample must be at least 1, got {args.sample!r}")
 
     test = load_fer2013(args.data, "test")
     torch.set_num_threads(1)
-    report: dict = {"data": args.data, "limit": args.limit, "scores": {}}
+    report: dict = {"data": args.data, "sample": args.sample, "scores": {}}
     for path in args.checkpoints:
         try:
             predict, class_names = checkpoint_predictor(path)
@@ -73,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ModelError(str(error)) from None
         for split in (SPLITS if args.split == "both" else (args.split,)):
             part = test.subset(split_mask(test.files, split))
-            if args.limit is not None:
-                part = part.subset(np.arange(len(part)) < args.limit)
+            if args.sample is not None:
+                part = part.subset(np.sort(np.random.default_rng(0).permutation(len(part))[:args.sample]))
             labels, kept, whose = yardstick_labels(part, tuple(class_names))
             started = time.perf_counter()
             scored = wild_accuracy(predict, part.images[kept], labels[kept], unsure_below=0.0)
