@@ -57,12 +57,16 @@ def test_a_training_range_must_be_wider_than_the_yardstick_on_both_sides():
     def trained(ranges):
         return (WildCondition("yaw", yaw.description, yaw.severities, ranges),)
 
-    check_training_ranges(trained({"yaw_degrees": (10, 60)}))
+    distance = {"camera_distance": (2.0, 3.0)}
+    check_training_ranges(trained({"yaw_degrees": (10, 60), **distance}))
     for same_edge in ({"yaw_degrees": (20, 60)}, {"yaw_degrees": (10, 50)}, {"yaw_degrees": (25, 40)}):
         with pytest.raises(ValueError, match="training's yaw_degrees range .* must be wider than the yardstick's 20-50"):
-            check_training_ranges(trained(same_edge))
+            check_training_ranges(trained({**same_edge, **distance}))
     with pytest.raises(ValueError, match="training draws 'pitch', which the yardstick does not set"):
-        check_training_ranges(trained({"pitch": (0, 10)}))
+        check_training_ranges(trained({"yaw_degrees": (10, 60), "pitch": (0, 10), **distance}))
+    # A parameter left out would be drawn at the yardstick's one value.
+    with pytest.raises(ValueError, match="yaw: training draws no range for camera_distance"):
+        check_training_ranges(trained({"yaw_degrees": (10, 60)}))
 
 
 def _bright_runs(profile: np.ndarray) -> list[float]:

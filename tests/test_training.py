@@ -181,6 +181,26 @@ def test_a_last_pt_written_before_the_random_state_was_plain_values_resumes_as_i
     assert {c: resumed[c] for c in SCORE_COLUMNS} == {c: straight[c] for c in SCORE_COLUMNS}
 
 
+def test_a_run_saved_before_a_setting_existed_resumes_under_its_default(tiny_run, tiny_fer, tiny_config, tmp_path):
+    out = copy_run(tiny_run[0], tmp_path)
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    saved = json.loads(last["config"])
+    del saved["wild_prob"]  # as last.pt was written before training could show faces as video does
+    last["config"] = json.dumps(saved, indent=2, sort_keys=True)
+    torch.save(last, out / "last.pt")
+    summary = train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True)
+    assert summary.epochs_done == 2
+
+
+def test_a_run_with_wild_faces_trains_and_repeats_from_its_seed(tiny_fer, tmp_path, capsys):
+    argv = ["train", "--data", str(tiny_fer), "--preset", "cpu-quick", "--epochs", "1", "--batch-size", "8",
+            "--wild-share", "0.5"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0 and main([*argv, "--out", str(tmp_path / "b")]) == 0
+    assert TrainConfig.load(tmp_path / "a" / "config.json").wild_prob == 0.5
+    first, second = read_curves(tmp_path / "a")[0], read_curves(tmp_path / "b")[0]
+    assert {c: first[c] for c in SCORE_COLUMNS} == {c: second[c] for c in SCORE_COLUMNS}
+
+
 def test_resume_with_another_config_is_refused_and_changes_nothing(tiny_run, tiny_fer, tiny_config, tmp_path):
     out = copy_run(tiny_run[0], tmp_path)
     other = dataclasses.replace(tiny_config, lr=tiny_config.lr / 10)

@@ -76,6 +76,9 @@ def add_parser(subparsers) -> None:
                         help="override the preset's batch size (even: Mixup pairs the faces of a batch)")
     parser.add_argument("--lr", type=real_number(0, above=True, maximum=MAX_LR, unit="learning rate"), default=None,
                         help=f"override the preset's learning rate (at most {MAX_LR:g})")
+    parser.add_argument("--warmup-epochs", type=whole_number(0), default=None, metavar="N",
+                        help="override the preset's epochs of linear learning-rate warm-up (0: none; a short schedule "
+                        "from trained weights needs none, and one no longer than its warm-up never decays)")
     parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=None, metavar="N",
                         help="random seed (default: the preset's, 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
@@ -98,6 +101,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--corruption-share", type=real_number(0, unit="share of faces"), default=None,
                         metavar="P", help="override the preset's share of training faces given a webcam corruption "
                         "(0: none)")
+    parser.add_argument("--wild-share", type=real_number(0, maximum=1, unit="share of faces"), default=None, metavar="P",
+                        help="show this share of training faces as video shows them (issue 44's conditions: turned, "
+                        "tilted, side-lit, warm and dim, covered, small and soft, off-centre), each parameter drawn "
+                        "from a range wider than the wild yardstick's (default 0: none)")
     parser.add_argument("--corruption-weight", type=_family_weight, action="append", default=None,
                         metavar="FAMILY=N", help="draw that corruption family N times as often as the others "
                         f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
@@ -163,9 +170,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            warmup_epochs=args.warmup_epochs,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
-            corruption_prob=args.corruption_share, eval_every=args.eval_every,
+            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
         )
         if args.print_config:

@@ -146,12 +146,14 @@ def _rotation(faces, severity, rng):
     return rotated_faces(faces, angle * rng.choice([-1.0, 1.0], len(faces)))
 
 
-def jittered_boxes(rng: np.random.Generator, count: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
+def jittered_boxes(rng: np.random.Generator, count: int, spread: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shifts (count, 2), as fractions of the face side, and scales (count,) of the face in its crop when
-    MTCNN's box moves by `spread` times its measured frame-to-frame spread (BOX_JITTER)."""
-    shifts = rng.normal(0, 1, (count, 2)) * spread * np.array([BOX_JITTER["shift_x"], BOX_JITTER["shift_y"]])
+    MTCNN's box moves by `spread` (one for every face, or one a face) times its measured frame-to-frame
+    spread (BOX_JITTER)."""
+    spreads = np.broadcast_to(np.asarray(spread, np.float64), (count,))
+    shifts = rng.normal(0, 1, (count, 2)) * spreads[:, None] * np.array([BOX_JITTER["shift_x"], BOX_JITTER["shift_y"]])
     # A box that is larger than it should be shows the face smaller in the crop: scale by the inverse.
-    scales = np.exp(-rng.normal(0, 1, count) * spread * BOX_JITTER["log_scale"])
+    scales = np.exp(-rng.normal(0, 1, count) * spreads * BOX_JITTER["log_scale"])
     return shifts, scales
 
 

@@ -30,6 +30,16 @@ def _parameters(name: str, severity: int) -> dict[str, float]:
     return wild_condition(name).severities[severity - 1]
 
 
+Parameters = dict[str, "float | np.ndarray"]
+"""A condition's parameters (the names its `WildCondition.description` explains): one value for every
+face (the yardstick's severities) or an array of one a face (training's draws)."""
+
+
+def _per_face(parameters: Parameters, name: str, count: int, dtype=np.float64) -> np.ndarray:
+    """The parameter `name` as an array of one value a face, (count,)."""
+    return np.broadcast_to(np.asarray(parameters[name], dtype), (count,))
+
+
 # --- warps of the face plane, drawn at WILD_RENDER_SIDE px ------------------------------------------
 
 def _to_pixels(side: int) -> np.ndarray:
@@ -75,24 +85,27 @@ def _either_way(rng: np.random.Generator, count: int) -> np.ndarray:
     return rng.choice([-1.0, 1.0], count)
 
 
-def _yaw(faces, severity, rng):
-    p = _parameters("yaw", severity)
-    signs = _either_way(rng, len(faces))
-    return warped_faces(faces, np.stack([turned_plane(sign * p["yaw_degrees"], p["camera_distance"])
-                                         for sign in signs]))
+def render_yaw(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
+    count = len(faces)
+    yaws, distances = _per_face(p, "yaw_degrees", count), _per_face(p, "camera_distance", count)
+    signs = _either_way(rng, count)
+    return warped_faces(faces, np.stack([turned_plane(sign * yaw, distance)
+                                         for sign, yaw, distance in zip(signs, yaws, distances)]))
 
 
-def _tilt(faces, severity, rng):
-    p = _parameters("tilt", severity)
-    rolls, yaws = _either_way(rng, len(faces)), _either_way(rng, len(faces))
+def render_tilt(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
+    count = len(faces)
+    roll_sizes, yaw_sizes = _per_face(p, "roll_degrees", count), _per_face(p, "yaw_degrees", count)
+    distances = _per_face(p, "camera_distance", count)
+    rolls, yaws = _either_way(rng, count), _either_way(rng, count)
     return warped_faces(faces, np.stack([
-        _in_plane(roll * p["roll_degrees"]) @ turned_plane(yaw * p["yaw_degrees"], p["camera_distance"])
-        for roll, yaw in zip(rolls, yaws)
+        _in_plane(roll * roll_size) @ turned_plane(yaw * yaw_size, distance)
+        for roll, yaw, roll_size, yaw_size, distance in zip(rolls, yaws, roll_sizes, yaw_sizes, distances)
     ]))
 
 
-def _off_centre(faces, severity, rng):
-    shifts, scales = jittered_boxes(rng, len(faces), _parameters("off_centre", severity)["box_jitter"])
+def render_off_centre(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
+    shifts, scales = jittered_boxes(rng, len(faces), _per_face(p, "box_jitter", len(faces)))
     return warped_faces(faces, np.stack([_in_plane(0.0, scale, shift) for shift, scale in zip(shifts, scales)]))
 
 
@@ -104,26 +117,29 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return along[None, :], along[:, None]
 
 
-def _side_light(faces, severity, rng):
-    p = _parameters("side_light", severity)
+def render_side_light(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
     count = len(faces)
-    angles = np.radians(rng.uniform(-p["tilt_degrees"], p["tilt_degrees"], count))
+    tilts = _per_face(p, "tilt_degrees", count)
+    angles = np.radians(rng.uniform(-tilts, tilts, count))
     angles += np.pi * (rng.random(count) < 0.5)  # the lit side: right, or left
-    offsets = rng.uniform(-p["edge_offset"], p["edge_offset"], count)
+    edge_offsets = _per_face(p, "edge_offset", count)
+    offsets = rng.uniform(-edge_offsets, edge_offsets, count)
     x, y = _grid(faces.shape[1])
     across = np.cos(angles)[:, None, None] * x + np.sin(angles)[:, None, None] * y - offsets[:, None, None]
     # A logistic that rises from 10% to 90% over edge_width: 2 ln 9 times its scale.
-    step = 1 / (1 + np.exp(-across * 2 * math.log(9) / p["edge_width"]))
-    shadow = 1 / p["light_ratio"]
+    step = 1 / (1 + np.exp(-across * 2 * math.log(9) / _per_face(p, "edge_width", count)[:, None, None]))
+    shadow = 1 / _per_face(p, "light_ratio", count)[:, None, None]
     return rounded_uint8(faces.astype(np.float32) * (shadow + (1 - shadow) * step))
 
 
-def _warm_dim(faces, severity, rng):
-    p = _parameters("warm_dim", severity)
+def render_warm_dim(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
+    # float32 parameters, as the float32 faces they scale (a float64 one would change the yardstick's pixels).
+    contrast, exposure, veil, noise_sigma = (_per_face(p, name, len(faces), np.float32)[:, None, None]
+                                             for name in ("contrast", "exposure", "veil", "noise_sigma"))
     images = faces.astype(np.float32)
     mean = images.mean(axis=(1, 2), keepdims=True)
-    dim = ((images - mean) * p["contrast"] + mean) * p["exposure"] + p["veil"]
-    return rounded_uint8(dim + rng.normal(0, p["noise_sigma"], faces.shape))
+    dim = ((images - mean) * contrast + mean) * exposure + veil
+    return rounded_uint8(dim + rng.normal(0, noise_sigma, faces.shape))
 
 
 # --- a hand or a bar over the mouth or chin --------------------------------------------------------
@@ -185,24 +201,27 @@ def _cover(draw: Callable[[np.ndarray, float], None], size: int, area: float) ->
     return best
 
 
-def occluder_covers(count: int, size: int, area: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def occluder_covers(count: int, size: int, area: "float | np.ndarray",
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """float32 (count, size, size) in [0, 1]: how much of each pixel a hand or a bar (at random) covers,
-    over the mouth or chin, `area` of the crop in all; and bool (count,): which are hands."""
+    over the mouth or chin, `area` of the crop in all (one for every face, or one a face); and bool
+    (count,): which are hands."""
+    areas = np.broadcast_to(np.asarray(area, np.float64), (count,))
     covers = np.empty((count, size, size), np.float32)
     hands = rng.random(count) < 0.5
     for i in range(count):
         angle = rng.uniform(-20, 20)
         if hands[i]:  # the palm at the chin, the fingers up over the mouth (a FER2013 mouth is at about y 0.28)
             anchor, mirror = (rng.normal(0, 0.08), rng.uniform(0.35, 0.48)), bool(rng.random() < 0.5)
-            covers[i] = _cover(lambda canvas, scale: _hand(canvas, scale, anchor, angle, mirror), size, area)
+            covers[i] = _cover(lambda canvas, scale: _hand(canvas, scale, anchor, angle, mirror), size, areas[i])
         else:  # across the mouth or the chin
             anchor, width = (rng.normal(0, 0.05), rng.uniform(0.26, 0.4)), rng.uniform(0.6, 1.1)
-            covers[i] = _cover(lambda canvas, scale: _bar(canvas, scale, anchor, angle, width), size, area)
+            covers[i] = _cover(lambda canvas, scale: _bar(canvas, scale, anchor, angle, width), size, areas[i])
     return covers, hands
 
 
-def _occluder(faces, severity, rng):
-    covers, hands = occluder_covers(len(faces), faces.shape[1], _parameters("occluder", severity)["area"], rng)
+def render_occluder(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
+    covers, hands = occluder_covers(len(faces), faces.shape[1], _per_face(p, "area", len(faces)), rng)
     # A hand is about as bright as the face it covers; a bar (a cup, a microphone, a sleeve) is any grey.
     medians = np.median(faces.reshape(len(faces), -1), axis=1)
     greys = np.where(hands, medians * rng.uniform(0.8, 1.2, len(faces)), rng.uniform(20, 235, len(faces)))
@@ -211,25 +230,35 @@ def _occluder(faces, severity, rng):
 
 # --- small and soft --------------------------------------------------------------------------------
 
-def _small_soft(faces, severity, rng):
-    p = _parameters("small_soft", severity)
-    side, size = int(p["side"]), faces.shape[1]
+def render_small_soft(faces: np.ndarray, p: Parameters, rng: np.random.Generator) -> np.ndarray:
+    size = faces.shape[1]
+    sides, sigmas = _per_face(p, "side", len(faces)), _per_face(p, "blur_sigma", len(faces))
     out = np.empty_like(faces)
     for i, face in enumerate(faces):
+        side = int(round(sides[i]))  # whole pixels: training draws real numbers
         small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), p["blur_sigma"], borderType=cv2.BORDER_REFLECT)
+        small = cv2.GaussianBlur(small, (0, 0), float(sigmas[i]), borderType=cv2.BORDER_REFLECT)
         out[i] = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
     return out
 
 
-_APPLY = {
-    "yaw": _yaw, "tilt": _tilt, "side_light": _side_light, "warm_dim": _warm_dim, "occluder": _occluder,
-    "small_soft": _small_soft, "off_centre": _off_centre,
+RENDER: dict[str, Callable[[np.ndarray, Parameters, np.random.Generator], np.ndarray]] = {
+    "yaw": render_yaw, "tilt": render_tilt, "side_light": render_side_light, "warm_dim": render_warm_dim,
+    "occluder": render_occluder, "small_soft": render_small_soft, "off_centre": render_off_centre,
 }
+"""The one definition of each condition: uint8 faces (N, H, H), its parameters (the yardstick's severity,
+or training's draws from `training_ranges`) and a random generator for what varies face to face (which
+way a head turns, where a hand is) -> uint8 faces of the same shape."""
+
+
+def _at_severity(name: str) -> Callable[[np.ndarray, int, np.random.Generator], np.ndarray]:
+    render = RENDER[name]
+    return lambda faces, severity, rng: render(faces, _parameters(name, severity), rng)
+
 
 # In the table's order (the report's, its JSON's and its plot's); a condition the table gains without a
 # function here fails at import.
-WILD: dict[str, Corruption] = {condition.name: Corruption(condition.name, _APPLY[condition.name])
+WILD: dict[str, Corruption] = {condition.name: Corruption(condition.name, _at_severity(condition.name))
                                for condition in WILD_CONDITIONS}
 
 

@@ -4,6 +4,8 @@ One affine warp per sample does resize-and-crop, flip, rotation and shift in
 a single `grid_sample`; brightness, contrast and erasing are per-sample
 scalars and masks; webcam corruptions (dim light, blur, small faces, JPEG,
 noise, occlusion) are per-sample kernels and masks too. No per-image Python work, so a GPU epoch takes seconds.
+The one exception, off unless asked for (`wild_prob`): issue 44's wild conditions, rendered per face by
+NumPy and OpenCV on the CPU before the rest (`emocap.training.wild_faces`).
 """
 
 from __future__ import annotations
@@ -55,9 +57,16 @@ class BatchAugment:
             WebcamCorruptions(config.corruption_prob, dict(config.corruption_weights))
             if config.corruption_prob > 0 else None
         )
+        self.wild = None
+        if config.wild_prob > 0:  # not imported otherwise: the rendering brings OpenCV
+            from emocap.training.wild_faces import WildFaces
+
+            self.wild = WildFaces(config.wild_prob)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config
+        if self.wild is not None:  # first, on the uint8 faces, as the yardstick renders them
+            images = self.wild(images, generator)
         n, height, width = images.shape
         x = images.unsqueeze(1).float() * (1.0 / 255.0)
 

@@ -68,6 +68,8 @@ class TrainConfig:
     corruption_prob: float = 0.0  # share of faces given one webcam corruption (WebcamCorruptions)
     # (family, n): that corruption family is drawn n times as often as one not named (0: never)
     corruption_weights: tuple[tuple[str, int], ...] = ()
+    # share of faces shown as video shows them (issue 44's wild conditions, drawn wider than its yardstick)
+    wild_prob: float = 0.0
     # labels and targets
     labels: str = "fer2013"  # fer2013: FER2013's seven classes and labels; ferplus: eight classes, FER+'s votes
     votes: str = ""  # FER+ votes (labels.csv or fer2013new.csv): needed by labels=ferplus and votes_weight > 0
@@ -96,6 +98,7 @@ class TrainConfig:
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "ema_decay": 0 <= self.ema_decay < 1,
             "corruption_prob": 0 <= self.corruption_prob <= 1,
+            "wild_prob": 0 <= self.wild_prob <= 1,
             "corruption_weights": all(
                 name in CORRUPTION_FAMILIES and isinstance(n, int) and n >= 0 for name, n in self.corruption_weights
             ) and len(corruption_draws(dict(self.corruption_weights))) > 0,
@@ -106,6 +109,7 @@ class TrainConfig:
         }
         limits = {
             "corruption_prob": "a share of faces, from 0 to 1 (--corruption-share)",
+            "wild_prob": "a share of faces, from 0 to 1 (--wild-share)",
             "corruption_weights": f"(family, whole number >= 0) pairs, not all 0, families from "
                                   f"{', '.join(CORRUPTION_FAMILIES)} (--corruption-weight)",
             "votes_weight": "a share of the target, from 0 to 1, with labels 'fer2013' (--votes-weight)",
