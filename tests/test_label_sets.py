@@ -55,7 +55,7 @@ def test_an_eight_class_model_captions_records_draws_and_reports(tmp_path, capsy
     assert shown and all(face["label"] == "contempt" and face["valence"] == "negative" for face in shown)
     assert all(face["colour"] == "#D55E00" for face in shown)  # negative, as the overlay and page draw it
     cues = [caption.text for caption in webvtt.read(str(tmp_path / "clip.emotions.vtt"))]
-    assert cues and all(cue.endswith(": contempt — negative") for cue in cues)
+    assert cues and all(cue.endswith(": looks contempt — negative") for cue in cues)
     header = (tmp_path / "clip.emotions.csv").read_text().splitlines()[0]
     assert "p_contempt" in header
     report = (tmp_path / "clip.report.html").read_text()

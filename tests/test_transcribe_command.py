@@ -419,7 +419,7 @@ def test_a_variable_rate_video_is_transcribed_at_its_frames_own_times(tmp_path, 
     assert [record["time"] for record in records] == pytest.approx(np.array(stamps_ms) / 1000)
     cues = webvtt.read(str(tmp_path / "t.vtt")).captions
     assert [(cue.start, cue.text.split(": ")[1]) for cue in cues] == [
-        ("00:00:00.000", "happy — positive"), ("00:00:01.900", "angry — negative")
+        ("00:00:00.000", "looks happy — positive"), ("00:00:01.900", "looks angry — negative")
     ]
 
 

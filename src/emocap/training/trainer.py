@@ -315,7 +315,7 @@ def _resume(
 ) -> _Progress:
     state = read_checkpoint(last_path, device=dev, name="--resume")
     # Compared as settings, not text: a run saved before a setting existed resumes under its default.
-    if TrainConfig.from_dict(json.loads(state["config"])) != config:
+    if TrainConfig.from_json(state["config"]) != config:
         raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
     if state["preprocess"] != preprocess.to_json():
         raise ValueError(f"cannot resume {str(last_path)!r}: it was trained on other input "
