@@ -84,3 +84,18 @@ def test_evaluate_corruptions_writes_the_table_the_json_and_the_plot(tmp_path, c
     assert (tmp_path / "plots" / "corruptions_PublicTest.png").stat().st_size > 1000
     out = capsys.readouterr().out
     assert "FER2013-C from PublicTest (14 faces)" in out and "detector_jitter" in out and "mCA" in out
+
+
+def test_evaluate_prints_the_model_card_after_its_figures(tmp_path, capsys, monkeypatch):
+    from test_evaluation_report import write_brightness_model, write_fake_fer
+
+    from emocap.cli import main
+
+    monkeypatch.setattr("emocap.cli.COMMANDS", ("evaluate",))
+    data, model = write_fake_fer(tmp_path / "fer"), write_brightness_model(tmp_path / "brightness.onnx")
+    assert main(["evaluate", "--data", str(data), "--model", str(model), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    card = out[out.index("Model card"):]
+    assert out.index("Model card") > out.index("PrivateTest")  # after the figures, not instead of them
+    assert "how a face looks, not what a person feels" in card and "EU AI Act" in card
+    assert "docs/MODEL_CARD.md" in card

@@ -248,6 +248,9 @@ def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path
         from emocap.evaluation.wild import format_wild
 
         print(format_wild(result["wild"]))
+    from emocap.model_card import model_card_lines
+
+    print("\n".join(model_card_lines()))
     return result
 
 
