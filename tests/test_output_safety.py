@@ -297,6 +297,16 @@ def test_evaluate_json_onto_a_figure_of_the_same_run_is_refused_before_any_work(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["fer.csv"]
 
 
+def test_evaluate_json_onto_the_wild_figure_of_the_same_run_is_refused_before_any_work(tmp_path, capfd, no_evaluation):
+    data = write_fer_csv(tmp_path / "fer.csv", fer_csv_rows(faces_per_split=1))
+    target = tmp_path / "p" / "wild_PublicTest.png"
+    assert evaluate_error(capfd, "--data", data, "--plots", tmp_path / "p", "--wild", "--wild-split", "PublicTest",
+                          "--json", target) == [
+        f"emocap evaluate: error: --json {str(target)!r} would overwrite the wild_PublicTest figure {str(target)!r}, "
+        "which this run also writes"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fer.csv"]
+
+
 @pytest.fixture
 def read_only_folder(tmp_path, monkeypatch):
     """A folder nothing can be written in. As root, which writes through permissions, the refusal of

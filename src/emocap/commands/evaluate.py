@@ -131,6 +131,8 @@ def figure_names(args: argparse.Namespace) -> list[str]:
         names += ["tsne_test", "tsne_train"]
     if args.corruptions:
         names.append(f"corruptions_{args.corruption_split}")
+    if args.wild:
+        names.append(f"wild_{args.wild_split}")
     return names
 
 
@@ -277,7 +279,7 @@ def _save_wild_plot(plots_dir: Path, args: argparse.Namespace, report: dict) -> 
     from emocap.evaluation.plots import save_corruption_plot
 
     return save_corruption_plot(
-        plots_dir / f"wild_{args.wild_split}.png", {_model_name(args.model): report},
+        _figure_path(plots_dir, f"wild_{args.wild_split}"), {_model_name(args.model): report},
         title=f"Faces as video shows them, from {args.wild_split} ({report['labels']} labels)",
         families_key="conditions", mean_key="wild_accuracy", mean_name="wild accuracy",
     )
