@@ -86,3 +86,12 @@ def test_the_feed_keeps_the_schedule_and_the_stage_keeps_nothing():
     assert vars(perception).keys() == {"detector", "classifier", "config"}
     first.reset()
     assert first.detect(frame).scan == W and isinstance(first.detect(frame), Detected)
+
+
+def test_mtcnns_old_name_is_the_public_apis_alias_only():
+    import emocap
+    import emocap.detection
+    import emocap.detection.mtcnn
+
+    assert emocap.FaceDetector is emocap.MtcnnFaceDetector is emocap.detection.MtcnnFaceDetector
+    assert not hasattr(emocap.detection, "FaceDetector") and not hasattr(emocap.detection.mtcnn, "FaceDetector")
