@@ -19,7 +19,7 @@ import numpy as np
 from emocap.atomic import atomic_json
 from emocap.datasets import FerData
 from emocap.errors import EmocapError
-from emocap.evaluation.report import labels_in_model_order
+from emocap.evaluation.fer_scores import labels_in_model_order
 from emocap.onnx_session import cpu_features
 from emocap.sample_faces import portrait
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
     from emocap.datasets import load_fer2013
     from emocap.evaluation.metrics import expected_calibration_error
-    from emocap.evaluation.report import labels_in_model_order
+    from emocap.evaluation.fer_scores import labels_in_model_order
     from emocap.outputs.files import check_named_outputs
 
     model = Path(chosen_model(args) or BUILTIN_MODEL)

@@ -124,7 +124,7 @@ def _plots_dir(args: argparse.Namespace) -> Path | None:
 
 def figure_names(args: argparse.Namespace) -> list[str]:
     """Every figure the run may draw, by its key in the results' "plots"; each is saved as KEY.png."""
-    from emocap.evaluation.report import TEST_SPLITS
+    from emocap.evaluation.fer_scores import TEST_SPLITS
 
     names = [f"confusion_{split}" for split in TEST_SPLITS] + ["reliability_test", "risk_coverage"]
     if not args.no_tsne:
@@ -204,14 +204,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path | None, *, load_s: float) -> dict:
     """The report of one model on the test set, with its figures saved in `plots_dir` and printed."""
-    from emocap.evaluation.report import evaluate_test_set, format_report
+    from emocap.evaluation.fer_scores import evaluate_test_set, format_report
 
     with_tsne = plots_dir is not None and not args.no_tsne
     report, predictions = evaluate_test_set(
         classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
         with_embeddings=with_tsne, votes=votes,
     )
-    from emocap.evaluation.report import format_confidence
+    from emocap.evaluation.fer_scores import format_confidence
 
     timings = report["timings_s"]
     result = {"model": args.model or "builtin", "preprocess": json.loads(classifier.preprocess.to_json()),
@@ -340,7 +340,7 @@ def _save_score_plots(plots_dir: Path, name: str, result: dict, predictions) -> 
 def _embed_train_sample(classifier, args: argparse.Namespace):
     """Embeddings of a stratified, seeded sample of the train set (DataError when there is no train set)."""
     from emocap.datasets import load_fer2013
-    from emocap.evaluation.report import predict_faces
+    from emocap.evaluation.fer_scores import predict_faces
     from emocap.evaluation.tsne import stratified_sample
 
     train = load_fer2013(args.data, "train", max_side=args.max_image_side)
