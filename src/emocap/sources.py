@@ -48,7 +48,9 @@ import cv2
 import numpy as np
 
 from emocap.errors import SourceError, first_line
-from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, opencv_text, read_image
+from emocap.images import (
+    DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, opencv_text, read_image,
+)
 
 # FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
 # ahead of our one-line SourceError. Quiet (AV_LOG_QUIET) unless the user asked for FFmpeg's lines;

@@ -112,7 +112,8 @@ def add_test_half_option(parser: argparse.ArgumentParser, flag: str, made: str) 
     """The test half a derived set of faces (FER2013-C, --wild) is made from: PrivateTest to report a
     figure, PublicTest to choose between models or settings without looking at it."""
     parser.add_argument(flag, choices=("PrivateTest", "PublicTest"), default="PrivateTest",
-                        help=f"the test half {made} is made from (default: PrivateTest, to report; PublicTest to choose)")
+                        help=f"the test half {made} is made from (default: PrivateTest, to report; "
+                        "PublicTest to choose)")
 
 
 def _model_name(model: str | None) -> str:

@@ -43,7 +43,8 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--tuned", required=True, metavar="CHECKPOINT",
                         help="the fine-tuned checkpoint: best.pt of a run started from the base (`emocap train --init-from`)")
-    add_fer_data_option(parser, use="training faces measure the batch norms; PublicTest chooses; PrivateTest is reported")
+    add_fer_data_option(parser, use="training faces measure the batch norms; PublicTest chooses; "
+                        "PrivateTest is reported")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for wise.pt and interpolation.json")
     parser.add_argument("--base", default="builtin", metavar="MODEL",
                         help="the emocap ONNX model the tuned one was fine-tuned from (default: builtin)")
