@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int, real_number, whole_number
+from emocap.commands.options import add_fer_data_option
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
@@ -63,9 +64,7 @@ PRECISION_HELP = (
 def add_parser(subparsers) -> None:
     name, summary = "train", "train an emotion model on FER2013 (needs emocap[train])"
     parser = add_command(subparsers, name, help=summary, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--data", metavar="PATH",
-                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder "
-                        "(required, except with --print-config)")
+    add_fer_data_option(parser, use="required, except with --print-config", required=False)
     parser.add_argument("--preset", default="paper", metavar="NAME",
                         help=f"training recipe: {', '.join(PRESETS)} (see below; default: paper)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<preset>)")
