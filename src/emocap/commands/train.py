@@ -10,13 +10,13 @@ from emocap.commands.arguments import add_command, positive_int, real_number, wh
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESET_SUMMARIES, PRESETS
+from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESETS
 
 
 def _preset_lines() -> str:
     lines = []
-    for name, summary in PRESET_SUMMARIES.items():
-        wrapped = textwrap.wrap(summary, width=70)
+    for name, preset in PRESETS.items():
+        wrapped = textwrap.wrap(preset.summary, width=70)
         lines.append(f"  {name:<24} {wrapped[0]}")
         lines.extend(f"  {'':<24} {line}" for line in wrapped[1:])
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Training configurations: one dataclass, named presets, saved beside every run."""
+"""Training configurations: one dataclass, and the named presets, each its settings beside its one-line description."""
 
 from __future__ import annotations
 
@@ -173,106 +173,72 @@ class TrainConfig:
         return cls.from_json(Path(path).read_text())
 
 
-PAPER = TrainConfig()
-"""The paper's recipe: ResNet18, Adam lr 1e-3 wd 1e-4, StepLR(30, 0.1), 100 epochs,
-cross-entropy, resize/crop, flips, rotations, colour jitter, Mixup + CutMix."""
+@dataclass(frozen=True)
+class Preset:
+    """A named training recipe: its settings and the one line that says what it is. That line is the
+    preset's only description: `emocap train --help` prints it, and tests/test_presets.py holds the
+    README's preset table to it."""
 
-# Beyond the paper, the recipe of the later presets: the 3x3 stem that keeps the 48x48 detail,
-# SGD with weight decay and cosine decay, and label smoothing.
+    config: TrainConfig
+    summary: str
+
+    @property
+    def name(self) -> str:
+        return self.config.preset
+
+
+PAPER = TrainConfig()
+
+# The later presets' departures from the paper: the 3x3 stem keeps the 48x48 detail, and SGD with weight
+# decay, cosine decay and label smoothing generalise better than Adam on FER2013.
 FER_STEM_SGD = dict(stem="fer", upsample=1, optimizer="sgd", weight_decay=5e-4, scheduler="cosine", label_smoothing=0.1)
 
-# The built-in model made robust to real video: it starts from the shipped model, sees half its
-# faces under a webcam corruption, and learns from its labels, the FER+ votes and the shipped
-# model's own belief about the clean face (which keeps what it knew). Needs --votes and --teacher.
+# The teacher's belief about the clean face keeps what the shipped model knew while it learns the corrupted ones.
 ROBUST = replace(
     PAPER, **FER_STEM_SGD, preset="robust", epochs=8, lr=0.01, ema_decay=0.998, rotate_degrees=20.0, mix_prob=0.0,
     corruption_prob=0.5, votes_weight=0.2, teacher_weight=0.4,
 )
 
-# A lighter network taught by the built-in model: ResNet10 (the first block of each of ResNet18's
-# stages, which it starts from), about half the work a face. The teacher's belief weighs most;
-# a share of faces carry a webcam corruption. Needs --init-from builtin, --teacher builtin, --votes.
-STUDENT = replace(
-    ROBUST, preset="student", arch="resnet10", epochs=16, lr=0.02, corruption_prob=0.3, votes_weight=0.2,
-    teacher_weight=0.5,
+_PRESETS = (
+    Preset(PAPER, "the paper's recipe: ResNet18, Adam 1e-3, wd 1e-4, StepLR(30, 0.1), 100 epochs, cross-entropy, "
+                  "crops, flips, rotations, colour jitter, Mixup + CutMix"),
+    Preset(replace(PAPER, preset="paper-no-mix", mix_prob=0.0), "the paper's ablation without Mixup/CutMix"),
+    Preset(replace(PAPER, preset="paper-no-rotate-jitter", rotate_degrees=0.0, brightness=0.0, contrast=0.0),
+           "the paper's ablation without rotations and colour jitter"),
+    Preset(replace(PAPER, **FER_STEM_SGD, preset="fer-best", epochs=120, batch_size=128, lr=0.05, warmup_epochs=3,
+                   ema_decay=0.999, rotate_degrees=15.0, translate=0.12, random_erasing=0.25, dropout=0.2),
+           "our recipe: 3x3 stem at 48x48, SGD + cosine, label smoothing, random erasing, dropout, weight EMA, "
+           "120 epochs"),
+    # The 3x3 stem at 48x48 costs less than the paper's 7x7/2 stem at 96x96 and keeps the same 24x24 grid after
+    # the max-pool; cosine decay and a weight EMA make the most of few epochs, and lighter Mixup/CutMix lets
+    # them converge in time (about 6 minutes an epoch on a 2-core CPU).
+    Preset(replace(PAPER, preset="cpu", stem="fer", upsample=1, epochs=20, scheduler="cosine", warmup_epochs=1,
+                   label_smoothing=0.1, ema_decay=0.998, mix_prob=0.3),
+           "the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label smoothing, weight EMA, "
+           "lighter Mixup/CutMix, 20 epochs"),
+    Preset(ROBUST, "fine-tunes a model (--init-from builtin) on faces of which half carry a webcam corruption (dim "
+                   "light, blur, small, JPEG, noise, a hand over the mouth), on its labels, the FER+ votes (--votes) "
+                   "and a teacher's belief about the clean face (--teacher builtin); 8 epochs"),
+    Preset(replace(ROBUST, preset="ferplus", lr=0.02, label_smoothing=0.0, votes_weight=0.0, teacher_weight=0.0,
+                   labels="ferplus"),
+           "eight classes (the seven and contempt) on FER+'s vote distributions (--votes), with the same "
+           "corruptions; start it --init-from builtin"),
+    # ResNet10 is the first block of each of ResNet18's stages, so it starts from its teacher's weights.
+    Preset(replace(ROBUST, preset="student", arch="resnet10", epochs=16, lr=0.02, corruption_prob=0.3,
+                   votes_weight=0.2, teacher_weight=0.5),
+           "ResNet10 (half the work a face) taught by a model (--teacher builtin), starting from its blocks "
+           "(--init-from builtin), on its labels, the FER+ votes (--votes) and a share of corrupted faces; "
+           "16 epochs"),
+    Preset(replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),
+           "the paper's recipe for 5 epochs, for trying the tool on a CPU"),
 )
 
-PRESETS: dict[str, TrainConfig] = {
-    "paper": PAPER,
-    # The paper's two ablations.
-    "paper-no-mix": replace(PAPER, preset="paper-no-mix", mix_prob=0.0),
-    "paper-no-rotate-jitter": replace(
-        PAPER, preset="paper-no-rotate-jitter", rotate_degrees=0.0, brightness=0.0, contrast=0.0
-    ),
-    # Beyond the paper: a stem that keeps the 48x48 detail, SGD with cosine decay,
-    # label smoothing, random erasing and a weight EMA.
-    "fer-best": replace(
-        PAPER,
-        **FER_STEM_SGD,
-        preset="fer-best",
-        epochs=120,
-        batch_size=128,
-        lr=0.05,
-        warmup_epochs=3,
-        ema_decay=0.999,
-        rotate_degrees=15.0,
-        translate=0.12,
-        random_erasing=0.25,
-        dropout=0.2,
-    ),
-    # The built-in model when no GPU is at hand: the paper's network and optimiser on
-    # a schedule a 2-core CPU finishes in an afternoon (about 6 minutes an epoch).
-    # The 3x3 stem at 48x48 costs less than the paper's 7x7/2 stem at 96x96 and keeps
-    # the same 24x24 grid after the max-pool; cosine decay and a weight EMA make the
-    # most of few epochs, and lighter Mixup/CutMix lets them converge in time.
-    "cpu": replace(
-        PAPER,
-        preset="cpu",
-        stem="fer",
-        upsample=1,
-        epochs=20,
-        scheduler="cosine",
-        warmup_epochs=1,
-        label_smoothing=0.1,
-        ema_decay=0.998,
-        mix_prob=0.3,
-    ),
-    "robust": ROBUST,
-    # An eight-class model on FER+'s vote distributions (the FER+ paper's "probability" mode),
-    # from the shipped model's network, with the same webcam corruptions. Needs --votes.
-    "ferplus": replace(
-        ROBUST, preset="ferplus", lr=0.02, label_smoothing=0.0, votes_weight=0.0, teacher_weight=0.0, labels="ferplus",
-    ),
-    "student": STUDENT,
-    # A short CPU run: same model, few epochs; for trying the tool out.
-    "cpu-quick": replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),
-}
-
-
-PRESET_SUMMARIES: dict[str, str] = {
-    "paper": "the paper's recipe: Adam 1e-3, wd 1e-4, StepLR(30, 0.1), 100 epochs, crops, flips, rotations, "
-             "colour jitter, Mixup + CutMix",
-    "paper-no-mix": "the paper's ablation without Mixup/CutMix",
-    "paper-no-rotate-jitter": "the paper's ablation without rotations and colour jitter",
-    "fer-best": "our recipe: 3x3 stem at 48x48, SGD + cosine, label smoothing, random erasing, weight EMA, "
-                "120 epochs",
-    "cpu": "the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label smoothing, weight EMA, "
-           "lighter Mixup/CutMix, 20 epochs",
-    "robust": "fine-tunes a model (--init-from builtin) on faces of which half carry a webcam corruption (dim "
-              "light, blur, small, JPEG, noise, a hand over the mouth), on its labels, the FER+ votes (--votes) "
-              "and a teacher's belief about the clean face (--teacher builtin); 8 epochs",
-    "ferplus": "eight classes (the seven and contempt) on FER+'s vote distributions (--votes), with the same "
-               "corruptions; start it --init-from builtin",
-    "student": "ResNet10 (half the work a face) taught by a model (--teacher builtin), starting from its blocks "
-               "(--init-from builtin), on its labels, the FER+ votes (--votes) and a share of corrupted faces; "
-               "16 epochs",
-    "cpu-quick": "5 epochs, for trying the tool on a CPU",
-}
-"""One line a preset, for `emocap train --help` and the README: written here, beside the recipes, once."""
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}
 
 
 def resolve_preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(PRESETS[name], **overrides) if overrides else PRESETS[name]
+    config = PRESETS[name].config
+    return replace(config, **overrides) if overrides else config
