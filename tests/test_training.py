@@ -149,8 +149,34 @@ def test_resume_continues_the_history_instead_of_restarting(tiny_run, resumed_ru
 def test_resume_refuses_a_run_trained_on_other_input(tiny_run, tiny_fer, tiny_config, tmp_path):
     out = copy_run(tiny_run[0], tmp_path)
     with pytest.raises(ValueError, match="trained on other input.*--lift-light"):
-        train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True,
-              preprocess=Preprocess(lift_to=FER2013_FACE_LIGHT))
+        train(dataclasses.replace(tiny_config, lift_light=True), tiny_fer, out, device="cpu", progress=False,
+              resume=True)
+
+
+def test_lift_light_is_recorded_in_the_runs_config_and_checkpoints(tiny_fer, tmp_path, only_train_command):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(out), "--epochs", "1",
+                 "--batch-size", "8", "--lift-light"]) == 0
+    assert json.loads((out / "config.json").read_text())["lift_light"] is True
+    for name in ("best.pt", "last.pt"):
+        state = torch.load(out / name, map_location="cpu", weights_only=True)
+        assert TrainConfig.from_json(state["config"]).lift_light
+        assert Preprocess.from_json(state["preprocess"]) == Preprocess(lift_to=FER2013_FACE_LIGHT)
+
+
+def test_a_lifted_run_saved_before_its_config_recorded_lift_light_resumes_with_it(
+        tiny_fer, tiny_config, tmp_path):
+    lifted = dataclasses.replace(tiny_config, lift_light=True)
+    out = tmp_path / "run"
+    train(lifted, tiny_fer, out, device="cpu", progress=False, max_minutes=0)
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    saved = json.loads(last["config"])
+    del saved["lift_light"]  # as --lift-light runs wrote it: the lift in the preprocessing only
+    last["config"] = json.dumps(saved)
+    torch.save(last, out / "last.pt")
+    with pytest.raises(ValueError, match="trained on other input.*--lift-light"):
+        train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True)
+    assert train(lifted, tiny_fer, out, device="cpu", progress=False, resume=True).epochs_done == 2
 
 
 def test_same_seed_trains_to_the_same_losses(tiny_run, uninterrupted_run):

@@ -110,8 +110,8 @@ def add_parser(subparsers) -> None:
                         f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
     parser.add_argument("--lift-light", action="store_true",
                         help="train on faces lifted as `emocap live --lift-light` lifts them: one darker or "
-                        "flatter than the average training face is brightened and stretched to it; the exported "
-                        "model carries the setting, so run time does the same")
+                        "flatter than the average training face is brightened and stretched to it; recorded in "
+                        "config.json, and the exported model carries it, so run time does the same")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
@@ -165,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
         from emocap.training.trainer import train
     except ImportError as error:
         raise EmocapError(f"training needs PyTorch: pip install 'emocap[train]' ({error.name} is missing)") from None
-    from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess
-
     try:
         config = resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -175,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
             corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
+            lift_light=args.lift_light or None,
         )
         if args.print_config:
             print(config.to_json())
@@ -184,7 +183,6 @@ def run(args: argparse.Namespace) -> int:
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, precision=args.precision,
             resume=args.resume, max_minutes=args.max_minutes, limit_train=args.limit_train,
-            preprocess=Preprocess(lift_to=FER2013_FACE_LIGHT) if args.lift_light else Preprocess(),
         )
     except ValueError as error:
         raise EmocapError(str(error)) from None

@@ -70,6 +70,9 @@ class TrainConfig:
     corruption_weights: tuple[tuple[str, int], ...] = ()
     # share of faces shown as video shows them (issue 44's wild conditions, drawn wider than its yardstick)
     wild_prob: float = 0.0
+    # faces darker or flatter than the average training face lifted to it before the network (Preprocess.lift_to),
+    # as the exported model then does at run time (--lift-light)
+    lift_light: bool = False
     # labels and targets
     labels: str = "fer2013"  # fer2013: FER2013's seven classes and labels; ferplus: eight classes, FER+'s votes
     votes: str = ""  # FER+ votes (labels.csv or fer2013new.csv): needed by labels=ferplus and votes_weight > 0
@@ -99,6 +102,7 @@ class TrainConfig:
             "ema_decay": 0 <= self.ema_decay < 1,
             "corruption_prob": 0 <= self.corruption_prob <= 1,
             "wild_prob": 0 <= self.wild_prob <= 1,
+            "lift_light": isinstance(self.lift_light, bool),
             "corruption_weights": all(
                 name in CORRUPTION_FAMILIES and isinstance(n, int) and n >= 0 for name, n in self.corruption_weights
             ) and len(corruption_draws(dict(self.corruption_weights))) > 0,
