@@ -10,7 +10,7 @@ from emocap.commands.arguments import add_command, positive_int, real_number, wh
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESETS
+from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESETS, TrainConfig, resolve_preset
 
 
 def _preset_lines() -> str:
@@ -160,26 +160,17 @@ def check_inputs_untouched(args: argparse.Namespace, out: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_inputs_untouched(args, args.out or f"runs/{args.preset}")
+    config = _resolved_config(args)
+    if args.print_config:  # needs no PyTorch: the config is plain dataclasses
+        print(config.to_json())
+        return 0
+    if args.data is None:
+        raise EmocapError("--data is required: the FER2013 folder, CSV or pack to train on")
     try:
-        from emocap.training.config import resolve_preset
         from emocap.training.trainer import train
     except ImportError as error:
         raise EmocapError(f"training needs PyTorch: pip install 'emocap[train]' ({error.name} is missing)") from None
     try:
-        config = resolve_preset(
-            args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-            warmup_epochs=args.warmup_epochs,
-            init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
-            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
-            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
-            corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
-            lift_light=args.lift_light or None,
-        )
-        if args.print_config:
-            print(config.to_json())
-            return 0
-        if args.data is None:
-            raise EmocapError("--data is required: the FER2013 folder, CSV or pack to train on")
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, precision=args.precision,
             resume=args.resume, max_minutes=args.max_minutes, limit_train=args.limit_train,
@@ -192,3 +183,19 @@ def run(args: argparse.Namespace) -> int:
         f"test {summary.test_acc_at_best:.4f}); outputs in {summary.out_dir}"
     )
     return 0
+
+
+def _resolved_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset with the options given applied: the run's config, as config.json will hold it."""
+    try:
+        return resolve_preset(
+            args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            warmup_epochs=args.warmup_epochs,
+            init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
+            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
+            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
+            corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
+            lift_light=args.lift_light or None,
+        )
+    except ValueError as error:
+        raise EmocapError(str(error)) from None

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from emocap.checks import read_json
+from emocap.checks import is_whole, read_json
 from emocap.corruption_families import TRAINING_FAMILY_NAMES
 
 # Residual blocks in each of the four stages.
@@ -25,6 +25,61 @@ MAX_LR = 10.0
 weight by up to about lr, so a rate past 10 is a slip of the keyboard, not a recipe. Refused before any
 work: 1e308 made Adam's loss NaN from the second step, and SGD (past float32) stopped in an overflow
 traceback after the run folder and its config.json were written."""
+
+
+# --- the saved form ------------------------------------------------------------------------------
+
+CONFIG_VERSION = 2
+"""The version of the form `TrainConfig.to_json` saves (a run's config.json, a checkpoint's "config", a
+model's emocap.train_config), written in it under VERSION_KEY. Forms without one are version 1: configs were
+saved so before the version existed, and today's runs, checkpoints and built-in models hold them. A change
+that renames or removes a setting raises the version and says how in MIGRATIONS, so that older saves keep
+loading for --resume and --init-from; a setting added with a default needs no entry there (a save without it
+takes the default), but raises the version too, so that an older emocap refuses the newer form by its version
+instead of by the unknown setting."""
+
+VERSION_KEY = "config_version"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """How a saved config of one version becomes one of the next: (old name, new name) pairs, and the
+    settings dropped, whose saved values no longer mean anything."""
+
+    renamed: tuple[tuple[str, str], ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __call__(self, values: dict) -> dict:
+        kept = {name: value for name, value in values.items() if name not in self.removed}
+        for old, new in self.renamed:
+            if old in kept:
+                kept[new] = kept.pop(old)
+        return kept
+
+
+MIGRATIONS: dict[int, Migration] = {
+    1: Migration(),  # to 2: the version is written, and lift_light added (False where a save lacks it)
+}
+"""For each version below CONFIG_VERSION, the step from it to the next."""
+
+
+class NewerConfigError(ValueError):
+    """A config saved by a newer emocap than this one, which cannot know what its settings mean."""
+
+
+def upgraded(values: dict) -> dict:
+    """Saved settings of any version up to CONFIG_VERSION, under the names this version gives them, without
+    the version; ValueError for a version that is not a whole number >= 1, NewerConfigError for a newer one."""
+    values = dict(values)
+    version = values.pop(VERSION_KEY, 1)
+    if not is_whole(version) or version < 1:
+        raise ValueError(f"a training configuration's {VERSION_KEY} is a whole number >= 1, got {version!r}")
+    if version > CONFIG_VERSION:
+        raise NewerConfigError(f"its training configuration is version {version}, newer than this emocap reads "
+                               f"({CONFIG_VERSION}): update emocap to use it")
+    for step in range(version, CONFIG_VERSION):
+        values = MIGRATIONS[step](values)
+    return values
 
 
 def corruption_draws(weights: dict[str, int]) -> list[int]:
@@ -145,15 +200,17 @@ class TrainConfig:
         return self.mix_prob > 0 and (self.mixup_alpha > 0 or self.cutmix_alpha > 0)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        """The one saved form of a config, its version first (`from_json` reads it back)."""
+        return json.dumps({VERSION_KEY: CONFIG_VERSION, **dict(sorted(asdict(self).items()))}, indent=2)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
+        """The config of saved settings of this version or an older one (see `upgraded`)."""
+        values = upgraded(values)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown training settings: {unknown}")
-        values = dict(values)
         if "crop_scale" in values:
             values["crop_scale"] = tuple(values["crop_scale"])
         if "corruption_weights" in values:
@@ -162,8 +219,9 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
-        """The config `to_json` wrote (config.json, a checkpoint's, a model's metadata); ValueError for
-        text that is not one: not JSON, not an object, unknown settings, or values of the wrong type."""
+        """The config `to_json` wrote (config.json, a checkpoint's, a model's metadata), of this version or an
+        older one; ValueError for text that is not one: not JSON, not an object, unknown settings, or values of
+        the wrong type; NewerConfigError for one a newer emocap saved."""
         values = read_json(text)
         if not isinstance(values, dict):
             raise ValueError(f"a training configuration is a JSON object, got {str(text)[:100]!r}")
