@@ -1,4 +1,4 @@
-"""`emocap train`: train a ResNet18 on FER2013 with a named preset."""
+"""`emocap train`: train an emotion network on FER2013 (its labels, or FER+'s votes) with a named preset."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ accuracy).
 PRECISION_HELP = (
     "arithmetic of the training steps: bf16 autocast or fp32. auto (default) takes bf16 on CUDA and on CPUs with "
     "BF16 in hardware (AMX or AVX-512 BF16), where a step is about 2.4x faster; fp32 elsewhere, where bf16 is "
-    "emulated and many times slower. The test set is scored in fp32 on a CPU either way (in bf16 on CUDA). A run may resume with "
-    "another precision"
+    "emulated and many times slower. Whatever it says, the test set is scored in fp32 on a CPU and under bf16 "
+    "autocast on CUDA. A run may resume with another precision"
 )
 
 

@@ -76,6 +76,9 @@ class Evaluator:
 
     @torch.no_grad()
     def logits(self, model: nn.Module, batch_size: int = 1024) -> torch.Tensor:
+        """The test set's logits, whatever precision the training steps use: in fp32 on a CPU (exact, and
+        bf16 may be emulated there), under bf16 autocast on CUDA (where it is fast and choosing best.pt
+        needs no more)."""
         model.eval()
         outputs = []
         for start in range(0, len(self.images), batch_size):
