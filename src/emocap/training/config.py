@@ -1,4 +1,5 @@
-"""Training configurations: one dataclass, and the named presets, each its settings beside its one-line description."""
+"""Training configurations: one dataclass and its versioned saved form, and the named presets, each its
+settings beside its one-line description."""
 
 from __future__ import annotations
 
