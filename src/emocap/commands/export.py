@@ -11,9 +11,10 @@ from emocap.errors import EmocapError
 from emocap.training.defaults import DEFAULT_CALIBRATION_FACES, INT8_SUFFIX
 
 EPILOG = """\
-The ONNX model carries its class names, input size, channels and normalisation
-in its metadata; `emocap live --model FILE` (and image, transcribe, serve,
-evaluate) builds its preprocessing from them.
+The ONNX model carries its class names, its input size, channels and
+normalisation (with the lift of dim faces, after `train --lift-light`) and its
+training config in its metadata; `emocap live --model FILE` (and image,
+transcribe, serve, evaluate) builds its preprocessing from them.
 A parity check runs PyTorch and ONNX Runtime on the same faces and fails the
 export if their logits differ by more than 1e-3.
 The int8 model has uint8 activations and 7-bit per-channel weights, so its
