@@ -3,7 +3,8 @@ time, the pipeline they build, and the simulated videos of the caption benchmark
 
 Benchmarks run as `python benchmarks/NAME.py` from the repository root. Python puts a script's own
 folder first on sys.path, so `from common import ...` finds this file with no path set by hand; the
-faces themselves come from the package (`emocap.sample_faces`), as the tests' do.
+faces themselves come from `emocap_testkit.faces` (beside the package, out of what `pip install .`
+installs), as the tests' do.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import numpy as np
 from emocap.atomic import atomic_json
 from emocap.datasets import FerData
 from emocap.errors import EmocapError
-from emocap.evaluation.report import labels_in_model_order
+from emocap.evaluation.fer_scores import labels_in_model_order
 from emocap.onnx_session import cpu_features
-from emocap.sample_faces import portrait
+from emocap_testkit.faces import portrait
 
 if TYPE_CHECKING:
     from emocap.classifier import EmotionClassifier

@@ -26,7 +26,7 @@ from common import save_report
 from emocap.detection import MtcnnFaceDetector
 from emocap.detection.mtcnn_stages import output_stage, propose, pyramid_scales, refine
 from emocap.geometry import iou_matrix
-from emocap.sample_faces import face_scene
+from emocap_testkit.faces import face_scene
 
 RESOLUTIONS = ((640, 480), (1280, 720))
 FACES = ((1, 150), (4, 100), (8, 60))  # (count, face side in pixels)

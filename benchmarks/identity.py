@@ -1,7 +1,7 @@
 """Face numbers across cuts, crossings and exits: ID switches and numbers per person, IoU tracking against appearance.
 
 Clips are built from real portraits: the two public-domain photos of
-emocap.sample_faces (Eileen Collins, Grace Hopper) and FER2013 PrivateTest
+emocap_testkit.faces (Eileen Collins, Grace Hopper) and FER2013 PrivateTest
 faces (48x48 grey, enlarged to 100 px), on smooth random backgrounds, 640x360 at
 30 fps. The boxes are the true ones (jittered by a pixel or two; a face counts as
 detected while most of its box shows), so the tracker alone is measured; each
@@ -41,12 +41,12 @@ import numpy as np
 from emocap.classifier import EmotionClassifier
 from emocap.geometry import iou_matrix
 from emocap.pipeline import Pipeline
-from emocap.sample_faces import face_patch, placed_faces
 from emocap.sources import open_path, sample_clip
 from emocap.tracking import IouTracker, TrackConfirmation
 from emocap.tracking.appearance import DEFAULT_REID_MIN_COSINE, SAME_LOOK_MIN_COSINE, unit_rows
 from emocap.tracking.shots import DEFAULT_CUT_CHANGE, DEFAULT_JUMP_CHANGE, thumbnail, thumbnail_change
 from emocap.types import Faces
+from emocap_testkit.faces import face_patch, placed_faces
 
 WIDTH, HEIGHT, SIDE = 640, 360, 100
 KINDS = ("cut", "plain", "cross", "turn", "exit")

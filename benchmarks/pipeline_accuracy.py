@@ -81,7 +81,7 @@ from emocap.datasets import FerData, load_fer2013
 from emocap.detection import MtcnnFaceDetector
 from emocap.geometry import iou_matrix
 from emocap.evaluation.corruptions import rotated_faces
-from emocap.evaluation.report import labels_in_model_order
+from emocap.evaluation.fer_scores import labels_in_model_order
 from emocap.pipeline import Pipeline
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER_SIZE, eye_line_angles, upright_angles
 

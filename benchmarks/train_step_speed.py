@@ -38,7 +38,7 @@ def cpu_features() -> str:
 
 def step_ms(channels_last: bool, bf16: bool, batch: int, steps: int) -> float:
     torch.manual_seed(0)
-    model = EmotionNet(PRESETS["fer-best"])
+    model = EmotionNet(PRESETS["fer-best"].config)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)

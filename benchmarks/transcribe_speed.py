@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from emocap.onnx_session import cpu_features
-from emocap.sample_faces import portrait
+from emocap_testkit.faces import portrait
 
 WIDTH, HEIGHT, FPS = 640, 360, 30.0
 

@@ -6,7 +6,8 @@ JPEG with one real face (scikit-image's astronaut photo) N times and prints
 the round-trip times and the server's own timings.
 
 With --browser the client is the real caption page instead: headless Chromium
-(as the browser test drives it, helpers in tests/chromium.py) with a fake
+(as the browser test drives it: emocap_testkit.chromium, one driver for
+tests and benchmarks, outside the emocap package, which ships no browser driver) with a fake
 camera playing the same 640x480 astronaut frame. The page itself times each
 frame (window.emocap.captionLatenciesMs and encodeLatenciesMs, see app.js):
 frame sent -> caption painted on screen (list and overlay), and grab + JPEG
@@ -36,12 +37,8 @@ import numpy as np
 from common import save_report
 from websockets.asyncio.client import connect
 
-from emocap.sample_faces import astronaut_frame
+from emocap_testkit.faces import astronaut_frame
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-"""--browser drives Chromium with the browser tests' DevTools driver (tests/chromium.py): one driver for
-tests and benchmarks, kept out of the emocap package, which ships no browser driver. Put on sys.path
-only in that mode."""
 BROWSER_FLAGS = (
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
@@ -90,7 +87,7 @@ async def measure(socket_url: str, jpeg: bytes, frames: int, warmup: int) -> tup
 
 async def measure_page(devtools: int, page_url: str, frames: int, warmup: int) -> dict:
     """Open the caption page, start the camera, read the page's own latencies once enough frames are answered."""
-    from chromium import DevToolsPage, page_socket_url
+    from emocap_testkit.chromium import DevToolsPage, page_socket_url
 
     snapshot = """JSON.stringify({
       answered: window.emocap.framesAnswered,
@@ -123,8 +120,7 @@ async def measure_page(devtools: int, page_url: str, frames: int, warmup: int) -
 
 
 def measure_browser(serve_options: list[str], frames: int, warmup: int) -> dict:
-    sys.path.insert(0, str(TESTS))
-    from chromium import CHROMIUM, run_chromium, write_y4m
+    from emocap_testkit.chromium import CHROMIUM, run_chromium, write_y4m
 
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(f"--browser needs Chromium at {CHROMIUM} (run scripts/install-test-tools.sh)")

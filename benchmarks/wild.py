@@ -9,7 +9,7 @@
    Models: the built-in 7-class model, the built-in FER+ model and each --model given. A model with
    FER+'s contempt class is scored on FER+'s vote majority when --votes is given (as it is calibrated; its
    faces are those whose majority is one of its emotions), the others on FER2013's labels.
-2. The public-domain faces the repository ships (the two portraits of emocap.sample_faces and the bundled
+2. The public-domain faces the repository ships (the two portraits of emocap_testkit.faces and the bundled
    clip made of them), against the labels a person wrote down before any model ran on them
    (benchmarks/shipped_faces_labels.json): each model's caption through the whole live path (MTCNN,
    tracking, smoothing, "unsure"), and what it would caption with "unsure" off.
@@ -175,7 +175,7 @@ def shipped_faces(models: dict[str, EmotionClassifier]) -> dict:
     """Each model's captions, with "unsure" on (its own threshold) and off, on the two portraits and on the
     whole-face spans of the bundled clip, through the live path's default settings."""
     from emocap.pipeline import Pipeline
-    from emocap.sample_faces import portrait
+    from emocap_testkit.faces import portrait
 
     labels = json.loads(LABELS_FILE.read_text())
     print(f"The shipped faces, labelled by a person before any model ran on them ({LABELS_FILE.name}):")

@@ -17,7 +17,7 @@ from pathlib import Path
 from emocap.images import write_image
 from emocap.outputs import CaptionOverlay
 from emocap.pipeline import Pipeline
-from emocap.sample_faces import face_scene
+from emocap_testkit.faces import face_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emocap.sample_faces import portrait
+from emocap_testkit.faces import portrait
 
 OUT_SIZE = (640, 360)
 FPS = 15

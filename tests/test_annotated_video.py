@@ -24,20 +24,14 @@ import cv2
 import numpy as np
 import pytest
 import webvtt
-from chromium import (
-    DevToolsPage,
-    page_socket_url,
-    requires_chromium,
-    run_chromium,
-    save_artifact,
-    served,
-)
+from chromium import requires_chromium, save_artifact, served
 from test_outputs_video import streams_of, subtitle_track, write_clip_with_tone
 from websockets.asyncio.client import connect
 
 from emocap.cli import main
 from emocap.outputs.video import stacked_captions
 from emocap.sources import sample_clip
+from emocap_testkit.chromium import DevToolsPage, page_socket_url, run_chromium
 
 pytestmark = pytest.mark.slow  # H.264 encodes and Chromium
 

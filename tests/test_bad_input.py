@@ -49,7 +49,7 @@ def test_image_refuses_a_huge_image_before_decoding_it_and_the_limit_can_be_rais
     done = emocap("image", bomb)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"emocap image: error: cannot decode image {str(bomb)!r} (from {str(bomb)!r}): image of 20000x20000 pixels "
+        f"emocap image: error: cannot decode image {str(bomb)!r}: image of 20000x20000 pixels "
         "is larger than 4096 per side (--max-image-side raises the limit)"
     ]
     small = tmp_path / "small.png"
@@ -107,7 +107,7 @@ def test_a_damaged_jpeg_gets_our_line_and_none_of_libjpeg(tmp_path):
     assert done.returncode == 2
     assert "Corrupt JPEG" not in done.stderr and "Premature end" not in done.stderr
     assert done.stderr.splitlines() == [
-        f"emocap image: error: cannot decode image {str(truncated)!r} (from {str(truncated)!r}): "
+        f"emocap image: error: cannot decode image {str(truncated)!r}: "
         f"damaged JPEG ({len(data) // 2} bytes): image file is truncated "
         + done.stderr.split("image file is truncated ", 1)[1].strip()
     ]

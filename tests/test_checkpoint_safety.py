@@ -4,6 +4,7 @@ any work, and a refused run leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from emocap.preprocessing import Preprocess
 
 torch = pytest.importorskip("torch")
 
-from emocap.training.config import TrainConfig, resolve_preset  # noqa: E402
+from emocap.training.config import CONFIG_VERSION, VERSION_KEY, TrainConfig, resolve_preset  # noqa: E402
 from emocap.training.model import EmotionNet, read_checkpoint  # noqa: E402
 
 CAMPAIGN = Path(__file__).resolve().parent.parent / "checkpoints" / "fer-best-campaign.pt"
@@ -50,6 +51,22 @@ def one_line_error(capsys, command: str) -> str:
     return lines[0]
 
 
+def commands_reading(checkpoint: Path, tmp_path: Path, data: Path) -> dict[str, list[str]]:
+    """Every command that reads a checkpoint, given `checkpoint` (`train --resume` as the last.pt of a
+    run folder made here), each writing, were it to work, into `tmp_path`."""
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    (resumed / "last.pt").write_bytes(checkpoint.read_bytes())
+    return {
+        "export": ["export", str(checkpoint), "-o", str(tmp_path / "m.onnx"), "--data", str(data)],
+        "train": ["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(tmp_path / "run"),
+                  "--batch-size", "8", "--init-from", str(checkpoint)],
+        "interpolate": ["interpolate", "--tuned", str(checkpoint), "--data", str(data), "--out", str(tmp_path / "w")],
+        "train --resume": ["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(resumed),
+                           "--batch-size", "8", "--resume"],
+    }
+
+
 def test_a_checkpoint_that_would_run_code_is_refused_by_every_command_and_never_runs(tmp_path, data, capsys):
     marker = tmp_path / "ran"
     crafted = tmp_path / "crafted.pt"
@@ -57,18 +74,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_by_every_command_and_never_
     torch.load(crafted, weights_only=False)  # what `export` and the others did with it
     assert marker.exists(), "the crafted checkpoint does not run its code: this test would prove nothing"
     marker.unlink()
-    resumed = tmp_path / "resumed"
-    resumed.mkdir()
-    (resumed / "last.pt").write_bytes(crafted.read_bytes())
-    runs = {
-        "export": ["export", str(crafted), "-o", str(tmp_path / "m.onnx"), "--data", str(data)],
-        "train": ["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(tmp_path / "run"),
-                  "--batch-size", "8", "--init-from", str(crafted)],
-        "interpolate": ["interpolate", "--tuned", str(crafted), "--data", str(data), "--out", str(tmp_path / "w")],
-        "train --resume": ["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(resumed),
-                           "--batch-size", "8", "--resume"],
-    }
-    for name, argv in runs.items():
+    for name, argv in commands_reading(crafted, tmp_path, data).items():
         assert main(argv) == 2, name
         assert "holds a Python object (io.open) besides tensors and plain values, which may run code" in (
             one_line_error(capsys, argv[0])), name
@@ -97,9 +103,44 @@ def test_a_checkpoint_of_plain_values_that_is_not_a_training_checkpoint_is_one_l
 def test_the_campaign_weights_load_as_data():
     """checkpoints/fer-best-campaign.pt (fp16 weights, config, preprocessing) reads without unpickling code."""
     state = read_checkpoint(CAMPAIGN)
+    assert VERSION_KEY not in json.loads(state["config"])  # saved before the version: read as version 1
     net = EmotionNet(TrainConfig.from_json(state["config"]))
     net.load_state_dict(state["model"])
     assert Preprocess.from_json(state["preprocess"]) == Preprocess()
+
+
+def test_a_checkpoint_from_a_newer_emocap_is_refused_in_one_line_quoting_its_version(tmp_path, data, capsys):
+    config = resolve_preset("cpu-quick")
+    newer = {**json.loads(config.to_json()), VERSION_KEY: CONFIG_VERSION + 1}
+    checkpoint = tmp_path / "newer.pt"
+    torch.save({"config": json.dumps(newer), "model": EmotionNet(config).state_dict(), "epoch": 1,
+                "preprocess": Preprocess().to_json()}, checkpoint)
+    for name, argv in commands_reading(checkpoint, tmp_path, data).items():
+        assert main(argv) == 2, name
+        error = one_line_error(capsys, argv[0])
+        assert f"its training configuration is version {CONFIG_VERSION + 1}, newer than this emocap reads " \
+               f"({CONFIG_VERSION}): update emocap to use it" in error, name
+        assert "newer.pt" in error or "last.pt" in error, name
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fer", "newer.pt", "resumed"]
+    assert sorted(path.name for path in (tmp_path / "resumed").iterdir()) == ["last.pt"]
+
+
+def test_init_from_a_model_of_a_newer_emocap_is_refused_in_one_line_quoting_its_version(tmp_path, data, capsys):
+    onnx = pytest.importorskip("onnx")
+    from emocap.classifier import BUILTIN_MODEL
+
+    model = onnx.load(str(BUILTIN_MODEL))
+    for prop in model.metadata_props:
+        if prop.key == "emocap.train_config":
+            prop.value = json.dumps({**json.loads(prop.value), VERSION_KEY: CONFIG_VERSION + 1})
+    newer = tmp_path / "newer.onnx"
+    onnx.save(model, str(newer))
+    assert main(["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--batch-size", "8", "--init-from", str(newer)]) == 2
+    assert one_line_error(capsys, "train") == (
+        f"emocap train: error: {str(newer)!r}: its training configuration is version {CONFIG_VERSION + 1}, newer "
+        f"than this emocap reads ({CONFIG_VERSION}): update emocap to use it")
+    assert not (tmp_path / "run").exists()
 
 
 def test_init_from_a_file_that_is_not_a_model_is_one_line_and_leaves_no_run_folder(tmp_path, data, capsys):

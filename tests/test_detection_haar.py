@@ -7,7 +7,7 @@ import pytest
 
 from emocap.detection import HaarFaceDetector, MtcnnFaceDetector, make_detector
 from emocap.geometry import iou_matrix
-from emocap.sample_faces import FACE_REGIONS, face_scene, grace_hopper_bgr
+from emocap_testkit.faces import FACE_REGIONS, face_scene, grace_hopper_bgr
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from emocap.detection.mtcnn_stages import (
     refine,
 )
 from emocap.detection.networks import MtcnnNetworks
-from emocap.sample_faces import FACE_REGIONS, astronaut_bgr, face_patch, face_scene, grace_hopper_bgr
 from emocap.types import Faces
+from emocap_testkit.faces import FACE_REGIONS, astronaut_bgr, face_patch, face_scene, grace_hopper_bgr
 
 pytest.importorskip("skimage")
 

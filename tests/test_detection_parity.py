@@ -27,8 +27,8 @@ from emocap.detection.mtcnn_stages import (  # noqa: E402
     refine,
 )
 from emocap.detection.networks import NETWORK_NAMES, MtcnnNetworks  # noqa: E402
-from emocap.sample_faces import astronaut_bgr, face_scene  # noqa: E402
 from emocap.training.mtcnn_onnx import load_keras_weights  # noqa: E402
+from emocap_testkit.faces import astronaut_bgr, face_scene  # noqa: E402
 
 TOLERANCE = 1e-4
 

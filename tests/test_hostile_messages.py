@@ -19,8 +19,8 @@ from emocap.errors import ModelError
 from emocap.images import write_image
 from emocap.outputs.segments import Segment
 from emocap.outputs.subtitles import SrtWriter, WebVTTWriter
-from emocap.sample_faces import grace_hopper_bgr
 from emocap.sources import sample_clip
+from emocap_testkit.faces import grace_hopper_bgr
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from fer_fixtures import smooth_faces, write_fer_pack
 from processes import emocap_process
 
 from emocap.images import write_image
-from emocap.sample_faces import grace_hopper_bgr
 from emocap.sources import sample_clip
+from emocap_testkit.faces import grace_hopper_bgr
 
 
 def test_an_annotated_copy_named_in_bytes_that_are_not_utf8_is_written(tmp_path):

@@ -1,6 +1,6 @@
 """Face numbers on clips of real portraits: a number never passes from one person to another.
 
-Frames are built from the two public-domain photos of `emocap.sample_faces` (Eileen Collins and Grace
+Frames are built from the two public-domain photos of `emocap_testkit.faces` (Eileen Collins and Grace
 Hopper); the pipeline runs its real classifier, whose embeddings tell the two apart.
 """
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emocap import EmotionClassifier, Faces, MtcnnFaceDetector, Pipeline
-from emocap.sample_faces import placed_faces
+from emocap_testkit.faces import placed_faces
 
 WIDTH, HEIGHT = 640, 360
 MOST_OF_A_FACE = 0.5

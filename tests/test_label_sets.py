@@ -67,7 +67,7 @@ def test_an_eight_class_model_captions_records_draws_and_reports(tmp_path, capsy
 
 def test_an_eight_class_model_in_image_live_and_the_web_answer(tmp_path, capsys):
     import cv2
-    from emocap.sample_faces import face_scene
+    from emocap_testkit.faces import face_scene
 
     from emocap.outputs.records import frame_record
     from emocap.pipeline import Pipeline

@@ -196,7 +196,7 @@ def test_write_image_is_whole_or_absent_with_a_one_line_output_error(tmp_path):
 
 def test_image_numbers_faces_right_to_left_with_words_that_tell_them_apart(capsys, tmp_path):
     """Numbers followed the detector's order, and two rows of faces were all 'left', 'centre' or 'right'."""
-    from emocap.sample_faces import face_scene
+    from emocap_testkit.faces import face_scene
 
     frame, boxes = face_scene(900, 600, 6, 110, seed=1)
     photo = tmp_path / "two-rows.png"

@@ -29,8 +29,8 @@ from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
 from emocap.cli import main
 from emocap.datasets import load_fer2013
 from emocap.errors import DataError, ModelError, SourceError
-from emocap.sample_faces import grace_hopper_bgr
 from emocap.sources import open_path, sample_clip
+from emocap_testkit.faces import grace_hopper_bgr
 
 onnx = pytest.importorskip("onnx")
 from onnx import numpy_helper  # noqa: E402

@@ -36,6 +36,6 @@ def test_a_picture_beyond_what_opencv_decodes_is_one_line(tmp_path):
     done = emocap_process("image", photo, "--max-image-side", "40000", timeout=120)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [
-        f"emocap image: error: cannot decode image {str(photo)!r} (from {str(photo)!r}): PNG image of 40000x40000 "
+        f"emocap image: error: cannot decode image {str(photo)!r}: PNG image of 40000x40000 "
         "pixels is more than the 1073741824 pixels OpenCV decodes"
     ]

@@ -103,7 +103,7 @@ def no_evaluation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the outputs were not checked before the test set was classified")
 
-    monkeypatch.setattr("emocap.evaluation.report.evaluate_test_set", refuse)
+    monkeypatch.setattr("emocap.evaluation.fer_scores.evaluate_test_set", refuse)
 
 
 def evaluate_error(capfd, *argv) -> list[str]:

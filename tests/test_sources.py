@@ -1,3 +1,4 @@
+import re
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -227,6 +228,23 @@ def test_unreadable_single_image_is_a_source_error(tmp_path):
     path.write_bytes(b"\xff\xd8 not really")
     with pytest.raises(SourceError, match="cannot decode image"):
         open_source(str(path))
+
+
+def test_read_image_words_every_failure_as_one_source_error_quoting_the_file(tmp_path):
+    """emocap.images.read_image is the one reader of image files: a missing file, one that is not an
+    image and one over the size limit all end as SourceError naming the file, never OSError."""
+    from emocap.images import read_image
+
+    missing, broken, large = tmp_path / "missing.png", tmp_path / "broken.png", tmp_path / "large.png"
+    broken.write_bytes(b"broken")
+    write_image(large, 5)
+    with pytest.raises(SourceError, match=rf"^cannot read image {re.escape(repr(str(missing)))}: No such file"):
+        read_image(missing)
+    with pytest.raises(SourceError, match=rf"^cannot decode image {re.escape(repr(str(broken)))}: "):
+        read_image(broken)
+    with pytest.raises(SourceError, match=rf"^cannot decode image {re.escape(repr(str(large)))}: .* larger than 16"):
+        read_image(large, max_side=16)
+    assert read_image(large).shape[2] == 3
 
 
 def test_image_fps_must_be_positive(tmp_path):

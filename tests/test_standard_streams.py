@@ -11,8 +11,8 @@ import pytest
 from processes import emocap_process
 
 from emocap.images import write_image
-from emocap.sample_faces import grace_hopper_bgr
 from emocap.sources import sample_clip
+from emocap_testkit.faces import grace_hopper_bgr
 
 FULL_DEVICE = Path("/dev/full")
 

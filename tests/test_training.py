@@ -149,8 +149,34 @@ def test_resume_continues_the_history_instead_of_restarting(tiny_run, resumed_ru
 def test_resume_refuses_a_run_trained_on_other_input(tiny_run, tiny_fer, tiny_config, tmp_path):
     out = copy_run(tiny_run[0], tmp_path)
     with pytest.raises(ValueError, match="trained on other input.*--lift-light"):
-        train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True,
-              preprocess=Preprocess(lift_to=FER2013_FACE_LIGHT))
+        train(dataclasses.replace(tiny_config, lift_light=True), tiny_fer, out, device="cpu", progress=False,
+              resume=True)
+
+
+def test_lift_light_is_recorded_in_the_runs_config_and_checkpoints(tiny_fer, tmp_path, only_train_command):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "cpu-quick", "--data", str(tiny_fer), "--out", str(out), "--epochs", "1",
+                 "--batch-size", "8", "--lift-light"]) == 0
+    assert json.loads((out / "config.json").read_text())["lift_light"] is True
+    for name in ("best.pt", "last.pt"):
+        state = torch.load(out / name, map_location="cpu", weights_only=True)
+        assert TrainConfig.from_json(state["config"]).lift_light
+        assert Preprocess.from_json(state["preprocess"]) == Preprocess(lift_to=FER2013_FACE_LIGHT)
+
+
+def test_a_lifted_run_saved_before_its_config_recorded_lift_light_resumes_with_it(
+        tiny_fer, tiny_config, tmp_path):
+    lifted = dataclasses.replace(tiny_config, lift_light=True)
+    out = tmp_path / "run"
+    train(lifted, tiny_fer, out, device="cpu", progress=False, max_minutes=0)
+    last = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    saved = json.loads(last["config"])
+    del saved["lift_light"]  # as --lift-light runs wrote it: the lift in the preprocessing only
+    last["config"] = json.dumps(saved)
+    torch.save(last, out / "last.pt")
+    with pytest.raises(ValueError, match="trained on other input.*--lift-light"):
+        train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True)
+    assert train(lifted, tiny_fer, out, device="cpu", progress=False, resume=True).epochs_done == 2
 
 
 def test_same_seed_trains_to_the_same_losses(tiny_run, uninterrupted_run):
@@ -215,10 +241,10 @@ def test_resume_with_another_config_is_refused_and_changes_nothing(tiny_run, tin
 
 
 def test_resolve_preset_applies_overrides_and_ignores_unset_ones():
-    assert resolve_preset("paper", epochs=None, lr=None) == PRESETS["paper"]
+    assert resolve_preset("paper", epochs=None, lr=None) == PRESETS["paper"].config
     quick = resolve_preset("cpu-quick", epochs=1, batch_size=8)
     assert (quick.preset, quick.epochs, quick.batch_size) == ("cpu-quick", 1, 8)
-    assert quick.lr == PRESETS["cpu-quick"].lr
+    assert quick.lr == PRESETS["cpu-quick"].config.lr
 
 
 def test_resolve_preset_names_an_unknown_preset():
@@ -228,9 +254,9 @@ def test_resolve_preset_names_an_unknown_preset():
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_round_trips_through_json(name, tmp_path):
-    (tmp_path / "config.json").write_text(PRESETS[name].to_json())
+    (tmp_path / "config.json").write_text(PRESETS[name].config.to_json())
     loaded = TrainConfig.load(tmp_path / "config.json")
-    assert loaded == PRESETS[name]
+    assert loaded == PRESETS[name].config
     assert isinstance(loaded.crop_scale, tuple)  # JSON has lists; the frozen config keeps tuples
 
 
@@ -280,7 +306,7 @@ def uint8_faces(n=16, seed=0):
 
 
 def test_batch_augment_gives_normalised_channels_last_float_batches():
-    strong = dataclasses.replace(PRESETS["fer-best"], brightness=0.9, contrast=0.9, random_erasing=1.0)
+    strong = dataclasses.replace(PRESETS["fer-best"].config, brightness=0.9, contrast=0.9, random_erasing=1.0)
     preprocess = Preprocess(mean=0.25, std=0.5)
     out = BatchAugment(strong, preprocess)(uint8_faces(), torch.Generator().manual_seed(0))
     assert out.shape == (16, 1, 48, 48) and out.dtype == torch.float32
@@ -291,7 +317,7 @@ def test_batch_augment_gives_normalised_channels_last_float_batches():
 
 
 def test_batch_augment_repeats_itself_for_the_same_generator_seed():
-    augment = BatchAugment(PRESETS["paper"], Preprocess())
+    augment = BatchAugment(PRESETS["paper"].config, Preprocess())
     faces = uint8_faces()
     first = augment(faces, torch.Generator().manual_seed(3))
     again = augment(faces, torch.Generator().manual_seed(3))
@@ -302,7 +328,7 @@ def test_batch_augment_repeats_itself_for_the_same_generator_seed():
 
 def test_batch_augment_with_everything_off_is_plain_preprocessing():
     """The affine warp at zoom 1, angle 0, shift 0 must land on the pixel centres exactly."""
-    plain = dataclasses.replace(PRESETS["paper"], **NO_AUGMENTATION)
+    plain = dataclasses.replace(PRESETS["paper"].config, **NO_AUGMENTATION)
     preprocess = Preprocess(channels=3)
     faces = uint8_faces()
     out = BatchAugment(plain, preprocess)(faces, torch.Generator().manual_seed(0))
@@ -313,7 +339,7 @@ def test_batch_augment_with_everything_off_is_plain_preprocessing():
 
 
 def test_batch_augment_flip_mirrors_about_half_the_faces():
-    flip_only = dataclasses.replace(PRESETS["paper"], **{**NO_AUGMENTATION, "hflip": True})
+    flip_only = dataclasses.replace(PRESETS["paper"].config, **{**NO_AUGMENTATION, "hflip": True})
     faces = uint8_faces(32)
     out = BatchAugment(flip_only, Preprocess())(faces, torch.Generator().manual_seed(0))
     plain = to_model_input(faces, Preprocess())
@@ -328,7 +354,7 @@ def test_batch_augment_flip_mirrors_about_half_the_faces():
 
 @pytest.mark.parametrize("preset, conv1_input_side", [("paper", 96), ("cpu", 48)])
 def test_emotion_net_gives_logits_and_512_d_embeddings(preset, conv1_input_side):
-    net = EmotionNet(PRESETS[preset]).eval()
+    net = EmotionNet(PRESETS[preset].config).eval()
     seen = []
     net.backbone.conv1.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
     faces = torch.from_numpy(Preprocess()(uint8_faces(3).numpy()))
@@ -341,7 +367,7 @@ def test_emotion_net_gives_logits_and_512_d_embeddings(preset, conv1_input_side)
 
 
 def test_paper_network_has_about_11_million_parameters():
-    count = count_parameters(EmotionNet(PRESETS["paper"]))
+    count = count_parameters(EmotionNet(PRESETS["paper"].config))
     assert 10_500_000 < count < 11_500_000, count
 
 
@@ -576,7 +602,7 @@ def test_teacher_weight_and_corruption_share_on_the_command_line_override_the_pr
 
 
 def test_batch_augment_lifts_dim_faces_as_run_time_does():
-    plain = dataclasses.replace(PRESETS["paper"], **NO_AUGMENTATION)
+    plain = dataclasses.replace(PRESETS["paper"].config, **NO_AUGMENTATION)
     preprocess = Preprocess(lift_to=FER2013_FACE_LIGHT)
     faces = (uint8_faces().float() * 0.3).round().to(torch.uint8)
     out = BatchAugment(plain, preprocess)(faces, torch.Generator().manual_seed(0))

@@ -135,4 +135,4 @@ def test_presets_that_need_votes_or_a_teacher_say_so_in_one_line(tiny_fer, tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--votes" in err
     with pytest.raises(ValueError, match="Mixup"):
-        dataclasses.replace(__import__("emocap.training.config", fromlist=["PRESETS"]).PRESETS["ferplus"], mix_prob=0.5)
+        dataclasses.replace(__import__("emocap.training.config", fromlist=["PRESETS"]).PRESETS["ferplus"].config, mix_prob=0.5)

@@ -98,7 +98,7 @@ def test_batch_augment_shows_the_wild_faces_then_augments_them():
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_presets_resolve_as_before_and_old_configs_load(name):
-    preset = PRESETS[name]
+    preset = PRESETS[name].config
     assert preset.wild_prob == 0.0
     saved_before = json.loads(preset.to_json())
     del saved_before["wild_prob"]  # a config.json written before the setting existed

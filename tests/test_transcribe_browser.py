@@ -35,11 +35,12 @@ from typing import NamedTuple
 import cv2
 import pytest
 import webvtt
-from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact, served
+from chromium import requires_chromium, save_artifact, served
 from websockets.asyncio.client import connect
 
 import emocap.cli
 import emocap.sources
+from emocap_testkit.chromium import DevToolsPage, page_socket_url, run_chromium
 
 pytestmark = [requires_chromium, pytest.mark.slow]
 

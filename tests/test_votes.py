@@ -105,7 +105,7 @@ def test_evaluate_with_votes_reports_them_per_split(tmp_path, capsys, monkeypatc
     """Votes that agree with the folders: the FER+ majority accuracy is the plain accuracy."""
     import json
 
-    from test_evaluation_report import write_brightness_model, write_fake_fer
+    from test_evaluation_fer_scores import write_brightness_model, write_fake_fer
 
     from emocap.cli import main
     from emocap.votes import CLASS_OF_COLUMN

@@ -16,14 +16,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from chromium import DevToolsPage, page_socket_url, requires_chromium, run_chromium, save_artifact, write_y4m
+from chromium import requires_chromium, save_artifact
 from websockets.asyncio.client import connect
 
 from emocap.cli import build_parser
 from emocap.commands.serve import build_pipeline_factory
 from emocap.labels import UNSURE_INK_HEX
-from emocap.sample_faces import astronaut_frame
 from emocap.web.server import CaptionServer
+from emocap_testkit.chromium import DevToolsPage, page_socket_url, run_chromium, write_y4m
+from emocap_testkit.faces import astronaut_frame
 
 CAMERA_FLAGS = (
     "--use-fake-device-for-media-stream",

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from emocap.errors import OutputError, first_line
+from emocap.errors import OutputError, SourceError, first_line
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"})
 DEFAULT_MAX_IMAGE_SIDE = 4096
@@ -138,11 +138,18 @@ def can_write_image(path: str | os.PathLike) -> bool:
 
 
 def read_image(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 BGR. OSError when it cannot be read, ImageError when it
-    cannot be decoded or is too large."""
-    # Bytes, then decode (not cv2.imread): it also handles non-ASCII paths on Windows.
-    data = Path(path).read_bytes()
-    return decode_image(data, max_side=max_side)
+    """An image file as (H, W, 3) uint8 BGR, or a one-line SourceError quoting the file when it cannot
+    be read, cannot be decoded, or is larger than `max_side` pixels per side: the one reader of image
+    files (a photo, a folder's frames), the twin of write_image and its OutputError. Bytes already in
+    memory (the web page's frames) go to decode_image, whose ImageError the caller words."""
+    try:  # bytes, then decode (not cv2.imread): it also handles non-ASCII paths on Windows
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read image {str(path)!r}: {error.strerror or error}") from None
+    try:
+        return decode_image(data, max_side=max_side)
+    except ImageError as error:
+        raise SourceError(f"cannot decode image {str(path)!r}: {error}") from None
 
 
 def write_image(path: str | os.PathLike, image_bgr) -> Path:

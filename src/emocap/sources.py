@@ -48,8 +48,9 @@ import cv2
 import numpy as np
 
 from emocap.errors import SourceError, first_line
-from emocap.images import DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, opencv_text
-from emocap.images import read_image as decode_image_file
+from emocap.images import (
+    DEFAULT_MAX_IMAGE_SIDE, IMAGE_SUFFIXES, ImageError, check_picture_size, opencv_text, read_image,
+)
 
 # FFmpeg prints its own complaints ("moov atom not found") straight to stderr, past OpenCV's logger,
 # ahead of our one-line SourceError. Quiet (AV_LOG_QUIET) unless the user asked for FFmpeg's lines;
@@ -432,7 +433,7 @@ class ImageSequenceSource(FrameSource):
             index = self._next
             self._next += 1
             try:
-                return read_image(self.paths[index], self.spec, max_side=self._max_side), index * self._interval
+                return read_image(self.paths[index], max_side=self._max_side), index * self._interval
             except SourceError as error:
                 if self._on_unreadable is None:
                     raise
@@ -610,17 +611,6 @@ def natural_key(path: Path) -> tuple:
         for part in re.split(r"(\d+)", path.name)
         if part
     )
-
-
-def read_image(path: Path, spec: str, *, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 BGR; SourceError, quoting the file, when it cannot be read,
-    decoded, or is larger than `max_side` pixels per side."""
-    try:
-        return decode_image_file(path, max_side=max_side)
-    except OSError as error:
-        raise SourceError(f"cannot read image {str(path)!r} (from {spec!r}): {error.strerror or error}") from None
-    except ImageError as error:
-        raise SourceError(f"cannot decode image {str(path)!r} (from {spec!r}): {error}") from None
 
 
 def _open_capture(spec: str, target: int | str, *, what: str, max_side: int = DEFAULT_MAX_IMAGE_SIDE) -> CaptureSource:

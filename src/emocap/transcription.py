@@ -169,7 +169,7 @@ def open_outputs(stack: contextlib.ExitStack, plan: OutputPlan, settings: Transc
     """Every writer of `plan`, opened inside `stack` (so that an error discards them all), behind one
     `TranscriptOutputs`."""
     from emocap.outputs import AnnotatedVideoWriter, CaptionOverlay, EmotionSummary, SegmentBuilder, writer_for
-    from emocap.outputs.report import HtmlReport
+    from emocap.outputs.html_report import HtmlReport
     from emocap.outputs.transcript import TranscriptOutputs
 
     writers = [

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, real_number
-from emocap.commands.options import add_image_limit_option, add_model_choice, chosen_model
+from emocap.commands.options import add_fer_data_option, add_image_limit_option, add_model_choice, chosen_model
 from emocap.errors import EmocapError, ModelError
 
 EPILOG = """\
@@ -35,8 +35,7 @@ def add_parser(subparsers) -> None:
         "captions say \"unsure\" on FER2013's PublicTest, and write a copy of the model that carries them.",
         epilog=EPILOG,
     )
-    parser.add_argument("--data", required=True, metavar="PATH",
-                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
+    add_fer_data_option(parser)
     add_model_choice(parser)
     parser.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="the calibrated model to write")
     parser.add_argument("--votes", metavar="CSV",
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
     from emocap.datasets import load_fer2013
     from emocap.evaluation.metrics import expected_calibration_error
-    from emocap.evaluation.report import labels_in_model_order
+    from emocap.evaluation.fer_scores import labels_in_model_order
     from emocap.outputs.files import check_named_outputs
 
     model = Path(chosen_model(args) or BUILTIN_MODEL)

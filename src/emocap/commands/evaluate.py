@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, whole_number
-from emocap.commands.options import add_image_limit_option, add_lift_light_option, add_model_choice, chosen_model
+from emocap.commands.options import (
+    add_fer_data_option, add_image_limit_option, add_lift_light_option, add_model_choice, chosen_model,
+)
 from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
 
@@ -76,8 +78,7 @@ def add_parser(subparsers) -> None:
         "embedding space.",
         epilog=EPILOG,
     )
-    parser.add_argument("--data", required=True, metavar="PATH",
-                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder")
+    add_fer_data_option(parser)
     add_model_choice(parser)
     add_lift_light_option(parser)
     add_image_limit_option(parser)
@@ -96,17 +97,23 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--corruptions", action="store_true",
                         help="also score FER2013-C: the faces under 12 corruptions a webcam or video brings, at 3 "
                         "severities each, and their mean (mCA); a table, and corruptions_SPLIT.png (see below)")
-    parser.add_argument("--corruption-split", choices=("PrivateTest", "PublicTest"), default="PrivateTest",
-                        help="the test half FER2013-C is made from (default: PrivateTest, to report; PublicTest to choose)")
+    add_test_half_option(parser, "--corruption-split", "FER2013-C")
     parser.add_argument("--wild", action="store_true",
                         help="also score faces as video shows them: turned, tilted, lit from one side, dim, covered, "
                         "small, off-centre, at 3 severities each; their mean (wild accuracy) and the share shown "
                         "and right under \"unsure\"; a table, and wild_SPLIT.png (see below)")
-    parser.add_argument("--wild-split", choices=("PrivateTest", "PublicTest"), default="PrivateTest",
-                        help="the test half --wild is made from (default: PrivateTest, to report; PublicTest to choose)")
+    add_test_half_option(parser, "--wild-split", "--wild")
     parser.add_argument("--batch-size", type=whole_number(1), default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"faces per model call (default: {DEFAULT_BATCH_SIZE})")
     parser.set_defaults(run=run)
+
+
+def add_test_half_option(parser: argparse.ArgumentParser, flag: str, made: str) -> None:
+    """The test half a derived set of faces (FER2013-C, --wild) is made from: PrivateTest to report a
+    figure, PublicTest to choose between models or settings without looking at it."""
+    parser.add_argument(flag, choices=("PrivateTest", "PublicTest"), default="PrivateTest",
+                        help=f"the test half {made} is made from (default: PrivateTest, to report; "
+                        "PublicTest to choose)")
 
 
 def _model_name(model: str | None) -> str:
@@ -124,7 +131,7 @@ def _plots_dir(args: argparse.Namespace) -> Path | None:
 
 def figure_names(args: argparse.Namespace) -> list[str]:
     """Every figure the run may draw, by its key in the results' "plots"; each is saved as KEY.png."""
-    from emocap.evaluation.report import TEST_SPLITS
+    from emocap.evaluation.fer_scores import TEST_SPLITS
 
     names = [f"confusion_{split}" for split in TEST_SPLITS] + ["reliability_test", "risk_coverage"]
     if not args.no_tsne:
@@ -204,14 +211,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path | None, *, load_s: float) -> dict:
     """The report of one model on the test set, with its figures saved in `plots_dir` and printed."""
-    from emocap.evaluation.report import evaluate_test_set, format_report
+    from emocap.evaluation.fer_scores import evaluate_test_set, format_report
 
     with_tsne = plots_dir is not None and not args.no_tsne
     report, predictions = evaluate_test_set(
         classifier, test, data_name=str(args.data), load_s=load_s, batch_size=args.batch_size, progress=True,
         with_embeddings=with_tsne, votes=votes,
     )
-    from emocap.evaluation.report import format_confidence
+    from emocap.evaluation.fer_scores import format_confidence
 
     timings = report["timings_s"]
     result = {"model": args.model or "builtin", "preprocess": json.loads(classifier.preprocess.to_json()),
@@ -340,7 +347,7 @@ def _save_score_plots(plots_dir: Path, name: str, result: dict, predictions) -> 
 def _embed_train_sample(classifier, args: argparse.Namespace):
     """Embeddings of a stratified, seeded sample of the train set (DataError when there is no train set)."""
     from emocap.datasets import load_fer2013
-    from emocap.evaluation.report import predict_faces
+    from emocap.evaluation.fer_scores import predict_faces
     from emocap.evaluation.tsne import stratified_sample
 
     train = load_fer2013(args.data, "train", max_side=args.max_image_side)

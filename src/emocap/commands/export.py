@@ -6,13 +6,15 @@ import argparse
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int
+from emocap.commands.options import add_fer_data_option
 from emocap.errors import EmocapError
 from emocap.training.defaults import DEFAULT_CALIBRATION_FACES, INT8_SUFFIX
 
 EPILOG = """\
-The ONNX model carries its class names, input size, channels and normalisation
-in its metadata; `emocap live --model FILE` (and image, transcribe, serve,
-evaluate) builds its preprocessing from them.
+The ONNX model carries its class names, its input size, channels and
+normalisation (with the lift of dim faces, after `train --lift-light`) and its
+training config in its metadata; `emocap live --model FILE` (and image,
+transcribe, serve, evaluate) builds its preprocessing from them.
 A parity check runs PyTorch and ONNX Runtime on the same faces and fails the
 export if their logits differ by more than 1e-3.
 The int8 model has uint8 activations and 7-bit per-channel weights, so its
@@ -40,8 +42,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("checkpoint", help="best.pt or last.pt from `emocap train`")
     parser.add_argument("-o", "--output", required=True, help="the fp32 .onnx file to write")
-    parser.add_argument("--data", required=True, metavar="PATH",
-                        help="FER2013 (training faces calibrate int8; PublicTest faces check agreement)")
+    add_fer_data_option(parser, use="training faces calibrate int8; PublicTest faces check agreement")
     parser.add_argument("--mirror", action="store_true",
                         help="the model also looks at each face mirrored and averages the two (more accurate, "
                         "twice the classifier's work); evaluation and run time both get it, as it is in the graph")

@@ -113,9 +113,9 @@ def annotation_targets(photos: list[Path], annotate: Path | None, *, model: str 
 def describe(photo: Path, target: Path | None, pipeline, *, as_json: bool, max_side: int, wording: str) -> None:
     """Classify the faces of one photo, print them, and save the annotated copy if asked."""
     from emocap.outputs import CaptionOverlay, frame_record
-    from emocap.sources import read_image
+    from emocap.images import read_image
 
-    image = read_image(photo, str(photo), max_side=max_side)
+    image = read_image(photo, max_side=max_side)
     pipeline.reset()
     result = pipeline.process(image, 0.0)
     if target is not None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int, real_number
+from emocap.commands.options import add_fer_data_option
 from emocap.errors import EmocapError
 from emocap.training.defaults import DEFAULT_ALPHAS, DEFAULT_BATCH_NORM_FACES, DEFAULT_CORRUPTION_FACES
 
@@ -42,8 +43,8 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--tuned", required=True, metavar="CHECKPOINT",
                         help="the fine-tuned checkpoint: best.pt of a run started from the base (`emocap train --init-from`)")
-    parser.add_argument("--data", required=True, metavar="PATH",
-                        help="FER2013 (training faces measure the batch norms; PublicTest chooses; PrivateTest is reported)")
+    add_fer_data_option(parser, use="training faces measure the batch norms; PublicTest chooses; "
+                        "PrivateTest is reported")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for wise.pt and interpolation.json")
     parser.add_argument("--base", default="builtin", metavar="MODEL",
                         help="the emocap ONNX model the tuned one was fine-tuned from (default: builtin)")

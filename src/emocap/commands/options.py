@@ -65,6 +65,14 @@ def add_lift_light_option(parser) -> None:
                         "path; default: off)")
 
 
+def add_fer_data_option(parser, *, use: str = "", required: bool = True) -> None:
+    """--data: FER2013 in any of the layouts `emocap.datasets` reads (`evaluate`, `calibrate`, `train`,
+    `export`, `interpolate`); `use` says what the command does with its faces."""
+    parser.add_argument("--data", required=required, metavar="PATH",
+                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder"
+                        + (f" ({use})" if use else ""))
+
+
 def add_model_choice(parser) -> None:
     """--model and --labels: a model file, or which built-in model."""
     parser.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")

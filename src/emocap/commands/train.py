@@ -1,4 +1,4 @@
-"""`emocap train`: train a ResNet18 on FER2013 with a named preset."""
+"""`emocap train`: train an emotion network on FER2013 (its labels, or FER+'s votes) with a named preset."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import textwrap
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int, real_number, whole_number
+from emocap.commands.options import add_fer_data_option
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESET_SUMMARIES, PRESETS
+from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESETS, TrainConfig, resolve_preset
 
 
 def _preset_lines() -> str:
     lines = []
-    for name, summary in PRESET_SUMMARIES.items():
-        wrapped = textwrap.wrap(summary, width=70)
+    for name, preset in PRESETS.items():
+        wrapped = textwrap.wrap(preset.summary, width=70)
         lines.append(f"  {name:<24} {wrapped[0]}")
         lines.extend(f"  {'':<24} {line}" for line in wrapped[1:])
     return "\n".join(lines)
@@ -55,17 +56,15 @@ accuracy).
 PRECISION_HELP = (
     "arithmetic of the training steps: bf16 autocast or fp32. auto (default) takes bf16 on CUDA and on CPUs with "
     "BF16 in hardware (AMX or AVX-512 BF16), where a step is about 2.4x faster; fp32 elsewhere, where bf16 is "
-    "emulated and many times slower. The test set is scored in fp32 on a CPU either way (in bf16 on CUDA). A run may resume with "
-    "another precision"
+    "emulated and many times slower. Whatever it says, the test set is scored in fp32 on a CPU and under bf16 "
+    "autocast on CUDA. A run may resume with another precision"
 )
 
 
 def add_parser(subparsers) -> None:
     name, summary = "train", "train an emotion model on FER2013 (needs emocap[train])"
     parser = add_command(subparsers, name, help=summary, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--data", metavar="PATH",
-                        help="FER2013: Kaggle folder (train/, test/), the original CSV, or the mosaic pack folder "
-                        "(required, except with --print-config)")
+    add_fer_data_option(parser, use="required, except with --print-config", required=False)
     parser.add_argument("--preset", default="paper", metavar="NAME",
                         help=f"training recipe: {', '.join(PRESETS)} (see below; default: paper)")
     parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<preset>)")
@@ -110,8 +109,8 @@ def add_parser(subparsers) -> None:
                         f"(0: never); repeat for several. Families: {', '.join(CORRUPTION_FAMILIES)}")
     parser.add_argument("--lift-light", action="store_true",
                         help="train on faces lifted as `emocap live --lift-light` lifts them: one darker or "
-                        "flatter than the average training face is brightened and stretched to it; the exported "
-                        "model carries the setting, so run time does the same")
+                        "flatter than the average training face is brightened and stretched to it; recorded in "
+                        "config.json, and the exported model carries it, so run time does the same")
     parser.add_argument("--max-minutes", type=real_number(0, unit="number of minutes"), default=None, metavar="M",
                         help="stop cleanly at the end of the first epoch that ends after M minutes (0: after one "
                         "epoch); continue later with --resume")
@@ -160,31 +159,20 @@ def check_inputs_untouched(args: argparse.Namespace, out: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_inputs_untouched(args, args.out or f"runs/{args.preset}")
+    config = _resolved_config(args)
+    if args.print_config:  # needs no PyTorch: the config is plain dataclasses
+        print(config.to_json())
+        return 0
+    if args.data is None:
+        raise EmocapError("--data is required: the FER2013 folder, CSV or pack to train on")
     try:
-        from emocap.training.config import resolve_preset
         from emocap.training.trainer import train
     except ImportError as error:
         raise EmocapError(f"training needs PyTorch: pip install 'emocap[train]' ({error.name} is missing)") from None
-    from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess
-
     try:
-        config = resolve_preset(
-            args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-            warmup_epochs=args.warmup_epochs,
-            init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
-            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
-            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
-            corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
-        )
-        if args.print_config:
-            print(config.to_json())
-            return 0
-        if args.data is None:
-            raise EmocapError("--data is required: the FER2013 folder, CSV or pack to train on")
         summary = train(
             config, args.data, args.out or f"runs/{config.preset}", device=args.device, precision=args.precision,
             resume=args.resume, max_minutes=args.max_minutes, limit_train=args.limit_train,
-            preprocess=Preprocess(lift_to=FER2013_FACE_LIGHT) if args.lift_light else Preprocess(),
         )
     except ValueError as error:
         raise EmocapError(str(error)) from None
@@ -194,3 +182,19 @@ def run(args: argparse.Namespace) -> int:
         f"test {summary.test_acc_at_best:.4f}); outputs in {summary.out_dir}"
     )
     return 0
+
+
+def _resolved_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset with the options given applied: the run's config, as config.json will hold it."""
+    try:
+        return resolve_preset(
+            args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            warmup_epochs=args.warmup_epochs,
+            init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
+            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
+            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
+            corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
+            lift_light=args.lift_light or None,
+        )
+    except ValueError as error:
+        raise EmocapError(str(error)) from None

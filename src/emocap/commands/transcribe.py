@@ -176,7 +176,7 @@ def plan_outputs(videos: list[Path], args: argparse.Namespace) -> list[OutputPla
     """Each video's output paths, checked before any work: formats known, no clashes, folders there."""
     from emocap.outputs.files import check_folders, check_outputs
     from emocap.outputs.registry import WRITERS, writer_class
-    from emocap.outputs.report import REPORT_SUFFIX, check_report_path
+    from emocap.outputs.html_report import REPORT_SUFFIX, check_report_path
     from emocap.outputs.summary import check_plot_path
     from emocap.outputs.video import VIDEO_FORMATS, video_format
 

@@ -336,7 +336,7 @@ def yardstick_labels(data, class_names: tuple[str, ...], votes=None) -> tuple[np
     keep one (bool); and whose labels they are: FER2013's, or with FER+ `votes` (emocap.votes.Votes) each
     face's vote majority, kept where it is one of the model's emotions (as a FER+ model is calibrated)."""
     if votes is None:
-        from emocap.evaluation.report import labels_in_model_order
+        from emocap.evaluation.fer_scores import labels_in_model_order
 
         return labels_in_model_order(data, class_names), np.ones(len(data), bool), "FER2013"
     from emocap.votes import majority_labels

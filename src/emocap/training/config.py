@@ -1,4 +1,5 @@
-"""Training configurations: one dataclass, named presets, saved beside every run."""
+"""Training configurations: one dataclass and its versioned saved form, and the named presets, each its
+settings beside its one-line description."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from emocap.checks import read_json
+from emocap.checks import is_whole, read_json
 from emocap.corruption_families import TRAINING_FAMILY_NAMES
 
 # Residual blocks in each of the four stages.
@@ -25,6 +26,61 @@ MAX_LR = 10.0
 weight by up to about lr, so a rate past 10 is a slip of the keyboard, not a recipe. Refused before any
 work: 1e308 made Adam's loss NaN from the second step, and SGD (past float32) stopped in an overflow
 traceback after the run folder and its config.json were written."""
+
+
+# --- the saved form ------------------------------------------------------------------------------
+
+CONFIG_VERSION = 2
+"""The version of the form `TrainConfig.to_json` saves (a run's config.json, a checkpoint's "config", a
+model's emocap.train_config), written in it under VERSION_KEY. Forms without one are version 1: configs were
+saved so before the version existed, and today's runs, checkpoints and built-in models hold them. A change
+that renames or removes a setting raises the version and says how in MIGRATIONS, so that older saves keep
+loading for --resume and --init-from; a setting added with a default needs no entry there (a save without it
+takes the default), but raises the version too, so that an older emocap refuses the newer form by its version
+instead of by the unknown setting."""
+
+VERSION_KEY = "config_version"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """How a saved config of one version becomes one of the next: (old name, new name) pairs, and the
+    settings dropped, whose saved values no longer mean anything."""
+
+    renamed: tuple[tuple[str, str], ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __call__(self, values: dict) -> dict:
+        kept = {name: value for name, value in values.items() if name not in self.removed}
+        for old, new in self.renamed:
+            if old in kept:
+                kept[new] = kept.pop(old)
+        return kept
+
+
+MIGRATIONS: dict[int, Migration] = {
+    1: Migration(),  # to 2: the version is written, and lift_light added (False where a save lacks it)
+}
+"""For each version below CONFIG_VERSION, the step from it to the next."""
+
+
+class NewerConfigError(ValueError):
+    """A config saved by a newer emocap than this one, which cannot know what its settings mean."""
+
+
+def upgraded(values: dict) -> dict:
+    """Saved settings of any version up to CONFIG_VERSION, under the names this version gives them, without
+    the version; ValueError for a version that is not a whole number >= 1, NewerConfigError for a newer one."""
+    values = dict(values)
+    version = values.pop(VERSION_KEY, 1)
+    if not is_whole(version) or version < 1:
+        raise ValueError(f"a training configuration's {VERSION_KEY} is a whole number >= 1, got {version!r}")
+    if version > CONFIG_VERSION:
+        raise NewerConfigError(f"its training configuration is version {version}, newer than this emocap reads "
+                               f"({CONFIG_VERSION}): update emocap to use it")
+    for step in range(version, CONFIG_VERSION):
+        values = MIGRATIONS[step](values)
+    return values
 
 
 def corruption_draws(weights: dict[str, int]) -> list[int]:
@@ -70,6 +126,9 @@ class TrainConfig:
     corruption_weights: tuple[tuple[str, int], ...] = ()
     # share of faces shown as video shows them (issue 44's wild conditions, drawn wider than its yardstick)
     wild_prob: float = 0.0
+    # faces darker or flatter than the average training face lifted to it before the network (Preprocess.lift_to),
+    # as the exported model then does at run time (--lift-light)
+    lift_light: bool = False
     # labels and targets
     labels: str = "fer2013"  # fer2013: FER2013's seven classes and labels; ferplus: eight classes, FER+'s votes
     votes: str = ""  # FER+ votes (labels.csv or fer2013new.csv): needed by labels=ferplus and votes_weight > 0
@@ -99,6 +158,7 @@ class TrainConfig:
             "ema_decay": 0 <= self.ema_decay < 1,
             "corruption_prob": 0 <= self.corruption_prob <= 1,
             "wild_prob": 0 <= self.wild_prob <= 1,
+            "lift_light": isinstance(self.lift_light, bool),
             "corruption_weights": all(
                 name in CORRUPTION_FAMILIES and isinstance(n, int) and n >= 0 for name, n in self.corruption_weights
             ) and len(corruption_draws(dict(self.corruption_weights))) > 0,
@@ -141,15 +201,17 @@ class TrainConfig:
         return self.mix_prob > 0 and (self.mixup_alpha > 0 or self.cutmix_alpha > 0)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        """The one saved form of a config, its version first (`from_json` reads it back)."""
+        return json.dumps({VERSION_KEY: CONFIG_VERSION, **dict(sorted(asdict(self).items()))}, indent=2)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
+        """The config of saved settings of this version or an older one (see `upgraded`)."""
+        values = upgraded(values)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown training settings: {unknown}")
-        values = dict(values)
         if "crop_scale" in values:
             values["crop_scale"] = tuple(values["crop_scale"])
         if "corruption_weights" in values:
@@ -158,8 +220,9 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
-        """The config `to_json` wrote (config.json, a checkpoint's, a model's metadata); ValueError for
-        text that is not one: not JSON, not an object, unknown settings, or values of the wrong type."""
+        """The config `to_json` wrote (config.json, a checkpoint's, a model's metadata), of this version or an
+        older one; ValueError for text that is not one: not JSON, not an object, unknown settings, or values of
+        the wrong type; NewerConfigError for one a newer emocap saved."""
         values = read_json(text)
         if not isinstance(values, dict):
             raise ValueError(f"a training configuration is a JSON object, got {str(text)[:100]!r}")
@@ -173,106 +236,72 @@ class TrainConfig:
         return cls.from_json(Path(path).read_text())
 
 
-PAPER = TrainConfig()
-"""The paper's recipe: ResNet18, Adam lr 1e-3 wd 1e-4, StepLR(30, 0.1), 100 epochs,
-cross-entropy, resize/crop, flips, rotations, colour jitter, Mixup + CutMix."""
+@dataclass(frozen=True)
+class Preset:
+    """A named training recipe: its settings and the one line that says what it is. That line is the
+    preset's only description: `emocap train --help` prints it, and tests/test_presets.py holds the
+    README's preset table to it."""
 
-# Beyond the paper, the recipe of the later presets: the 3x3 stem that keeps the 48x48 detail,
-# SGD with weight decay and cosine decay, and label smoothing.
+    config: TrainConfig
+    summary: str
+
+    @property
+    def name(self) -> str:
+        return self.config.preset
+
+
+PAPER = TrainConfig()
+
+# The later presets' departures from the paper: the 3x3 stem keeps the 48x48 detail, and SGD with weight
+# decay, cosine decay and label smoothing generalise better than Adam on FER2013.
 FER_STEM_SGD = dict(stem="fer", upsample=1, optimizer="sgd", weight_decay=5e-4, scheduler="cosine", label_smoothing=0.1)
 
-# The built-in model made robust to real video: it starts from the shipped model, sees half its
-# faces under a webcam corruption, and learns from its labels, the FER+ votes and the shipped
-# model's own belief about the clean face (which keeps what it knew). Needs --votes and --teacher.
+# The teacher's belief about the clean face keeps what the shipped model knew while it learns the corrupted ones.
 ROBUST = replace(
     PAPER, **FER_STEM_SGD, preset="robust", epochs=8, lr=0.01, ema_decay=0.998, rotate_degrees=20.0, mix_prob=0.0,
     corruption_prob=0.5, votes_weight=0.2, teacher_weight=0.4,
 )
 
-# A lighter network taught by the built-in model: ResNet10 (the first block of each of ResNet18's
-# stages, which it starts from), about half the work a face. The teacher's belief weighs most;
-# a share of faces carry a webcam corruption. Needs --init-from builtin, --teacher builtin, --votes.
-STUDENT = replace(
-    ROBUST, preset="student", arch="resnet10", epochs=16, lr=0.02, corruption_prob=0.3, votes_weight=0.2,
-    teacher_weight=0.5,
+_PRESETS = (
+    Preset(PAPER, "the paper's recipe: ResNet18, Adam 1e-3, wd 1e-4, StepLR(30, 0.1), 100 epochs, cross-entropy, "
+                  "crops, flips, rotations, colour jitter, Mixup + CutMix"),
+    Preset(replace(PAPER, preset="paper-no-mix", mix_prob=0.0), "the paper's ablation without Mixup/CutMix"),
+    Preset(replace(PAPER, preset="paper-no-rotate-jitter", rotate_degrees=0.0, brightness=0.0, contrast=0.0),
+           "the paper's ablation without rotations and colour jitter"),
+    Preset(replace(PAPER, **FER_STEM_SGD, preset="fer-best", epochs=120, batch_size=128, lr=0.05, warmup_epochs=3,
+                   ema_decay=0.999, rotate_degrees=15.0, translate=0.12, random_erasing=0.25, dropout=0.2),
+           "our recipe: 3x3 stem at 48x48, SGD + cosine, label smoothing, random erasing, dropout, weight EMA, "
+           "120 epochs"),
+    # The 3x3 stem at 48x48 costs less than the paper's 7x7/2 stem at 96x96 and keeps the same 24x24 grid after
+    # the max-pool; cosine decay and a weight EMA make the most of few epochs, and lighter Mixup/CutMix lets
+    # them converge in time (about 6 minutes an epoch on a 2-core CPU).
+    Preset(replace(PAPER, preset="cpu", stem="fer", upsample=1, epochs=20, scheduler="cosine", warmup_epochs=1,
+                   label_smoothing=0.1, ema_decay=0.998, mix_prob=0.3),
+           "the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label smoothing, weight EMA, "
+           "lighter Mixup/CutMix, 20 epochs"),
+    Preset(ROBUST, "fine-tunes a model (--init-from builtin) on faces of which half carry a webcam corruption (dim "
+                   "light, blur, small, JPEG, noise, a hand over the mouth), on its labels, the FER+ votes (--votes) "
+                   "and a teacher's belief about the clean face (--teacher builtin); 8 epochs"),
+    Preset(replace(ROBUST, preset="ferplus", lr=0.02, label_smoothing=0.0, votes_weight=0.0, teacher_weight=0.0,
+                   labels="ferplus"),
+           "eight classes (the seven and contempt) on FER+'s vote distributions (--votes), with the same "
+           "corruptions; start it --init-from builtin"),
+    # ResNet10 is the first block of each of ResNet18's stages, so it starts from its teacher's weights.
+    Preset(replace(ROBUST, preset="student", arch="resnet10", epochs=16, lr=0.02, corruption_prob=0.3,
+                   votes_weight=0.2, teacher_weight=0.5),
+           "ResNet10 (half the work a face) taught by a model (--teacher builtin), starting from its blocks "
+           "(--init-from builtin), on its labels, the FER+ votes (--votes) and a share of corrupted faces; "
+           "16 epochs"),
+    Preset(replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),
+           "the paper's recipe for 5 epochs, for trying the tool on a CPU"),
 )
 
-PRESETS: dict[str, TrainConfig] = {
-    "paper": PAPER,
-    # The paper's two ablations.
-    "paper-no-mix": replace(PAPER, preset="paper-no-mix", mix_prob=0.0),
-    "paper-no-rotate-jitter": replace(
-        PAPER, preset="paper-no-rotate-jitter", rotate_degrees=0.0, brightness=0.0, contrast=0.0
-    ),
-    # Beyond the paper: a stem that keeps the 48x48 detail, SGD with cosine decay,
-    # label smoothing, random erasing and a weight EMA.
-    "fer-best": replace(
-        PAPER,
-        **FER_STEM_SGD,
-        preset="fer-best",
-        epochs=120,
-        batch_size=128,
-        lr=0.05,
-        warmup_epochs=3,
-        ema_decay=0.999,
-        rotate_degrees=15.0,
-        translate=0.12,
-        random_erasing=0.25,
-        dropout=0.2,
-    ),
-    # The built-in model when no GPU is at hand: the paper's network and optimiser on
-    # a schedule a 2-core CPU finishes in an afternoon (about 6 minutes an epoch).
-    # The 3x3 stem at 48x48 costs less than the paper's 7x7/2 stem at 96x96 and keeps
-    # the same 24x24 grid after the max-pool; cosine decay and a weight EMA make the
-    # most of few epochs, and lighter Mixup/CutMix lets them converge in time.
-    "cpu": replace(
-        PAPER,
-        preset="cpu",
-        stem="fer",
-        upsample=1,
-        epochs=20,
-        scheduler="cosine",
-        warmup_epochs=1,
-        label_smoothing=0.1,
-        ema_decay=0.998,
-        mix_prob=0.3,
-    ),
-    "robust": ROBUST,
-    # An eight-class model on FER+'s vote distributions (the FER+ paper's "probability" mode),
-    # from the shipped model's network, with the same webcam corruptions. Needs --votes.
-    "ferplus": replace(
-        ROBUST, preset="ferplus", lr=0.02, label_smoothing=0.0, votes_weight=0.0, teacher_weight=0.0, labels="ferplus",
-    ),
-    "student": STUDENT,
-    # A short CPU run: same model, few epochs; for trying the tool out.
-    "cpu-quick": replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),
-}
-
-
-PRESET_SUMMARIES: dict[str, str] = {
-    "paper": "the paper's recipe: Adam 1e-3, wd 1e-4, StepLR(30, 0.1), 100 epochs, crops, flips, rotations, "
-             "colour jitter, Mixup + CutMix",
-    "paper-no-mix": "the paper's ablation without Mixup/CutMix",
-    "paper-no-rotate-jitter": "the paper's ablation without rotations and colour jitter",
-    "fer-best": "our recipe: 3x3 stem at 48x48, SGD + cosine, label smoothing, random erasing, weight EMA, "
-                "120 epochs",
-    "cpu": "the paper's network on a CPU budget: 3x3 stem at 48x48, cosine, label smoothing, weight EMA, "
-           "lighter Mixup/CutMix, 20 epochs",
-    "robust": "fine-tunes a model (--init-from builtin) on faces of which half carry a webcam corruption (dim "
-              "light, blur, small, JPEG, noise, a hand over the mouth), on its labels, the FER+ votes (--votes) "
-              "and a teacher's belief about the clean face (--teacher builtin); 8 epochs",
-    "ferplus": "eight classes (the seven and contempt) on FER+'s vote distributions (--votes), with the same "
-               "corruptions; start it --init-from builtin",
-    "student": "ResNet10 (half the work a face) taught by a model (--teacher builtin), starting from its blocks "
-               "(--init-from builtin), on its labels, the FER+ votes (--votes) and a share of corrupted faces; "
-               "16 epochs",
-    "cpu-quick": "5 epochs, for trying the tool on a CPU",
-}
-"""One line a preset, for `emocap train --help` and the README: written here, beside the recipes, once."""
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}
 
 
 def resolve_preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(PRESETS[name], **overrides) if overrides else PRESETS[name]
+    config = PRESETS[name].config
+    return replace(config, **overrides) if overrides else config

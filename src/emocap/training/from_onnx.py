@@ -23,7 +23,7 @@ from torch import nn
 from emocap.classifier import read_model_metadata
 from emocap.errors import first_line
 from emocap.preprocessing import Preprocess
-from emocap.training.config import TrainConfig
+from emocap.training.config import NewerConfigError, TrainConfig
 from emocap.training.model import EmotionNet
 from emocap.training.quantization import dequantize_qdq
 
@@ -68,6 +68,8 @@ def emotion_net_from_onnx(path: str | Path, calibration_faces: np.ndarray) -> tu
         raise ValueError(f"{str(path)!r} carries no emocap training configuration: not an emocap emotion model")
     try:
         config = TrainConfig.from_json(metadata["emocap.train_config"])
+    except NewerConfigError as error:
+        raise ValueError(f"{str(path)!r}: {error}") from None
     except ValueError as error:
         raise ValueError(f"{str(path)!r} is not an emocap model: its metadata emocap.train_config is invalid: "
                          f"{first_line(error)}") from None

@@ -13,7 +13,7 @@ from torchvision.models.resnet import BasicBlock, ResNet
 
 from emocap.errors import first_line
 from emocap.preprocessing import Preprocess
-from emocap.training.config import ARCHITECTURES, TrainConfig
+from emocap.training.config import ARCHITECTURES, NewerConfigError, TrainConfig
 
 
 class EmotionNet(nn.Module):
@@ -113,6 +113,8 @@ def _checked_state(state, label: str) -> dict:
         if state.get("preprocess") is None:
             state["preprocess"] = Preprocess().to_json()
         Preprocess.from_json(state["preprocess"])
+    except NewerConfigError as error:  # an emocap checkpoint all the same, of a later emocap
+        raise ValueError(f"{label}: {error}") from None
     except (TypeError, ValueError) as error:
         raise ValueError(f"{label} is not an emocap training checkpoint: {first_line(error)}") from None
     return state

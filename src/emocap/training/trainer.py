@@ -10,7 +10,7 @@ import csv
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from emocap.errors import first_line
 from emocap.labels import LABEL_SETS
 from emocap.onnx_session import cpu_features
 from emocap.outputs.files import folder_for_outputs
-from emocap.preprocessing import Preprocess
+from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
 from emocap.training.config import PRECISIONS, TrainConfig
 from emocap.training.model import EmotionNet, check_same_network, read_checkpoint
@@ -76,6 +76,9 @@ class Evaluator:
 
     @torch.no_grad()
     def logits(self, model: nn.Module, batch_size: int = 1024) -> torch.Tensor:
+        """The test set's logits, whatever precision the training steps use: in fp32 on a CPU (exact, and
+        bf16 may be emulated there), under bf16 autocast on CUDA (where it is fast and choosing best.pt
+        needs no more)."""
         model.eval()
         outputs = []
         for start in range(0, len(self.images), batch_size):
@@ -197,7 +200,6 @@ def train(
     max_minutes: float | None = None,
     limit_train: int | None = None,
     progress: bool = True,
-    preprocess: Preprocess = Preprocess(),
 ) -> RunSummary:
     """Train, writing config.json, curves.csv, curves.png, last.pt and best.pt into `out_dir`.
 
@@ -206,6 +208,7 @@ def train(
     `precision`: auto, fp32 or bf16 (`uses_bf16`); a machine's choice, so a run resumes on another machine.
     """
     out = Path(out_dir)
+    preprocess = model_input(config)
     dev = pick_device(device)
     bf16 = uses_bf16(precision, dev)
     _check_request(config, limit_train, out, resume)
@@ -246,6 +249,11 @@ def train(
                 tqdm.write(f"stopping after {max_minutes} minutes; continue with --resume")
             break
     return run.summary(out)
+
+
+def model_input(config: TrainConfig) -> Preprocess:
+    """The input a run's network learns from, which its checkpoints and exported model carry."""
+    return Preprocess(lift_to=FER2013_FACE_LIGHT) if config.lift_light else Preprocess()
 
 
 def _check_request(config: TrainConfig, limit_train: int | None, out: Path, resume: bool) -> None:
@@ -314,12 +322,14 @@ def _resume(
     dev: torch.device,
 ) -> _Progress:
     state = read_checkpoint(last_path, device=dev, name="--resume")
-    # Compared as settings, not text: a run saved before a setting existed resumes under its default.
-    if TrainConfig.from_json(state["config"]) != config:
-        raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
-    if state["preprocess"] != preprocess.to_json():
+    if Preprocess.from_json(state["preprocess"]) != preprocess:
         raise ValueError(f"cannot resume {str(last_path)!r}: it was trained on other input "
                          f"({state['preprocess']}, this run {preprocess.to_json()}); check --lift-light")
+    # Compared as settings, not text: a run saved before a setting existed resumes under its default. Its input
+    # (lift_light) was compared just above as the checkpoint's preprocessing, which runs saved before the
+    # setting was recorded in their config also hold.
+    if replace(TrainConfig.from_json(state["config"]), lift_light=config.lift_light) != config:
+        raise ValueError(f"cannot resume {str(last_path)!r}: it was trained with another configuration")
     check_same_network(network.model, state["model"], f"--resume {str(last_path)!r}")
     try:
         network.model.load_state_dict(state["model"])

@@ -1,6 +1,6 @@
 """Real faces from two public-domain photos, and frames built from them: the portraits the bundled
 sample clip is made of (emocap/samples/README.md), for the tests, the benchmarks and the scripts that
-build the docs' figures and the clip.
+build the docs' figures and the clip. Fixtures, not product: the clip is what emocap ships.
 
 * "astronaut": Eileen Collins, NASA photo (public domain), shipped by
   scikit-image as `skimage.data.astronaut()` (needs scikit-image, a test extra);

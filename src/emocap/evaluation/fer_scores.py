@@ -2,7 +2,8 @@
 
 PublicTest and PrivateTest are halves of the test set told apart by their
 file names, so the test set is classified once and the halves are scored
-from the same predictions.
+from the same predictions. (The HTML page about a transcribed video is another thing:
+`emocap.outputs.html_report`.)
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 from emocap.cli import main
 from emocap.datasets import load_fer2013
 from emocap.errors import DataError
-from emocap.evaluation.report import (
+from emocap.evaluation.fer_scores import (
     Predictions,
     evaluate_model,
     evaluate_predictions,

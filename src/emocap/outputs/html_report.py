@@ -8,7 +8,8 @@ segments are buttons that seek the video; a table per face (time with a
 caption, what it said longest, share of each emotion, valence balance); and how
 the run was made. Its words are the captions' own, in the segments' wording.
 Everything but the video is inline: no network, no other file. It works with
-the keyboard (every segment is a button) and reflows at 200% zoom.
+the keyboard (every segment is a button) and reflows at 200% zoom. (A model's scores on FER2013,
+which `emocap evaluate` prints, are `emocap.evaluation.fer_scores`.)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from frame_fixtures import HAPPY, NEUTRAL, feed, make_results
 
 from emocap.labels import UNSURE_CSS_BACKGROUND
 from emocap.outputs import SegmentBuilder
-from emocap.outputs.report import HtmlReport
+from emocap.outputs.html_report import HtmlReport
 from emocap.types import NO_LABEL, UNSURE
 
 # Face 1: 1 s neutral, 1 s unsure, 1.5 s happy.

@@ -1,0 +1,106 @@
+"""The saved form of a `TrainConfig` (a run's config.json, a checkpoint's config, a model's
+emocap.train_config) and what reaches it from `emocap train`; plain dataclasses, no PyTorch."""
+
+import dataclasses
+import json
+import re
+
+import onnxruntime
+import pytest
+
+import emocap.training.config as config_module
+from emocap.classifier import BUILTIN_MODELS
+from emocap.cli import main
+from emocap.training.config import (
+    CONFIG_VERSION,
+    MIGRATIONS,
+    VERSION_KEY,
+    Migration,
+    NewerConfigError,
+    TrainConfig,
+    resolve_preset,
+)
+
+
+def printed_config(capsys, monkeypatch, *options: str) -> dict:
+    monkeypatch.setattr("emocap.cli.COMMANDS", ("train",))  # the real CLI with just `train`
+    assert main(["train", "--preset", "cpu", *options, "--print-config"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_lift_light_reaches_the_config_a_run_saves(capsys, monkeypatch):
+    assert printed_config(capsys, monkeypatch, "--lift-light")["lift_light"] is True
+    assert printed_config(capsys, monkeypatch)["lift_light"] is False
+    assert resolve_preset("cpu", lift_light=True).lift_light
+
+
+# --- the saved form: versioned, one writer, one reader, older forms migrated ---------------------
+
+# A run's config.json as emocap wrote it before the version existed (out/runs/fer-best of 7 December 2026):
+# version 1, without lift_light.
+SAVED_UNVERSIONED = {
+    "arch": "resnet18", "batch_size": 128, "brightness": 0.2, "contrast": 0.2, "corruption_prob": 0.0,
+    "corruption_weights": [], "crop_scale": [0.8, 1.0], "cutmix_alpha": 1.0, "dropout": 0.2, "ema_decay": 0.999,
+    "epochs": 40, "eval_every": 1, "ferplus_target": "probability", "gamma": 0.1, "hflip": True,
+    "init_from": "checkpoints/fer-best-campaign.pt", "label_smoothing": 0.1, "labels": "fer2013", "lr": 0.03,
+    "mix_prob": 0.5, "mixup_alpha": 0.2, "momentum": 0.9, "optimizer": "sgd", "preset": "fer-best",
+    "random_erasing": 0.25, "rotate_degrees": 15.0, "scheduler": "cosine", "seed": 0, "stem": "fer",
+    "step_size": 30, "teacher": "", "teacher_weight": 0.0, "translate": 0.12, "upsample": 1, "votes": "",
+    "votes_weight": 0.0, "warmup_epochs": 0, "weight_decay": 0.0005, "wild_prob": 0.5,
+}
+
+
+def test_a_config_saved_before_versions_loads_as_the_same_settings():
+    loaded = TrainConfig.from_json(json.dumps(SAVED_UNVERSIONED, indent=2, sort_keys=True))
+    same_run = resolve_preset("fer-best", init_from="checkpoints/fer-best-campaign.pt", epochs=40, lr=0.03,
+                              warmup_epochs=0, wild_prob=0.5)
+    assert loaded == same_run and not loaded.lift_light
+
+
+@pytest.mark.parametrize("labels", sorted(BUILTIN_MODELS))
+def test_the_built_in_models_unversioned_training_configs_load(labels):
+    metadata = onnxruntime.InferenceSession(str(BUILTIN_MODELS[labels])).get_modelmeta().custom_metadata_map
+    saved = json.loads(metadata["emocap.train_config"])
+    assert VERSION_KEY not in saved  # what --init-from builtin reads: saved before the version existed
+    assert TrainConfig.from_dict(saved).labels == labels
+
+
+def test_the_saved_form_leads_with_its_version_and_reads_back():
+    config = resolve_preset("ferplus", lift_light=True, votes="labels.csv")
+    text = config.to_json()
+    assert next(iter(json.loads(text).items())) == (VERSION_KEY, CONFIG_VERSION)
+    assert TrainConfig.from_json(text) == config
+
+
+def test_a_renamed_setting_migrates_and_a_removed_one_is_dropped(monkeypatch):
+    """As if version 1 had called warmup_epochs "warmup" and kept a setting "amp" that version 2 dropped."""
+    monkeypatch.setitem(MIGRATIONS, 1, Migration(renamed=(("warmup", "warmup_epochs"),), removed=("amp",)))
+    saved = {**SAVED_UNVERSIONED, "warmup": 3, "amp": True}
+    del saved["warmup_epochs"]
+    loaded = TrainConfig.from_json(json.dumps(saved))
+    assert loaded == dataclasses.replace(TrainConfig.from_dict(SAVED_UNVERSIONED), warmup_epochs=3)
+    # A version 2 save already has the new name: the step from 1 is not taken again.
+    assert TrainConfig.from_json(loaded.to_json()) == loaded
+
+
+def test_migrations_take_a_save_through_every_version_after_its_own(monkeypatch):
+    monkeypatch.setattr(config_module, "CONFIG_VERSION", 4)
+    monkeypatch.setitem(MIGRATIONS, 2, Migration(renamed=(("a", "b"),)))
+    monkeypatch.setitem(MIGRATIONS, 3, Migration(renamed=(("b", "c"),), removed=("old",)))
+    assert config_module.upgraded({"a": 1, "old": 0, "lr": 0.1}) == {"c": 1, "lr": 0.1}  # 1 -> 2 -> 3 -> 4
+    assert config_module.upgraded({VERSION_KEY: 3, "b": 2}) == {"c": 2}
+    assert config_module.upgraded({VERSION_KEY: 4, "c": 3}) == {"c": 3}
+
+
+def test_a_config_from_a_newer_emocap_is_refused_quoting_its_version():
+    saved = {**json.loads(TrainConfig().to_json()), VERSION_KEY: CONFIG_VERSION + 1, "a_setting_to_come": 1}
+    with pytest.raises(NewerConfigError) as error:
+        TrainConfig.from_json(json.dumps(saved))
+    assert str(error.value) == (f"its training configuration is version {CONFIG_VERSION + 1}, newer than this "
+                                f"emocap reads ({CONFIG_VERSION}): update emocap to use it")
+
+
+@pytest.mark.parametrize("version", ["2", 0, 1.5, None])
+def test_a_version_that_is_not_a_whole_number_from_1_is_refused_quoting_it(version):
+    with pytest.raises(ValueError, match=f"config_version is a whole number >= 1, got {re.escape(repr(version))}"):
+        TrainConfig.from_json(json.dumps({VERSION_KEY: version}))
