@@ -239,20 +239,21 @@ def print_scale_out(report: dict, long_clip: Path, video_s: float, workers: list
 def driver_seconds_per_frame(repeats: int = 20) -> float:
     """CPU seconds the driver spends on a frame: tracking, the memory and a WebVTT writer, timed in
     this process on the bundled clip's chunks (transcribed here first, as workers would)."""
-    from emocap.chunking import chunk_jobs, overlap_for, plan_chunks, probe_video, stitched_results, transcribe_chunk
-    from emocap.pipeline import Pipeline
+    from emocap.captioning import Captioning
+    from emocap.chunking import WarmUp, chunk_jobs, plan_chunks, probe_video, stitched_results, transcribe_chunk
     from emocap.pipeline_config import PipelineConfig
     from emocap.sources import sample_clip
     from emocap.transcription import OutputPlan, TranscriptionSettings, write_transcript
 
     facts = probe_video(sample_clip())
-    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0, overlap_s=overlap_for(facts.fps))
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0,
+                         overlap_s=WarmUp.of(PipelineConfig()).seconds_at(facts.fps))
     results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, PipelineConfig())]
-    pipeline, settings = Pipeline(), TranscriptionSettings(progress=False)
+    captioning, settings = Captioning.for_model(PipelineConfig()), TranscriptionSettings(progress=False)
     plan = OutputPlan(sample_clip(), (OUT / "driver.vtt",))
     started, frames = time.process_time(), 0
     for _ in range(repeats):
-        frames += write_transcript(plan, stitched_results(results, pipeline), settings,
+        frames += write_transcript(plan, stitched_results(results, captioning), settings,
                                    fps=facts.fps, frame_size=facts.size).frames
     return (time.process_time() - started) / frames
 
@@ -261,11 +262,12 @@ def worker_seconds_per_video_second(video: Path) -> float:
     """CPU seconds a worker spends on a second of video: the first chunk (DEFAULT_CHUNK_S) of `video` through
     `transcribe_chunk` in this process, as a Ray worker runs it (one ONNX Runtime thread), after a
     first call that builds the pipeline."""
-    from emocap.chunking import DEFAULT_CHUNK_S, chunk_jobs, overlap_for, plan_chunks, probe_video, transcribe_chunk
+    from emocap.chunking import DEFAULT_CHUNK_S, WarmUp, chunk_jobs, plan_chunks, probe_video, transcribe_chunk
     from emocap.pipeline_config import PipelineConfig
 
     facts = probe_video(video)
-    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=DEFAULT_CHUNK_S, overlap_s=overlap_for(facts.fps))
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=DEFAULT_CHUNK_S,
+                         overlap_s=WarmUp.of(PipelineConfig()).seconds_at(facts.fps))
     job = next(iter(chunk_jobs(video, facts, chunks[:1], PipelineConfig())))
     transcribe_chunk(job)
     started = time.process_time()

@@ -2,7 +2,7 @@
 
 `Pipeline(full_scan_every=K)` runs MTCNN over the whole frame on every K-th
 frame and, on the others, O-Net only on boxes around the faces found
-before (`FaceDetector.detect_near`). This compares it, frame by frame, with a
+before (`MtcnnFaceDetector.detect_near`). This compares it, frame by frame, with a
 whole-frame scan of the same frame (the paper's way):
 
   faces     faces the whole-frame scan finds, summed over frames
@@ -29,14 +29,14 @@ import time
 import numpy as np
 from common import grid_frames
 
-from emocap.detection.mtcnn import FaceDetector
+from emocap.detection.mtcnn import MtcnnFaceDetector
 from emocap.geometry import iou_matrix as iou
 from emocap.onnx_session import cpu_features
 from emocap.pipeline import Pipeline
 from emocap.sources import open_source, sample_clip
 
 
-def compare(frames: list[np.ndarray], detector: FaceDetector, k: int) -> dict:
+def compare(frames: list[np.ndarray], detector: MtcnnFaceDetector, k: int) -> dict:
     """The search schedule against a whole-frame scan on every frame (same detector, same frames)."""
     pipeline = Pipeline(detector, full_scan_every=k)
     totals = {"faces": 0, "lost": 0, "extra": 0, "corner_px": [], "wait": [], "scan_ms": 0.0, "search_ms": 0.0}
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "4 faces 640x480": grid_frames(4, (640, 480), args.frames),
         "8 faces 640x480": grid_frames(8, (640, 480), args.frames),
     }
-    detector = FaceDetector()
+    detector = MtcnnFaceDetector()
     print(f"emocap detection search: measured on {cpu_features().describe()}")
     for k in args.k:
         for name, frames in sets.items():

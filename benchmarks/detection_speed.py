@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime
 from common import save_report
 
-from emocap.detection import FaceDetector
+from emocap.detection import MtcnnFaceDetector
 from emocap.detection.mtcnn_stages import output_stage, propose, pyramid_scales, refine
 from emocap.geometry import iou_matrix
 from emocap_testkit.faces import face_scene
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"onnxruntime {onnxruntime.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     detectors = {
-        (min_face, threads): FaceDetector(min_face_size=min_face, threads=threads)
+        (min_face, threads): MtcnnFaceDetector(min_face_size=min_face, threads=threads)
         for min_face in args.min_face_sizes
         for threads in args.threads
     }

@@ -112,6 +112,8 @@ def render(frames_script, patches, rng):
 
 
 class TruthDetector:
+    searches_near = False  # the truth is given for every frame: nothing to search near
+
     def __init__(self, truth):
         self.truth, self.calls = truth, 0
 
@@ -137,8 +139,9 @@ class BoxesOnly:
 def pipeline_for(way: str, truth, classifier) -> Pipeline:
     pipeline = Pipeline(TruthDetector(truth), classifier, min_face_size=0)
     if way == "before":
-        pipeline.tracker = BoxesOnly(pipeline.config.patience_frames)
-        pipeline.confirmation = TrackConfirmation(pipeline.confirmation.confirm_frames, pipeline.config.patience_frames)
+        captioning = pipeline.captioning
+        captioning.tracker = BoxesOnly(pipeline.config.patience_frames)
+        captioning.confirmation = TrackConfirmation(captioning.confirmation.confirm_frames, pipeline.config.patience_frames)
     return pipeline
 
 

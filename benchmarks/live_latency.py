@@ -5,8 +5,9 @@ its own, as a webcam does whether or not anyone reads them, and queues them
 in --camera-buffers slots (default 4, as OpenCV's V4L2 backend asks the
 driver for); when every slot is full, the new frame is dropped, as V4L2 does.
 Each frame is stamped with the moment it was captured. The live loop reads
-the camera as `emocap live` reads a real one (`detected_frames`, then
-`Pipeline.finish` and the caption overlay), and a frame's latency is the time
+the camera as `emocap live` reads a real one (`run_ahead` with `Pipeline.perceive`
+on a second thread, then `Pipeline.caption` and the caption overlay; --ahead
+detection runs only the detector ahead, as `transcribe` does), and a frame's latency is the time
 from its capture to the end of its drawing (showing it on screen is left out:
 there is no screen here).
 
@@ -96,7 +97,7 @@ class SimulatedCamera:
 
 
 def measure(args, images: list[np.ndarray], *, paper_way: bool) -> dict:
-    from emocap.transcription import detected_frames
+    from emocap.overlap import run_ahead
 
     pipeline = make_pipeline(args, full_scan_every=1 if paper_way else args.full_scan_every)
     overlay = CaptionOverlay()
@@ -105,8 +106,13 @@ def measure(args, images: list[np.ndarray], *, paper_way: bool) -> dict:
     pipeline.reset()
     camera = SimulatedCamera(images, fps=args.camera_fps, buffers=args.camera_buffers, seconds=args.seconds)
     latencies_ms, started = [], time.perf_counter()
-    for frame, detected in detected_frames(camera, pipeline, overlap=not paper_way):
-        result = pipeline.finish(detected, frame.time_s)
+    perception = args.ahead == "perception"  # detect and classify on the second thread (live), or detect only
+
+    def ahead(frame):
+        return pipeline.perceive(frame.image_bgr, frame.time_s) if perception else pipeline.detect(frame.image_bgr)
+
+    for frame, done in run_ahead(camera, ahead, overlap=not paper_way):
+        result = pipeline.caption(done) if perception else pipeline.finish(done, frame.time_s)
         overlay.annotate(frame.image_bgr, result)
         latencies_ms.append((time.perf_counter() - frame.captured_at) * 1000)
     elapsed = time.perf_counter() - started
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds the camera captures, each case")
     parser.add_argument("--camera-fps", type=float, default=30.0)
     parser.add_argument("--camera-buffers", type=int, default=4)
+    parser.add_argument("--ahead", choices=("perception", "detection"), default="perception",
+                        help="what runs on the second thread: all of perception (as `emocap live`), or detection only")
     parser.add_argument("--full-scan-every", type=int, default=DEFAULT_FULL_SCAN_EVERY)
     parser.add_argument("--model", default=None, help="an emotion model (default: the built-in one)")
     parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn")

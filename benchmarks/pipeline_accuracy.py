@@ -78,7 +78,7 @@ from tqdm import tqdm
 from emocap.calibration import risk_coverage
 from emocap.classifier import EmotionClassifier
 from emocap.datasets import FerData, load_fer2013
-from emocap.detection import FaceDetector
+from emocap.detection import MtcnnFaceDetector
 from emocap.geometry import iou_matrix
 from emocap.evaluation.corruptions import rotated_faces
 from emocap.evaluation.fer_scores import labels_in_model_order
@@ -228,7 +228,7 @@ class Run:
     side: int
     classifier: EmotionClassifier
     lifted: EmotionClassifier | None
-    detector: FaceDetector
+    detector: MtcnnFaceDetector
     pipeline: Pipeline
 
     def frame(self, i: int):
@@ -250,7 +250,7 @@ def prepare(args: argparse.Namespace) -> Run:
         # Spread over the split, not its first N: the split is sorted by class.
         chosen = np.unique(np.linspace(0, len(data) - 1, args.limit).round().astype(np.int64))
         data = data.subset(chosen)
-    detector = FaceDetector(threads=args.threads)  # the live defaults: confidence 0.95, min face 40 px
+    detector = MtcnnFaceDetector(threads=args.threads)  # the live defaults: confidence 0.95, min face 40 px
     # unsure_below=0: every face's display is its top class, which the check in measure() relies on; the
     # risk-coverage table (7.) applies the model's own threshold to the probabilities instead.
     pipeline = Pipeline(detector, classifier, smoother="none", brighten_dim_frames=not args.no_brighten, unsure_below=0,

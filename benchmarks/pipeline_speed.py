@@ -112,8 +112,8 @@ class InMemoryFrame:
 def in_memory(args, frames: list[np.ndarray], detect_every: int = 1, full_scan_every: int | None = None,
               overlap: bool = True) -> tuple[float, StageClock, float]:
     """FPS of pipeline + draw on frames already in memory, and the mean number of faces found.
-    `overlap`: the next frame is detected on a second thread, as `live` and `transcribe` do."""
-    from emocap.transcription import detected_frames
+    `overlap`: the next frame is detected on a second thread, as `transcribe` does."""
+    from emocap.overlap import run_ahead
 
     pipeline, overlay, clock = make_pipeline(args, detect_every, full_scan_every), CaptionOverlay(), StageClock()
     found = []
@@ -122,7 +122,7 @@ def in_memory(args, frames: list[np.ndarray], detect_every: int = 1, full_scan_e
     pipeline.reset()
     source = [InMemoryFrame(index, frame) for index, frame in enumerate(frames)]
     started = time.perf_counter()
-    for item, detected in detected_frames(source, pipeline, overlap=overlap):
+    for item, detected in run_ahead(source, lambda item: pipeline.detect(item.image_bgr), overlap=overlap):
         frame = item.image_bgr
         result = pipeline.finish(detected, item.time_s)
         drawn_from = time.perf_counter()

@@ -117,24 +117,23 @@ def choose_setting(rows: dict[tuple, dict]) -> tuple:
 
 def video_changes(path: str, settings, model: str | None) -> dict[tuple, dict[str, float]]:
     """Changes per face-minute on a real video: detect and classify once, replay the tracking stages per setting."""
+    from emocap.overlap import run_ahead
     from emocap.pipeline import Pipeline
     from emocap.sources import open_path
-    from emocap.transcription import detected_frames
 
     pipeline = Pipeline(model=model)
-    looked = []
     with open_path(path) as source:
         fps = source.fps or 30.0
-        for _frame, detected in detected_frames(source, pipeline):
-            looked.append((pipeline.look(detected), detected.shot, detected.fresh))
+        perceived = run_ahead(source, lambda frame: pipeline.perceive(frame.image_bgr, frame.time_s))
+        records = [record for _frame, record in perceived]
     figures = {}
     for alpha, lower, upper in settings:
-        replay = pipeline.fresh()
+        replay = pipeline.fresh().captioning
         replay.smoother = EmaSmoother(alpha=alpha, patience_frames=replay.config.patience_frames)
         replay.unsure = UnsureRule(replay.unsure.below, lower=lower, upper=upper)
         per_track: dict[int, list[int]] = {}
-        for faces, shot, fresh in looked:
-            out = replay.follow(faces, shot=shot, fresh=fresh)
+        for record in records:
+            out = replay.caption(record).faces
             for track, shown in zip(out.track_ids.tolist(), out.display.tolist()):
                 per_track.setdefault(track, []).append(shown)
         rows = [np.asarray(row) for row in per_track.values()]

@@ -31,10 +31,9 @@ import pytest
 
 from emocap.chunking import (
     ChunkResult,
-    FrameColumns,
+    WarmUp,
     chunk_jobs,
     complete_chunks,
-    overlap_for,
     plan_chunks,
     probe_video,
     stitched_results,
@@ -43,7 +42,7 @@ from emocap.chunking import (
 from emocap.commands import transcribe
 from emocap.errors import EmocapError
 from emocap.pipeline_config import PipelineConfig
-from emocap.tracking.shots import STEADY
+from emocap.record import FaceRecord, RecordColumns
 from emocap.types import Faces
 
 pytestmark = pytest.mark.slow  # Ray clusters
@@ -89,19 +88,20 @@ def test_chunks_share_out_the_part_with_a_warm_up_before_each():
     assert [(c.keep_from_s, c.end_s) for c in part] == [(10.0, 40.0), (40.0, 70.0), (70.0, 100.0)]
     assert part[0].decode_from_s == 10.0 and part[1].decode_from_s == 38.0
     assert plan_chunks(0.0, None, 20.0, chunk_s=60.0) == plan_chunks(0.0, None, None, chunk_s=60.0)  # one chunk
-    assert overlap_for(30.0) == 2.0 and overlap_for(10.0) == 3.0  # 30 frames at least
+    warm_up = WarmUp.of(PipelineConfig())
+    assert warm_up.seconds_at(30.0) == 2.0 and warm_up.seconds_at(10.0) == 3.0  # 30 frames at least
 
 
-def columns(frames: list[list[tuple[tuple, np.ndarray]]], start_s: float = 0.0) -> FrameColumns:
+def columns(frames: list[list[tuple[tuple, np.ndarray]]], start_s: float = 0.0) -> RecordColumns:
     """Frames 0.1 s apart, each a list of (box, 8-d embedding) of faces found in it."""
-    return FrameColumns.pack([
-        (start_s + 0.1 * i, (640, 360), Faces(
+    return RecordColumns.pack([
+        FaceRecord(start_s + 0.1 * i, (640, 360), Faces(
             boxes=np.array([box for box, _ in faces], np.float32).reshape(-1, 4), scores=np.ones(len(faces)),
             probs=np.full((len(faces), 7), 1 / 7, np.float32),
             embeddings=np.array([look for _, look in faces], np.float32).reshape(len(faces), 8),
-        ), STEADY, True)
+        ))
         for i, faces in enumerate(frames)
-    ], 7)
+    ])
 
 
 LEFT, RIGHT, MIDDLE = (10, 10, 60, 60), (300, 10, 350, 60), (150, 10, 200, 60)
@@ -110,27 +110,27 @@ LEFT, RIGHT, MIDDLE = (10, 10, 60, 60), (300, 10, 350, 60), (150, 10, 200, 60)
 def test_a_face_that_comes_back_chunks_later_takes_its_number_back_on_the_driver():
     """The driver tracks the chunks' faces in one run, so a face that left two chunks before is known by
     her look when she comes back elsewhere, as one pass knows her; another look is a new person."""
-    from emocap.pipeline import Pipeline
+    from emocap.captioning import Captioning, ModelFacts
 
     her, other = np.eye(2, 8, dtype=np.float32)
     chunks = [
-        ChunkResult(("a",) * 7, columns([[(LEFT, her)]] * 10)),
-        ChunkResult(("a",) * 7, columns([[]] * 20, 1.0)),  # gone longer than the tracker's patience (15 frames)
-        ChunkResult(("a",) * 7, columns([[(RIGHT, her), (MIDDLE, other)]] * 10, 3.0)),
+        ChunkResult(columns([[(LEFT, her)]] * 10)),
+        ChunkResult(columns([[]] * 20, 1.0)),  # gone longer than the tracker's patience (15 frames)
+        ChunkResult(columns([[(RIGHT, her), (MIDDLE, other)]] * 10, 3.0)),
     ]
-    pipeline = Pipeline()
-    numbers = [result.faces.track_ids.tolist() for result in stitched_results(chunks, pipeline)]
+    facts = ModelFacts(("a", "b", "c", "d", "e", "f", "g"))
+    numbers = [result.faces.track_ids.tolist() for result in stitched_results(chunks, Captioning(PipelineConfig(), facts))]
     # Shown once detected in 3 frames, right to left: she is known at once when she comes back.
     assert numbers == [[]] * 2 + [[0]] * 8 + [[]] * 20 + [[0]] * 2 + [[0, 1]] * 8
-    one_pass = Pipeline()
-    alone = [one_pass.follow(faces, shot=shot, fresh=fresh).track_ids.tolist()
-             for chunk in chunks for _, _, faces, shot, fresh in chunk.kept.frames()]
+    one_pass = Captioning(PipelineConfig(), facts)
+    alone = [one_pass.follow(record.faces, shot=record.shot, fresh=record.fresh).track_ids.tolist()
+             for chunk in chunks for record in chunk.kept.records()]
     assert numbers == alone
 
 
 def test_a_video_that_ends_early_ends_at_its_first_short_chunk():
-    whole, short = (ChunkResult(("a",), columns([])) for _ in range(2))
-    cut = ChunkResult(("a",), columns([]), truncated=True, end_reason="it looks truncated")
+    whole, short = (ChunkResult(columns([])) for _ in range(2))
+    cut = ChunkResult(columns([]), truncated=True, end_reason="it looks truncated")
     assert complete_chunks([whole, cut, short]) == ([whole, cut], "it looks truncated")
     assert complete_chunks([whole, short]) == ([whole, short], None)
 
@@ -149,11 +149,11 @@ def test_a_video_transcribed_in_chunks_is_the_single_pass_byte_for_byte(tmp_path
                               pipeline, settings)
 
     facts = probe_video(sample_clip())
-    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=CHUNK_S, overlap_s=overlap_for(facts.fps))
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=CHUNK_S, overlap_s=WarmUp.of(PIPELINE).seconds_at(facts.fps))
     assert [c.keep_from_s for c in chunks] == [0.0, 3.0, 6.0] and chunks[1].decode_from_s == 1.0
     results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, PIPELINE)]
     assert [len(r.kept) for r in results] == [45, 45, 45] and all(r.warmup_frames for r in results[1:])
-    frames = stitched_results(results, pipeline.fresh())
+    frames = stitched_results(results, pipeline.fresh().captioning)
     plan = OutputPlan(sample_clip(), (tmp_path / "chunks.jsonl", tmp_path / "chunks.vtt"), tmp_path / "chunks.mp4")
     stitched = write_transcript(plan, frames, settings, fps=facts.fps, frame_size=facts.size)
 
@@ -184,7 +184,7 @@ def test_a_truncated_video_in_chunks_ends_where_one_pass_ends(tmp_path):
     data = clip.read_bytes()
     clip.write_bytes(data[: len(data) // 2])  # MJPG AVI: still opens, ends after about 5 s
     facts = replace(probe_video(clip), duration_s=12.0)  # what the file promised
-    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0, overlap_s=overlap_for(facts.fps))
+    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0, overlap_s=WarmUp.of(PIPELINE).seconds_at(facts.fps))
     results = [transcribe_chunk(job) for job in chunk_jobs(clip, facts, chunks, PIPELINE)]
     assert [r.truncated for r in results] == [False, True, True, True]
     assert "has no frames after 6 s" in results[3].end_reason  # its seek found nothing
@@ -203,7 +203,7 @@ def stand_in(monkeypatch):
     from test_transcribe_command import SquarePipeline
 
     fake = SquarePipeline()
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args: fake)
+    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
     return fake
 
 

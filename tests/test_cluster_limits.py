@@ -54,7 +54,7 @@ def ray_never_starts(monkeypatch):
 def stand_in(monkeypatch):
     from test_transcribe_command import SquarePipeline
 
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args: SquarePipeline())
+    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: SquarePipeline())
 
 
 def test_a_plan_of_more_chunks_than_a_week_of_video_is_refused():
@@ -99,16 +99,15 @@ def test_more_local_workers_than_cores_are_the_cores_with_a_note(monkeypatch, ca
     """--workers 1000 on 2 cores started 32 Ray workers and took 8 GB."""
     monkeypatch.setattr(emocap.cluster, "ray_installed", lambda: True)
     monkeypatch.setattr(emocap.cluster, "local_cores", lambda: 2)
-    settings = TranscriptionSettings()
-    assert transcribe.cluster_settings(parsed("--workers", "1000"), [], settings).workers == 2
+    assert transcribe.cluster_settings(parsed("--workers", "1000")).workers == 2
     assert capsys.readouterr().err == "emocap transcribe: note: --workers 1000 is more than the 2 cores here; using 2\n"
-    assert transcribe.cluster_settings(parsed("--workers", "2"), [], settings).workers == 2
+    assert transcribe.cluster_settings(parsed("--workers", "2")).workers == 2
     assert capsys.readouterr().err == ""
     # A cluster's CPUs are its own; one core here is one process, without Ray.
-    cluster = transcribe.cluster_settings(parsed("--workers", "1000", "--ray-address", "10.0.0.5:6379"), [], settings)
+    cluster = transcribe.cluster_settings(parsed("--workers", "1000", "--ray-address", "10.0.0.5:6379"))
     assert cluster.workers == 1000
     monkeypatch.setattr(emocap.cluster, "local_cores", lambda: 1)
-    assert transcribe.cluster_settings(parsed("--workers", "8"), [], settings) is None
+    assert transcribe.cluster_settings(parsed("--workers", "8")) is None
 
 
 @pytest.mark.slow  # a local Ray, its workers and the real pipeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emocap.detection import FaceDetector, HaarFaceDetector, make_detector
+from emocap.detection import HaarFaceDetector, MtcnnFaceDetector, make_detector
 from emocap.geometry import iou_matrix
 from emocap_testkit.faces import FACE_REGIONS, face_scene, grace_hopper_bgr
 
@@ -55,7 +55,7 @@ def test_haar_bad_options_raise_value_error_quoting_the_value(options, quoted):
 
 def test_make_detector_builds_each_kind_with_its_options():
     mtcnn = make_detector("mtcnn", min_face_size=60, threads=1)
-    assert isinstance(mtcnn, FaceDetector) and mtcnn.min_face_size == 60
+    assert isinstance(mtcnn, MtcnnFaceDetector) and mtcnn.min_face_size == 60
     haar = make_detector("haar", min_neighbors=3)
     assert isinstance(haar, HaarFaceDetector) and haar.min_neighbors == 3
 

@@ -1,4 +1,4 @@
-"""FaceDetector (MTCNN on ONNX Runtime) on real photos, and its input checks."""
+"""MtcnnFaceDetector (MTCNN on ONNX Runtime) on real photos, and its input checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emocap.detection import FaceDetector
+from emocap.detection import MtcnnFaceDetector
 from emocap.geometry import iou_matrix
 from emocap.detection.crops import box_crops
 from emocap.detection.mtcnn_stages import (
@@ -27,7 +27,7 @@ pytest.importorskip("skimage")
 
 @pytest.fixture(scope="module")
 def detector():
-    return FaceDetector(min_face_size=20, threads=1)
+    return MtcnnFaceDetector(min_face_size=20, threads=1)
 
 
 def test_astronaut_has_exactly_one_confident_face_where_it_is(detector):
@@ -76,14 +76,14 @@ def test_several_pasted_faces_are_each_found_once(detector, width, height, count
 
 def test_faces_smaller_than_min_face_size_are_not_searched():
     frame, _ = face_scene(480, 360, 6, 30, seed=6)
-    assert len(FaceDetector(min_face_size=20, threads=1).detect(frame)) == 6
-    assert len(FaceDetector(min_face_size=60, threads=1).detect(frame)) == 0
+    assert len(MtcnnFaceDetector(min_face_size=20, threads=1).detect(frame)) == 6
+    assert len(MtcnnFaceDetector(min_face_size=60, threads=1).detect(frame)) == 0
 
 
 def test_min_confidence_filters_the_final_scores(detector):
     frame, _ = face_scene(640, 480, 4, 100, seed=4)
     scores = detector.detect(frame).scores
-    strict = FaceDetector(min_face_size=20, min_confidence=float(np.median(scores)), threads=1).detect(frame)
+    strict = MtcnnFaceDetector(min_face_size=20, min_confidence=float(np.median(scores)), threads=1).detect(frame)
     assert 1 <= len(strict) < len(scores)
     assert np.all(strict.scores >= np.median(scores))
 
@@ -147,7 +147,7 @@ def test_bad_frames_raise_value_error(detector, frame):
 )
 def test_bad_options_raise_value_error_quoting_the_value(options, quoted):
     with pytest.raises(ValueError, match=f"{next(iter(options))} must") as error:
-        FaceDetector(**options)
+        MtcnnFaceDetector(**options)
     assert quoted in str(error.value)
 
 

@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from emocap.detection import FaceDetector  # noqa: E402
+from emocap.detection import MtcnnFaceDetector  # noqa: E402
 from emocap.detection.crops import box_crops  # noqa: E402
 from emocap.detection.mtcnn_stages import (  # noqa: E402
     network_input_from_crops,
@@ -178,8 +178,8 @@ def test_each_stage_matches_the_stage_run_on_reference_networks(onnx_networks, r
 def test_whole_detector_matches_reference_networks(onnx_networks, reference_networks):
     frame, _ = face_scene(320, 240, 2, 70, seed=5)
     for image in (astronaut_bgr(), frame):
-        ours = FaceDetector(min_face_size=20, networks=onnx_networks).detect(image)
-        reference = FaceDetector(min_face_size=20, networks=reference_networks).detect(image)
+        ours = MtcnnFaceDetector(min_face_size=20, networks=onnx_networks).detect(image)
+        reference = MtcnnFaceDetector(min_face_size=20, networks=reference_networks).detect(image)
         assert len(ours) == len(reference) >= 1
         np.testing.assert_allclose(ours.boxes, reference.boxes, atol=1e-2)
         np.testing.assert_allclose(ours.landmarks, reference.landmarks, atol=1e-2)

@@ -7,7 +7,7 @@ Hopper); the pipeline runs its real classifier, whose embeddings tell the two ap
 import numpy as np
 import pytest
 
-from emocap import EmotionClassifier, FaceDetector, Faces, Pipeline
+from emocap import EmotionClassifier, Faces, MtcnnFaceDetector, Pipeline
 from emocap_testkit.faces import placed_faces
 
 WIDTH, HEIGHT = 640, 360
@@ -17,11 +17,13 @@ MOST_OF_A_FACE = 0.5
 
 @pytest.fixture(scope="module")
 def shared_parts():
-    return FaceDetector(), EmotionClassifier()
+    return MtcnnFaceDetector(), EmotionClassifier()
 
 
 class TruthDetector:
     """Gives the boxes of the faces that show (most of their box in view) in the frames of a clip, in turn."""
+
+    searches_near = False
 
     def __init__(self, visible_boxes):
         self.visible_boxes, self.calls = list(visible_boxes), 0

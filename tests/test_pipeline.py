@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emocap import EmotionClassifier, FaceDetector, Faces, FrameResult, Pipeline
+from emocap import EmotionClassifier, Faces, FrameResult, MtcnnFaceDetector, Pipeline
 from emocap.tracking.shots import JUMP, STEADY
 from emocap.types import NO_LABEL
 
@@ -25,7 +25,7 @@ def astronaut_bgr():
 
 @pytest.fixture(scope="module")
 def shared_parts():
-    return FaceDetector(), EmotionClassifier()
+    return MtcnnFaceDetector(), EmotionClassifier()
 
 
 def test_package_import_stays_light_until_the_api_is_used():
@@ -75,6 +75,8 @@ def test_faces_come_right_to_left_with_their_own_identities(astronaut_bgr, share
 
 def test_detect_every_reuses_boxes_between_detections(astronaut_bgr, shared_parts):
     class CountingDetector:
+        searches_near = False
+
         def __init__(self, detector):
             self.detector, self.calls = detector, 0
 
@@ -97,7 +99,7 @@ def test_fresh_pipelines_share_the_models_but_not_the_memory(astronaut_bgr, shar
     assert second.detector is first.detector and second.classifier is first.classifier
     assert int(second.process(astronaut_bgr).faces.track_ids[0]) == 0  # its own tracker starts afresh
     assert int(first.process(astronaut_bgr).index) == 3
-    assert Pipeline(*shared_parts, confirm_frames=2, min_face_size=30).fresh().confirmation.confirm_frames == 2
+    assert Pipeline(*shared_parts, confirm_frames=2, min_face_size=30).fresh().captioning.confirmation.confirm_frames == 2
     assert Pipeline(*shared_parts, min_face_size=30).fresh().config.min_face_size == 30
 
 
@@ -127,6 +129,8 @@ def test_a_dim_frame_is_brightened_for_the_detector_and_its_faces_cropped_as_the
     seen = []
 
     class Recording:
+        searches_near = False
+
         def detect(self, frame):
             seen.append(frame)
             return detector.detect(frame)
@@ -183,6 +187,8 @@ def test_bad_frames_are_value_errors(shared_parts, frame, message):
 
 class ScheduleRecorder:
     """A detector that records which frames were scanned whole and which searched near known faces."""
+
+    searches_near = True
 
     def __init__(self, detector, lose_on_search: set[int] = frozenset()):
         self.detector, self.calls, self.lose_on_search = detector, [], lose_on_search
@@ -261,6 +267,8 @@ def test_the_search_follows_faces_across_the_bundled_clip_as_a_scan_finds_them(s
 class ScriptedDetector:
     """Gives the boxes scripted for each call, in turn; `min_face_size` as the real detectors have it."""
 
+    searches_near = False
+
     def __init__(self, boxes_per_call, min_face_size=40):
         self.boxes_per_call, self.min_face_size, self.calls = list(boxes_per_call), min_face_size, 0
 
@@ -302,14 +310,14 @@ def test_a_detector_by_name_is_a_setting_and_one_given_ready_made_is_used_as_it_
 
 
 def test_the_unsure_band_reaches_the_rule_and_stays_inside_the_probabilities(shared_parts):
-    banded = Pipeline(*shared_parts, unsure_below=0.7, unsure_band=0.05).unsure
+    banded = Pipeline(*shared_parts, unsure_below=0.7, unsure_band=0.05).captioning.unsure
     assert (banded.below, banded.lower, banded.upper) == (0.7, 0.05, 0.05)
-    assert Pipeline(*shared_parts, unsure_below=0.0, unsure_band=0.05).unsure.lower == 0.0  # never unsure: no band
-    assert Pipeline(*shared_parts, unsure_below=0.9, unsure_band=0.2).unsure.upper < 0.1
+    assert Pipeline(*shared_parts, unsure_below=0.0, unsure_band=0.05).captioning.unsure.lower == 0.0  # never unsure: no band
+    assert Pipeline(*shared_parts, unsure_below=0.9, unsure_band=0.2).captioning.unsure.upper < 0.1
 
 
 def test_captions_hold_about_the_unsure_threshold_by_default_and_band_0_turns_that_off(shared_parts):
-    steady = Pipeline(*shared_parts, unsure_below=0.7).unsure
+    steady = Pipeline(*shared_parts, unsure_below=0.7).captioning.unsure
     assert (steady.lower, steady.upper) == (0.05, 0.05)  # DEFAULT_UNSURE_BAND, chosen by benchmarks/steadiness.py
-    plain = Pipeline(*shared_parts, unsure_below=0.7, unsure_band=0).unsure
+    plain = Pipeline(*shared_parts, unsure_below=0.7, unsure_band=0).captioning.unsure
     assert (plain.lower, plain.upper) == (0, 0)

@@ -96,7 +96,7 @@ HAPPY_THEN_ANGRY = [BLUE] * 15 + [RED] * 15  # 3 s at 10 fps
 @pytest.fixture
 def pipeline(monkeypatch):
     fake = SquarePipeline()
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args: fake)
+    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
     return fake
 
 
@@ -328,7 +328,7 @@ def test_a_bad_video_is_one_line_on_stderr_with_nothing_from_ffmpeg(tmp_path):
 def test_an_error_midway_leaves_no_half_written_output(tmp_path, monkeypatch):
     clip = write_clip(tmp_path / "talk.avi", HAPPY_THEN_ANGRY)
     (tmp_path / "t.vtt").write_text("WEBVTT\n\nkeep me\n")
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args: SquarePipeline(fail_at_frame=12))
+    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: SquarePipeline(fail_at_frame=12))
     with pytest.raises(DataError, match="the model broke"):
         run([clip, "-o", tmp_path / "t.vtt", "-o", tmp_path / "t.jsonl", "--annotate", tmp_path / "t.mp4",
              "--summary-plot", tmp_path / "t.png"])

@@ -210,9 +210,9 @@ def test_unsure_below_option_reaches_the_pipeline_and_zero_turns_it_off():
 
     parser = build_parser()
     default = build_pipeline(parser.parse_args(["transcribe", "x.mp4"]))
-    assert default.unsure.below == EmotionClassifier().calibration.unsure_below
+    assert default.captioning.unsure.below == EmotionClassifier().calibration.unsure_below
     off = build_pipeline(parser.parse_args(["transcribe", "x.mp4", "--unsure-below", "0"]))
-    assert off.unsure.below == 0.0
+    assert off.captioning.unsure.below == 0.0
 
 
 def test_unsure_below_one_is_refused_in_one_line(capsys):

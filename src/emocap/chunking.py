@@ -1,32 +1,25 @@
-"""A long video as chunks transcribed apart and stitched back into one transcript.
+"""A long video as chunks perceived apart and captioned back into one transcript.
 
-The costly work of a video (decoding, detection, classification) is cut into
-chunks of about a minute, each decoded by seeking, so that several processes
-(Ray workers, `emocap.cluster`) can share one video. Each chunk starts a couple
-of seconds early: over that warm-up its detector and shot-change detector come
-into the state one whole-video pass has at the chunk's start. A worker sends
-back its own frames' faces as found and looked at (boxes, probabilities, the
-classifier's embeddings, and how each frame follows the last), untracked.
+The costly work of a video (decoding, detection, classification: perception) is cut into chunks of
+about a minute, each decoded by seeking, so that several processes (Ray workers, `emocap.cluster`)
+can share one video. A worker runs perception only and sends back its own frames' `FaceRecord`s as
+`RecordColumns` (boxes, probabilities, the classifier's embeddings, how each frame follows the last),
+untracked. The driver runs captioning (`Captioning`: track, smooth, order, confirm) once over the
+chunks' records in order: those stages need no network, and they remember a face longer than any
+warm-up could replay (the smoother's hysteresis makes a caption depend on the whole past of a face;
+the tracker gives a face that comes back its number from a look kept up to 10 s, which may lie chunks before).
 
-The driver runs the rest of the pipeline (`Pipeline.follow`: track, smooth,
-order, confirm) once over the chunks' faces in order. Those stages need no
-network, and they remember a face longer than any warm-up replays: the
-smoother's hysteresis makes a caption depend on the whole past of a face, and
-the tracker gives a face that comes back its number from a look kept up to
-`AppearanceTracker.remember_frames` (10 s), which may lie chunks before.
+The chunk contract is `WarmUp` (how far a chunk starts early, and why: perception's schedule must be
+the single pass's from the chunk's first frame on) and `ChunkResult` (what a chunk sends back); with
+it the transcript is that of a single pass: the same frames and times (each frame belongs to exactly
+one chunk, by its own time), the same face numbers and captions; tests/test_cluster.py checks it on
+the bundled clip. Condition: frame numbers are found from frame times, which is exact for constant
+frame rates; a variable-rate video may see a few different boxes after a chunk's start. The price is
+the embeddings sent to the driver, which holds a video's chunks until the last is in: 2 KB per face
+and frame (the built-in model's 512 float32s), some 220 MB for an hour of one face at 30 fps.
 
-So the transcript is that of a single pass: the same frames and times (each
-frame belongs to exactly one chunk, by its own time), the same face numbers
-and the same captions; tests/test_cluster.py checks it on the bundled clip.
-Conditions: the detection schedule (`--detect-every`, `--full-scan-every`)
-is found from frame times, which is exact for constant frame rates; a
-variable-rate video may see a few different boxes after a chunk's start.
-The price is the embeddings sent to the driver, which holds a video's chunks
-until the last is in: 2 KB per face and frame (the built-in model's 512
-float32s), some 220 MB for an hour of one face at 30 fps.
-
-Everything here is plain Python and NumPy: `transcribe_chunk` is the work of
-one task, what it returns is arrays, and the stitching is functions of them.
+Everything here is plain Python and NumPy: `transcribe_chunk` is the work of one task, what it
+returns is arrays, and the stitching is functions of them.
 """
 
 from __future__ import annotations
@@ -37,21 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import numpy as np
-
 from emocap.errors import DataError, EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.pipeline_config import PipelineConfig
-from emocap.types import Faces, FrameResult
+from emocap.record import RecordColumns
+from emocap.types import FrameResult
 
 DEFAULT_CHUNK_S = 60.0
 """Seconds of video per task: long enough that the warm-up costs little (3%), short enough that
 a 10-minute video keeps ten workers busy and a lost worker repeats a minute at most."""
 DEFAULT_OVERLAP_S = 2.0
-"""Warm-up before each chunk's start, decoded and run through the detectors but not kept."""
+"""Warm-up before each chunk's start, decoded and perceived but not kept (`WarmUp`)."""
 MIN_OVERLAP_FRAMES = 30
-"""...and at least this many frames (2 s at 15 fps): the detection schedule is found within
-`detect_every * full_scan_every` frames (4 by default)."""
+"""...and at least this many frames (2 s at 15 fps), more than the default schedule needs (`WarmUp.frames`)."""
 MAX_CHUNKS = 10_000
 """Chunks one video may be cut into: a week of video in minute-long chunks, more than the driver can
 stitch (it holds a video's chunks until the last is in: 220 MB an hour for one face). A header that
@@ -101,9 +92,48 @@ def plan_chunks(
     )
 
 
-def overlap_for(fps: float | None, overlap_s: float = DEFAULT_OVERLAP_S) -> float:
-    """The warm-up for a video of `fps` frames a second: `overlap_s`, and MIN_OVERLAP_FRAMES at least."""
-    return max(overlap_s, MIN_OVERLAP_FRAMES / fps) if fps else overlap_s
+@dataclass(frozen=True)
+class WarmUp:
+    """How far before its own first frame a chunk starts, and why.
+
+    A worker runs perception only, whose memory is its schedule's (`PerceptionFeed`): the frame number,
+    the faces found last, the last frame's thumbnail. Its decoding starts `seconds_at(fps)` before the
+    chunk's first frame, and `aligned` skips to the first frame whose number in the whole part is a
+    multiple of `period` (`detect_every * full_scan_every`): the schedule scans that frame whole, as a
+    single pass does, whatever came before, so from there on the chunk's faces are the single pass's;
+    and from the frame after it, its shots too (the thumbnail is rebuilt). That frame comes within
+    `period` frames of the start, so a warm-up of `period + 1` frames (one more for frame times either
+    side of a boundary) puts it before the chunk's first frame. The frames before that one are the
+    warm-up: perceived, and dropped. Captioning needs none: the driver runs it over every chunk in turn."""
+
+    period: int
+    """Frames between two whole scans the schedule fixes: `detect_every * full_scan_every`."""
+    overlap_s: float = DEFAULT_OVERLAP_S
+    min_frames: int = MIN_OVERLAP_FRAMES
+
+    @classmethod
+    def of(cls, config: PipelineConfig, overlap_s: float = DEFAULT_OVERLAP_S) -> "WarmUp":
+        return cls(config.detect_every * config.full_scan_every, overlap_s)
+
+    @property
+    def frames(self) -> int:
+        """Frames a warm-up holds at least."""
+        return max(self.min_frames, self.period + 1)
+
+    def seconds_at(self, fps: float | None) -> float:
+        """The warm-up of a video of `fps` frames a second: `overlap_s`, and `frames` at least."""
+        return max(self.overlap_s, self.frames / fps) if fps else self.overlap_s
+
+    def aligned(self, frames: Iterable, *, first_time_s: float, fps: float | None) -> Iterator:
+        """`frames` from the first whose number in the whole part (from its first frame, at `first_time_s`)
+        is a multiple of `period`; numbers come from times and `fps`."""
+        frames = iter(frames)
+        if self.period > 1 and fps:
+            for frame in frames:
+                if round((frame.time_s - first_time_s) * fps) % self.period == 0:
+                    yield frame
+                    break
+        yield from frames
 
 
 @dataclass(frozen=True)
@@ -133,78 +163,19 @@ class ChunkJob:
     first_time_s: float
     """Time of the first frame of the whole part transcribed: frame numbers, for the detection schedule."""
     fps: float | None
-    tail_from_s: float | None
-    """Where the next chunk's warm-up starts: the faces after it are described for the stitching."""
     pipeline: PipelineConfig
-    """The pipeline's settings, as the command line set them; its model is `model`'s."""
+    """The pipeline's settings, as the command line set them (perception's are used); its model is `model`'s."""
     model: ModelOnWorkers = ModelOnWorkers()
     max_side: int = DEFAULT_MAX_IMAGE_SIDE
     """Largest frame, in pixels per side, that the video may have (--max-image-side)."""
 
 
 @dataclass(frozen=True, eq=False)
-class FrameColumns:
-    """Faces of consecutive frames as flat arrays, one row per face, `counts[i]` rows for frame i, and
-    how each frame follows the last (`shots`, from `ShotChangeDetector`; `fresh`: its boxes found in it,
-    not carried over): a chunk's results in a handful of arrays, quick to send from a worker to the driver."""
-
-    times: np.ndarray
-    sizes: np.ndarray
-    shots: np.ndarray
-    fresh: np.ndarray
-    counts: np.ndarray
-    boxes: np.ndarray
-    scores: np.ndarray
-    landmarks: np.ndarray
-    probs: np.ndarray
-    embeddings: np.ndarray
-
-    @classmethod
-    def pack(cls, frames: Sequence[tuple[float, tuple[int, int], Faces, int, bool]], num_classes: int) -> "FrameColumns":
-        """`frames` as (time, frame size, looked-at faces, shot, fresh)."""
-        faces = [frame[2] for frame in frames]
-
-        def rows(name: str, tail: tuple[int, ...], dtype) -> np.ndarray:
-            parts = [np.asarray(getattr(face, name), dtype).reshape(len(face), *tail) for face in faces]
-            return np.concatenate(parts) if parts else np.zeros((0, *tail), dtype)
-
-        # A frame without faces may have embeddings of width 0 where the others have the model's.
-        width = next((face.embeddings.shape[1] for face in faces if len(face)), 0)
-        return cls(
-            times=np.array([frame[0] for frame in frames], np.float64),
-            sizes=np.array([frame[1] for frame in frames], np.int64).reshape(-1, 2),
-            shots=np.array([frame[3] for frame in frames], np.int8),
-            fresh=np.array([frame[4] for frame in frames], bool),
-            counts=np.array([len(face) for face in faces], np.int64),
-            boxes=rows("boxes", (4,), np.float32),
-            scores=rows("scores", (), np.float32),
-            landmarks=rows("landmarks", (5, 2), np.float32),
-            probs=rows("probs", (num_classes,), np.float32),
-            embeddings=rows("embeddings", (width,), np.float32),
-        )
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def frames(self) -> Iterator[tuple[float, tuple[int, int], Faces, int, bool]]:
-        """(time, frame size, faces, shot, fresh) of each frame; the faces as detected and looked at,
-        untracked (the driver's `Pipeline.follow` tracks them)."""
-        ends = np.cumsum(self.counts)
-        for i, (end, count) in enumerate(zip(ends.tolist(), self.counts.tolist())):
-            rows = slice(end - count, end)
-            faces = Faces(boxes=self.boxes[rows], scores=self.scores[rows], landmarks=self.landmarks[rows],
-                          probs=self.probs[rows], embeddings=self.embeddings[rows])
-            size = (int(self.sizes[i, 0]), int(self.sizes[i, 1]))
-            yield float(self.times[i]), size, faces, int(self.shots[i]), bool(self.fresh[i])
-
-
-@dataclass(frozen=True, eq=False)
 class ChunkResult:
-    """What a worker sends back for one chunk: its own frames, how many frames it warmed up on before
-    them, and whether the video ended early."""
+    """What a worker sends back for one chunk: the records of its own frames, how many frames it warmed
+    up on before them, and whether the video ended early."""
 
-    labels: tuple[str, ...]
-    kept: FrameColumns
+    kept: RecordColumns
     warmup_frames: int = 0
     truncated: bool = False
     end_reason: str | None = None
@@ -244,41 +215,38 @@ def chunk_jobs(
     video: str | Path, facts: VideoFacts, chunks: Sequence[Chunk], pipeline: PipelineConfig,
     model: ModelOnWorkers = ModelOnWorkers(), max_side: int = DEFAULT_MAX_IMAGE_SIDE,
 ) -> list[ChunkJob]:
-    """The tasks of one video: its chunks, each told where the next one's warm-up starts."""
-    return [
-        ChunkJob(str(Path(video).resolve()), chunk, facts.first_time_s, facts.fps,
-                 chunks[i + 1].decode_from_s if i + 1 < len(chunks) else None, pipeline, model, max_side)
-        for i, chunk in enumerate(chunks)
-    ]
+    """The tasks of one video: one a chunk."""
+    path = str(Path(video).resolve())
+    return [ChunkJob(path, chunk, facts.first_time_s, facts.fps, pipeline, model, max_side) for chunk in chunks]
 
 
 # --- the work of one task --------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=2)
-def worker_pipeline(config: PipelineConfig, model: ModelOnWorkers):
-    """The pipeline of a worker process, built once and kept for the chunks that follow (loading the
-    networks takes longer than a short chunk)."""
+def worker_perception(config: PipelineConfig, model: ModelOnWorkers):
+    """The perception of a worker process, its networks built once and kept for the chunks that follow
+    (loading them takes longer than a short chunk)."""
     import cv2
 
-    from emocap.pipeline import Pipeline
+    from emocap.perception import Perception
 
     cv2.setNumThreads(WORKER_THREADS)
-    return Pipeline(config=config.with_settings(model=model.path(), threads=WORKER_THREADS))
+    return Perception.build(config.with_settings(model=model.path(), threads=WORKER_THREADS))
 
 
 def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:
-    """One chunk through the pipeline (a Ray task, or called directly). Errors a user should see
+    """One chunk through perception (a Ray task, or called directly). Errors a user should see
     come back as a ChunkFailure; anything else is a bug and raises."""
-    pipeline = worker_pipeline(job.pipeline, job.model)
-    pipeline.reset()
+    from emocap.perception import PerceptionFeed
+
     try:
-        return _transcribe_chunk(job, pipeline)
+        return _transcribe_chunk(job, PerceptionFeed(worker_perception(job.pipeline, job.model)))
     except SourceError as error:
         if job.chunk.index == 0 or not Path(job.video).is_file():  # unreadable, or not on this worker's machine
             return ChunkFailure(str(error))
         # Later chunks are found by seeking: nothing there means the video stops before its container says.
         return ChunkResult(
-            pipeline.labels, FrameColumns.pack([], len(pipeline.labels)), truncated=True,
+            RecordColumns.pack([]), truncated=True,
             end_reason=f"{job.video!r} has no frames after {job.chunk.decode_from_s:g} s, though its container "
             "promises more: the file looks truncated",
         )
@@ -286,51 +254,32 @@ def transcribe_chunk(job: ChunkJob) -> ChunkResult | ChunkFailure:
         return ChunkFailure(str(error))
 
 
-def _transcribe_chunk(job: ChunkJob, pipeline) -> ChunkResult:
+def _transcribe_chunk(job: ChunkJob, feed) -> ChunkResult:
     from emocap.sources import open_path
-    from emocap.transcription import detected_frames
 
-    chunk, labels = job.chunk, pipeline.labels
+    chunk, warm_up = job.chunk, WarmUp.of(job.pipeline)
     kept, warmup_frames = [], 0
-    period = pipeline.detect_every * pipeline.full_scan_every
     with open_path(job.video, start_s=chunk.decode_from_s, end_s=chunk.end_s, max_image_side=job.max_side,
                    decode_threads=WORKER_THREADS) as source:
-        frames = schedule_aligned(source, first_time_s=job.first_time_s, fps=job.fps, period=period)
-        for frame, detected in detected_frames(frames, pipeline, overlap=False):
-            if frame.time_s < chunk.keep_from_s:  # the warm-up brings the detectors up to date, no more
+        for frame in warm_up.aligned(source, first_time_s=job.first_time_s, fps=job.fps):
+            detected = feed.detect(frame.image_bgr)
+            if frame.time_s < chunk.keep_from_s:  # the warm-up brings the schedule up to date, no more
                 warmup_frames += 1
                 continue
-            size = (detected.frame.shape[1], detected.frame.shape[0])
-            kept.append((frame.time_s, size, pipeline.look(detected), detected.shot, detected.fresh))
+            kept.append(feed.perception.look(detected, frame.time_s))
         truncated, end_reason = source.truncated, source.end_reason
-    return ChunkResult(labels, FrameColumns.pack(kept, len(labels)), warmup_frames, truncated, end_reason)
-
-
-def schedule_aligned(frames: Iterable, *, first_time_s: float, fps: float | None, period: int) -> Iterator:
-    """`frames` from the first whose number in the whole part is a multiple of `period`: there a
-    single pass runs a full detection too (`Pipeline.detect` runs the detector on every
-    `detect_every`-th frame and scans the whole frame on every `full_scan_every`-th run), so from
-    that frame on the chunk's detections are the single pass's. Numbers come from times and `fps`."""
-    frames = iter(frames)
-    if period > 1 and fps:
-        for frame in frames:
-            if round((frame.time_s - first_time_s) * fps) % period == 0:
-                yield frame
-                break
-    yield from frames
+    return ChunkResult(RecordColumns.pack(kept), warmup_frames, truncated, end_reason)
 
 
 # --- stitching, on the driver -----------------------------------------------------------------------
 
-def stitched_results(chunks: Iterable[ChunkResult], pipeline) -> Iterator[FrameResult]:
-    """The frames of a video's chunks, in order, as one pass gives them: `pipeline` (reset here; only
-    its tracking stages run) numbers, smooths, orders and confirms the chunks' faces frame by frame."""
-    pipeline.reset()
-    index = 0
+def stitched_results(chunks: Iterable[ChunkResult], captioning) -> Iterator[FrameResult]:
+    """The frames of a video's chunks, in order, as one pass gives them: `captioning` (a `Captioning`,
+    reset here) numbers, smooths, orders and confirms the chunks' records frame by frame."""
+    captioning.reset()
     for chunk in chunks:
-        for time_s, size, faces, shot, fresh in chunk.kept.frames():
-            yield FrameResult(index, time_s, size, pipeline.follow(faces, shot=shot, fresh=fresh), chunk.labels)
-            index += 1
+        for record in chunk.kept.records():
+            yield captioning.caption(record)
 
 
 def complete_chunks(results: Sequence[ChunkResult]) -> tuple[list[ChunkResult], str | None]:

@@ -1,10 +1,11 @@
 """Transcription on Ray: a folder, or a long video, as tasks on the cores of this machine or a cluster.
 
-Each video is cut into chunks (`emocap.chunking`); each chunk is one Ray task,
-run by a worker process that builds its own pipeline from the command line's
-settings. Workers send back arrays; this process, the driver, stitches each
-video's chunks, runs the tracking and per-face memory over them and writes every output
-itself, whole or not at all, as soon as the video's last chunk is in. So:
+Each video is probed once and cut into chunks (`emocap.chunking`); each chunk is
+one Ray task, run by a worker process that builds perception (the detector and
+the classifier) from the command line's settings. Workers send back the frames'
+records as arrays; this process, the driver, builds no network: it stitches each
+video's chunks, runs captioning (tracking, the per-face memory) over them and writes
+every output itself, whole or not at all, as soon as the video's last chunk is in. So:
 
 - a worker that dies (its process killed, its node lost) loses nothing that
   was written: Ray runs its task again (up to MAX_RETRIES times);
@@ -37,7 +38,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from emocap.chunking import (
     DEFAULT_CHUNK_S,
@@ -48,10 +49,10 @@ from emocap.chunking import (
     ChunkResult,
     ModelOnWorkers,
     VideoFacts,
+    WarmUp,
     chunk_jobs,
     complete_chunks,
     first_failure,
-    overlap_for,
     plan_chunks,
     probe_video,
     seconds_of,
@@ -59,8 +60,12 @@ from emocap.chunking import (
     transcribe_chunk,
 )
 from emocap.errors import EmocapError, first_line
+from emocap.pipeline_config import PipelineConfig
 from emocap.signals import held
 from emocap.transcription import OutputPlan, TranscriptionResult, TranscriptionSettings, check_complete, write_transcript
+
+if TYPE_CHECKING:
+    from emocap.captioning import Captioning
 
 MAX_RETRIES = 3
 """Times Ray runs a chunk again after its worker died (a killed process, a lost node); errors in the
@@ -122,30 +127,54 @@ class VideoWork:
         return self.waiting == 0
 
 
-def plan_video(plan: OutputPlan, settings: TranscriptionSettings, cluster: ClusterSettings) -> VideoWork:
-    """A video read (SourceError when it cannot be) and cut into its chunks."""
+def plan_video(plan: OutputPlan, settings: TranscriptionSettings, cluster: ClusterSettings,
+               config: PipelineConfig) -> VideoWork:
+    """A video read (SourceError when it cannot be) and cut into its chunks, each warming up as
+    `config`'s detection schedule needs (`WarmUp`)."""
     facts = probe_video(plan.video, start_s=settings.start_s, end_s=settings.end_s, max_side=settings.max_side)
+    overlap_s = WarmUp.of(config, cluster.overlap_s).seconds_at(facts.fps)
     chunks = plan_chunks(settings.start_s, settings.end_s, facts.duration_s, chunk_s=cluster.chunk_s,
-                         overlap_s=overlap_for(facts.fps, cluster.overlap_s), what=f"video {str(plan.video)!r}")
+                         overlap_s=overlap_s, what=f"video {str(plan.video)!r}")
     return VideoWork(plan, facts, chunks)
 
 
-def transcribe_on_ray(
-    plans: Sequence[OutputPlan], pipeline, settings: TranscriptionSettings, cluster: ClusterSettings,
-) -> Iterator[tuple[OutputPlan, TranscriptionResult | EmocapError]]:
-    """Each video's outcome, as its outputs are written (in the order the videos finish): the
-    result, or the error that stopped it. `pipeline` is the driver's own (options checked, its
-    tracking stages run over the stitched chunks); each worker builds its own from `pipeline.config`."""
-    works = []
+def plan_videos(
+    plans: Sequence[OutputPlan], settings: TranscriptionSettings, cluster: ClusterSettings, config: PipelineConfig,
+) -> list[tuple[OutputPlan, VideoWork | EmocapError]]:
+    """Each video probed (once: the run uses what is found here) and cut into chunks, or the error that stops it."""
+    planned = []
     for plan in plans:
         try:
-            works.append(plan_video(plan, settings, cluster))
+            planned.append((plan, plan_video(plan, settings, cluster, config)))
         except EmocapError as error:
-            yield plan, error
+            planned.append((plan, error))
+    return planned
+
+
+def shares_work(planned: Sequence[tuple[OutputPlan, VideoWork | EmocapError]]) -> bool:
+    """More than one task: several videos, or one in several chunks (else Ray's start-up is all it adds)."""
+    return len(planned) > 1 or any(isinstance(work, VideoWork) and len(work.chunks) > 1 for _, work in planned)
+
+
+def transcribe_on_ray(
+    planned: Sequence[tuple[OutputPlan, VideoWork | EmocapError]], captioning: Captioning,
+    settings: TranscriptionSettings, cluster: ClusterSettings,
+) -> Iterator[tuple[OutputPlan, TranscriptionResult | EmocapError]]:
+    """Each video's outcome, as its outputs are written (in the order the videos finish): the
+    result, or the error that stopped it. The workers run perception, each building its networks
+    from `captioning.config`; this process, the driver, runs `captioning` over each video's stitched
+    chunks, and builds no network."""
+    works = []
+    for plan, work in planned:
+        if isinstance(work, EmocapError):
+            yield plan, work
+        else:
+            works.append(work)
     if not works:
         return
-    worker_config = pipeline.config.with_settings(model=None)  # the model travels on its own (ModelOnWorkers)
-    with ray_session(cluster, pipeline.config.model) as (ray, model):
+    config = captioning.config
+    worker_config = config.with_settings(model=None)  # the model travels on its own (ModelOnWorkers)
+    with ray_session(cluster, config.model) as (ray, model):
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(transcribe_chunk)
         # Made as they are sent, in order, so that videos finish in order and an archive's million
         # chunks are never all in memory.
@@ -157,7 +186,7 @@ def transcribe_on_ray(
                 progress.update(seconds_of(work.chunks[index], work.facts.duration_s))
                 if work.take(index, outcome):
                     with progress.external_write_mode():
-                        yield work.plan, finish_video(work, pipeline, settings)
+                        yield work.plan, finish_video(work, captioning, settings)
                     work.results, finished = [], finished + 1  # its frames are written: let them go
                     progress.set_postfix_str(f"{finished}/{len(works)} videos", refresh=True)
 
@@ -194,7 +223,7 @@ def chunk_outcome(ray, ref) -> ChunkResult | ChunkFailure:
         return ChunkFailure(f"its Ray worker was lost {MAX_RETRIES + 1} times: {first_line(error)}")
 
 
-def finish_video(work: VideoWork, pipeline, settings: TranscriptionSettings) -> TranscriptionResult | EmocapError:
+def finish_video(work: VideoWork, captioning: Captioning, settings: TranscriptionSettings) -> TranscriptionResult | EmocapError:
     """Stitch a video's chunks and write its outputs; the error instead, if a chunk failed or the
     outputs could not be written."""
     failure = first_failure(work.results)
@@ -203,7 +232,7 @@ def finish_video(work: VideoWork, pipeline, settings: TranscriptionSettings) -> 
     try:
         chunks, ended_early = complete_chunks(work.results)
         check_complete(ended_early is not None, ended_early, settings)
-        results = stitched_results(chunks, pipeline)
+        results = stitched_results(chunks, captioning)
         return write_transcript(work.plan, results, settings, fps=work.facts.fps, frame_size=work.facts.size)
     except EmocapError as error:
         return error

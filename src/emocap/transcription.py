@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,6 +19,7 @@ from emocap.errors import DataError, EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
 from emocap.labels import DEFAULT_WORDING, check_wording
 from emocap.outputs.files import is_annotated_copy
+from emocap.overlap import run_ahead
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts", ".m2ts", ".ogv"}
@@ -118,7 +118,8 @@ def transcribe_video(plan: OutputPlan, pipeline, settings: TranscriptionSettings
             total=source.frame_count, desc=plan.video.name, unit="frame", disable=None if settings.progress else True,
             leave=False,
         ))
-        for frame, detected in detected_frames(source, pipeline, overlap=settings.overlap):
+        # Detected one frame ahead on a second thread; classified (finish) on this one, beside the writers.
+        for frame, detected in run_ahead(source, lambda frame: pipeline.detect(frame.image_bgr), overlap=settings.overlap):
             outputs.add(frame.image_bgr, pipeline.finish(detected, frame.time_s))
             last_time = frame.time_s
             progress.update()
@@ -211,29 +212,3 @@ def finish_outputs(outputs, plan: OutputPlan, *, end_time_s: float) -> Transcrip
     if plan.timeline is not None:
         outputs.summary.save_timeline(plan.timeline, title=plan.video.name)
     return TranscriptionResult(plan, outputs.frames, end_time_s, outputs.faces_seen, outputs.summary)
-
-
-def detected_frames(source, pipeline, *, overlap: bool = True) -> Iterator[tuple]:
-    """(frame, `pipeline.detect(frame)`) for each frame of `source`, in order. With `overlap`, a
-    second thread decodes and detects the next frame while the caller finishes this one (ONNX
-    Runtime and FFmpeg release the GIL, so both cores work); the stages still see the frames in
-    order, so the results are those of a single thread."""
-    frames = iter(source)
-
-    def next_detected():
-        frame = next(frames, None)
-        return None if frame is None else (frame, pipeline.detect(frame.image_bgr))
-
-    if not overlap:
-        while (item := next_detected()) is not None:
-            yield item
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emocap-detect") as worker:
-        pending = worker.submit(next_detected)
-        try:
-            while (item := pending.result()) is not None:
-                pending = worker.submit(next_detected)
-                yield item
-        finally:
-            # The source is closed after this: let the worker finish the frame it is on first.
-            pending.cancel() or pending.exception()

@@ -113,12 +113,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_json_lines(source, pipeline, max_frames: int | None, *, wording: str) -> int:
     from emocap.outputs import frame_record
-    from emocap.transcription import detected_frames
 
     count = 0
     try:
-        for frame, detected in detected_frames(source, pipeline):
-            result = pipeline.finish(detected, frame.time_s)
+        for _frame, result in captioned(source, pipeline):
             sys.stdout.write(json.dumps(frame_record(result, wording=wording), ensure_ascii=False, allow_nan=False) + "\n")
             sys.stdout.flush()
             count += 1
@@ -128,6 +126,15 @@ def print_json_lines(source, pipeline, max_frames: int | None, *, wording: str) 
         # The reader went away (e.g. `| head`); stop quietly, and keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return count
+
+
+def captioned(source, pipeline):
+    """(frame, its `FrameResult`) for each frame of `source`: perception (detect and classify) on a second
+    thread, one frame ahead, and captioning here, beside the drawing and the window."""
+    from emocap.overlap import run_ahead
+
+    for frame, record in run_ahead(source, lambda frame: pipeline.perceive(frame.image_bgr, frame.time_s)):
+        yield frame, pipeline.caption(record)
 
 
 def check_snapshots_beside(source: str | None, snapshot_dir: Path) -> None:
@@ -212,15 +219,13 @@ class Pacer:
 
 def show_window(source, pipeline, max_frames: int | None, snapshot_dir: Path, *, wording: str) -> int:
     from emocap.outputs import CaptionOverlay, FpsMeter
-    from emocap.transcription import detected_frames
 
     overlay, meter = CaptionOverlay(wording=wording), FpsMeter()
     window = LiveWindow()
     pacer = None if source.is_live else Pacer()
     count = 0
     try:
-        for frame, detected in detected_frames(source, pipeline):
-            result = pipeline.finish(detected, frame.time_s)
+        for frame, result in captioned(source, pipeline):
             annotated = overlay.annotate(frame.image_bgr, result, fps=meter.tick())
             window.show(annotated)
             count += 1
@@ -229,8 +234,8 @@ def show_window(source, pipeline, max_frames: int | None, snapshot_dir: Path, *,
                 snapshot(window, annotated, snapshot_dir, frame.index)
             elif key in PAUSE_KEYS:
                 key = pause(window, annotated, snapshot_dir, frame.index, pacer)
-                if source.is_live:
-                    pipeline.reset()  # the scene moved on while paused; start the memory afresh
+                if source.is_live:  # the scene moved on while paused; start the memory afresh (captioning's:
+                    pipeline.captioning.reset()  # perception, on the other thread, sees the jump by itself)
             if key in QUIT_KEYS or count == max_frames:
                 break
     finally:

@@ -153,12 +153,14 @@ def pipeline_config(args: argparse.Namespace, **changes) -> PipelineConfig:
                                  str(error))) from None
 
 
-def build_pipeline(args: argparse.Namespace, *, stills: bool = False, **changes):
-    """A Pipeline of `pipeline_config(args, **changes)` (heavy imports happen here, not at `emocap --help`).
-    For `stills` (photos, each a frame of its own) a face is shown at once: there are no frames to confirm it in."""
+def build_pipeline(args: argparse.Namespace, *, stills: bool = False, config: PipelineConfig | None = None, **changes):
+    """A Pipeline of `config`, or of `pipeline_config(args, **changes)` (heavy imports happen here, not at
+    `emocap --help`). For `stills` (photos, each a frame of its own) a face is shown at once: there are no
+    frames to confirm it in."""
     from emocap.pipeline import Pipeline
 
-    config = pipeline_config(args, **({"confirm_frames": 1} if stills else {}), **changes)
+    if config is None:
+        config = pipeline_config(args, **({"confirm_frames": 1} if stills else {}), **changes)
     try:
         return Pipeline(config=config)
     except ValueError as error:  # each detector has its own smallest face (MTCNN 12 px, Haar 24 px)

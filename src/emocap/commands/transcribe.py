@@ -234,19 +234,21 @@ def transcribe_all(videos: list[Path], args: argparse.Namespace) -> int:
     plans = plan_outputs(videos, args)
     if args.resume:
         plans = unfinished(plans)
+    config = pipeline_config(args)
     settings = TranscriptionSettings(
         records=args.records, min_duration_s=args.min_duration, keep_partial=args.keep_partial,
-        embed_subtitles=args.embed_subtitles, run_info=run_info(args), start_s=args.start, end_s=args.end,
+        embed_subtitles=args.embed_subtitles, run_info=run_info(args, config), start_s=args.start, end_s=args.end,
         max_side=args.max_image_side, wording=args.wording,
     )
-    cluster = cluster_settings(args, plans, settings)
-    pipeline = build_pipeline(args)  # on the driver too: options and model checked before any task is sent
-    if cluster is None:
-        outcomes = transcribe_videos(plans, pipeline, settings)
+    on_ray = ray_work(args, plans, settings, config)
+    if on_ray is None:
+        outcomes = transcribe_videos(plans, build_pipeline(args, config=config), settings)
     else:
+        from emocap.captioning import Captioning
         from emocap.cluster import transcribe_on_ray
 
-        outcomes = transcribe_on_ray(plans, pipeline, settings, cluster)
+        # The driver only captions: its model's metadata checked here, before any task is sent; no network built.
+        outcomes = transcribe_on_ray(on_ray[1], Captioning.for_model(config), settings, on_ray[0])
     failures = []
     with closing(outcomes):  # a Ray session ends here, whatever happens
         for plan, outcome in outcomes:
@@ -276,8 +278,8 @@ def unfinished(plans: list[OutputPlan]) -> list[OutputPlan]:
     return left
 
 
-def cluster_settings(args: argparse.Namespace, plans: list[OutputPlan], settings: TranscriptionSettings):
-    """Where the work runs: None for this process, else the `ClusterSettings` of a Ray run."""
+def cluster_settings(args: argparse.Namespace):
+    """Where the work may run: None for this process, else the `ClusterSettings` of a Ray run."""
     from emocap.chunking import DEFAULT_CHUNK_S
     from emocap.cluster import ClusterSettings, local_cores, ray_installed
 
@@ -287,37 +289,43 @@ def cluster_settings(args: argparse.Namespace, plans: list[OutputPlan], settings
         print(f"emocap transcribe: note: --workers {workers} is more than the {cores} cores here; using {cores}",
               file=sys.stderr)
         workers = cores
-    if address is None and workers == 1:
+    if address is None and (workers == 1 or (workers is None and cores == 1)):
         return None
     if not ray_installed():
         if address is None and workers is None:
             return None  # the default without Ray: one process
         needs = f"--ray-address {address}" if address else f"--workers {workers}"
         raise EmocapError(f"{needs} runs on Ray, which is not installed: pip install 'emocap[cluster]'")
-    cluster = ClusterSettings(
+    return ClusterSettings(
         address=address, workers=workers if address else (workers or cores),
         chunk_s=args.chunk_seconds or DEFAULT_CHUNK_S,
     )
-    if address is None and workers is None and (cluster.workers == 1 or not enough_work(plans, settings, cluster)):
-        return None  # by default, Ray only where there is work to share
-    return cluster
 
 
-def enough_work(plans: list[OutputPlan], settings: TranscriptionSettings, cluster) -> bool:
-    """More than one task: several videos, or one in several chunks (else Ray's start-up is all it adds)."""
-    from emocap.cluster import plan_video
+def ray_work(args: argparse.Namespace, plans: list[OutputPlan], settings: TranscriptionSettings, config):
+    """(`ClusterSettings`, the videos probed and planned) for a run on Ray; None for this process. Each
+    video is probed once, here: by default Ray runs only where there is work to share."""
+    cluster = cluster_settings(args)
+    if cluster is None:
+        return None
+    from emocap.cluster import plan_videos, shares_work
 
-    return len(plans) > 1 or any(len(plan_video(plan, settings, cluster).chunks) > 1 for plan in plans)
+    planned = plan_videos(plans, settings, cluster, config)
+    if len(planned) == 1 and isinstance(planned[0][1], EmocapError):
+        raise planned[0][1]  # the one video cannot be shared out (a damaged header): said before Ray starts
+    if args.ray_address is None and args.workers is None and not shares_work(planned):
+        return None
+    return cluster, planned
 
 
-def run_info(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    """How this run was made, for the --report page: the pipeline's config in a reader's words, and the
-    transcription's own options."""
+def run_info(args: argparse.Namespace, config=None) -> tuple[tuple[str, str], ...]:
+    """How this run was made, for the --report page: the pipeline's `config` (None: the one `args` make) in a
+    reader's words, and the transcription's own options."""
     from datetime import datetime
 
     from emocap import __version__
 
-    config = pipeline_config(args)
+    config = config or pipeline_config(args)
     return (
         *config.describe(model_name=f"the built-in {args.labels or 'fer2013'} model"),
         ("shortest caption", f"{args.min_duration:g} s"),

@@ -28,7 +28,12 @@ class HaarFaceDetector:
     weights are raw stage sums with no probability meaning), so every face
     gets score 1.0, and landmarks are NaN (it finds none). Faces come in
     OpenCV's order.
+
+    It has no cheaper search near known faces than a whole scan (`searches_near` is False): the
+    pipeline scans the whole frame instead, and `detect_near` answers by one.
     """
+
+    searches_near = False
 
     def __init__(
         self,
@@ -62,3 +67,7 @@ class HaarFaceDetector:
         xywh = np.asarray(rectangles, np.float32).reshape(-1, 4)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
         return Faces(boxes=boxes, scores=np.ones(len(boxes), np.float32))
+
+    def detect_near(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> Faces:
+        """The faces of the whole frame (the cascade has no search around `boxes`: see `searches_near`)."""
+        return self.detect(frame_bgr)

@@ -1,4 +1,4 @@
-"""`FaceDetector`: MTCNN (Zhang et al., 2016) on ONNX Runtime."""
+"""`MtcnnFaceDetector`: MTCNN (Zhang et al., 2016) on ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
 
 
-class FaceDetector:
+class MtcnnFaceDetector:
     """Finds faces in BGR frames with MTCNN's three cascaded networks.
 
     min_face_size   smallest face side in pixels that is searched for (>= 12,
@@ -43,7 +43,10 @@ class FaceDetector:
     pixels, not clipped to the frame), the O-Net face probabilities as scores,
     and landmarks (n, 5, 2): the eye, eye, nose tip, mouth corner, mouth
     corner, left and right as seen in the image. Faces come best score first.
+    `detect_near(frame_bgr, boxes)` finds faces again around earlier boxes (`searches_near`).
     """
+
+    searches_near = True
 
     def __init__(
         self,
@@ -54,7 +57,7 @@ class FaceDetector:
         threads: int | None = None,
         networks: MtcnnNetworks | None = None,
     ) -> None:
-        min_face_size = check_number("FaceDetector", "min_face_size", min_face_size, PNET_WINDOW)
+        min_face_size = check_number("MtcnnFaceDetector", "min_face_size", min_face_size, PNET_WINDOW)
         thresholds = tuple(thresholds) if isinstance(thresholds, (tuple, list)) else thresholds
         if not (
             isinstance(thresholds, tuple)
@@ -62,10 +65,10 @@ class FaceDetector:
             and all(_is_real(t) and 0 < t < 1 for t in thresholds)
         ):
             raise ValueError(f"thresholds must be three probabilities in (0, 1) for P-Net, R-Net, O-Net, got {thresholds!r}")
-        self.min_confidence = check_number("FaceDetector", "min_confidence", min_confidence, 0, 1, "[)")
-        self.scale_factor = check_number("FaceDetector", "scale_factor", scale_factor, 0, MAX_SCALE_FACTOR, "(]")
+        self.min_confidence = check_number("MtcnnFaceDetector", "min_confidence", min_confidence, 0, 1, "[)")
+        self.scale_factor = check_number("MtcnnFaceDetector", "scale_factor", scale_factor, 0, MAX_SCALE_FACTOR, "(]")
         if threads is not None:
-            check_int("FaceDetector", "threads", threads, 1)
+            check_int("MtcnnFaceDetector", "threads", threads, 1)
         self.min_face_size = min_face_size
         self.thresholds = tuple(float(t) for t in thresholds)
         self.networks = networks if networks is not None else MtcnnNetworks.from_files(threads)

@@ -227,7 +227,7 @@ def measure_box_jitter(clip) -> dict[str, float]:
     frame-to-frame noise without the faces' own motion (fractions of the face side; log size)."""
     from collections import defaultdict
 
-    from emocap.detection.mtcnn import FaceDetector
+    from emocap.detection.mtcnn import MtcnnFaceDetector
     from emocap.pipeline import Pipeline
     from emocap.sources import open_path
 
@@ -235,7 +235,7 @@ def measure_box_jitter(clip) -> dict[str, float]:
     # boxes, which steadies them, so this is the larger spread of the two. The detector's own boxes, all of
     # them: confirmation and the size filter drop each track's first boxes, which moved shift_x by 15%.
     # The detector searches from its own 40 px; min_face_size 0 turns off only the pipeline's size filter.
-    pipeline = Pipeline(FaceDetector(), None, smoother="none", full_scan_every=1, confirm_frames=1, min_face_size=0)
+    pipeline = Pipeline(MtcnnFaceDetector(), None, smoother="none", full_scan_every=1, confirm_frames=1, min_face_size=0)
     tracks: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
     with open_path(clip) as source:
         for frame in source:

@@ -1,7 +1,8 @@
 """Face identities across frames, and the per-face memory that steadies the captions.
 
 Stages (each `update(faces) -> faces`, `reset()`), in pipeline order:
-`ShotChangeDetector` tells the cuts of a video from its frames; `AppearanceTracker`
+`ShotChangeDetector` tells the cuts of a video from its frames (perception runs it, where the frames are,
+and its verdict reaches the tracker in the `FaceRecord`); then captioning's: `AppearanceTracker`
 (`IouTracker` plus the faces' looks and the cuts) sets `track_ids`; a smoother (`PaperMemory` or `EmaSmoother`,
 built by name with `make_smoother`) sets `display`, `runner_up` and `confidence`;
 `UnsureRule` shows a face it is not sure of as UNSURE;
