@@ -24,8 +24,8 @@ of Ray's own services. The WebVTT of both runs are compared (they must be
 the same). Then the ceiling: how many cores `--workers 1` kept busy (its CPU
 time over its wall time) and a worker's CPU time a second of video (one chunk
 run here as a worker runs it) give the most N workers could gain on this
-machine with nothing lost to start-up, overlap or the driver. At the end, a model sizes a 10,000-hour archive on N 8-core nodes
-from the measured throughput per worker (see its printed assumptions).
+machine with nothing lost to start-up, overlap or the driver. An archive's size in machine-hours, from
+start-up, a worker's rate and the driver's stitching measured apart: benchmarks/archive_sizing.py.
 
 Run:  python benchmarks/cluster_speed.py [--workers 1 2] [--minutes 10] [--clips 20] [--json out/cluster_speed.json]
 Needs the cluster extra (pip install '.[cluster]').
@@ -34,7 +34,6 @@ Needs the cluster extra (pip install '.[cluster]').
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import resource
 import subprocess
@@ -44,34 +43,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import save_report
+from common import build_clip, process_tree, save_report
 
 OUT = Path(__file__).resolve().parent.parent / "out" / "cluster-speed"
 SHORT_CLIP_S = 15.0
 SAMPLE_PERIOD_S = 0.2
-ARCHIVE_HOURS = 10_000
-NODE_CORES = 8
-
-
-def build_clip(path: Path, seconds: float, *, offset_frames: int = 0) -> float:
-    """The sample clip on a loop for `seconds`, from its frame `offset_frames`; its length in seconds.
-    An existing file of that length is kept."""
-    from emocap.outputs.video import AnnotatedVideoWriter
-    from emocap.sources import open_path, sample_clip
-
-    with open_path(sample_clip()) as source:
-        fps, size = source.fps, source.size
-        frames = [frame.image_bgr for frame in source]
-    count = round(seconds * fps)
-    if path.exists():
-        with open_path(path) as existing:
-            if existing.frame_count == count:
-                return count / fps
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with AnnotatedVideoWriter(path, fps=fps, frame_size=size) as video:
-        for i in range(count):
-            video.write(frames[(offset_frames + i) % len(frames)], i / fps)
-    return count / fps
 
 
 @dataclass
@@ -88,23 +64,6 @@ class ProcessPeaks:
         workers = [self.peaks[pid] for pid in self.workers]
         services = sum(mib for pid, mib in self.peaks.items() if pid != self.root and pid not in self.workers)
         return self.peaks.get(self.root, float("nan")), max(workers, default=float("nan")), services
-
-
-def process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdecimal():
-            try:
-                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
 
 
 def sample(peaks: ProcessPeaks, stop: threading.Event) -> None:
@@ -125,7 +84,7 @@ FORCED_RAY = """
 import sys
 import emocap.commands.transcribe as transcribe
 from emocap.cluster import ClusterSettings
-transcribe.cluster_settings = lambda args, plans, settings: ClusterSettings(workers=args.workers)
+transcribe.cluster_settings = lambda args: ClusterSettings(workers=args.workers)
 from emocap.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -207,10 +166,7 @@ def main() -> int:
             report["same_subtitles"] = len(texts) == 1
     if "long" in cases:
         print_scale_out(report, long_clip, cases["long"][1], options.workers)
-    from emocap.chunking import probe_video
-
     print_ceiling(report, long_clip)
-    print_archive_model(report, fps=probe_video(long_clip).fps)
     return save_report(options.json, report)
 
 
@@ -234,28 +190,6 @@ def print_scale_out(report: dict, long_clip: Path, video_s: float, workers: list
         report["scale_out"][f"{row['workers']}_workers_speed_up"] = round(gain, 2)
         print(f"  {row['workers']} workers: {row['seconds']:.1f} s, {gain:.2f}x one worker "
               f"({gain / row['workers']:.0%} of linear)")
-
-
-def driver_seconds_per_frame(repeats: int = 20) -> float:
-    """CPU seconds the driver spends on a frame: tracking, the memory and a WebVTT writer, timed in
-    this process on the bundled clip's chunks (transcribed here first, as workers would)."""
-    from emocap.captioning import Captioning
-    from emocap.chunking import WarmUp, chunk_jobs, plan_chunks, probe_video, stitched_results, transcribe_chunk
-    from emocap.pipeline_config import PipelineConfig
-    from emocap.sources import sample_clip
-    from emocap.transcription import OutputPlan, TranscriptionSettings, write_transcript
-
-    facts = probe_video(sample_clip())
-    chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0,
-                         overlap_s=WarmUp.of(PipelineConfig()).seconds_at(facts.fps))
-    results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, PipelineConfig())]
-    captioning, settings = Captioning.for_model(PipelineConfig()), TranscriptionSettings(progress=False)
-    plan = OutputPlan(sample_clip(), (OUT / "driver.vtt",))
-    started, frames = time.process_time(), 0
-    for _ in range(repeats):
-        frames += write_transcript(plan, stitched_results(results, captioning), settings,
-                                   fps=facts.fps, frame_size=facts.size).frames
-    return (time.process_time() - started) / frames
 
 
 def worker_seconds_per_video_second(video: Path) -> float:
@@ -292,33 +226,6 @@ def print_ceiling(report: dict, long_clip: Path) -> None:
         report["ceiling"][f"{workers}_workers"] = round(best, 2)
         print(f"  {workers} workers could at best be {best:.2f}x faster than --workers 1 (all {workers} cores busy, "
               "no start-up, no overlap, no driver)")
-
-
-def print_archive_model(report: dict, fps: float) -> None:
-    """Hours for ARCHIVE_HOURS of video on N nodes of NODE_CORES cores: the workers' throughput as
-    measured on the long video with the most workers (one worker per core), unless one driver's
-    stitching and writing is slower."""
-    rows = report["cases"].get("long", [])
-    if not rows:
-        return
-    best = max(rows, key=lambda row: row["workers"])
-    per_core = best["real_time_factor"] * best["workers"]  # core-seconds per second of video
-    driver = driver_seconds_per_frame()
-    driver_rate = 1 / (driver * fps)  # seconds of video one driver stitches and writes per second
-    report["archive_model"] = {"core_seconds_per_video_second": round(per_core, 3),
-                               "driver_ms_per_frame": round(driver * 1000, 3), "fps": fps}
-    print(f"\narchive model ({ARCHIVE_HOURS:,} hours of {fps:g} fps video): a worker (a core) needs {per_core:.2f} s "
-          f"for a second of video (--workers {best['workers']} on the long video, start-up included); the driver "
-          f"{driver * 1000:.2f} ms of CPU a frame (stitching, memory, WebVTT), {driver_rate:.0f} s of video a second")
-    for nodes in (1, 10, 50):
-        workers_rate = nodes * NODE_CORES / per_core
-        drivers = math.ceil(workers_rate / driver_rate)
-        hours = ARCHIVE_HOURS / workers_rate
-        report["archive_model"][f"{nodes}_nodes"] = {"hours": round(hours, 1), "drivers": drivers}
-        print(f"  {nodes:>3} node(s) of {NODE_CORES} cores: {hours:>7,.0f} h ({hours / 24:,.1f} days), with the archive "
-              f"split over {drivers} command(s) (drivers), each on a core of its own")
-    print("  assumptions: cores like these and faces like these (two); time grows with frames, so 30 fps doubles it; "
-          "tasks independent, so throughput grows with cores; storage keeps up with reading the videos")
 
 
 if __name__ == "__main__":

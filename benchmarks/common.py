@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
@@ -204,3 +205,44 @@ def simulate(mode: str, seed: int, data: FerData, data_probs: np.ndarray, classi
         [classifier.predict(images[i : i + 1024]) for i in range(0, len(images), 1024)]
     )
     return Video(truth, present, probs, args.fps)
+
+
+# --- long videos, built from the bundled clip -------------------------------------------------------
+
+def build_clip(path: Path, seconds: float, *, offset_frames: int = 0) -> float:
+    """The sample clip on a loop for `seconds`, from its frame `offset_frames`; its length in seconds.
+    An existing file of that length is kept."""
+    from emocap.outputs.video import AnnotatedVideoWriter
+    from emocap.sources import open_path, sample_clip
+
+    with open_path(sample_clip()) as source:
+        fps, size = source.fps, source.size
+        frames = [frame.image_bgr for frame in source]
+    count = round(seconds * fps)
+    if path.exists():
+        with open_path(path) as existing:
+            if existing.frame_count == count:
+                return count / fps
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with AnnotatedVideoWriter(path, fps=fps, frame_size=size) as video:
+        for i in range(count):
+            video.write(frames[(offset_frames + i) % len(frames)], i / fps)
+    return count / fps
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process under it (Ray's services and workers under the command that started them)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdecimal():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree

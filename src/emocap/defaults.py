@@ -15,7 +15,7 @@ DEFAULT_MIN_FACE_SIZE = 40
 DEFAULT_FULL_SCAN_EVERY = 4
 """MTCNN scans the whole frame on every 4th detection and, in between, looks again only where the
 faces were (O-Net on their boxes), scanning at once where a face is lost. On the bundled clip and
-on 4 and 8 drifting faces (benchmarks/detection_search.py, docs/BENCHMARKS.md) that finds the
+on 4 and 8 drifting faces (benchmarks/detection_search.py, docs/benchmarks/live-path.md) that finds the
 scan's faces within a few pixels at a third to a half of its cost; a new face waits at most 3
 frames (0.1 s at 30 fps). `--full-scan-every 1` is the paper's way: every frame scanned."""
 

@@ -17,7 +17,7 @@ classifier's embeddings of its face (`Faces.embeddings`, scaled to length 1), an
 The classifier is trained on expressions, not on who people are, so its embeddings
 tell people apart only roughly: `reid_min_cosine` is set high, and a returning
 face whose look is unsure takes a new number rather than somebody else's
-(benchmarks/identity.py, docs/BENCHMARKS.md).
+(benchmarks/identity.py, docs/benchmarks/captions.md).
 """
 
 from __future__ import annotations
