@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 
 def session_options(threads: int | None) -> ort.SessionOptions:
@@ -38,6 +40,38 @@ def open_session(model: str | Path | bytes, threads: int | None = None) -> ort.I
     """A CPU session of a model file (or its bytes) with `session_options(threads)`."""
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
+
+
+@functools.cache
+def _graph_nodes_message() -> type:
+    """A protobuf class of the part of ONNX's ModelProto that holds the graph's nodes (their inputs, outputs,
+    names and types). Protobuf, which ONNX Runtime itself requires, keeps every other field it does not
+    know as it was, so a model read and written through it changes only where its nodes are edited."""
+    proto = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="emocap_onnx_nodes.proto", package="emocap_onnx_nodes", syntax="proto2")
+    node = file.message_type.add(name="NodeProto")
+    for number, name, label in ((1, "input", proto.LABEL_REPEATED), (2, "output", proto.LABEL_REPEATED),
+                                (3, "name", proto.LABEL_OPTIONAL), (4, "op_type", proto.LABEL_OPTIONAL)):
+        node.field.add(name=name, number=number, type=proto.TYPE_STRING, label=label)
+    graph = file.message_type.add(name="GraphProto")  # ONNX's field numbers: GraphProto.node 1, ModelProto.graph 7
+    graph.field.add(name="node", number=1, type=proto.TYPE_MESSAGE, type_name=".emocap_onnx_nodes.NodeProto",
+                    label=proto.LABEL_REPEATED)
+    model = file.message_type.add(name="ModelProto")
+    model.field.add(name="graph", number=7, type=proto.TYPE_MESSAGE, type_name=".emocap_onnx_nodes.GraphProto",
+                    label=proto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("emocap_onnx_nodes.ModelProto"))
+
+
+def with_nodes_edited(model: bytes, edit: Callable[[dict], None]) -> bytes:
+    """The ONNX model `model` after `edit` has changed its graph's nodes, given as {name: node} (each with
+    `input`, `output`, `name`, `op_type`), in place; weights, metadata and attributes are kept as they were.
+    Nodes an edit leaves without a consumer are dropped by ONNX Runtime when it opens the model."""
+    parsed = _graph_nodes_message()()
+    parsed.ParseFromString(model)
+    edit({node.name: node for node in parsed.graph.node})
+    return parsed.SerializeToString()
 
 
 def quiet_run() -> ort.RunOptions:
