@@ -56,7 +56,7 @@ class Pipeline:
         self.config = config
         self.detector = detector if detector is not None else _make_detector(config)
         self.classifier = classifier if classifier is not None else EmotionClassifier(
-            config.model, threads=config.threads, lift_light=config.lift_light)
+            config.model, threads=config.threads, lift_light=config.lift_light, mirror=config.mirror)
         options = {"patience_frames": config.patience_frames}
         if config.memory is not None:
             options["length"] = config.memory
