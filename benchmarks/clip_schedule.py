@@ -6,8 +6,8 @@ segment, moved, scaled and relit a little each frame (common.jittered), upscaled
 a few pixels across its cell, on a grey background. Every frame is run through the real `Pipeline` (MTCNN,
 classifier, tracker, memory, unsure rule, confirmation) on one thread, each setting over the same frames.
 
-Per setting: ms a frame of `Pipeline.process` (median over --rounds passes, the settings in turn so a load
-falls on all), and over every person's frames: right % (the caption names the true emotion), named %
+Per setting: ms a frame of `Pipeline.process` (median over --rounds passes; each frame goes through every
+setting in turn, so a load on the CPU falls on all alike), and over every person's frames: right % (the caption names the true emotion), named %
 (it names an emotion, not "unsure" nor nothing), and the paired difference of right % from the first
 setting with two standard errors over people. A caption is the person's when its box's centre lies in
 the person's cell. Run from the repository root:
@@ -71,20 +71,33 @@ def frame_at(faces: np.ndarray, cells: np.ndarray, t: int) -> np.ndarray:
     return frame
 
 
-def captions(pipeline: Pipeline, frames: list[np.ndarray], cells: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
-    """(shown (people, frames), NO_LABEL where no caption is the person's; ms a frame of `process`)."""
-    pipeline.reset()
-    shown = np.full((len(cells), len(frames)), -1, np.int64)
-    started = time.perf_counter()
+def person_of(faces, cells: np.ndarray) -> list[tuple[int, int]]:
+    """(person, caption) of each face whose box's centre lies in a person's cell."""
+    centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2
+    pairs = []
+    for centre, display in zip(centres, faces.display):
+        inside = np.nonzero((cells[:, 0] <= centre[0]) & (centre[0] < cells[:, 2])
+                            & (cells[:, 1] <= centre[1]) & (centre[1] < cells[:, 3]))[0]
+        if len(inside):
+            pairs.append((int(inside[0]), int(display)))
+    return pairs
+
+
+def captions(pipelines: dict, frames: list[np.ndarray], cells: np.ndarray, fps: float) -> tuple[dict, dict]:
+    """({setting: shown (people, frames), NO_LABEL where no caption is the person's}, {setting: ms a frame of
+    `process`}). Each frame goes through every setting's pipeline in turn, so a load falls on all alike."""
+    shown = {name: np.full((len(cells), len(frames)), -1, np.int64) for name in pipelines}
+    spent = dict.fromkeys(pipelines, 0.0)
+    for pipeline in pipelines.values():
+        pipeline.reset()
     for t, frame in enumerate(frames):
-        faces = pipeline.process(frame, t / fps).faces
-        centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2
-        for centre, display in zip(centres, faces.display):
-            inside = np.nonzero((cells[:, 0] <= centre[0]) & (centre[0] < cells[:, 2])
-                                & (cells[:, 1] <= centre[1]) & (centre[1] < cells[:, 3]))[0]
-            if len(inside):
-                shown[inside[0], t] = display
-    return shown, (time.perf_counter() - started) * 1000 / len(frames)
+        for name, pipeline in pipelines.items():
+            started = time.perf_counter()
+            faces = pipeline.process(frame, t / fps).faces
+            spent[name] += time.perf_counter() - started
+            for person, display in person_of(faces, cells):
+                shown[name][person, t] = display
+    return shown, {name: 1000 * seconds / len(frames) for name, seconds in spent.items()}
 
 
 def main(argv=None) -> int:
@@ -108,11 +121,11 @@ def main(argv=None) -> int:
     frames = [frame_at(faces, cells, t) for t in range(truth.shape[1])]
     print(f"CPU: {cpu_features().describe()}; {args.people} people x {args.seconds:g} s at {args.fps:g} fps, "
           f"{args.split} faces, seed {args.seed}; one thread a network")
-    shown, times = {}, {name: [] for name in pipelines}
+    times = {name: [] for name in pipelines}
     for _ in range(args.rounds):
-        for name, pipeline in pipelines.items():
-            shown[name], ms = captions(pipeline, frames, cells, args.fps)
-            times[name].append(ms)
+        shown, ms = captions(pipelines, frames, cells, args.fps)
+        for name in pipelines:
+            times[name].append(ms[name])
     base = next(iter(pipelines))
     right_base = 100 * (shown[base] == truth).mean(axis=1)
     report = {"cpu": cpu_features().describe(), "settings": {}}
