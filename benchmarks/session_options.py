@@ -1,8 +1,10 @@
 """ONNX Runtime's session options, each against today's (`emocap.onnx_session.session_options`), on this CPU.
 
 Every variant changes one thing in today's options and opens fresh sessions of the built-in emotion model
-and of MTCNN's three networks with them. The variants take turns, --rounds rounds, so a load on the CPU
-falls on all of them; each figure is the median over rounds of a round's median. Measured:
+and of MTCNN's three networks with them. The variants take turns call by call, so a load on the CPU that comes
+and goes falls on all of them alike; each figure is the median over --rounds rounds of a round's median. With
+one thread a network, "spinning on" changes nothing (there is no pool to spin), so its ratio shows the noise
+left. Measured:
 
   classifier ms a face at batch 1, 4 and 8 (`EmotionClassifier.predict`, preprocessing included)
   MTCNN ms a frame: a whole-frame scan of 640x480 with 1 and with 4 real faces (`FaceDetector.detect`)
@@ -66,23 +68,25 @@ VARIANTS = {
     "no memory pattern": _changed(_attribute("enable_mem_pattern", False)),
     "denormals as zero": _changed(_entry("session.set_denormal_as_zero", "1")),
     "parallel execution": _changed(_attribute("execution_mode", ort.ExecutionMode.ORT_PARALLEL)),
-    # threads=None as the pipeline's default passes it: ONNX Runtime's own count, one a core of the machine,
-    # whatever cores this process may run on (taskset, a container's cpuset)
-    "threads: ORT's default": lambda threads: TODAY(None),
+    # ONNX Runtime's own count (what threads=None gave before it meant `usable_cores`): one a core of the
+    # machine, whatever cores this process may run on (taskset, a container's cpuset)
+    "threads: ORT's own count": _changed(_attribute("intra_op_num_threads", 0)),
 }
 BATCHES = (1, 4, 8)
 SCENES = {"640x480, 1 face": (1, 150), "640x480, 4 faces": (4, 100)}
 
 
-def timed(call: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median ms of `repeats` calls after one untimed call, and the last call's result."""
-    result = call()
-    times = []
+def interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, object]]:
+    """{variant: (median ms of `repeats` calls, the last call's result)}, after one untimed call each. The
+    variants take turns call by call, so a load that comes and goes falls on all of them alike."""
+    results = {name: call() for name, call in calls.items()}
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        started = time.perf_counter()
-        result = call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), result
+        for name, call in calls.items():
+            started = time.perf_counter()
+            results[name] = call()
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: (statistics.median(times[name]), results[name]) for name in calls}
 
 
 def build(variant: str, threads: int | None) -> tuple[EmotionClassifier, FaceDetector]:
@@ -94,16 +98,16 @@ def build(variant: str, threads: int | None) -> tuple[EmotionClassifier, FaceDet
 
 
 def one_round(tools: dict, faces: np.ndarray, scenes: dict, repeats: int) -> dict[str, dict[str, tuple]]:
-    """{variant: {figure: (ms, output)}} of one round, the variants in turn."""
-    figures = {}
-    for variant, (classifier, detector) in tools.items():
-        row = {}
-        for batch in BATCHES:
-            ms, probs = timed(lambda: classifier.predict(faces[:batch]), repeats * 4)
-            row[f"classifier ms a face, batch {batch}"] = (ms / batch, probs)
-        for scene, frame in scenes.items():
-            row[f"MTCNN ms a frame, {scene}"] = timed(lambda: detector.detect(frame), repeats)
-        figures[variant] = row
+    """{variant: {figure: (ms, output)}} of one round, the variants taking turns call by call."""
+    figures: dict[str, dict[str, tuple]] = {variant: {} for variant in tools}
+    for batch in BATCHES:
+        calls = {variant: (lambda c=classifier: c.predict(faces[:batch])) for variant, (classifier, _) in tools.items()}
+        for variant, (ms, probs) in interleaved(calls, repeats * 4).items():
+            figures[variant][f"classifier ms a face, batch {batch}"] = (ms / batch, probs)
+    for scene, frame in scenes.items():
+        calls = {variant: (lambda d=detector: d.detect(frame)) for variant, (_, detector) in tools.items()}
+        for variant, result in interleaved(calls, repeats).items():
+            figures[variant][f"MTCNN ms a frame, {scene}"] = result
     return figures
 
 
@@ -116,7 +120,7 @@ def same_answers(ours: object, today: object) -> bool:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads a network (default 1)")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20, help="timed calls a figure a round (classifier: 4x)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)

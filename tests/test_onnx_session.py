@@ -1,11 +1,14 @@
 """The ONNX Runtime seam: sessions with the shared options, and the CPU's instruction sets."""
 
+import os
+
 import numpy as np
+import pytest
 
 from fer_fixtures import smooth_faces
 
 from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
-from emocap.onnx_session import CpuFeatures, cpu_features, open_session, with_nodes_edited
+from emocap.onnx_session import CpuFeatures, cpu_features, open_session, session_options, usable_cores, with_nodes_edited
 
 
 def test_cpu_features_name_the_sets_that_decide_int8_kernels():
@@ -48,3 +51,10 @@ def test_a_graph_read_and_written_unedited_keeps_its_weights_and_metadata():
     faces = {"faces": np.linspace(-1, 1, 2 * 48 * 48, dtype=np.float32).reshape(2, 1, 48, 48)}
     np.testing.assert_array_equal(original.run(None, faces)[0], rewritten.run(None, faces)[0])
     assert original.get_modelmeta().custom_metadata_map == rewritten.get_modelmeta().custom_metadata_map
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="the system cannot say which cores a process may use")
+def test_with_no_thread_cap_a_network_runs_one_thread_a_core_this_process_may_use():
+    assert usable_cores() == len(os.sched_getaffinity(0)) >= 1
+    assert session_options(None).intra_op_num_threads == usable_cores()
+    assert session_options(3).intra_op_num_threads == 3

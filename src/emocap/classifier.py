@@ -96,7 +96,7 @@ class EmotionClassifier:
 
     `EmotionClassifier()` loads the built-in model; `EmotionClassifier(path)`
     any model written by `emocap export`. `threads` caps ONNX Runtime's
-    threads (None: one per core). `lift_light` brightens and stretches dim or
+    threads (None: one a core this process may use). `lift_light` brightens and stretches dim or
     flat faces to the average FER2013 face before the model (`Preprocess.lift_to`)
     when the model's own preprocessing does not already. `mirror=False` runs a model
     that averages each face with its mirror image (`emocap export --mirror`, the

@@ -9,6 +9,7 @@ benchmark prints it beside its figures.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,15 +26,26 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     pipeline, and a worker thread spinning for work takes the core the Python
     thread needs (measured on 2 cores, two threads: P-Net over a 640x480
     pyramid took 25 ms spinning, 16 ms not).
+
+    `threads` None: one a core this process may run on (`usable_cores`). ONNX Runtime's own
+    default counts the machine's cores, so a process pinned to fewer (taskset, a container's
+    cpuset) ran two threads a network on one core: 1-6% slower on the classifier and MTCNN
+    (benchmarks/session_options.py, docs/benchmarks/speed-levers-2026-12-07.md). The other options
+    are the fastest measured there: each other choice was as fast or slower.
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = 0 if threads is None else threads
+    options.intra_op_num_threads = usable_cores() if threads is None else threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
+
+
+def usable_cores() -> int:
+    """The cores this process may run on; 0 (ONNX Runtime's own count) where the system cannot say."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
 
 
 def open_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:

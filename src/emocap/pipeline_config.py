@@ -53,7 +53,7 @@ class PipelineConfig:
     mirror           the classifier averages each face with its mirror image, as the built-in models are made to;
                      off, it sees the face alone at half the cost. Off on video, where the memory averages frames
                      (`emocap.defaults.DEFAULT_MIRROR`); photos (`emocap image`, folders) keep it on
-    threads          ONNX Runtime threads a network; None: one a core
+    threads          ONNX Runtime threads a network; None: one a core this process may run on
     """
 
     model: str | None = None
