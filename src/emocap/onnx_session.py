@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 
 def session_options(threads: int | None) -> ort.SessionOptions:
@@ -59,6 +58,8 @@ def _graph_nodes_message() -> type:
     """A protobuf class of the part of ONNX's ModelProto that holds the graph's nodes (their inputs, outputs,
     names and types). Protobuf, which ONNX Runtime itself requires, keeps every other field it does not
     know as it was, so a model read and written through it changes only where its nodes are edited."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     proto = descriptor_pb2.FieldDescriptorProto
     file = descriptor_pb2.FileDescriptorProto(name="emocap_onnx_nodes.proto", package="emocap_onnx_nodes", syntax="proto2")
     node = file.message_type.add(name="NodeProto")
