@@ -90,12 +90,14 @@ def grid_frames(faces: int, size: tuple[int, int], count: int) -> list[np.ndarra
 
 
 def make_pipeline(args, detect_every: int = 1, full_scan_every: int | None = None):
-    """The pipeline of `args.model`, `args.detector` and `args.min_face_size` (the timed benchmarks' options)."""
+    """The pipeline of `args.model`, `args.detector`, `args.min_face_size` and `args.mirror` where the
+    benchmark has it (the timed benchmarks' options)."""
     from emocap.defaults import DEFAULT_FULL_SCAN_EVERY
     from emocap.pipeline import Pipeline
 
     return Pipeline(model=args.model, detector=args.detector, min_face_size=args.min_face_size,
-                    detect_every=detect_every, full_scan_every=full_scan_every or DEFAULT_FULL_SCAN_EVERY)
+                    detect_every=detect_every, full_scan_every=full_scan_every or DEFAULT_FULL_SCAN_EVERY,
+                    mirror=getattr(args, "mirror", True))
 
 
 # --- simulated videos of people whose emotion changes ---------------------------------------------

@@ -360,7 +360,8 @@ def speed_rows(fer: FerClient, args, faces: np.ndarray, folder: Path) -> tuple[d
     frames, fps = clip_frames(args.frames)
     timed = list(enumerate(frames))
     pipelines = {"emocap Pipeline, default settings": Pipeline(threads=args.threads),
-                 "emocap Pipeline, every frame scanned whole": Pipeline(threads=args.threads, full_scan_every=1)}
+                 "emocap Pipeline, every frame scanned whole": Pipeline(threads=args.threads, full_scan_every=1),
+                 "emocap Pipeline, --no-mirror": Pipeline(threads=args.threads, mirror=False)}
     fer_paths = {"fer detect_emotions, Haar (default)": "haar", "fer detect_emotions, mtcnn=True": "mtcnn"}
     np.save(folder / "some_faces.npy", faces)
     rounds: dict[str, list] = {name: [] for name in (*pipelines, *fer_paths)}

@@ -175,11 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn")
     parser.add_argument("--min-face-size", type=int, default=40)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--no-mirror", dest="mirror", action="store_false",
+                        help="the classifier sees each face alone, not averaged with its mirror image")
     args = parser.parse_args(argv)
 
     import onnxruntime
 
     print(f"emocap pipeline speed: detector {args.detector}, min face {args.min_face_size} px, "
+          f"{'mirror averaging' if args.mirror else 'no mirror averaging'}, "
           f"{args.frames} frames per row; OpenCV {cv2.__version__}, ONNX Runtime {onnxruntime.__version__}, "
           f"{len(__import__('os').sched_getaffinity(0))} CPU cores of {cpu_features().describe()}")
 

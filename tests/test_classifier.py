@@ -349,3 +349,19 @@ def test_builtin_model_loads_and_gives_probabilities():
     assert (probabilities >= 0).all()
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
     assert classifier.embed(faces).shape == (4, 512)
+
+
+def test_without_mirror_a_model_that_never_mirrored_is_run_as_it_is(model, tmp_path):
+    classifier = EmotionClassifier(model.write(tmp_path / "linear.onnx"), mirror=False)
+    assert not classifier.mirrored
+    faces = smooth_faces(2, seed=1)
+    np.testing.assert_allclose(classifier.predict(faces), model.probabilities(faces), atol=1e-5)
+
+
+def test_a_model_that_says_it_mirrors_without_the_branch_is_refused_by_name(model, tmp_path):
+    metadata = {"emocap.labels": json.dumps(MODEL_LABELS), "emocap.preprocess": Preprocess().to_json(),
+                "emocap.mirror_averaged": "true"}
+    path = model.write(tmp_path / "claims_mirror.onnx", metadata=metadata)
+    assert EmotionClassifier(path).mirrored
+    with pytest.raises(ModelError, match=r"claims_mirror\.onnx' says it averages mirror images, but its graph has no mirror branch"):
+        EmotionClassifier(path, mirror=False)

@@ -180,6 +180,10 @@ def test_mirror_averaged_model_sees_a_face_and_its_mirror_alike(spread_checkpoin
     assert np.abs(plain.run(["logits"], {"faces": faces})[0] - plain.run(["logits"], {"faces": mirrored})[0]).max() > 0.01
     expected = (plain.run(["logits"], {"faces": faces})[0] + plain.run(["logits"], {"faces": mirrored})[0]) / 2
     assert np.abs(averaged.run(["logits"], {"faces": faces})[0] - expected).max() < 1e-3
+    # Run with mirror=False, the mirror-averaging graph is the plain one: the cut finds the branch export writes.
+    alone = EmotionClassifier(path, mirror=False)
+    assert not alone.mirrored
+    np.testing.assert_allclose(alone.logits(SAMPLE_FACES), EmotionClassifier(exported[0]).logits(SAMPLE_FACES), atol=1e-4)
 
 
 # --- int8 ----------------------------------------------------------------------------------------

@@ -61,7 +61,19 @@ def test_the_config_travels_and_keys_a_cache_as_ray_needs():
 def test_describe_says_the_settings_in_a_readers_words():
     rows = dict(PipelineConfig(smoother="paper", memory=6, unsure_below=0).describe(model_name="the built-in model"))
     assert rows["model"] == "the built-in model"
+    assert dict(PipelineConfig(mirror=False).describe())["model"] == (
+        "the built-in model; each face seen once, not averaged with its mirror image")
     assert rows["memory"] == "paper, 6 predictions"
     assert rows["face detector"].startswith("mtcnn, faces from 40 px")
     assert rows["captions"] == 'a face shown once seen in 3 frame(s); "unsure" never'
 
+
+
+def test_mirror_is_on_unless_no_mirror_is_asked_for_and_reaches_the_classifier():
+    from emocap.commands.options import build_pipeline
+
+    assert pipeline_config(parsed(live, ["live"])).mirror is True
+    args = parsed(transcribe, ["transcribe", "talk.mp4", "--no-mirror"])
+    assert pipeline_config(args).mirror is False
+    assert not build_pipeline(args).classifier.mirrored
+    assert build_pipeline(parsed(live, ["live"]), stills=True).classifier.mirrored

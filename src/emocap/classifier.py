@@ -19,7 +19,7 @@ from emocap.calibration import CALIBRATION_KEY, Calibration, softmax
 from emocap.checks import read_json
 from emocap.errors import ModelError, first_line
 from emocap.labels import BUILTIN_MODEL_FILES, MODELS_DIR, UNSURE_WORD
-from emocap.onnx_session import open_session, quiet_run
+from emocap.onnx_session import open_session, quiet_run, with_nodes_edited
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER2013_FACE_LIGHT, Preprocess, bgr_crops_to_gray, crop_faces
 
 BUILTIN_MODELS = {labels: MODELS_DIR / name for labels, name in BUILTIN_MODEL_FILES.items()}
@@ -28,6 +28,7 @@ BUILTIN_MODEL = BUILTIN_MODELS["fer2013"]
 
 LOGITS, EMBEDDING = "logits", "embedding"
 LABELS_KEY, PREPROCESS_KEY = "emocap.labels", "emocap.preprocess"
+MIRROR_KEY = "emocap.mirror_averaged"
 MAX_BATCH = 256
 """Faces per ONNX Runtime call: bounds memory when a whole dataset is passed at once."""
 
@@ -70,22 +71,48 @@ def read_model_metadata(path: Path, metadata: dict[str, str]) -> tuple[tuple[str
     return values[LABELS_KEY], values[PREPROCESS_KEY], values[CALIBRATION_KEY]
 
 
+def without_mirror(path: Path) -> bytes:
+    """The model at `path`, which averages each face with its mirror image, made to see the face alone.
+
+    `LogitsAndEmbedding(mirror=True)` exports as Concat([faces, flipped faces]) -> backbone -> Add(first
+    half, second half) -> / 2. The Concat keeps the faces alone and the Add adds their embedding to
+    itself, so the nodes after it (and their int8 quantisation) are the model's own; the flip and the
+    second half are left without consumers, and ONNX Runtime drops them. ModelError for a graph without
+    that branch."""
+
+    def cut(nodes: dict) -> None:
+        concat, add = nodes.get("/Concat"), nodes.get("/Add")
+        if not (concat and add and concat.op_type == "Concat" and add.op_type == "Add" and len(concat.input) == 2):
+            raise ModelError(f"{str(path)!r} says it averages mirror images, but its graph has no mirror "
+                             "branch as `emocap export --mirror` writes it: run it with mirror averaging")
+        del concat.input[1:]
+        add.input[1] = add.input[0]
+
+    return with_nodes_edited(path.read_bytes(), cut)
+
+
 class EmotionClassifier:
     """Classifies grayscale faces into the model's emotion classes.
 
     `EmotionClassifier()` loads the built-in model; `EmotionClassifier(path)`
     any model written by `emocap export`. `threads` caps ONNX Runtime's
-    threads (None: one per core). `lift_light` brightens and stretches dim or
+    threads (None: one a core this process may use). `lift_light` brightens and stretches dim or
     flat faces to the average FER2013 face before the model (`Preprocess.lift_to`)
-    when the model's own preprocessing does not already.
+    when the model's own preprocessing does not already. `mirror=False` runs a model
+    that averages each face with its mirror image (`emocap export --mirror`, the
+    built-in ones) on the face alone, at half the cost (`without_mirror`).
 
     labels      the class names, in the order of `predict`'s columns
     preprocess  the model's input definition (size, channels, normalisation)
     calibration its temperature (applied by `probabilities`) and unsure threshold; T = 1 and none
                 for a model without them
+    mirrored    each face is averaged with its mirror image, as this classifier runs the model
     """
 
-    def __init__(self, path: str | Path | None = None, *, threads: int | None = None, lift_light: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, threads: int | None = None, lift_light: bool = False,
+        mirror: bool = True,
+    ) -> None:
         self.path = Path(path) if path is not None else BUILTIN_MODEL
         if not self.path.is_file():
             where = "the built-in model" if path is None else "model"
@@ -96,6 +123,10 @@ class EmotionClassifier:
             raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.labels, self.preprocess, self.calibration = read_model_metadata(self.path, metadata)
+        self.mirrored = metadata.get(MIRROR_KEY) == "true"
+        if self.mirrored and not mirror:
+            self._session = open_session(without_mirror(self.path), threads)
+            self.mirrored = False
         if lift_light and self.preprocess.lift_to is None:
             self.preprocess = dataclasses.replace(self.preprocess, lift_to=FER2013_FACE_LIGHT)
         self._input = self._session.get_inputs()[0].name

@@ -32,6 +32,15 @@ clips of PublicTest faces by the rule written first in benchmarks/steadiness.py 
 changes 57.2 to 26.4 a face-minute, right|named 80.5% to 80.8%, named 42.3% to 40.4% of frames. On
 PrivateTest clips: 53.6 to 26.6 changes, right|named 87.9% to 87.4% (docs/BENCHMARKS.md)."""
 
+DEFAULT_MIRROR = True
+"""The classifier averages each face with its mirror image (the built-in models are made to), on photos and on
+video alike. On FER2013's test faces that is +0.7 / +0.6 points (PublicTest / PrivateTest), and on built clips
+of PublicTest faces, one face a segment jittered frame to frame as in video, through the EMA memory and the
+unsure rule, +1.0 points of captions right (two standard errors over 36 people: 1.0): the memory averages
+frames of the same face, which the mirror's second view adds to; only on clips with a new face every frame
+does it add nothing (+0.06, noise 0.2). Off (`--no-mirror`) the classifier does half the work
+(benchmarks/mirror_on_video.py, docs/benchmarks/speed-levers-2026-12-07.md)."""
+
 DEFAULT_PATIENCE_FRAMES = 15
 """Frames a face may go undetected and still keep its identity and memory (half a second at 30 fps)."""
 

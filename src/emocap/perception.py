@@ -130,7 +130,7 @@ def detector_of(config: PipelineConfig) -> Detector:
 
 def classifier_of(config: PipelineConfig) -> EmotionClassifier:
     """The emotion model `config` names, on ONNX Runtime."""
-    return EmotionClassifier(config.model, threads=config.threads, lift_light=config.lift_light)
+    return EmotionClassifier(config.model, threads=config.threads, lift_light=config.lift_light, mirror=config.mirror)
 
 
 class PerceptionFeed:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields, replace
 
 from emocap.checks import check_int, check_number
 from emocap.defaults import (
-    DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_PATIENCE_FRAMES, DEFAULT_SMOOTHER,
-    DEFAULT_UNSURE_BAND, DETECTOR_NAMES, SMOOTHER_NAMES,
+    DEFAULT_CONFIRM_FRAMES, DEFAULT_FULL_SCAN_EVERY, DEFAULT_MIN_FACE_SIZE, DEFAULT_MIRROR,
+    DEFAULT_PATIENCE_FRAMES, DEFAULT_SMOOTHER, DEFAULT_UNSURE_BAND, DETECTOR_NAMES, SMOOTHER_NAMES,
 )
 
 OWNER = "PipelineConfig"
@@ -21,7 +21,8 @@ OWNER = "PipelineConfig"
 @dataclass(frozen=True)
 class PipelineConfig:
     """The settings of a `Pipeline`. Where the pipeline is given its detector or classifier ready-made
-    (tests, benchmarks), the settings that build them (`model`, `detector`, `threads`, `lift_light`) go unused.
+    (tests, benchmarks), the settings that build them (`model`, `detector`, `threads`, `lift_light`, `mirror`) go
+    unused.
 
     model            an exported .onnx emotion model; None: the built-in one
     detector         "mtcnn" (the paper's, confidence 0.95) or "haar" (faster, frontal faces only)
@@ -49,7 +50,10 @@ class PipelineConfig:
     brighten_dim_frames  let the detector see a dim frame brightened; faces are still cropped from the frame as
                      it came
     lift_light       the classifier lifts dim and flat faces (`EmotionClassifier`)
-    threads          ONNX Runtime threads a network; None: one a core
+    mirror           the classifier averages each face with its mirror image, as the built-in models are made to;
+                     off, it sees the face alone at half the cost. Off on video, where the memory averages frames
+                     (`emocap.defaults.DEFAULT_MIRROR`); photos (`emocap image`, folders) keep it on
+    threads          ONNX Runtime threads a network; None: one a core this process may run on
     """
 
     model: str | None = None
@@ -67,6 +71,7 @@ class PipelineConfig:
     upright_from: float | None = None
     brighten_dim_frames: bool = True
     lift_light: bool = False
+    mirror: bool = DEFAULT_MIRROR
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -92,7 +97,7 @@ class PipelineConfig:
             raise ValueError(f"{OWNER}.upright_from must be 0..90 degrees, got {self.upright_from:g}")
         if self.threads is not None:
             check_int(OWNER, "threads", self.threads, 1)
-        for name in ("right_to_left", "brighten_dim_frames", "lift_light"):
+        for name in ("right_to_left", "brighten_dim_frames", "lift_light", "mirror"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{OWNER}.{name} must be True or False, got {getattr(self, name)!r}")
 
@@ -118,7 +123,8 @@ class PipelineConfig:
             unsure += f", give or take {self.unsure_band:g}"
         return (
             ("model", (self.model or model_name or "the built-in model")
-             + ("; dim and flat faces lifted (--lift-light)" if self.lift_light else "")),
+             + ("; dim and flat faces lifted (--lift-light)" if self.lift_light else "")
+             + ("" if self.mirror else "; each face seen once, not averaged with its mirror image")),
             ("face detector", f"{self.detector}, faces from {self.min_face_size:g} px, {scans}{upright}"),
             ("memory", self.smoother + (f", {self.memory} predictions" if self.memory else "")),
             ("captions", f"a face shown once seen in {self.confirm_frames} frame(s); \"unsure\" {unsure}"),

@@ -34,7 +34,7 @@ class MtcnnFaceDetector:
                     is the threshold used by Nelms et al.
     scale_factor    ratio between the pyramid's scales (0.709: each level
                     holds faces sqrt(2) times bigger than the one before)
-    threads         ONNX Runtime threads per network; None uses every core
+    threads         ONNX Runtime threads per network; None: one a core this process may run on
                     (on 2 cores: 1 thread is ~1 ms faster with one face,
                     2 threads ~25% faster with 4 to 8 faces)
     networks        the three networks; None loads the shipped ONNX files
