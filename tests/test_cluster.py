@@ -397,3 +397,18 @@ def test_the_local_ray_gives_the_single_process_outputs(folder, single_process, 
                   "--chunk-seconds", CHUNK_S, "--detect-every", "2", env=env)
     assert done.returncode == 0, done.stderr
     assert outputs_of(tmp_path) == single_process
+
+
+def test_a_model_named_with_model_reaches_the_local_rays_workers(folder, single_process, tmp_path):
+    """A Ray started here sends its workers no files: they read a --model file at the driver's own path
+    (here, a copy of the built-in model, which gives the built-in model's outputs)."""
+    pytest.importorskip("ray")
+    from emocap.classifier import BUILTIN_MODEL
+
+    model = shutil.copyfile(BUILTIN_MODEL, tmp_path / "mine.onnx")
+    out = tmp_path / "out"
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    done = emocap(folder, "-o", "vtt", "-o", "jsonl", "--out-dir", out, "--workers", "2", "--model", model,
+                  "--chunk-seconds", CHUNK_S, "--detect-every", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert outputs_of(out) == single_process

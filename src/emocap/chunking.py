@@ -138,14 +138,18 @@ class WarmUp:
 
 @dataclass(frozen=True)
 class ModelOnWorkers:
-    """Where a worker finds the emotion model: the built-in default (both None), a model inside the
-    emocap package it runs (`in_package`, a path relative to the package), or the file `carried`
-    in its current folder (the working_dir of the Ray runtime environment)."""
+    """Where a worker finds the emotion model: the built-in default (all None), a file at an absolute
+    path on the worker's machine (`at`: a local Ray's workers read the driver's file), a model inside the
+    emocap package it runs (`in_package`, a path relative to the package), or the file `carried` in its
+    current folder (the working_dir of the Ray runtime environment)."""
 
     in_package: str | None = None
     carried: str | None = None
+    at: str | None = None
 
     def path(self) -> str | None:
+        if self.at is not None:
+            return self.at
         if self.carried is not None:
             return str(Path.cwd() / self.carried)
         if self.in_package is not None:
