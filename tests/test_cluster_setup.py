@@ -53,4 +53,8 @@ def test_local_workers_import_the_drivers_emocap(monkeypatch):
         monkeypatch.delenv(key, raising=False)  # what import_ray sets is undone after the test
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     import_ray(local=True)
+    import_ray(local=True)
     assert os.environ["PYTHONPATH"].split(os.pathsep) == [str(PACKAGE.parent), "/elsewhere"]
+    monkeypatch.delenv("PYTHONPATH")
+    import_ray(local=True)
+    assert os.environ["PYTHONPATH"] == str(PACKAGE.parent)

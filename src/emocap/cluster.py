@@ -320,7 +320,9 @@ def import_ray(*, local: bool):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # The workers Ray starts here inherit this environment: the folder this emocap came from, first
         # on their path, makes them run the driver's own code (not another emocap installed here).
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))
+        paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if paths[0] != str(PACKAGE.parent):  # once, however many runs this process makes
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), *paths]))
     # Ray's C++ crash handler takes SIGTERM too, and aborts the driver on it (exit -6) when a run is
     # terminated while Ray starts; this program's handler cleans up instead (workers inherit the setting).
     os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
