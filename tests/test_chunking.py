@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from emocap.chunking import MIN_OVERLAP_FRAMES, WarmUp, plan_chunks
+from emocap.chunking import WarmUp, plan_chunks
 from emocap.perception import scheduled_scan
 from emocap.pipeline_config import PipelineConfig
 from emocap.tracking.shots import JUMP, STEADY
@@ -51,17 +51,37 @@ def test_from_a_chunks_first_frame_on_its_schedule_and_shots_are_the_single_pass
         assert all((scan, shot) == single[number] for number, scan, shot in kept), chunk
 
 
-def test_the_warm_up_grows_with_the_schedules_period_and_never_below_its_floor():
-    assert WarmUp.of(PipelineConfig()).frames == MIN_OVERLAP_FRAMES  # 30 frames, 2 s at 15 fps
-    assert WarmUp.of(PipelineConfig(detect_every=10, full_scan_every=7)).frames == 71  # a period of 70, and one
+def test_the_warm_up_is_the_schedules_period_and_one_frame():
+    assert WarmUp.of(PipelineConfig()).frames == 5  # a whole scan every 4th frame
     long = WarmUp.of(PipelineConfig(detect_every=10, full_scan_every=7))
-    assert long.seconds_at(25.0) == pytest.approx(71 / 25) and long.seconds_at(None) == 2.0
-    assert WarmUp.of(PipelineConfig(), overlap_s=5.0).seconds_at(30.0) == 5.0
+    assert long.frames == 71 and long.seconds_at(25.0) == pytest.approx(71 / 25)
+    assert long.seconds_at(None) == 2.0 and WarmUp.of(PipelineConfig(), overlap_s=5.0).seconds_at(None) == 5.0
+
+
+@pytest.mark.parametrize("detect_every, full_scan_every", [(1, 4), (10, 7)])
+def test_a_warm_up_one_frame_shorter_than_the_period_misses_a_shot_change_on_the_chunks_first_frame(
+    detect_every, full_scan_every,
+):
+    """Why `period` frames at least: a chunk starting on a whole scan's frame (a multiple of the period) with
+    fewer frames before it aligns on that frame itself, which its shot detector cannot compare with the one
+    before, so a cut there is lost; `frames` aligns a period earlier. Fewer still skips the chunk's own frames."""
+    config = PipelineConfig(detect_every=detect_every, full_scan_every=full_scan_every)
+    warm_up, period = WarmUp.of(config), detect_every * full_scan_every
+    start = 3 * period
+    frames = [Frame(n, n / FPS) for n in range(start + 2 * period)]
+
+    def first_kept(warm_up_frames: int):
+        decoded = [frame for frame in frames if frame.number >= start - warm_up_frames]
+        return chunk_scans(decoded, warm_up, start / FPS, config, jumps={start})[0]
+
+    single_pass = (start, scheduled_scan(start, JUMP, detect_every=detect_every, full_scan_every=full_scan_every), JUMP)
+    assert first_kept(warm_up.frames) == first_kept(period) == single_pass
+    assert first_kept(period - 1)[2] == STEADY  # the cut at the chunk's first frame is lost
 
 
 def test_thirty_frames_of_warm_up_for_a_period_of_seventy_would_lose_a_chunks_first_frames():
-    """What the type guards against: MIN_OVERLAP_FRAMES alone (2 s before the contract) for detect_every 10 and
-    full_scan_every 7 left the alignment skipping past the chunk's own first frames; the contract's warm-up does not."""
+    """What the type guards against: the former floor of 30 frames alone, for detect_every 10 and
+    full_scan_every 7, left the alignment skipping past the chunk's own first frames; the contract's warm-up does not."""
     config = PipelineConfig(detect_every=10, full_scan_every=7)
     frames = [Frame(n, n / FPS) for n in range(400)]
 
@@ -69,5 +89,5 @@ def test_thirty_frames_of_warm_up_for_a_period_of_seventy_would_lose_a_chunks_fi
         decoded = [frame for frame in frames if frame.number >= 200 - warm_up_frames]
         return chunk_scans(decoded, WarmUp.of(config), 200 / FPS, config, set())[0][0]
 
-    assert first_kept(MIN_OVERLAP_FRAMES) == 210  # frames 200-209 lost
+    assert first_kept(30) == 210  # frames 200-209 lost
     assert first_kept(round(WarmUp.of(config).seconds_at(FPS) * FPS)) == 200

@@ -88,8 +88,8 @@ def test_chunks_share_out_the_part_with_a_warm_up_before_each():
     assert [(c.keep_from_s, c.end_s) for c in part] == [(10.0, 40.0), (40.0, 70.0), (70.0, 100.0)]
     assert part[0].decode_from_s == 10.0 and part[1].decode_from_s == 38.0
     assert plan_chunks(0.0, None, 20.0, chunk_s=60.0) == plan_chunks(0.0, None, None, chunk_s=60.0)  # one chunk
-    warm_up = WarmUp.of(PipelineConfig())
-    assert warm_up.seconds_at(30.0) == 2.0 and warm_up.seconds_at(10.0) == 3.0  # 30 frames at least
+    warm_up = WarmUp.of(PipelineConfig())  # a whole scan every 4th frame: 5 frames of warm-up
+    assert warm_up.seconds_at(10.0) == 0.5 and warm_up.seconds_at(None) == 2.0  # (no frame rate: no frames to count)
 
 
 def columns(frames: list[list[tuple[tuple, np.ndarray]]], start_s: float = 0.0) -> RecordColumns:
@@ -150,9 +150,11 @@ def test_a_video_transcribed_in_chunks_is_the_single_pass_byte_for_byte(tmp_path
 
     facts = probe_video(sample_clip())
     chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=CHUNK_S, overlap_s=WarmUp.of(PIPELINE).seconds_at(facts.fps))
-    assert [c.keep_from_s for c in chunks] == [0.0, 3.0, 6.0] and chunks[1].decode_from_s == 1.0
+    assert [c.keep_from_s for c in chunks] == [0.0, 3.0, 6.0] and chunks[1].decode_from_s == pytest.approx(3.0 - 9 / 15)
     results = [transcribe_chunk(job) for job in chunk_jobs(sample_clip(), facts, chunks, PIPELINE)]
-    assert [len(r.kept) for r in results] == [45, 45, 45] and all(r.warmup_frames for r in results[1:])
+    # 9 frames decoded before each later chunk (a whole scan every 8th frame, and one), perceived from its
+    # first whole scan on: frames 40-44 before frame 45, and 88-89 before frame 90.
+    assert [len(r.kept) for r in results] == [45, 45, 45] and [r.warmup_frames for r in results] == [0, 5, 2]
     frames = stitched_results(results, pipeline.fresh().captioning)
     plan = OutputPlan(sample_clip(), (tmp_path / "chunks.jsonl", tmp_path / "chunks.vtt"), tmp_path / "chunks.mp4")
     stitched = write_transcript(plan, frames, settings, fps=facts.fps, frame_size=facts.size)
@@ -187,7 +189,7 @@ def test_a_truncated_video_in_chunks_ends_where_one_pass_ends(tmp_path):
     chunks = plan_chunks(0.0, None, facts.duration_s, chunk_s=3.0, overlap_s=WarmUp.of(PIPELINE).seconds_at(facts.fps))
     results = [transcribe_chunk(job) for job in chunk_jobs(clip, facts, chunks, PIPELINE)]
     assert [r.truncated for r in results] == [False, True, True, True]
-    assert "has no frames after 6 s" in results[3].end_reason  # its seek found nothing
+    assert "has no frames after 8.1 s" in results[3].end_reason  # its seek (9 frames before 9 s) found nothing
     kept, ended_early = complete_chunks(results)
     assert kept == results[:2] and "the file looks truncated" in ended_early
     with pytest.raises(DataError, match="looks truncated; nothing was written"):
@@ -397,3 +399,18 @@ def test_the_local_ray_gives_the_single_process_outputs(folder, single_process, 
                   "--chunk-seconds", CHUNK_S, "--detect-every", "2", env=env)
     assert done.returncode == 0, done.stderr
     assert outputs_of(tmp_path) == single_process
+
+
+def test_a_model_named_with_model_reaches_the_local_rays_workers(folder, single_process, tmp_path):
+    """A Ray started here sends its workers no files: they read a --model file at the driver's own path
+    (here, a copy of the built-in model, which gives the built-in model's outputs)."""
+    pytest.importorskip("ray")
+    from emocap.classifier import BUILTIN_MODEL
+
+    model = shutil.copyfile(BUILTIN_MODEL, tmp_path / "mine.onnx")
+    out = tmp_path / "out"
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    done = emocap(folder, "-o", "vtt", "-o", "jsonl", "--out-dir", out, "--workers", "2", "--model", model,
+                  "--chunk-seconds", CHUNK_S, "--detect-every", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert outputs_of(out) == single_process

@@ -37,12 +37,10 @@ from emocap.record import RecordColumns
 from emocap.types import FrameResult
 
 DEFAULT_CHUNK_S = 60.0
-"""Seconds of video per task: long enough that the warm-up costs little (3%), short enough that
-a 10-minute video keeps ten workers busy and a lost worker repeats a minute at most."""
+"""Seconds of video per task: long enough that starting one (a seek, the warm-up) costs little, short
+enough that a 10-minute video keeps ten workers busy and a lost worker repeats a minute at most."""
 DEFAULT_OVERLAP_S = 2.0
-"""Warm-up before each chunk's start, decoded and perceived but not kept (`WarmUp`)."""
-MIN_OVERLAP_FRAMES = 30
-"""...and at least this many frames (2 s at 15 fps), more than the default schedule needs (`WarmUp.frames`)."""
+"""Warm-up before each chunk's start when the video's frame rate is unknown (`WarmUp.seconds_at`)."""
 MAX_CHUNKS = 10_000
 """Chunks one video may be cut into: a week of video in minute-long chunks, more than the driver can
 stitch (it holds a video's chunks until the last is in: 220 MB an hour for one face). A header that
@@ -101,15 +99,18 @@ class WarmUp:
     chunk's first frame, and `aligned` skips to the first frame whose number in the whole part is a
     multiple of `period` (`detect_every * full_scan_every`): the schedule scans that frame whole, as a
     single pass does, whatever came before, so from there on the chunk's faces are the single pass's;
-    and from the frame after it, its shots too (the thumbnail is rebuilt). That frame comes within
-    `period` frames of the start, so a warm-up of `period + 1` frames (one more for frame times either
-    side of a boundary) puts it before the chunk's first frame. The frames before that one are the
-    warm-up: perceived, and dropped. Captioning needs none: the driver runs it over every chunk in turn."""
+    and from the frame after it, its shots too (the shot detector's only memory is the last frame's
+    thumbnail, rebuilt there). That frame comes within `period` frames of the start, so a warm-up of
+    `period + 1` frames (one more for frame times either side of a boundary) puts it before the chunk's
+    first frame, and no more is needed (tests/test_chunking.py; the chunked transcripts equal to one
+    pass's in tests/test_cluster.py). The frames from that one to the chunk's first are the warm-up:
+    perceived, and dropped; each costs a worker a whole perception step, so there are no more of them
+    than that. Captioning needs none: the driver runs it over every chunk in turn."""
 
     period: int
     """Frames between two whole scans the schedule fixes: `detect_every * full_scan_every`."""
     overlap_s: float = DEFAULT_OVERLAP_S
-    min_frames: int = MIN_OVERLAP_FRAMES
+    """The warm-up of a video whose frame rate is unknown (its frames cannot be counted in seconds)."""
 
     @classmethod
     def of(cls, config: PipelineConfig, overlap_s: float = DEFAULT_OVERLAP_S) -> "WarmUp":
@@ -117,12 +118,12 @@ class WarmUp:
 
     @property
     def frames(self) -> int:
-        """Frames a warm-up holds at least."""
-        return max(self.min_frames, self.period + 1)
+        """Frames a warm-up holds: the `period` within which the aligned whole scan comes, and one more."""
+        return self.period + 1
 
     def seconds_at(self, fps: float | None) -> float:
-        """The warm-up of a video of `fps` frames a second: `overlap_s`, and `frames` at least."""
-        return max(self.overlap_s, self.frames / fps) if fps else self.overlap_s
+        """The warm-up of a video of `fps` frames a second: `frames` (`overlap_s` when `fps` is unknown)."""
+        return self.frames / fps if fps else self.overlap_s
 
     def aligned(self, frames: Iterable, *, first_time_s: float, fps: float | None) -> Iterator:
         """`frames` from the first whose number in the whole part (from its first frame, at `first_time_s`)
@@ -138,14 +139,18 @@ class WarmUp:
 
 @dataclass(frozen=True)
 class ModelOnWorkers:
-    """Where a worker finds the emotion model: the built-in default (both None), a model inside the
-    emocap package it runs (`in_package`, a path relative to the package), or the file `carried`
-    in its current folder (the working_dir of the Ray runtime environment)."""
+    """Where a worker finds the emotion model: the built-in default (all None), a file at an absolute
+    path on the worker's machine (`at`: a local Ray's workers read the driver's file), a model inside the
+    emocap package it runs (`in_package`, a path relative to the package), or the file `carried` in its
+    current folder (the working_dir of the Ray runtime environment)."""
 
     in_package: str | None = None
     carried: str | None = None
+    at: str | None = None
 
     def path(self) -> str | None:
+        if self.at is not None:
+            return self.at
         if self.carried is not None:
             return str(Path.cwd() / self.carried)
         if self.in_package is not None:

@@ -13,10 +13,15 @@ every output itself, whole or not at all, as soon as the video's last chunk is i
   `--resume` skips them;
 - a video that fails is reported at the end and the others go on.
 
-The code reaches the workers through Ray's runtime environment (the driver's
-own emocap package, models included), and so does a model file given with
---model (in the environment's working folder); nothing needs a shared disk but
-the videos, which every worker reads at the driver's absolute path.
+On a cluster (--ray-address), the code reaches the workers through Ray's runtime
+environment (the driver's own emocap package, models included), and so does a
+model file given with --model (in the environment's working folder); nothing
+needs a shared disk but the videos, which every worker reads at the driver's
+absolute path. A Ray started here sends nothing: its workers run on this machine,
+import the driver's own emocap (its folder put first on their PYTHONPATH) and read
+the model at the driver's absolute path (a runtime environment there would cost
+each worker seconds of start-up for nothing: the 26 MB package zipped and
+unpacked, and no worker started ahead of the first task).
 
 With no cluster named, Ray is started here, in this process, with one worker
 per core, listening on 127.0.0.1 only (Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER
@@ -267,8 +272,8 @@ def progress_bar(works: Sequence[VideoWork], *, enabled: bool):
 
 @contextlib.contextmanager
 def ray_session(cluster: ClusterSettings, model: str | None):
-    """Ray connected (to the cluster, or started here) with emocap's code and the model in its runtime
-    environment; (the ray module, where the workers find the model). Shut down on leaving, and a Ray
+    """Ray connected (to the cluster, or started here) with its workers set up to run emocap's code on
+    the model (`runtime_env`); (the ray module, where the workers find the model). Shut down on leaving, and a Ray
     started here leaves nothing behind: its logs and files live in a folder removed at the end."""
     ray = import_ray(local=cluster.address is None)
     with contextlib.ExitStack() as stack:
@@ -276,12 +281,23 @@ def ray_session(cluster: ClusterSettings, model: str | None):
             tempfile.TemporaryDirectory(prefix="emocap-ray-", ignore_cleanup_errors=True)
         )
         stack.callback(shutdown_quietly, ray)  # before the folder goes; also when a signal ends the start
-        with carried_model(model) as (on_workers, folder):
-            runtime_env = {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"]}
-            if folder is not None:
-                runtime_env["working_dir"] = str(folder)
-            connect(ray, cluster, runtime_env, local_folder)
+        with carried_model(model, local=cluster.address is None) as (on_workers, folder):
+            connect(ray, cluster, runtime_env(cluster, folder), local_folder)
         yield ray, on_workers
+
+
+def runtime_env(cluster: ClusterSettings, model_folder: Path | None) -> dict:
+    """Ray's runtime environment for the workers. A cluster's get emocap's package (models included) and
+    `model_folder` as their working folder. A Ray started here gets none at all: its workers are this
+    machine's processes, started by ray.init before the first task (any runtime environment, even one of
+    environment variables alone, makes each task wait seconds for a worker of its own), and they import
+    the driver's emocap from the PYTHONPATH they inherit (`import_ray`)."""
+    if cluster.address is None:
+        return {}
+    env = {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"]}
+    if model_folder is not None:
+        env["working_dir"] = str(model_folder)
+    return env
 
 
 def shutdown_quietly(ray) -> None:
@@ -295,12 +311,18 @@ def shutdown_quietly(ray) -> None:
 def import_ray(*, local: bool):
     """The ray module; for a Ray started here, first made to listen on 127.0.0.1 only, to admit only
     this run's processes, by a token of its own (given to them in the environment, where Ray would
-    otherwise save one in ~/.ray), and to send no usage statistics (nothing leaves the machine)."""
+    otherwise save one in ~/.ray), to send no usage statistics (nothing leaves the machine), and to
+    start workers that import this emocap."""
     if local:  # before the import: Ray reads these once, and passes them on to the processes it starts
         os.environ[LOOPBACK_ONLY[0]] = LOOPBACK_ONLY[1]
         os.environ.setdefault("RAY_AUTH_MODE", "token")
         os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # The workers Ray starts here inherit this environment: the folder this emocap came from, first
+        # on their path, makes them run the driver's own code (not another emocap installed here).
+        paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if paths[0] != str(PACKAGE.parent):  # once, however many runs this process makes
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), *paths]))
     # Ray's C++ crash handler takes SIGTERM too, and aborts the driver on it (exit -6) when a run is
     # terminated while Ray starts; this program's handler cleans up instead (workers inherit the setting).
     os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
@@ -388,13 +410,17 @@ def check_reachable(address: str) -> None:
 
 
 @contextlib.contextmanager
-def carried_model(model: str | None) -> Iterator[tuple[ModelOnWorkers, Path | None]]:
+def carried_model(model: str | None, *, local: bool = False) -> Iterator[tuple[ModelOnWorkers, Path | None]]:
     """Where the workers find `model`, and the folder to send them with it (None when they have it):
-    the built-in models come inside the package; another file goes in a folder of its own."""
+    `local` workers (on this machine) read the file where it is; a cluster's find the built-in models
+    inside the package, and another file in a folder of its own."""
     if model is None:
         yield ModelOnWorkers(), None
         return
     path = Path(model).resolve()
+    if local:
+        yield ModelOnWorkers(at=str(path)), None
+        return
     if path.is_relative_to(PACKAGE):
         yield ModelOnWorkers(in_package=str(path.relative_to(PACKAGE))), None
         return
