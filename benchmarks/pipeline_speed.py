@@ -54,11 +54,11 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float = 30.0) -> None
         writer.release()
 
 
-GOALS = (  # (row, faces, frame size, full-scan-every: None for the default, FPS goal on a 2-core AVX2 CPU)
+GOALS = (  # (row, faces, frame size, full-scan-every: None for the default, FPS goal on a 2-core AVX2 CPU: issue 45's)
     ("1 face", 1, (640, 480), None, 60.0),
     ("1 face, every frame scanned", 1, (640, 480), 1, 30.0),
-    ("4 faces", 4, (640, 480), None, 25.0),
-    ("8 faces", 8, (640, 480), None, 15.0),
+    ("4 faces", 4, (640, 480), None, 35.0),
+    ("8 faces", 8, (640, 480), None, 20.0),
     ("4 faces, 1280x720", 4, (1280, 720), None, 15.0),
 )
 

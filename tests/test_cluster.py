@@ -81,6 +81,14 @@ def outputs_of(folder: Path) -> dict[str, bytes]:
 
 # --- planning and stitching, without Ray ------------------------------------------------------------
 
+def test_a_part_cut_at_all_is_cut_into_a_multiple_of_the_workers():
+    """5 minutes in minute-long chunks on 2 workers left one idle for the last round (1.60x one worker)."""
+    assert [c.keep_from_s for c in plan_chunks(0.0, None, 300.0, chunk_s=60.0, workers=2)] == [0, 50, 100, 150, 200, 250]
+    assert len(plan_chunks(0.0, None, 300.0, chunk_s=60.0, workers=1)) == 5
+    assert len(plan_chunks(0.0, None, 600.0, chunk_s=60.0, workers=4)) == 12
+    assert len(plan_chunks(0.0, None, 50.0, chunk_s=60.0, workers=8)) == 1  # one chunk stays one: no Ray for it
+
+
 def test_chunks_share_out_the_part_with_a_warm_up_before_each():
     chunks = plan_chunks(0.0, None, 150.0, chunk_s=60.0, overlap_s=2.0)
     assert [(c.decode_from_s, c.keep_from_s, c.end_s) for c in chunks] == [(0.0, 0.0, 75.0), (73.0, 75.0, None)]

@@ -139,7 +139,7 @@ def plan_video(plan: OutputPlan, settings: TranscriptionSettings, cluster: Clust
     facts = probe_video(plan.video, start_s=settings.start_s, end_s=settings.end_s, max_side=settings.max_side)
     overlap_s = WarmUp.of(config, cluster.overlap_s).seconds_at(facts.fps)
     chunks = plan_chunks(settings.start_s, settings.end_s, facts.duration_s, chunk_s=cluster.chunk_s,
-                         overlap_s=overlap_s, what=f"video {str(plan.video)!r}")
+                         overlap_s=overlap_s, what=f"video {str(plan.video)!r}", workers=cluster.workers or 1)
     return VideoWork(plan, facts, chunks)
 
 
