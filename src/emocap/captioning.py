@@ -39,17 +39,14 @@ class ModelFacts:
         """The facts of the model file `model` (None: the built-in one), from its metadata alone (no ONNX
         Runtime session). ModelError, as `EmotionClassifier` says it, for a file missing, unreadable or
         without emocap's metadata."""
-        from emocap.classifier import BUILTIN_MODEL, read_model_metadata
-        from emocap.errors import ModelError, first_line
+        from emocap.classifier import model_file, read_model_metadata, unreadable_model
         from emocap.onnx_metadata import onnx_metadata
 
-        path = Path(model) if model is not None else BUILTIN_MODEL
-        if not path.is_file():
-            raise ModelError(f"{'the built-in model' if model is None else 'model'} not found: {str(path)!r}")
+        path = model_file(model)
         try:
             metadata = onnx_metadata(path)
         except (OSError, ValueError, UnicodeDecodeError) as error:
-            raise ModelError(f"{str(path)!r} is not a readable ONNX model: {first_line(error)}") from None
+            raise unreadable_model(path, error) from None
         labels, _, calibration = read_model_metadata(path, metadata)
         return cls(labels, calibration.unsure_below)
 

@@ -51,6 +51,19 @@ def parse_labels(text: str) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def model_file(path: str | Path | None) -> Path:
+    """The emotion model file `path` names (None: the built-in one); ModelError when there is no such file."""
+    model = Path(path) if path is not None else BUILTIN_MODEL
+    if not model.is_file():
+        raise ModelError(f"{'the built-in model' if path is None else 'model'} not found: {str(model)!r}")
+    return model
+
+
+def unreadable_model(path: Path, error: Exception) -> ModelError:
+    """The error for a model file that could not be read as ONNX, in the words of `error`'s first line."""
+    return ModelError(f"{str(path)!r} is not a readable ONNX model: {first_line(error)}")
+
+
 def read_model_metadata(path: Path, metadata: dict[str, str]) -> tuple[tuple[str, ...], Preprocess, Calibration]:
     """The labels, preprocessing and calibration an emocap model's metadata describes: the one reader of
     them, for the run time and for training from a model. ModelError quoting `path`, naming the key and
@@ -113,14 +126,11 @@ class EmotionClassifier:
         self, path: str | Path | None = None, *, threads: int | None = None, lift_light: bool = False,
         mirror: bool = True,
     ) -> None:
-        self.path = Path(path) if path is not None else BUILTIN_MODEL
-        if not self.path.is_file():
-            where = "the built-in model" if path is None else "model"
-            raise ModelError(f"{where} not found: {str(self.path)!r}")
+        self.path = model_file(path)
         try:
             self._session = open_session(self.path, threads)
         except Exception as error:  # ONNX Runtime raises its own exception types for unreadable graphs
-            raise ModelError(f"{str(self.path)!r} is not a readable ONNX model: {first_line(error)}") from None
+            raise unreadable_model(self.path, error) from None
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.labels, self.preprocess, self.calibration = read_model_metadata(self.path, metadata)
         self.mirrored = metadata.get(MIRROR_KEY) == "true"
