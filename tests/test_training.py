@@ -146,6 +146,46 @@ def test_resume_continues_the_history_instead_of_restarting(tiny_run, resumed_ru
     assert last["epoch"] == 2 and len(last["history"]) == 2
 
 
+def test_a_diverged_epoch_is_refused_and_the_run_keeps_its_last_good_epoch(
+    tiny_run, tiny_fer, tiny_config, tmp_path, monkeypatch,
+):
+    from emocap.training import trainer
+
+    out = copy_run(tiny_run[0], tmp_path)
+    last_before = (out / "last.pt").read_bytes()
+    real_epoch = trainer.train_one_epoch
+
+    def epoch_that_diverges(config, network, *args):
+        result = real_epoch(config, network, *args)
+        with torch.no_grad():  # what a learning rate too high does to one layer, then to the loss
+            next(network.model.parameters()).fill_(float("nan"))
+        return {**result, "train_loss": float("nan")}
+
+    monkeypatch.setattr(trainer, "train_one_epoch", epoch_that_diverges)
+    with pytest.raises(ValueError, match="diverged in epoch 2") as error:
+        train(tiny_config, tiny_fer, out, device="cpu", progress=False, resume=True)
+    assert "keeps epoch 1" in str(error.value) and "--init-from" in str(error.value)
+    assert (out / "last.pt").read_bytes() == last_before
+    assert read_curves(out) == read_curves(tiny_run[0])
+
+
+def test_an_epoch_with_finite_loss_but_broken_weights_is_refused_too(tiny_fer, tiny_config, tmp_path, monkeypatch):
+    from emocap.training import trainer
+
+    real_epoch = trainer.train_one_epoch
+
+    def epoch_with_inf_weights(config, network, *args):
+        result = real_epoch(config, network, *args)
+        with torch.no_grad():
+            next(network.scored.parameters()).fill_(float("inf"))
+        return result
+
+    monkeypatch.setattr(trainer, "train_one_epoch", epoch_with_inf_weights)
+    with pytest.raises(ValueError, match="diverged in epoch 1.*keeps no epoch"):
+        train(tiny_config, tiny_fer, tmp_path / "run", device="cpu", progress=False)
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
 def test_resume_refuses_a_run_trained_on_other_input(tiny_run, tiny_fer, tiny_config, tmp_path):
     out = copy_run(tiny_run[0], tmp_path)
     with pytest.raises(ValueError, match="trained on other input.*--lift-light"):

@@ -234,6 +234,7 @@ def train(
                       total=config.epochs):
         epoch_start = time.monotonic()
         row = {"epoch": epoch + 1, **train_one_epoch(config, network, data, epoch, generator, progress)}
+        _refuse_divergence(row, run, config, network, out)
         last_epoch = epoch + 1 == config.epochs
         stopping = not last_epoch and max_minutes is not None and (time.monotonic() - began) / 60 > max_minutes
         if last_epoch or stopping or (epoch + 1) % config.eval_every == 0:
@@ -423,6 +424,24 @@ def _record_epoch(
         "epoch": row["epoch"], "best": run.best, "history": run.history, "preprocess": preprocess.to_json(),
     })
     write_curves(run.history, out, test_faces=test_faces)
+
+
+def _refuse_divergence(row: dict, run: _Progress, config: TrainConfig, network: _Network, out: Path) -> None:
+    """ValueError when an epoch left the loss or the weights not finite, before it is recorded: a diverged
+    epoch written into last.pt would make --resume go on from weights that can never recover, and the
+    days of training before it would be lost with them."""
+    weights = (network.model, network.scored)
+    if math.isfinite(row["train_loss"]) and all(
+        torch.isfinite(tensor).all() for model in weights for tensor in model.state_dict().values()
+        if tensor.is_floating_point()
+    ):
+        return
+    kept = f"epoch {run.epochs_done}" if run.epochs_done else "no epoch"
+    raise ValueError(
+        f"training diverged in epoch {row['epoch']} (mean loss {row['train_loss']:.4g}, weights not all finite); "
+        f"nothing of it was saved: {str(out / 'last.pt')!r} keeps {kept}. Go on from {str(out / 'best.pt')!r} "
+        f"with --init-from and a learning rate below this run's {config.lr:g}"
+    )
 
 
 def _epoch_line(row: dict, epochs: int) -> str:
