@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Issue 27's shipping rule, steps 2-4, for one candidate checkpoint: export it as the built-in
+# model is made (mirror averaging, int8 with 7-bit weights), calibrate it on PublicTest, then
+# score it (scripts/score_model.sh). Nothing here chooses: the candidate was chosen on
+# PublicTest before this runs (step 1). It ships only if its clean PrivateTest beats the
+# built-in model's; `python benchmarks/ship_compare.py` puts the two side by side.
+#
+#   scripts/ship_candidate.sh CHECKPOINT OUT_DIR
+#
+# Writes OUT_DIR/candidate.onnx (fp32), candidate.int8.onnx, emotion.onnx (int8, calibrated:
+# the file that would replace src/emocap/models/emotion.onnx), evaluate.json and wild.json.
+set -euo pipefail
+checkpoint=${1:?usage: scripts/ship_candidate.sh CHECKPOINT OUT_DIR}
+out=${2:?usage: scripts/ship_candidate.sh CHECKPOINT OUT_DIR}
+fer=${FER2013:-../shared/data/fer2013}
+mkdir -p "$out"
+printf '\n== export (%s)\n' "$(date -u +%H:%M:%S)"
+emocap export "$checkpoint" -o "$out/candidate.onnx" --data "$fer" --mirror
+printf '\n== calibrate on PublicTest (%s)\n' "$(date -u +%H:%M:%S)"
+emocap calibrate --data "$fer" --model "$out/candidate.int8.onnx" -o "$out/emotion.onnx"
+"$(dirname "$0")/score_model.sh" "$out/emotion.onnx" "$out"
