@@ -4,7 +4,9 @@
 # yardstick on PrivateTest (wild.json). Run it on the built-in model and on a candidate, then
 # `python benchmarks/ship_compare.py BUILTIN_DIR CANDIDATE_DIR`.
 #
-#   scripts/score_model.sh MODEL.onnx OUT_DIR
+#   scripts/score_model.sh MODEL.onnx OUT_DIR [ferplus]
+#
+# ferplus: the model was trained on FER+'s votes, so the yardstick scores it on their majority too.
 set -euo pipefail
 model=${1:?usage: scripts/score_model.sh MODEL.onnx OUT_DIR}
 out=${2:?usage: scripts/score_model.sh MODEL.onnx OUT_DIR}
@@ -17,7 +19,8 @@ step "clean test, PrivateTest, FER2013-C and FER+ votes: $model"
 emocap evaluate --data "$fer" --model "$model" --corruptions --votes "$votes" \
     --no-tsne --plots "$out/plots" --json "$out/evaluate.json"
 step "wild yardstick, PrivateTest: $model"
-# FER2013's labels, not the votes: with --votes the yardstick scores against the FER+ majority.
-emocap evaluate --data "$fer" --model "$model" --wild --no-tsne \
+# A 7-class model on FER2013's labels, not the votes: with --votes the yardstick scores the FER+ majority.
+truth=(); [ "${3:-}" = ferplus ] && truth=(--votes "$votes")
+emocap evaluate --data "$fer" --model "$model" --wild "${truth[@]}" --no-tsne \
     --plots "$out/plots" --json "$out/wild.json"
 step done

@@ -5,7 +5,10 @@
 # PublicTest before this runs (step 1). It ships only if its clean PrivateTest beats the
 # built-in model's; `python benchmarks/ship_compare.py` puts the two side by side.
 #
-#   scripts/ship_candidate.sh CHECKPOINT OUT_DIR
+#   scripts/ship_candidate.sh CHECKPOINT OUT_DIR [ferplus]
+#
+# ferplus: a run of `--labels ferplus`, calibrated and scored on FER+'s vote majority; the file
+# that would replace src/emocap/models/emotion-ferplus.onnx is then OUT_DIR/emotion-ferplus.onnx.
 #
 # Writes OUT_DIR/candidate.onnx (fp32), candidate.int8.onnx, emotion.onnx (int8, calibrated:
 # the file that would replace src/emocap/models/emotion.onnx), evaluate.json and wild.json.
@@ -13,9 +16,12 @@ set -euo pipefail
 checkpoint=${1:?usage: scripts/ship_candidate.sh CHECKPOINT OUT_DIR}
 out=${2:?usage: scripts/ship_candidate.sh CHECKPOINT OUT_DIR}
 fer=${FER2013:-../shared/data/fer2013}
+votes=${FERPLUS_VOTES:-../shared/data/ferplus/labels.csv}
+calibrated=$out/emotion.onnx truth=()
+[ "${3:-}" = ferplus ] && calibrated=$out/emotion-ferplus.onnx truth=(--votes "$votes")
 mkdir -p "$out"
 printf '\n== export (%s)\n' "$(date -u +%H:%M:%S)"
 emocap export "$checkpoint" -o "$out/candidate.onnx" --data "$fer" --mirror
 printf '\n== calibrate on PublicTest (%s)\n' "$(date -u +%H:%M:%S)"
-emocap calibrate --data "$fer" --model "$out/candidate.int8.onnx" -o "$out/emotion.onnx"
-"$(dirname "$0")/score_model.sh" "$out/emotion.onnx" "$out"
+emocap calibrate --data "$fer" --model "$out/candidate.int8.onnx" "${truth[@]}" -o "$calibrated"
+"$(dirname "$0")/score_model.sh" "$calibrated" "$out" "${3:-}"
