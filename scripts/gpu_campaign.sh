@@ -14,17 +14,17 @@
 #            checkpoints (split in 15 MiB parts: a ResNet18's 21.4 MiB is over the 16 MiB a file
 #            may be), and every run's config.json, curves.csv, curves.png and log in one tar.gz
 #
-# The tree that travels may hold 64 MiB and the repository's tracked files hold 52: move the three
-# big tracked files out of the checkout (nothing here reads them) and carry the data in data/
+# The tree that travels may hold 64 MiB and the repository's tracked files hold 74: move the big
+# tracked files (the checkpoints and the two models) out of the checkout (nothing here reads them) and carry the data in data/
 # (ignored by .gitignore), from the repository root, here:
 #
 #   mkdir -p data/ferplus ../held && cp -r ../shared/data/fer2013-pack data/ && \
 #       cp ../shared/data/ferplus/labels.csv data/ferplus/ && \
-#       mv checkpoints/fer-best-campaign.pt src/emocap/models/emotion.onnx \
+#       mv checkpoints/*.pt src/emocap/models/emotion.onnx \
 #          src/emocap/models/emotion-ferplus.onnx ../held/
 #   run (device tool), carry ["data"], timeout_s 600:
 #       PYTHONPATH=src MINUTES_1=5 MINUTES_2=2.5 sh scripts/gpu_campaign.sh
-#   afterwards:  mv ../held/fer-best-campaign.pt checkpoints/ && mv ../held/emotion*.onnx src/emocap/models/
+#   afterwards:  mv ../held/*.pt checkpoints/ && mv ../held/emotion*.onnx src/emocap/models/
 #                cat FILES_AT/fer-best.pt.part-* > out/gpu/fer-best.pt   (and the same for ferplus.pt)
 #
 # Try it on the CPU first, on a few faces (what issue 27 asks of a device script):
