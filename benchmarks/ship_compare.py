@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Row:
     name: str
-    value: callable  # (evaluate, wild) -> float, a share in 0..1
+    value: Callable[[dict, dict], float]  # (evaluate, wild) -> a share in 0..1
     goal: str = ""
 
 
