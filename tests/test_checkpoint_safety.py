@@ -15,6 +15,7 @@ from emocap.preprocessing import Preprocess
 
 torch = pytest.importorskip("torch")
 
+from emocap.labels import LABEL_SETS  # noqa: E402
 from emocap.training.config import CONFIG_VERSION, VERSION_KEY, TrainConfig, resolve_preset  # noqa: E402
 from emocap.training.model import EmotionNet, read_checkpoint  # noqa: E402
 
@@ -100,11 +101,14 @@ def test_a_checkpoint_of_plain_values_that_is_not_a_training_checkpoint_is_one_l
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_the_campaign_weights_load_as_data():
-    """checkpoints/fer-best-campaign.pt (fp16 weights, config, preprocessing) reads without unpickling code."""
-    state = read_checkpoint(CAMPAIGN)
-    assert VERSION_KEY not in json.loads(state["config"])  # saved before the version: read as version 1
-    net = EmotionNet(TrainConfig.from_json(state["config"]))
+@pytest.mark.parametrize("committed", [CAMPAIGN, CAMPAIGN.parent / "emotion-ferplus.pt"], ids=lambda path: path.name)
+def test_the_committed_weights_load_as_data(committed):
+    """The committed fp16 checkpoints (weights, config, preprocessing) read without unpickling code, whether
+    their config was saved before the version existed (version 1) or by a version this code knows."""
+    state = read_checkpoint(committed)
+    assert json.loads(state["config"]).get(VERSION_KEY, 1) in range(1, CONFIG_VERSION + 1)
+    config = TrainConfig.from_json(state["config"])
+    net = EmotionNet(config, num_classes=len(LABEL_SETS[config.labels]))
     net.load_state_dict(state["model"])
     assert Preprocess.from_json(state["preprocess"]) == Preprocess()
 
