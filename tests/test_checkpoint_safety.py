@@ -15,7 +15,7 @@ from emocap.preprocessing import Preprocess
 
 torch = pytest.importorskip("torch")
 
-from emocap.labels import LABEL_SETS  # noqa: E402
+from emocap.training.export import load_checkpoint  # noqa: E402
 from emocap.training.config import CONFIG_VERSION, VERSION_KEY, TrainConfig, resolve_preset  # noqa: E402
 from emocap.training.model import EmotionNet, read_checkpoint  # noqa: E402
 
@@ -105,12 +105,9 @@ def test_a_checkpoint_of_plain_values_that_is_not_a_training_checkpoint_is_one_l
 def test_the_committed_weights_load_as_data(committed):
     """The committed fp16 checkpoints (weights, config, preprocessing) read without unpickling code, whether
     their config was saved before the version existed (version 1) or by a version this code knows."""
-    state = read_checkpoint(committed)
+    _, _, preprocess, state = load_checkpoint(committed)  # read_checkpoint, then the network its classes name
     assert json.loads(state["config"]).get(VERSION_KEY, 1) in range(1, CONFIG_VERSION + 1)
-    config = TrainConfig.from_json(state["config"])
-    net = EmotionNet(config, num_classes=len(LABEL_SETS[config.labels]))
-    net.load_state_dict(state["model"])
-    assert Preprocess.from_json(state["preprocess"]) == Preprocess()
+    assert preprocess == Preprocess()
 
 
 def test_a_checkpoint_from_a_newer_emocap_is_refused_in_one_line_quoting_its_version(tmp_path, data, capsys):
