@@ -618,6 +618,51 @@ def test_a_resnet10_student_starts_from_the_first_block_of_each_resnet18_stage(t
         train(back, tiny_fer, tmp_path / "back", device="cpu", progress=False)
 
 
+def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(tiny_run, tiny_fer, tiny_config,
+                                                                             tmp_path, monkeypatch):
+    """--teacher-views same: the teacher's share of each target is its belief about that very batch (corrupted,
+    cropped, flipped as the student sees it), and the label takes the rest."""
+    import timm.loss
+
+    from emocap.training import trainer
+
+    teacher_path = tiny_run[0] / "best.pt"
+    config = dataclasses.replace(tiny_config, arch="resnet10", epochs=1, mix_prob=0.0, label_smoothing=0.0,
+                                 corruption_prob=1.0, teacher=str(teacher_path), teacher_weight=0.6,
+                                 teacher_views="same", init_from=str(teacher_path))
+    taught, shown, targets = [], [], []
+    teach = trainer._teacher_probabilities
+    monkeypatch.setattr(trainer, "_teacher_probabilities",
+                        lambda network, x: taught.append((x.clone(), teach(network, x))) or taught[-1][1])
+    loss = timm.loss.SoftTargetCrossEntropy.forward
+    monkeypatch.setattr(timm.loss.SoftTargetCrossEntropy, "forward",
+                        lambda self, logits, target: targets.append(target.clone()) or loss(self, logits, target))
+    original_build = trainer._build_network
+
+    def build_and_watch(*args):
+        network = original_build(*args)
+        network.model.register_forward_pre_hook(lambda module, inputs: shown.append(inputs[0].clone()))
+        return network
+
+    monkeypatch.setattr(trainer, "_build_network", build_and_watch)
+    train(config, tiny_fer, tmp_path / "student", device="cpu", progress=False)
+    batches = len(taught)
+    assert batches == 1 and len(targets) == batches  # 14 faces in batches of 8
+    torch.testing.assert_close(shown[0], taught[0][0])  # the training batch, before the test set is scored
+    teacher, _, _, _ = __import__("emocap.training.export", fromlist=["load_checkpoint"]).load_checkpoint(teacher_path)
+    with torch.no_grad():
+        expected = teacher(taught[0][0]).softmax(1)
+    torch.testing.assert_close(taught[0][1], expected, atol=2e-2, rtol=0)  # bf16 or fp32, as the steps run
+    label_share = targets[0] - 0.6 * taught[0][1]
+    assert torch.allclose(label_share.sum(1), torch.full((8,), 0.4), atol=1e-5)
+    assert ((label_share > 1e-5).sum(1) == 1).all()  # the rest is one hard label a face
+    with pytest.raises(ValueError, match=r"teacher '.*best\.pt' names classes \['angry'.*'surprise'\], the model "
+                                         r"trains \['angry'.*'contempt'\]"):
+        trainer._teacher_network(dataclasses.replace(config, labels="ferplus"), Preprocess())
+    with pytest.raises(ValueError, match=r"reads other input .*check --lift-light"):
+        trainer._teacher_network(config, Preprocess(lift_to=FER2013_FACE_LIGHT))
+
+
 def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_path, capsys):
     code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "run"),
                  "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--votes-weight", "0.9"])
@@ -636,7 +681,8 @@ def test_teacher_weight_and_corruption_share_on_the_command_line_override_the_pr
     assert TrainConfig.load(tmp_path / "run" / "config.json").corruption_weights == (("motion_blur", 3), ("dark", 0))
     capsys.readouterr()
     code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "other"),
-                 "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--teacher-weight", "0.9"])
+                 "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--teacher-views", "clean",
+                 "--votes-weight", "0.2", "--teacher-weight", "0.9"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "0.9" in err and "at most 0.8 beside the votes' 0.2" in err
 

@@ -106,3 +106,23 @@ def test_a_config_from_a_newer_emocap_is_refused_quoting_its_version():
 def test_a_version_that_is_not_a_whole_number_from_1_is_refused_quoting_it(version):
     with pytest.raises(ValueError, match=f"config_version is a whole number >= 1, got {re.escape(repr(version))}"):
         TrainConfig.from_json(json.dumps({VERSION_KEY: version}))
+
+
+def test_a_version_2_save_loads_with_the_teacher_scoring_clean_faces_as_it_did():
+    """Version 3 added teacher_views; a run saved before it learned from the teacher's clean-face scores."""
+    saved = {**SAVED_UNVERSIONED, VERSION_KEY: 2, "lift_light": False, "teacher": "t.onnx", "teacher_weight": 0.4,
+             "mix_prob": 0.0}
+    loaded = TrainConfig.from_json(json.dumps(saved))
+    assert loaded.teacher_views == "clean" and loaded.teacher_weight == 0.4
+
+
+def test_teacher_views_reach_the_config_and_a_same_view_teacher_must_be_float_weights(capsys, monkeypatch):
+    assert printed_config(capsys, monkeypatch)["teacher_views"] == "clean"
+    assert printed_config(capsys, monkeypatch, "--teacher-views", "same")["teacher_views"] == "same"
+    with pytest.raises(ValueError, match=r"teacher_views has an invalid value: 'mirrored'; expected 'clean' or 'same'"):
+        resolve_preset("student", teacher_views="mirrored")
+    student = resolve_preset("student", teacher="runs/best/model.onnx")
+    with pytest.raises(ValueError, match=r"teacher 'runs/best/model.onnx' is an ONNX model; .* checkpoint of float"):
+        student.check_sources()
+    resolve_preset("student", teacher="runs/best/best.pt").check_sources()
+    resolve_preset("student", teacher="runs/best/model.onnx", teacher_views="clean").check_sources()

@@ -38,6 +38,7 @@ examples:
   emocap train --preset ferplus --data fer2013/ --votes ferplus/labels.csv --init-from builtin
   emocap train --preset robust --data fer2013/ --votes ferplus/labels.csv --init-from builtin \\
       --teacher builtin --corruption-weight motion_blur=3 --corruption-weight gaussian_blur=2
+  emocap train --preset student --data fer2013/ --teacher runs/best/best.pt --init-from runs/best/best.pt
   emocap export runs/best/best.pt -o my-model.onnx --data fer2013/
 
 needs the training extra: pip install 'emocap[train]'
@@ -93,8 +94,12 @@ def add_parser(subparsers) -> None:
                         help="override the preset's share of the target taken from the FER+ votes (0: none; the "
                         "FER2013 label takes what is left after votes and teacher)")
     parser.add_argument("--teacher", default=None, metavar="MODEL",
-                        help="an emocap ONNX model ('builtin': the built-in one) whose probabilities on the clean "
-                        "faces join the targets (presets with a teacher weight)")
+                        help="the model whose probabilities join the targets (presets with a teacher weight): an "
+                        "emocap ONNX model ('builtin': the built-in one) that scores the clean faces once, or, with "
+                        "--teacher-views same, a checkpoint's float weights (best.pt, checkpoints/*.pt)")
+    parser.add_argument("--teacher-views", choices=("clean", "same"), default=None,
+                        help="what the teacher scores: each clean face once (clean), or every augmented face the "
+                        "student is shown, as it is shown (same: slower, a closer lesson); default: the preset's")
     parser.add_argument("--teacher-weight", type=real_number(0, unit="share of the target"), default=None,
                         metavar="W", help="override the preset's share of the target taken from the teacher")
     parser.add_argument("--corruption-share", type=real_number(0, unit="share of faces"), default=None,
@@ -191,7 +196,7 @@ def _resolved_config(args: argparse.Namespace) -> TrainConfig:
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             warmup_epochs=args.warmup_epochs,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
-            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight,
+            votes_weight=args.votes_weight, teacher_weight=args.teacher_weight, teacher_views=args.teacher_views,
             corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
             lift_light=args.lift_light or None,

@@ -30,7 +30,7 @@ traceback after the run folder and its config.json were written."""
 
 # --- the saved form ------------------------------------------------------------------------------
 
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 """The version of the form `TrainConfig.to_json` saves (a run's config.json, a checkpoint's "config", a
 model's emocap.train_config), written in it under VERSION_KEY. Forms without one are version 1: configs were
 saved so before the version existed, and today's runs, checkpoints and built-in models hold them. A change
@@ -60,6 +60,7 @@ class Migration:
 
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(),  # to 2: the version is written, and lift_light added (False where a save lacks it)
+    2: Migration(),  # to 3: teacher_views added ("clean" where a save lacks it)
 }
 """For each version below CONFIG_VERSION, the step from it to the next."""
 
@@ -136,6 +137,9 @@ class TrainConfig:
     votes_weight: float = 0.0  # with labels=fer2013: share of the target taken from the votes
     teacher: str = ""  # an emocap ONNX model of the same classes; its probabilities on clean faces join the target
     teacher_weight: float = 0.0
+    # clean: the teacher (an ONNX model) scores each clean face once; same: the teacher (a checkpoint's float
+    # weights) scores every augmented batch the student sees, so the lesson fits the face as it was shown
+    teacher_views: str = "clean"
     # bookkeeping
     seed: int = 0
     eval_every: int = 1  # score the test set every N epochs (and on the last, and where a run stops)
@@ -166,6 +170,7 @@ class TrainConfig:
             "ferplus_target": self.ferplus_target in ("probability", "majority"),
             "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
             "teacher_weight": 0 <= self.teacher_weight <= 1 - self.votes_weight,
+            "teacher_views": self.teacher_views in ("clean", "same"),
         }
         limits = {
             "corruption_prob": "a share of faces, from 0 to 1 (--corruption-share)",
@@ -176,6 +181,7 @@ class TrainConfig:
             "lr": f"a number > 0 and <= {MAX_LR:g} (--lr)",
             "teacher_weight": f"a share of the target, at most {1 - self.votes_weight:g} beside the votes' "
                               f"{self.votes_weight:g} (--teacher-weight)",
+            "teacher_views": "'clean' or 'same' (--teacher-views)",
         }
         for name, ok in checks.items():
             if not ok:
@@ -191,6 +197,10 @@ class TrainConfig:
             raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
         if self.teacher_weight > 0 and not self.teacher:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
+        if self.teacher_weight > 0 and self.teacher_views == "same" and self.teacher.lower().endswith(".onnx"):
+            raise ValueError(f"teacher {self.teacher!r} is an ONNX model; a teacher that sees the same augmented "
+                             "faces (--teacher-views same) is a checkpoint of float weights (best.pt, last.pt "
+                             "or checkpoints/*.pt)")
 
     @property
     def soft_targets(self) -> bool:
@@ -286,12 +296,14 @@ _PRESETS = (
                    labels="ferplus"),
            "eight classes (the seven and contempt) on FER+'s vote distributions (--votes), with the same "
            "corruptions; start it --init-from builtin"),
-    # ResNet10 is the first block of each of ResNet18's stages, so it starts from its teacher's weights.
-    Preset(replace(ROBUST, preset="student", arch="resnet10", epochs=16, lr=0.02, corruption_prob=0.3,
-                   votes_weight=0.2, teacher_weight=0.5),
-           "ResNet10 (half the work a face) taught by a model (--teacher builtin), starting from its blocks "
-           "(--init-from builtin), on its labels, the FER+ votes (--votes) and a share of corrupted faces; "
-           "16 epochs"),
+    # ResNet10 is the first block of each of ResNet18's stages, so it starts from its teacher's weights. The
+    # teacher scores the very faces the student is shown, corrupted and cropped as they are ("consistent"
+    # distillation), over a schedule three times the robust fine-tune's ("patient").
+    Preset(replace(ROBUST, preset="student", arch="resnet10", epochs=26, lr=0.03, warmup_epochs=1,
+                   corruption_prob=0.2, votes_weight=0.0, teacher_weight=0.7, teacher_views="same"),
+           "ResNet10 (under half the work a face) taught by a model's float weights (--teacher best.pt), which "
+           "score every augmented face the student sees, starting from its blocks (--init-from the same); "
+           "26 epochs"),
     Preset(replace(PAPER, preset="cpu-quick", epochs=5, step_size=3, batch_size=64),
            "the paper's recipe for 5 epochs, for trying the tool on a CPU"),
 )

@@ -59,7 +59,9 @@ class TargetRecipe:
 
 def soft_targets(data: FerData, recipe: TargetRecipe, votes: Votes | None = None,
                  teacher_probs: np.ndarray | None = None) -> np.ndarray:
-    """float32 (n, k) targets: the hard label (smoothed), mixed with the votes and the teacher by their weights."""
+    """float32 (n, k) targets: the hard label (smoothed), mixed with the votes and the teacher by their weights.
+    Without `teacher_probs` the teacher's share is left out (the rows sum to 1 - teacher_weight): the trainer adds
+    it batch by batch, from the teacher's view of each augmented face."""
     k = len(recipe.class_names)
     hard = np.full((len(data), k), recipe.label_smoothing / k, np.float32)
     hard[np.arange(len(data)), data.labels] += 1 - recipe.label_smoothing
@@ -71,7 +73,7 @@ def soft_targets(data: FerData, recipe: TargetRecipe, votes: Votes | None = None
         shares, has = vote_distribution(votes.for_files(data.files), recipe.class_names)
         # A face without votes for these classes keeps its own label in the votes' share.
         target += recipe.votes_weight * np.where(has[:, None], shares, hard)
-    if recipe.teacher_weight > 0:
+    if recipe.teacher_weight > 0 and teacher_probs is not None:
         target += recipe.teacher_weight * teacher_probs.astype(np.float32)
     return target.astype(np.float32)
 

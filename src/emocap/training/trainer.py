@@ -161,6 +161,7 @@ class _Network:
     mixer: object | None
     criterion: nn.Module
     bf16: bool  # the steps under bf16 autocast (the test set: fp32 on a CPU, exactly; bf16 on CUDA)
+    teacher: nn.Module | None = None  # scores each augmented batch (teacher_views "same"), its share added to the target
 
     @property
     def scored(self) -> nn.Module:
@@ -315,7 +316,27 @@ def _build_network(
 
         ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
     mixer, criterion = _loss_and_mixer(config, num_classes)
-    return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion, bf16)
+    teacher = None
+    if config.teacher_weight > 0 and config.teacher_views == "same":
+        teacher = _teacher_network(config, preprocess).to(dev).to(memory_format=torch.channels_last)
+    return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion, bf16, teacher)
+
+
+def _teacher_network(config: TrainConfig, preprocess: Preprocess) -> nn.Module:
+    """The teacher checkpoint's network, frozen; ValueError quoting it where it reads other classes or input."""
+    from emocap.training.export import load_checkpoint
+
+    try:
+        teacher, teacher_config, teacher_input, _ = load_checkpoint(config.teacher)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"teacher {config.teacher!r} is not an emocap checkpoint ({first_line(error)})") from None
+    if LABEL_SETS[teacher_config.labels] != LABEL_SETS[config.labels]:
+        raise ValueError(f"teacher {config.teacher!r} names classes {list(LABEL_SETS[teacher_config.labels])}, "
+                         f"the model trains {list(LABEL_SETS[config.labels])}")
+    if teacher_input != preprocess:
+        raise ValueError(f"teacher {config.teacher!r} reads other input ({teacher_input.to_json()}) than this run "
+                         f"({preprocess.to_json()}); check --lift-light")
+    return teacher.requires_grad_(False)
 
 
 def _resume(
@@ -381,6 +402,8 @@ def train_one_epoch(
         y = data.labels[index]
         if data.targets is not None:
             target = data.targets[index]
+            if network.teacher is not None:
+                target = target + config.teacher_weight * _teacher_probabilities(network, x)
         else:
             x, target = network.mixer(x, y) if network.mixer is not None else (x, y)
         with _autocast(dev, network.bf16):
@@ -400,6 +423,12 @@ def train_one_epoch(
         "train_loss": (loss_sum / steps_per_epoch).item(),
         "train_acc": (correct_sum / (steps_per_epoch * config.batch_size)).item(),
     }
+
+
+@torch.no_grad()
+def _teacher_probabilities(network: _Network, x: torch.Tensor) -> torch.Tensor:
+    with _autocast(x.device, network.bf16):
+        return network.teacher(x).float().softmax(1)
 
 
 def _record_epoch(
@@ -453,7 +482,7 @@ def _epoch_line(row: dict, epochs: int) -> str:
 
 def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: Path) -> np.ndarray:
     teacher_probs = None
-    if config.teacher_weight > 0:
+    if config.teacher_weight > 0 and config.teacher_views == "clean":
         # The teacher sees each clean face once; kept in the run folder so --resume need not ask again.
         cached = out / "teacher_probs.npy"
         teacher_probs = np.load(cached) if cached.exists() else None
