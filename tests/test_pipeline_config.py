@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+from emocap.classifier import NAMED_MODELS
 from emocap.commands import live, transcribe
 from emocap.commands.options import pipeline_config
 from emocap.defaults import DETECTOR_NAMES, SMOOTHER_NAMES
@@ -35,6 +36,23 @@ def test_every_option_reaches_the_config():
     assert (config.detect_every, config.full_scan_every, config.confirm_frames) == (2, 3, 5)
     assert (config.unsure_below, config.unsure_band, config.upright_from, config.lift_light) == (0.4, 0.08, 12, True)
     assert config.model.endswith(".onnx")
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_MODELS))
+def test_a_built_in_model_is_chosen_by_name_and_a_file_by_its_path(name, tmp_path):
+    assert pipeline_config(parsed(live, ["live", "--model", name])).model == str(NAMED_MODELS[name])
+    assert NAMED_MODELS[name].is_file()
+    own = str(tmp_path / f"{name}.onnx")
+    assert pipeline_config(parsed(transcribe, ["transcribe", "talk.mp4", "--model", own])).model == own
+
+
+def test_a_model_name_that_is_neither_built_in_nor_a_file_is_refused_naming_the_built_in_ones(capsys):
+    from emocap.cli import main
+    from emocap.sources import sample_clip
+
+    assert main(["live", "--model", "fsat", "--source", str(sample_clip()), "--no-window"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'fsat'" in err and all(name in err for name in NAMED_MODELS)
 
 
 def test_a_bad_setting_is_named_as_the_option_that_set_it():

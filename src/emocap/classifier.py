@@ -18,13 +18,15 @@ import numpy as np
 from emocap.calibration import CALIBRATION_KEY, Calibration, softmax
 from emocap.checks import read_json
 from emocap.errors import ModelError, first_line
-from emocap.labels import BUILTIN_MODEL_FILES, MODELS_DIR, UNSURE_WORD
+from emocap.labels import BUILTIN_MODEL_FILES, BUILTIN_MODEL_NAMES, MODELS_DIR, UNSURE_WORD
 from emocap.onnx_session import open_session, quiet_run, with_nodes_edited
 from emocap.preprocessing import DEFAULT_FACE_MARGIN, FER2013_FACE_LIGHT, Preprocess, bgr_crops_to_gray, crop_faces
 
 BUILTIN_MODELS = {labels: MODELS_DIR / name for labels, name in BUILTIN_MODEL_FILES.items()}
 """The models that ship inside the package, by label set (see docs/BENCHMARKS.md for their accuracy)."""
 BUILTIN_MODEL = BUILTIN_MODELS["fer2013"]
+NAMED_MODELS = {name: MODELS_DIR / file for name, (file, _) in BUILTIN_MODEL_NAMES.items()}
+"""Every built-in model by the name `--model` takes."""
 
 LOGITS, EMBEDDING = "logits", "embedding"
 LABELS_KEY, PREPROCESS_KEY = "emocap.labels", "emocap.preprocess"
@@ -55,7 +57,8 @@ def model_file(path: str | Path | None) -> Path:
     """The emotion model file `path` names (None: the built-in one); ModelError when there is no such file."""
     model = Path(path) if path is not None else BUILTIN_MODEL
     if not model.is_file():
-        raise ModelError(f"{'the built-in model' if path is None else 'model'} not found: {str(model)!r}")
+        named = "" if path is None else f" (or name a built-in model: {', '.join(NAMED_MODELS)})"
+        raise ModelError(f"{'the built-in model' if path is None else 'model'} not found: {str(model)!r}{named}")
     return model
 
 

@@ -45,7 +45,14 @@ LABEL_SETS: dict[str, tuple[str, ...]] = {"fer2013": FER2013_LABELS, "ferplus": 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 """The models that ship inside the package: the emotion models and MTCNN's three networks."""
 
-BUILTIN_MODEL_FILES: dict[str, str] = {"fer2013": "emotion.onnx", "ferplus": "emotion-ferplus.onnx"}
+BUILTIN_MODEL_NAMES: dict[str, tuple[str, str]] = {
+    "standard": ("emotion.onnx", "seven emotions (FER2013's), a ResNet18 that sees each face and its mirror image"),
+    "ferplus": ("emotion-ferplus.onnx", "eight emotions (the seven and contempt), trained on FER+'s ten votes a face"),
+}
+"""Every built-in emotion model, in MODELS_DIR, by the name `--model` takes: (file, what it is)."""
+
+BUILTIN_MODEL_FILES: dict[str, str] = {"fer2013": BUILTIN_MODEL_NAMES["standard"][0],
+                                       "ferplus": BUILTIN_MODEL_NAMES["ferplus"][0]}
 """The built-in model of each label set, in MODELS_DIR (`--labels` chooses one)."""
 
 FER2013_CSV_IDS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

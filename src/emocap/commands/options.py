@@ -18,7 +18,7 @@ from emocap.defaults import (
 )
 from emocap.errors import EmocapError, SourceError
 from emocap.images import DEFAULT_MAX_IMAGE_SIDE
-from emocap.labels import BUILTIN_MODEL_FILES, DEFAULT_WORDING, WORDINGS
+from emocap.labels import BUILTIN_MODEL_FILES, BUILTIN_MODEL_NAMES, DEFAULT_WORDING, WORDINGS
 from emocap.pipeline_config import PipelineConfig
 
 
@@ -78,11 +78,22 @@ def add_fer_data_option(parser, *, use: str = "", required: bool = True) -> None
 
 
 def add_model_choice(parser) -> None:
-    """--model and --labels: a model file, or which built-in model."""
-    parser.add_argument("--model", metavar="FILE.onnx", help="an emotion model from `emocap export` (default: the built-in one)")
+    """--model and --labels: a built-in model by name or a model file, or which built-in model by its labels."""
+    names = "; ".join(f"{name}: {summary}" for name, (_, summary) in BUILTIN_MODEL_NAMES.items())
+    parser.add_argument("--model", metavar="NAME|FILE.onnx", type=model_by_name,
+                        help=f"a built-in model by name ({names}) or an emotion model from `emocap export` (a file "
+                        "named like a built-in model: ./NAME); default: standard")
     parser.add_argument("--labels", choices=tuple(BUILTIN_MODEL_FILES), default=None,
-                        help="which built-in model: fer2013 (FER2013's seven emotions; the default) or ferplus "
-                        "(eight: the seven and contempt, trained on FER+'s ten votes a face)")
+                        help="which built-in model by its classes: fer2013 (FER2013's seven emotions; the default) "
+                        "or ferplus (eight: the seven and contempt, trained on FER+'s ten votes a face)")
+
+
+def model_by_name(model: str) -> str:
+    """The file --model names: a built-in model's (a name wins over a file of that name) or the path given;
+    read as the option is parsed, so every use of args.model sees the file."""
+    from emocap.classifier import NAMED_MODELS
+
+    return str(NAMED_MODELS[model]) if model in NAMED_MODELS else model
 
 
 def chosen_model(args: argparse.Namespace) -> str | None:
