@@ -19,12 +19,18 @@ Prints:
      whole-frame scan every --full-scan-every frames), with their ratio;
   3. with --detect-every K: boxes carried over between detections;
   4. resident memory over --memory-frames frames (default 10,000) of the
-     sample clip on a loop (faces come, go and come back), start and end.
+     sample clip on a loop (faces come, go and come back), start and end;
+  5. with --models A B ...: the built-in models (or model files) side by side
+     with 1, 4 and 8 faces at 640x480, default settings: FPS, the classifier's
+     milliseconds a frame and a face, and each model's ratio to the first.
+
+    python benchmarks/pipeline_speed.py --memory-frames 0 --models standard fast
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import resource
 import sys
 import tempfile
@@ -166,6 +172,26 @@ def memory_run(args) -> None:
     print(f"   change from frame 1000 to the end: {last - first:+.1f} MiB")
 
 
+def models_side_by_side(args) -> None:
+    """Section 5: each model of --models in the same process, on the same frames, in turn."""
+    from emocap.commands.options import model_by_name
+
+    print(f"\n5. the models side by side, 640x480, default settings ({', '.join(args.models)}): FPS, and the "
+          "classifier's ms a frame / a face; ratio of FPS to the first model's")
+    for faces in FACE_COUNTS:
+        frames = grid_frames(faces, (640, 480), args.frames)
+        first = None
+        for name in args.models:
+            run = copy.copy(args)
+            run.model = model_by_name(name)
+            fps, clock, found = in_memory(run, frames)
+            first = first or fps
+            classify = clock.totals.get("classify", 0.0) / max(clock.frames, 1)
+            print(f"   {faces} face{'s' if faces > 1 else ' '}  {name:<12} {fps:6.1f} FPS ({fps / first:.2f}x)  "
+                  f"classify {classify:5.1f} ms a frame, {classify / max(found, 1e-9):4.1f} a face  "
+                  f"(found {found:.1f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=150, help="frames per measurement (default 150)")
@@ -174,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure --detect-every K (boxes carried between detections)")
     parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn")
     parser.add_argument("--min-face-size", type=int, default=40)
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--model", default=None, help="the model of sections 1-4 (default: the built-in one)")
+    parser.add_argument("--models", nargs="+", default=[], metavar="NAME",
+                        help="section 5: these built-in models by name (or model files) side by side")
+    parser.add_argument("--only-models", action="store_true", help="run section 5 alone")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false",
                         help="the classifier sees each face alone, not averaged with its mirror image")
     args = parser.parse_args(argv)
@@ -186,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.frames} frames per row; OpenCV {cv2.__version__}, ONNX Runtime {onnxruntime.__version__}, "
           f"{len(__import__('os').sched_getaffinity(0))} CPU cores of {cpu_features().describe()}")
 
+    if args.only_models:
+        models_side_by_side(args)
+        return 0
     with tempfile.TemporaryDirectory() as folder:
         video = Path(folder) / "one_face_640x480.mp4"
         write_video(grid_frames(1, (640, 480), args.frames + 10), video)
@@ -214,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.memory_frames:
         memory_run(args)
+    if args.models:
+        models_side_by_side(args)
     return 0
 
 
