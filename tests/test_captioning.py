@@ -6,7 +6,7 @@ import onnxruntime
 import pytest
 
 from emocap.captioning import Captioning, ModelFacts
-from emocap.classifier import BUILTIN_MODELS
+from emocap.classifier import NAMED_MODELS
 from emocap.errors import ModelError
 from emocap.onnx_metadata import onnx_metadata
 from emocap.pipeline_config import PipelineConfig
@@ -29,14 +29,14 @@ def record(time_s: float, scan: Scan = Scan.WHOLE) -> FaceRecord:
     return FaceRecord(time_s, (640, 360), face, scan=scan, detect_ms=10.0, classify_ms=5.0)
 
 
-@pytest.mark.parametrize("labels", sorted(BUILTIN_MODELS))
-def test_captioning_is_built_and_captions_without_any_network(no_network, labels):
-    captioning = Captioning.for_model(PipelineConfig(model=str(BUILTIN_MODELS[labels])))
-    assert len(captioning.labels) == (7 if labels == "fer2013" else 8) and 0 < captioning.facts.unsure_below < 1
+@pytest.mark.parametrize("name", sorted(NAMED_MODELS))
+def test_captioning_is_built_and_captions_without_any_network(no_network, name):
+    captioning = Captioning.for_model(PipelineConfig(model=str(NAMED_MODELS[name])))
+    assert len(captioning.labels) == (8 if name == "ferplus" else 7) and 0 < captioning.facts.unsure_below < 1
     result = captioning.caption(FaceRecord(0.5, (640, 360), Faces.empty(len(captioning.labels))))
     assert result.labels == captioning.labels and result.time_s == 0.5 and len(result.faces) == 0
     with pytest.raises(AssertionError, match="session was built"):  # the fixture does refuse
-        onnxruntime.InferenceSession(str(BUILTIN_MODELS[labels]))
+        onnxruntime.InferenceSession(str(NAMED_MODELS[name]))
 
 
 def test_captions_number_confirm_and_time_the_frames_as_the_pipeline_does(no_network):
@@ -52,7 +52,7 @@ def test_captions_number_confirm_and_time_the_frames_as_the_pipeline_does(no_net
 
 
 def test_the_metadata_read_without_a_session_is_onnx_runtimes():
-    for path in BUILTIN_MODELS.values():
+    for path in NAMED_MODELS.values():
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         assert onnx_metadata(path) == session.get_modelmeta().custom_metadata_map
 
