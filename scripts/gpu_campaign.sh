@@ -9,7 +9,7 @@
 #   stage 1  fer-best from scratch, seeds 0, 1 and 2 at once (120 epochs, or what MINUTES_1 allows)
 #   stage 2  from the seed best on PublicTest (chosen on PublicTest only):
 #            the 8-class FER+ model (ferplus preset) and the ResNet10 student (student preset, taught
-#            by that seed exported with mirror averaging), at once
+#            by that seed's float weights on every augmented face it is shown), at once
 #   pack     into $OUT: the chosen seed's, the FER+ model's and the student's fp16 weights-only
 #            checkpoints (split in 15 MiB parts: a ResNet18's 21.4 MiB is over the 16 MiB a file
 #            may be), and every run's config.json, curves.csv, curves.png and log in one tar.gz
@@ -75,13 +75,11 @@ print(max((run.parent for run in runs), key=best_public))
 EOF
 )
 echo "stage 2 $(date +%T): from $best (best on PublicTest)"
-"$PYTHON" -m emocap export "$best/best.pt" -o "$RUNS/teacher.onnx" --data "$DATA" --mirror --no-int8 \
-    > "$RUNS/teacher-export.log" 2>&1
 # shellcheck disable=SC2086
 train --preset ferplus --votes "$VOTES" --init-from "$best/best.pt" --out "$RUNS/ferplus" \
     --max-minutes "$MINUTES_2" $epochs_2 $limit > "$RUNS/ferplus.log" 2>&1 &
 # shellcheck disable=SC2086
-train --preset student --votes "$VOTES" --teacher "$RUNS/teacher.onnx" --init-from "$best/best.pt" \
+train --preset student --teacher "$best/best.pt" --init-from "$best/best.pt" \
     --out "$RUNS/student" --max-minutes "$MINUTES_2" $epochs_2 $limit > "$RUNS/student.log" 2>&1 &
 wait
 tail -n 2 "$RUNS/ferplus.log" "$RUNS/student.log"
