@@ -101,7 +101,7 @@ def test_a_checkpoint_of_plain_values_that_is_not_a_training_checkpoint_is_one_l
     assert not (tmp_path / "m.onnx").exists()
 
 
-@pytest.mark.parametrize("committed", [CAMPAIGN, CAMPAIGN.parent / "emotion-ferplus.pt"], ids=lambda path: path.name)
+@pytest.mark.parametrize("committed", sorted(CAMPAIGN.parent.glob("*.pt")), ids=lambda path: path.name)
 def test_the_committed_weights_load_as_data(committed):
     """The committed fp16 checkpoints (weights, config, preprocessing) read without unpickling code, whether
     their config was saved before the version existed (version 1) or by a version this code knows."""
