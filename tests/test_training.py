@@ -625,6 +625,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(ti
     import timm.loss
 
     from emocap.training import trainer
+    from emocap.training.export import load_checkpoint
 
     teacher_path = tiny_run[0] / "best.pt"
     config = dataclasses.replace(tiny_config, arch="resnet10", epochs=1, mix_prob=0.0, label_smoothing=0.0,
@@ -649,7 +650,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(ti
     batches = len(taught)
     assert batches == 1 and len(targets) == batches  # 14 faces in batches of 8
     torch.testing.assert_close(shown[0], taught[0][0])  # the training batch, before the test set is scored
-    teacher, _, _, _ = __import__("emocap.training.export", fromlist=["load_checkpoint"]).load_checkpoint(teacher_path)
+    teacher, _, _, _ = load_checkpoint(teacher_path)
     with torch.no_grad():
         expected = teacher(taught[0][0]).softmax(1)
     torch.testing.assert_close(taught[0][1], expected, atol=2e-2, rtol=0)  # bf16 or fp32, as the steps run
