@@ -84,6 +84,11 @@ def teacher_probabilities(model_path: str, faces: np.ndarray, class_names: tuple
     from emocap.classifier import EmotionClassifier
 
     teacher = EmotionClassifier(model_path)
-    if tuple(teacher.labels) != tuple(class_names):
-        raise ValueError(f"teacher {model_path!r} names classes {list(teacher.labels)}, the model trains {list(class_names)}")
+    check_teacher_classes(model_path, teacher.labels, class_names)
     return teacher.predict(faces)
+
+
+def check_teacher_classes(teacher: str, teacher_classes, class_names: tuple[str, ...]) -> None:
+    """ValueError quoting the teacher where its classes are not the ones the model trains (ONNX or checkpoint)."""
+    if tuple(teacher_classes) != tuple(class_names):
+        raise ValueError(f"teacher {teacher!r} names classes {list(teacher_classes)}, the model trains {list(class_names)}")

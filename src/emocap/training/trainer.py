@@ -28,7 +28,13 @@ from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
 from emocap.training.config import PRECISIONS, TrainConfig
 from emocap.training.model import EmotionNet, check_same_network, read_checkpoint
-from emocap.training.targets import TargetRecipe, relabel_by_votes, soft_targets, teacher_probabilities
+from emocap.training.targets import (
+    TargetRecipe,
+    check_teacher_classes,
+    relabel_by_votes,
+    soft_targets,
+    teacher_probabilities,
+)
 from emocap.votes import load_votes
 
 CURVE_COLUMNS = (
@@ -330,9 +336,7 @@ def _teacher_network(config: TrainConfig, preprocess: Preprocess) -> nn.Module:
         teacher, teacher_config, teacher_input, _ = load_checkpoint(config.teacher)
     except (KeyError, TypeError) as error:
         raise ValueError(f"teacher {config.teacher!r} is not an emocap checkpoint ({first_line(error)})") from None
-    if LABEL_SETS[teacher_config.labels] != LABEL_SETS[config.labels]:
-        raise ValueError(f"teacher {config.teacher!r} names classes {list(LABEL_SETS[teacher_config.labels])}, "
-                         f"the model trains {list(LABEL_SETS[config.labels])}")
+    check_teacher_classes(config.teacher, LABEL_SETS[teacher_config.labels], LABEL_SETS[config.labels])
     if teacher_input != preprocess:
         raise ValueError(f"teacher {config.teacher!r} reads other input ({teacher_input.to_json()}) than this run "
                          f"({preprocess.to_json()}); check --lift-light")
