@@ -618,10 +618,12 @@ def test_a_resnet10_student_starts_from_the_first_block_of_each_resnet18_stage(t
         train(back, tiny_fer, tmp_path / "back", device="cpu", progress=False)
 
 
-def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(tiny_run, tiny_fer, tiny_config,
+@pytest.mark.parametrize("views", ["same", "mirrored"])
+def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(views, tiny_run, tiny_fer, tiny_config,
                                                                              tmp_path, monkeypatch):
     """--teacher-views same: the teacher's share of each target is its belief about that very batch (corrupted,
-    cropped, flipped as the student sees it), and the label takes the rest."""
+    cropped, flipped as the student sees it), and the label takes the rest; mirrored: its belief about each of
+    those faces averaged with its mirror image."""
     import timm.loss
 
     from emocap.training import trainer
@@ -630,7 +632,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(ti
     teacher_path = tiny_run[0] / "best.pt"
     config = dataclasses.replace(tiny_config, arch="resnet10", epochs=1, mix_prob=0.0, label_smoothing=0.0,
                                  corruption_prob=1.0, teacher=str(teacher_path), teacher_weight=0.6,
-                                 teacher_views="same", init_from=str(teacher_path))
+                                 teacher_views=views, init_from=str(teacher_path))
     taught, shown, targets = [], [], []
     teach = trainer._teacher_probabilities
     monkeypatch.setattr(trainer, "_teacher_probabilities",
@@ -651,8 +653,16 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(ti
     assert batches == 1 and len(targets) == batches  # 14 faces in batches of 8
     torch.testing.assert_close(shown[0], taught[0][0])  # the training batch, before the test set is scored
     teacher, _, _, _ = load_checkpoint(teacher_path)
+    faces = taught[0][0]
     with torch.no_grad():
-        expected = teacher(taught[0][0]).softmax(1)
+        logits = teacher(faces)
+        if views == "mirrored":  # the head is linear: averaged embeddings, averaged logits
+            logits = (logits + teacher(faces.flip(3))) / 2
+            assert not torch.allclose(logits, teacher(faces), atol=1e-4, rtol=0)  # so the check below tells them apart
+        expected = logits.softmax(1)
+        # Exactly, in fp32 outside the training steps' autocast: the mirror image is the width flipped.
+        torch.testing.assert_close(trainer._teacher_network(config, Preprocess())(faces)[0], logits,
+                                   atol=1e-5, rtol=0)
     torch.testing.assert_close(taught[0][1], expected, atol=2e-2, rtol=0)  # bf16 or fp32, as the steps run
     label_share = targets[0] - 0.6 * taught[0][1]
     assert torch.allclose(label_share.sum(1), torch.full((8,), 0.4), atol=1e-5)

@@ -119,10 +119,23 @@ def test_a_version_2_save_loads_with_the_teacher_scoring_clean_faces_as_it_did()
 def test_teacher_views_reach_the_config_and_a_same_view_teacher_must_be_float_weights(capsys, monkeypatch):
     assert printed_config(capsys, monkeypatch)["teacher_views"] == "clean"
     assert printed_config(capsys, monkeypatch, "--teacher-views", "same")["teacher_views"] == "same"
-    with pytest.raises(ValueError, match=r"teacher_views has an invalid value: 'mirrored'; expected 'clean' or 'same'"):
-        resolve_preset("student", teacher_views="mirrored")
-    student = resolve_preset("student", teacher="runs/best/model.onnx")
-    with pytest.raises(ValueError, match=r"teacher 'runs/best/model.onnx' is an ONNX model; .* checkpoint of float"):
-        student.check_sources()
+    assert printed_config(capsys, monkeypatch, "--teacher-views", "mirrored")["teacher_views"] == "mirrored"
+    with pytest.raises(ValueError, match=r"teacher_views has an invalid value: 'both'; expected one of clean, same, "
+                                         r"mirrored \(--teacher-views\)"):
+        resolve_preset("student", teacher_views="both")
+    for views in ("same", "mirrored"):
+        student = resolve_preset("student", teacher="runs/best/model.onnx", teacher_views=views)
+        with pytest.raises(ValueError, match=rf"teacher 'runs/best/model.onnx' is an ONNX model; .*\(--teacher-views "
+                                             rf"{views}\) is a checkpoint of float"):
+            student.check_sources()
     resolve_preset("student", teacher="runs/best/best.pt").check_sources()
     resolve_preset("student", teacher="runs/best/model.onnx", teacher_views="clean").check_sources()
+
+
+def test_mix_prob_reaches_the_config_and_a_teacher_needs_it_off(capsys, monkeypatch):
+    assert printed_config(capsys, monkeypatch, "--preset", "fer-best")["mix_prob"] == 0.5
+    assert printed_config(capsys, monkeypatch, "--preset", "fer-best", "--mix-prob", "0")["mix_prob"] == 0.0
+    with pytest.raises(ValueError, match=r"Mixup/CutMix \(mix_prob 0.5\) works on FER2013's hard labels only; "
+                                         r"set it to 0 \(--mix-prob 0\)"):
+        resolve_preset("fer-best", teacher="t.pt", teacher_weight=0.5)
+    assert resolve_preset("fer-best", teacher="t.pt", teacher_weight=0.5, mix_prob=0.0).soft_targets

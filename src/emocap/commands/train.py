@@ -11,7 +11,9 @@ from emocap.commands.options import add_fer_data_option
 from emocap.errors import EmocapError
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
-from emocap.training.config import CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESETS, TrainConfig, resolve_preset
+from emocap.training.config import (
+    CORRUPTION_FAMILIES, MAX_LR, PRECISIONS, PRESETS, TEACHER_VIEWS, TrainConfig, resolve_preset,
+)
 
 
 def _preset_lines() -> str:
@@ -96,12 +98,17 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--teacher", default=None, metavar="MODEL",
                         help="the model whose probabilities join the targets (presets with a teacher weight): an "
                         "emocap ONNX model ('builtin': the built-in one) that scores the clean faces once, or, with "
-                        "--teacher-views same, a checkpoint's float weights (best.pt, checkpoints/*.pt)")
-    parser.add_argument("--teacher-views", choices=("clean", "same"), default=None,
-                        help="what the teacher scores: each clean face once (clean), or every augmented face the "
-                        "student is shown, as it is shown (same: slower, a closer lesson); default: the preset's")
+                        "--teacher-views same or mirrored, a checkpoint's float weights (best.pt, checkpoints/*.pt)")
+    parser.add_argument("--teacher-views", choices=TEACHER_VIEWS, default=None,
+                        help="what the teacher scores: each clean face once (clean), every augmented face the "
+                        "student is shown, as it is shown (same: slower, a closer lesson), or each of those averaged "
+                        "with its mirror image, as the shipped models read faces (mirrored: slower still, a "
+                        "stronger teacher for a student of its own network); default: the preset's")
     parser.add_argument("--teacher-weight", type=real_number(0, unit="share of the target"), default=None,
                         metavar="W", help="override the preset's share of the target taken from the teacher")
+    parser.add_argument("--mix-prob", type=real_number(0, maximum=1, unit="share of batches"), default=None,
+                        metavar="P", help="override the preset's share of batches given Mixup or CutMix (0: none, as "
+                        "training on votes or a teacher needs)")
     parser.add_argument("--corruption-share", type=real_number(0, unit="share of faces"), default=None,
                         metavar="P", help="override the preset's share of training faces given a webcam corruption "
                         "(0: none)")
@@ -197,7 +204,7 @@ def _resolved_config(args: argparse.Namespace) -> TrainConfig:
             warmup_epochs=args.warmup_epochs,
             init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight, teacher_views=args.teacher_views,
-            corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
+            mix_prob=args.mix_prob, corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
             lift_light=args.lift_light or None,
         )

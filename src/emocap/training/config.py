@@ -30,7 +30,7 @@ traceback after the run folder and its config.json were written."""
 
 # --- the saved form ------------------------------------------------------------------------------
 
-CONFIG_VERSION = 3
+CONFIG_VERSION = 4
 """The version of the form `TrainConfig.to_json` saves (a run's config.json, a checkpoint's "config", a
 model's emocap.train_config), written in it under VERSION_KEY. Forms without one are version 1: configs were
 saved so before the version existed, and today's runs, checkpoints and built-in models hold them. A change
@@ -40,6 +40,9 @@ takes the default), but raises the version too, so that an older emocap refuses 
 instead of by the unknown setting."""
 
 VERSION_KEY = "config_version"
+
+TEACHER_VIEWS = ("clean", "same", "mirrored")
+"""What a teacher scores (`TrainConfig.teacher_views`, --teacher-views)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Migration:
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(),  # to 2: the version is written, and lift_light added (False where a save lacks it)
     2: Migration(),  # to 3: teacher_views added ("clean" where a save lacks it)
+    3: Migration(),  # to 4: teacher_views may be "mirrored"
 }
 """For each version below CONFIG_VERSION, the step from it to the next."""
 
@@ -138,7 +142,9 @@ class TrainConfig:
     teacher: str = ""  # an emocap ONNX model of the same classes; its probabilities on clean faces join the target
     teacher_weight: float = 0.0
     # clean: the teacher (an ONNX model) scores each clean face once; same: the teacher (a checkpoint's float
-    # weights) scores every augmented batch the student sees, so the lesson fits the face as it was shown
+    # weights) scores every augmented batch the student sees, so the lesson fits the face as it was shown;
+    # mirrored: as same, each face averaged with its mirror image, as the shipped models read faces (a stronger
+    # teacher than its one view, for a student of the same network)
     teacher_views: str = "clean"
     # bookkeeping
     seed: int = 0
@@ -170,7 +176,7 @@ class TrainConfig:
             "ferplus_target": self.ferplus_target in ("probability", "majority"),
             "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
             "teacher_weight": 0 <= self.teacher_weight <= 1 - self.votes_weight,
-            "teacher_views": self.teacher_views in ("clean", "same"),
+            "teacher_views": self.teacher_views in TEACHER_VIEWS,
         }
         limits = {
             "corruption_prob": "a share of faces, from 0 to 1 (--corruption-share)",
@@ -181,15 +187,15 @@ class TrainConfig:
             "lr": f"a number > 0 and <= {MAX_LR:g} (--lr)",
             "teacher_weight": f"a share of the target, at most {1 - self.votes_weight:g} beside the votes' "
                               f"{self.votes_weight:g} (--teacher-weight)",
-            "teacher_views": "'clean' or 'same' (--teacher-views)",
+            "teacher_views": f"one of {', '.join(TEACHER_VIEWS)} (--teacher-views)",
         }
         for name, ok in checks.items():
             if not ok:
                 limit = f"; expected {limits[name]}" if name in limits else ""
                 raise ValueError(f"TrainConfig.{name} has an invalid value: {getattr(self, name)!r}{limit}")
         if self.soft_targets and self.uses_mix:
-            raise ValueError("Mixup/CutMix (mix_prob > 0) works on FER2013's hard labels only; set mix_prob to 0 "
-                             "to train on votes or a teacher")
+            raise ValueError(f"Mixup/CutMix (mix_prob {self.mix_prob:g}) works on FER2013's hard labels only; "
+                             "set it to 0 (--mix-prob 0) to train on votes or a teacher")
 
     def check_sources(self) -> None:
         """The files a run needs besides the data are named (presets name none: the command line does)."""
@@ -197,9 +203,9 @@ class TrainConfig:
             raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
         if self.teacher_weight > 0 and not self.teacher:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
-        if self.teacher_weight > 0 and self.teacher_views == "same" and self.teacher.lower().endswith(".onnx"):
+        if self.teacher_weight > 0 and self.teacher_views != "clean" and self.teacher.lower().endswith(".onnx"):
             raise ValueError(f"teacher {self.teacher!r} is an ONNX model; a teacher that sees the same augmented "
-                             "faces (--teacher-views same) is a checkpoint of float weights (best.pt, last.pt "
+                             f"faces (--teacher-views {self.teacher_views}) is a checkpoint of float weights (best.pt, last.pt "
                              "or checkpoints/*.pt)")
 
     @property

@@ -27,7 +27,7 @@ from emocap.outputs.files import folder_for_outputs
 from emocap.preprocessing import FER2013_FACE_LIGHT, Preprocess
 from emocap.training.augment import BatchAugment, to_model_input
 from emocap.training.config import PRECISIONS, TrainConfig
-from emocap.training.model import EmotionNet, check_same_network, read_checkpoint
+from emocap.training.model import EmotionNet, LogitsAndEmbedding, check_same_network, read_checkpoint
 from emocap.training.targets import (
     TargetRecipe,
     check_teacher_classes,
@@ -167,7 +167,8 @@ class _Network:
     mixer: object | None
     criterion: nn.Module
     bf16: bool  # the steps under bf16 autocast (the test set: fp32 on a CPU, exactly; bf16 on CUDA)
-    teacher: nn.Module | None = None  # scores each augmented batch (teacher_views "same"), its share added to the target
+    # scores each augmented batch (teacher_views "same" or "mirrored"): (logits, embedding), as LogitsAndEmbedding
+    teacher: nn.Module | None = None
 
     @property
     def scored(self) -> nn.Module:
@@ -323,13 +324,14 @@ def _build_network(
         ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
     mixer, criterion = _loss_and_mixer(config, num_classes)
     teacher = None
-    if config.teacher_weight > 0 and config.teacher_views == "same":
+    if config.teacher_weight > 0 and config.teacher_views != "clean":
         teacher = _teacher_network(config, preprocess).to(dev).to(memory_format=torch.channels_last)
     return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion, bf16, teacher)
 
 
 def _teacher_network(config: TrainConfig, preprocess: Preprocess) -> nn.Module:
-    """The teacher checkpoint's network, frozen; ValueError quoting it where it reads other classes or input."""
+    """The teacher checkpoint's network, frozen, reading each face alone or averaged with its mirror image
+    (teacher_views "mirrored"); ValueError quoting it where it reads other classes or input."""
     from emocap.training.export import load_checkpoint
 
     try:
@@ -340,7 +342,7 @@ def _teacher_network(config: TrainConfig, preprocess: Preprocess) -> nn.Module:
     if teacher_input != preprocess:
         raise ValueError(f"teacher {config.teacher!r} reads other input ({teacher_input.to_json()}) than this run "
                          f"({preprocess.to_json()}); check --lift-light")
-    return teacher.requires_grad_(False)
+    return LogitsAndEmbedding(teacher, mirror=config.teacher_views == "mirrored").eval().requires_grad_(False)
 
 
 def _resume(
@@ -432,7 +434,8 @@ def train_one_epoch(
 @torch.no_grad()
 def _teacher_probabilities(network: _Network, x: torch.Tensor) -> torch.Tensor:
     with _autocast(x.device, network.bf16):
-        return network.teacher(x).float().softmax(1)
+        logits, _ = network.teacher(x)
+        return logits.float().softmax(1)
 
 
 def _record_epoch(
