@@ -9,7 +9,7 @@ import onnxruntime
 import pytest
 
 import emocap.training.config as config_module
-from emocap.classifier import NAMED_MODELS
+from emocap.classifier import BUILTIN_MODEL, NAMED_MODELS
 from emocap.cli import main
 from emocap.training.config import (
     CONFIG_VERSION,
@@ -139,3 +139,10 @@ def test_mix_prob_reaches_the_config_and_a_teacher_needs_it_off(capsys, monkeypa
                                          r"set it to 0 \(--mix-prob 0\)"):
         resolve_preset("fer-best", teacher="t.pt", teacher_weight=0.5)
     assert resolve_preset("fer-best", teacher="t.pt", teacher_weight=0.5, mix_prob=0.0).soft_targets
+
+
+def test_teacher_and_init_from_take_the_built_in_models_by_name(capsys, monkeypatch):
+    for name, file in [*NAMED_MODELS.items(), ("builtin", BUILTIN_MODEL)]:
+        saved = printed_config(capsys, monkeypatch, "--init-from", name, "--teacher", name)
+        assert saved["init_from"] == saved["teacher"] == str(file)
+    assert printed_config(capsys, monkeypatch, "--init-from", "runs/a/best.pt")["init_from"] == "runs/a/best.pt"

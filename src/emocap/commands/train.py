@@ -7,8 +7,9 @@ import textwrap
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int, real_number, whole_number
-from emocap.commands.options import add_fer_data_option
+from emocap.commands.options import add_fer_data_option, model_by_name
 from emocap.errors import EmocapError
+from emocap.labels import BUILTIN_MODEL_NAMES
 
 # Plain dataclasses, no PyTorch: `emocap --help` stays quick and works without the training extra.
 from emocap.training.config import (
@@ -64,6 +65,9 @@ PRECISION_HELP = (
 )
 
 
+BUILTIN_NAMES = ", ".join(BUILTIN_MODEL_NAMES)
+
+
 def add_parser(subparsers) -> None:
     name, summary = "train", "train an emotion model on FER2013 (needs emocap[train])"
     parser = add_command(subparsers, name, help=summary, description=DESCRIPTION, epilog=EPILOG)
@@ -88,8 +92,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from last.pt in the run folder")
     parser.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                         help="start from the weights of this best.pt, last.pt or emocap ONNX model (same network; "
-                        "'builtin': the built-in model) instead of random ones: a second schedule after a first, "
-                        "or fine-tuning; recorded in config.json")
+                        f"'builtin' or a built-in model's name: {BUILTIN_NAMES}) instead of random ones: a second "
+                        "schedule after a first, or fine-tuning; recorded in config.json")
     parser.add_argument("--votes", default=None, metavar="CSV",
                         help="FER+ votes for the faces of --data: labels.csv (by file) or fer2013new.csv (by row)")
     parser.add_argument("--votes-weight", type=real_number(0, unit="share of the target"), default=None, metavar="W",
@@ -97,8 +101,9 @@ def add_parser(subparsers) -> None:
                         "FER2013 label takes what is left after votes and teacher)")
     parser.add_argument("--teacher", default=None, metavar="MODEL",
                         help="the model whose probabilities join the targets (presets with a teacher weight): an "
-                        "emocap ONNX model ('builtin': the built-in one) that scores the clean faces once, or, with "
-                        "--teacher-views same or mirrored, a checkpoint's float weights (best.pt, checkpoints/*.pt)")
+                        "emocap ONNX model ('builtin' or a built-in model's name) that scores the clean faces "
+                        "once, or, with --teacher-views same or mirrored, a checkpoint's float weights (best.pt, "
+                        "checkpoints/*.pt)")
     parser.add_argument("--teacher-views", choices=TEACHER_VIEWS, default=None,
                         help="what the teacher scores: each clean face once (clean), every augmented face the "
                         "student is shown, as it is shown (same: slower, a closer lesson), or each of those averaged "
@@ -147,11 +152,9 @@ def _family_weight(text: str) -> tuple[str, int]:
 
 
 def _model_path(name: str | None) -> str | None:
-    if name == "builtin":
-        from emocap.classifier import BUILTIN_MODEL
-
-        return str(BUILTIN_MODEL)
-    return name
+    """The file --teacher or --init-from names: 'builtin' is the default built-in model, a built-in model's
+    name (as --model takes it) its file, anything else the path given."""
+    return None if name is None else model_by_name("standard" if name == "builtin" else name)
 
 
 RUN_FILES = ("config.json", "curves.csv", "curves.png", "last.pt", "best.pt")
