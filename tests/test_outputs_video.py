@@ -268,3 +268,15 @@ def test_the_copy_keeps_each_stream_s_start_and_all_of_its_sound(tmp_path, offse
     for kind in ("video", "audio"):  # picture and sound where the source has them, to a frame
         assert spans[kind] == pytest.approx(original[kind], abs=1 / 15), (kind, spans, original)
     assert samples == original_samples  # none of the sound lost, before the first picture or after the last
+
+
+def test_a_caption_track_ends_each_caption_where_the_subtitles_file_does(tmp_path):
+    """Each end rounded to the track's millisecond on its own, as the .vtt's times are, not start + a rounded
+    length: 1/15 s to 17/15 s is 0.067 to 1.133 in both (a length of 1.0667 s rounded would end it at 1.134)."""
+    source = write_clip_with_tone(tmp_path / "talk.mp4")
+    out = tmp_path / "talk.annotated.mp4"
+    with AnnotatedVideoWriter(out, fps=15, frame_size=(160, 120), audio_from=source, subtitles=True) as video:
+        for i, image in enumerate(frames(12, size=(160, 120)) * 2):
+            video.write(image, i / 15)
+        video.add_caption(1 / 15, 17 / 15, "Face 1: happy")
+    assert subtitle_track(out) == ("mov_text", [(0.067, 1.133, "Face 1: happy")])

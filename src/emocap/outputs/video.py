@@ -333,8 +333,10 @@ def _remux_with_captions(
                 start, end, text = pending[shown]
                 packet = av.Packet(_caption_payload(codec, text))
                 packet.stream, packet.time_base = track, CAPTION_TIME_BASE
+                # Both ends rounded on their own, as the subtitle files round them: start + a rounded length
+                # could end a caption a tick away from the .vtt's end.
                 packet.pts = packet.dts = round(start / CAPTION_TIME_BASE)
-                packet.duration = max(1, round((end - start) / CAPTION_TIME_BASE))
+                packet.duration = max(1, round(end / CAPTION_TIME_BASE) - packet.pts)
                 output.mux(packet)
                 shown += 1
 
