@@ -19,6 +19,7 @@ import pytest
 from hostile_media import write_h264_video
 
 import emocap.cluster
+import emocap.onnx_session
 from emocap.chunking import plan_chunks
 from emocap.cli import main
 from emocap.commands import transcribe
@@ -98,7 +99,7 @@ def parsed(*argv: str) -> argparse.Namespace:
 def test_more_local_workers_than_cores_are_the_cores_with_a_note(monkeypatch, capsys):
     """--workers 1000 on 2 cores started 32 Ray workers and took 8 GB."""
     monkeypatch.setattr(emocap.cluster, "ray_installed", lambda: True)
-    monkeypatch.setattr(emocap.cluster, "local_cores", lambda: 2)
+    monkeypatch.setattr(emocap.onnx_session, "usable_cores", lambda: 2)
     assert transcribe.cluster_settings(parsed("--workers", "1000")).workers == 2
     assert capsys.readouterr().err == "emocap transcribe: note: --workers 1000 is more than the 2 cores here; using 2\n"
     assert transcribe.cluster_settings(parsed("--workers", "2")).workers == 2
@@ -106,7 +107,7 @@ def test_more_local_workers_than_cores_are_the_cores_with_a_note(monkeypatch, ca
     # A cluster's CPUs are its own; one core here is one process, without Ray.
     cluster = transcribe.cluster_settings(parsed("--workers", "1000", "--ray-address", "10.0.0.5:6379"))
     assert cluster.workers == 1000
-    monkeypatch.setattr(emocap.cluster, "local_cores", lambda: 1)
+    monkeypatch.setattr(emocap.onnx_session, "usable_cores", lambda: 1)
     assert transcribe.cluster_settings(parsed("--workers", "8")) is None
 
 
@@ -121,7 +122,7 @@ def test_a_local_ray_asked_for_1000_workers_runs_on_the_cores(tmp_path):
          "--workers", "1000", "--chunk-seconds", "3", "--detect-every", "2"],
         capture_output=True, text=True, env=env, timeout=300,
     )
-    cores = emocap.cluster.local_cores()
+    cores = emocap.onnx_session.usable_cores()
     assert done.returncode == 0, done.stderr
     assert f"emocap transcribe: note: --workers 1000 is more than the {cores} cores here; using {cores}" in done.stderr
     assert (tmp_path / "s.vtt").is_file()

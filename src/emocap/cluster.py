@@ -90,11 +90,6 @@ def ray_installed() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def local_cores() -> int:
-    """Cores this process may run on (a container's share, not the machine's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 @dataclass(frozen=True)
 class ClusterSettings:
     """Where the tasks run. `address`: a running cluster ("HOST:PORT", "ray://HOST:PORT" or "auto"),

@@ -43,8 +43,9 @@ def session_options(threads: int | None) -> ort.SessionOptions:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on; 0 (ONNX Runtime's own count) where the system cannot say."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    """The cores this process may run on (a container's or taskset's share, not the machine's); where the
+    system cannot say, the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def open_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:

@@ -281,9 +281,10 @@ def unfinished(plans: list[OutputPlan]) -> list[OutputPlan]:
 def cluster_settings(args: argparse.Namespace):
     """Where the work may run: None for this process, else the `ClusterSettings` of a Ray run."""
     from emocap.chunking import DEFAULT_CHUNK_S
-    from emocap.cluster import ClusterSettings, local_cores, ray_installed
+    from emocap.cluster import ClusterSettings, ray_installed
+    from emocap.onnx_session import usable_cores
 
-    address, workers, cores = args.ray_address, args.workers, local_cores()
+    address, workers, cores = args.ray_address, args.workers, usable_cores()
     if address is None and workers is not None and workers > cores:
         # Each local worker is a process holding its own networks: past one a core, they only add memory.
         print(f"emocap transcribe: note: --workers {workers} is more than the {cores} cores here; using {cores}",
