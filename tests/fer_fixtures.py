@@ -1,4 +1,5 @@
-"""Tiny FER2013 copies, in each form the loaders accept, built by the tests themselves.
+"""Tiny FER2013 copies, in each form the loaders accept, built by the tests themselves, and FER+
+votes in the shared labels.csv form.
 
 Plain functions (imported like `frame_fixtures`); the pytest fixtures
 that share their results between test files live in `conftest.py`.
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from emocap.labels import FER2013_LABELS
+from emocap.votes import VOTE_COLUMNS
 
 FACE_SIZE = 48
 PACK_FACES_PER_ROW = 128
@@ -130,3 +132,19 @@ def write_training_folder(root: Path) -> Path:
     a ResNet18 step takes seconds on a busy 2-core CPU."""
     write_fer_folder(root, train_per_class=2, public_per_class=1, private_per_class=1, seed=1)
     return root
+
+
+def write_labels_csv(path, rows):
+    """The shared labels.csv form: file, usage and the ten votes (an empty vote row: no FER+ match)."""
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["file", "usage", *VOTE_COLUMNS])
+        for file, usage, votes in rows:
+            writer.writerow([file, usage, *(votes if votes is not None else [""] * 10)])
+    return path
+
+
+def votes_for(column: str, count: int = 10, **others: int) -> list[int]:
+    votes = dict.fromkeys(VOTE_COLUMNS, 0)
+    votes.update({column: count, **others})
+    return [votes[c] for c in VOTE_COLUMNS]

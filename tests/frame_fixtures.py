@@ -3,6 +3,9 @@
 A face is written as (track_id, display, runner_up); a frame as a list of
 faces. Face `t` sits at x = 20 + 200 * t in a 640x360 frame, so track 0 is on
 the left, 1 in the centre, 2 on the right.
+
+For the tracking tests, detected faces are given by their boxes alone (`boxes_faces`), as
+`square`s of a side of 100 pixels by default.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ def make_faces(faces: list[tuple[int, int, int]], num_classes: int = len(FER2013
         display=display,
         runner_up=runner_up,
     )
+
+
+def boxes_faces(boxes) -> Faces:
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return Faces(boxes=boxes, scores=np.full(len(boxes), 0.99, np.float32))
+
+
+def square(x: float, y: float = 0.0, side: float = 100.0) -> list[float]:
+    return [x, y, x + side, y + side]
 
 
 def make_result(index: int, time_s: float, faces: list[tuple[int, int, int]]) -> FrameResult:

@@ -1,4 +1,5 @@
-"""Running emocap as another process and signalling it mid-run, for the tests of how it stops."""
+"""Running emocap as another process and signalling it mid-run, for the tests of how it stops; and
+a process's chain of parents, read from /proc, to tell which processes a test started."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 
@@ -38,3 +40,11 @@ def terminated_when(argv: list[str], ready: Callable[[subprocess.Popen], bool], 
             process.kill()
             process.wait()
     return process.returncode, err
+
+
+def ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        chain.append(pid)
+    return chain

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import webvtt
 from chromium import requires_chromium, save_artifact, served
-from test_outputs_video import streams_of, subtitle_track, write_clip_with_tone
+from video_fixtures import streams_of, subtitle_track, write_clip_with_tone
 from websockets.asyncio.client import connect
 
 from emocap.cli import main

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import ancestors
 
 from emocap.chunking import (
     ChunkResult,
@@ -184,7 +185,7 @@ def test_a_truncated_video_in_chunks_ends_where_one_pass_ends(tmp_path):
     so; the video keeps the chunks up to that one, which hold the frames one pass reads."""
     from dataclasses import replace
 
-    from test_transcribe_command import BLUE, write_clip
+    from transcribe_fixtures import BLUE, write_clip
 
     from emocap.errors import DataError
     from emocap.sources import open_path
@@ -210,7 +211,7 @@ def test_a_truncated_video_in_chunks_ends_where_one_pass_ends(tmp_path):
 
 @pytest.fixture
 def stand_in(monkeypatch):
-    from test_transcribe_command import SquarePipeline
+    from transcribe_fixtures import SquarePipeline
 
     fake = SquarePipeline()
     monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
@@ -218,7 +219,7 @@ def stand_in(monkeypatch):
 
 
 def test_resume_skips_the_videos_whose_outputs_are_there(tmp_path, stand_in, capsys):
-    from test_transcribe_command import HAPPY_THEN_ANGRY, write_clip
+    from transcribe_fixtures import HAPPY_THEN_ANGRY, write_clip
 
     for name in ("a", "b"):
         write_clip(tmp_path / f"{name}.avi", HAPPY_THEN_ANGRY)
@@ -231,7 +232,7 @@ def test_resume_skips_the_videos_whose_outputs_are_there(tmp_path, stand_in, cap
 
 
 def test_ray_missing_is_one_line_when_asked_for_and_one_process_by_default(tmp_path, stand_in, monkeypatch):
-    from test_transcribe_command import HAPPY_THEN_ANGRY, write_clip
+    from transcribe_fixtures import HAPPY_THEN_ANGRY, write_clip
 
     import emocap.cluster
 
@@ -330,14 +331,6 @@ class TwoNodeCluster:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def ancestors(pid: int) -> list[int]:
-    chain = []
-    while pid > 1:
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-        chain.append(pid)
-    return chain
 
 
 @pytest.fixture(scope="module")

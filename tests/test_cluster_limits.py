@@ -53,7 +53,7 @@ def ray_never_starts(monkeypatch):
 
 @pytest.fixture
 def stand_in(monkeypatch):
-    from test_transcribe_command import SquarePipeline
+    from transcribe_fixtures import SquarePipeline
 
     monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: SquarePipeline())
 

@@ -69,7 +69,7 @@ def test_detector_jitter_is_the_spread_measured_on_the_bundled_clip():
 
 
 def test_evaluate_corruptions_writes_the_table_the_json_and_the_plot(tmp_path, capsys, monkeypatch):
-    from test_evaluation_fer_scores import write_brightness_model, write_fake_fer
+    from model_fixtures import write_brightness_model, write_fake_fer
 
     from emocap.cli import main
 
@@ -87,7 +87,7 @@ def test_evaluate_corruptions_writes_the_table_the_json_and_the_plot(tmp_path, c
 
 
 def test_evaluate_prints_the_model_card_after_its_figures(tmp_path, capsys, monkeypatch):
-    from test_evaluation_fer_scores import write_brightness_model, write_fake_fer
+    from model_fixtures import write_brightness_model, write_fake_fer
 
     from emocap.cli import main
 

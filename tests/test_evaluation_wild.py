@@ -223,7 +223,7 @@ def evaluate_cli(monkeypatch):
 
 
 def test_evaluate_wild_prints_the_table_and_writes_the_json(tmp_path, capsys, evaluate_cli):
-    from test_evaluation_fer_scores import write_brightness_model, write_fake_fer
+    from model_fixtures import write_brightness_model, write_fake_fer
 
     data, model = write_fake_fer(tmp_path / "fer"), write_brightness_model(tmp_path / "brightness.onnx")
     json_path = tmp_path / "e.json"
@@ -254,8 +254,8 @@ def test_the_wild_plot_shows_each_condition_against_severity(tmp_path):
 
 def test_evaluate_wild_scores_the_fer_plus_majority_with_votes(tmp_path, capsys, evaluate_cli):
     """Votes whose majority is the next class for every face: the brightness model is then always wrong."""
-    from test_evaluation_fer_scores import write_brightness_model, write_fake_fer
-    from test_votes import votes_for, write_labels_csv
+    from fer_fixtures import votes_for, write_labels_csv
+    from model_fixtures import write_brightness_model, write_fake_fer
 
     from emocap.labels import FER2013_LABELS
     from emocap.votes import CLASS_OF_COLUMN

@@ -2,8 +2,8 @@
 
 Most tests use a checkpoint built here, in the dict the trainer saves as
 best.pt, of an untrained network prepared so that its predictions spread over
-all seven classes (see `write_spread_checkpoint`); the command is run on the
-checkpoint of the shared tiny training run (conftest.py).
+all seven classes (see `write_spread_checkpoint` in checkpoint_fixtures.py); the
+command is run on the checkpoint of the shared tiny training run (conftest.py).
 """
 
 import json
@@ -17,6 +17,8 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from checkpoint_fixtures import write_spread_checkpoint  # noqa: E402
+
 from emocap.classifier import EmotionClassifier  # noqa: E402
 from emocap.cli import main  # noqa: E402
 from emocap.errors import ModelError, OutputError  # noqa: E402
@@ -24,7 +26,7 @@ from emocap.labels import FER2013_LABELS  # noqa: E402
 from emocap.preprocessing import Preprocess  # noqa: E402
 from emocap.training import export  # noqa: E402
 from emocap.training.config import TrainConfig, resolve_preset  # noqa: E402
-from emocap.training.model import EmotionNet, LogitsAndEmbedding  # noqa: E402
+from emocap.training.model import LogitsAndEmbedding  # noqa: E402
 
 # Not the defaults, so the metadata must really carry them. upsample=1 keeps the network at 48x48
 # (a quarter of the paper's 96x96 work), which keeps this file fast.
@@ -46,36 +48,6 @@ def session(path) -> "ort.InferenceSession":
 
 def onnx_metadata(path) -> dict[str, str]:
     return {entry.key: entry.value for entry in onnx.load(str(path), load_external_data=False).metadata_props}
-
-
-def write_spread_checkpoint(path, config: TrainConfig, preprocess: Preprocess, faces: np.ndarray) -> None:
-    """best.pt as the trainer writes it, for a network whose top class varies from face to face.
-
-    A freshly initialised ResNet gives nearly the same logits for every face (its BatchNorm layers
-    assume unit-variance activations), and a model that always says one class agrees with any other
-    such model trivially. So: BatchNorm statistics are measured on `faces`, and the head reads the
-    faces' seven main directions of variation in their embedding, centred and whitened.
-    """
-    torch.manual_seed(config.seed)
-    net = EmotionNet(config, num_classes=len(FER2013_LABELS), in_channels=preprocess.channels)
-    batch = torch.from_numpy(preprocess(faces))
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # a plain average over the batch
-    net.train()
-    with torch.no_grad():
-        net(batch)
-        net.eval()
-        embedding = net.embed(batch)
-        centred = embedding - embedding.mean(0)
-        _, singular_values, directions = torch.linalg.svd(centred, full_matrices=False)
-        weight = directions[: len(FER2013_LABELS)] / singular_values[: len(FER2013_LABELS), None] * 10
-        net.head.weight.copy_(weight)
-        net.head.bias.copy_(-embedding.mean(0) @ weight.T)
-    # The keys the trainer's best.pt has (trainer.py); export reads config, model and preprocess.
-    best = {"config": config.to_json(), "model": net.state_dict(), "epoch": 1, "metrics": {}}
-    torch.save({**best, "preprocess": preprocess.to_json()}, path)
 
 
 @pytest.fixture(scope="module")

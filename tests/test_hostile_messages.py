@@ -69,7 +69,7 @@ LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 @pytest.mark.parametrize("bad", ["happy\n\n99\n00:00:00,000 --> 00:09:00,000\nforged", "happy -->", " happy", "hap\u2028py"])
 def test_a_model_whose_labels_could_break_a_cue_is_refused(tmp_path, bad):
     pytest.importorskip("onnx")
-    from test_one_line_errors import edited_model
+    from model_fixtures import edited_model
 
     from emocap.classifier import EmotionClassifier
 

@@ -22,10 +22,9 @@ import cv2
 import numpy as np
 import pytest
 from fer_fixtures import smooth_faces, write_fer_pack
-from processes import terminated_when
-from test_cluster import ancestors
+from processes import ancestors, terminated_when
 
-from emocap.classifier import BUILTIN_MODEL, EmotionClassifier
+from emocap.classifier import EmotionClassifier
 from emocap.cli import main
 from emocap.datasets import load_fer2013
 from emocap.errors import DataError, ModelError, SourceError
@@ -33,7 +32,7 @@ from emocap.sources import open_path, sample_clip
 from emocap_testkit.faces import grace_hopper_bgr
 
 onnx = pytest.importorskip("onnx")
-from onnx import numpy_helper  # noqa: E402
+from model_fixtures import edited_model  # noqa: E402
 
 
 def emocap(*argv, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -103,20 +102,6 @@ def test_a_video_one_pixel_thin_is_annotated_padded_to_even_sides(tmp_path, size
 
 
 # --- models that are broken --------------------------------------------------------------------
-
-
-def edited_model(path: Path, *, metadata: dict[str, str] | None = None, nan_initializer: str | None = None) -> Path:
-    """A copy of the built-in model with some metadata replaced, or one initializer made NaN."""
-    model = onnx.load(str(BUILTIN_MODEL))
-    for entry in model.metadata_props:
-        if metadata and entry.key in metadata:
-            entry.value = metadata[entry.key]
-    for initializer in model.graph.initializer:
-        if initializer.name == nan_initializer:
-            initializer.CopyFrom(numpy_helper.from_array(
-                np.full(numpy_helper.to_array(initializer).shape, np.nan, np.float32), initializer.name))
-    onnx.save(model, str(path))
-    return path
 
 
 PREPROCESS = {"size": 48, "channels": 1, "mean": 0.5, "std": 0.5}

@@ -41,7 +41,7 @@ HELD_OUT_FACES = smooth_faces(120, seed=22)
 
 @pytest.fixture(scope="module")
 def fp32_model(tmp_path_factory):
-    from test_export import write_spread_checkpoint  # the same spread network the export tests use
+    from checkpoint_fixtures import write_spread_checkpoint  # the same spread network the export tests use
 
     folder = tmp_path_factory.mktemp("quantization")
     write_spread_checkpoint(folder / "best.pt", resolve_preset("paper-no-mix", upsample=1, seed=5), PREPROCESS,

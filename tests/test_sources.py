@@ -345,7 +345,7 @@ def test_bundled_sample_clip_is_small_and_readable():
 
 
 def test_video_frames_keep_the_presentation_times_of_a_stream_that_starts_late(tmp_path):
-    from test_outputs_video import write_clip_with_tone
+    from video_fixtures import write_clip_with_tone
 
     path = write_clip_with_tone(tmp_path / "late.mp4", video_start_s=0.8, audio_s=2.8)
     with open_path(path) as source:

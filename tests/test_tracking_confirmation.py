@@ -3,7 +3,7 @@ numbers people see count the faces shown."""
 
 import numpy as np
 import pytest
-from test_tracking_identity import boxes_faces, square
+from frame_fixtures import boxes_faces, square
 
 from emocap.tracking import IouTracker, TrackConfirmation
 

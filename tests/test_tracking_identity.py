@@ -2,18 +2,10 @@
 
 import numpy as np
 import pytest
+from frame_fixtures import boxes_faces, square
 
 from emocap.tracking import IouTracker, PaperMemory, order_for_reading
 from emocap.types import NO_LABEL, UNTRACKED, Faces
-
-
-def boxes_faces(boxes) -> Faces:
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    return Faces(boxes=boxes, scores=np.full(len(boxes), 0.99, np.float32))
-
-
-def square(x: float, y: float = 0.0, side: float = 100.0) -> list[float]:
-    return [x, y, x + side, y + side]
 
 
 def test_new_faces_get_new_increasing_ids():

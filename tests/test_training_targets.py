@@ -4,10 +4,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from fer_fixtures import votes_for, write_labels_csv
 
 torch = pytest.importorskip("torch")
-
-from test_votes import votes_for, write_labels_csv  # noqa: E402
 
 from emocap.datasets import FerData, load_fer2013  # noqa: E402
 from emocap.labels import FER2013_LABELS, FERPLUS_LABELS  # noqa: E402

@@ -5,28 +5,12 @@ import math
 
 import numpy as np
 import pytest
-from fer_fixtures import fer_csv_rows, write_fer_csv
+from fer_fixtures import fer_csv_rows, votes_for, write_fer_csv, write_labels_csv
 
 from emocap.datasets import load_fer2013
 from emocap.errors import DataError
 from emocap.labels import FER2013_LABELS
 from emocap.votes import VOTE_COLUMNS, load_votes, vote_scores
-
-
-def write_labels_csv(path, rows):
-    """The shared labels.csv form: file, usage and the ten votes (an empty vote row: no FER+ match)."""
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["file", "usage", *VOTE_COLUMNS])
-        for file, usage, votes in rows:
-            writer.writerow([file, usage, *(votes if votes is not None else [""] * 10)])
-    return path
-
-
-def votes_for(column: str, count: int = 10, **others: int) -> list[int]:
-    votes = dict.fromkeys(VOTE_COLUMNS, 0)
-    votes.update({column: count, **others})
-    return [votes[c] for c in VOTE_COLUMNS]
 
 
 def test_labels_csv_votes_are_found_by_folder_and_name_and_by_name_alone(tmp_path):
@@ -105,7 +89,7 @@ def test_evaluate_with_votes_reports_them_per_split(tmp_path, capsys, monkeypatc
     """Votes that agree with the folders: the FER+ majority accuracy is the plain accuracy."""
     import json
 
-    from test_evaluation_fer_scores import write_brightness_model, write_fake_fer
+    from model_fixtures import write_brightness_model, write_fake_fer
 
     from emocap.cli import main
     from emocap.votes import CLASS_OF_COLUMN
