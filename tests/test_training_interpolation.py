@@ -129,3 +129,26 @@ def test_a_bad_alpha_or_a_missing_base_is_refused_in_one_line(tiny_fer, tmp_path
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_base_of_float_weights_is_taken_as_it_is_and_another_file_is_refused(tiny_fer, tmp_path):
+    """--base best.pt: the checkpoint's own weights, not a network rebuilt from an int8 graph."""
+    import torch
+
+    from emocap.classifier import BUILTIN_MODEL
+    from emocap.datasets import load_fer2013
+    from emocap.training.from_onnx import emotion_net_from_onnx
+    from emocap.training.interpolation import base_network
+    from emocap.training.trainer import save_checkpoint
+
+    faces = load_fer2013(tiny_fer, "train").images
+    net, config, preprocess, _ = emotion_net_from_onnx(BUILTIN_MODEL, faces)
+    weights = {name: value + 0.01 if value.is_floating_point() else value for name, value in net.state_dict().items()}
+    save_checkpoint(tmp_path / "best.pt", {"config": config.to_json(), "model": weights,
+                                           "preprocess": preprocess.to_json()})
+    base, base_input = base_network(tmp_path / "best.pt", faces)
+    assert base_input == preprocess
+    assert all(torch.equal(value, weights[name]) for name, value in base.state_dict().items())
+    torch.save({"model": weights}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"'.*other\.pt' is not an emocap training checkpoint"):
+        base_network(tmp_path / "other.pt", faces)

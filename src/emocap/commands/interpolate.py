@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from emocap.commands.arguments import add_command, positive_int, real_number
-from emocap.commands.options import add_fer_data_option
+from emocap.commands.options import add_fer_data_option, model_by_name
 from emocap.errors import EmocapError
 from emocap.training.defaults import DEFAULT_ALPHAS, DEFAULT_BATCH_NORM_FACES, DEFAULT_CORRUPTION_FACES
 
@@ -46,8 +46,10 @@ def add_parser(subparsers) -> None:
     add_fer_data_option(parser, use="training faces measure the batch norms; PublicTest chooses; "
                         "PrivateTest is reported")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for wise.pt and interpolation.json")
-    parser.add_argument("--base", default="builtin", metavar="MODEL",
-                        help="the emocap ONNX model the tuned one was fine-tuned from (default: builtin)")
+    parser.add_argument("--base", type=model_by_name, default="builtin", metavar="MODEL",
+                        help="the model the tuned one was fine-tuned from: its float weights (a best.pt or "
+                        "checkpoints/*.pt, the better source), or an emocap ONNX model, its network rebuilt from the "
+                        "graph ('builtin' or a built-in model's name; default: builtin)")
     parser.add_argument("--alphas", type=real_number(0, maximum=1), nargs="+",
                         default=list(DEFAULT_ALPHAS), metavar="A",
                         help=f"points on the line, 0 the base and 1 the tuned (default: {' '.join(map(str, DEFAULT_ALPHAS))})")
@@ -65,10 +67,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emocap.classifier import BUILTIN_MODEL
     from emocap.outputs.files import check_named_outputs
 
-    base = BUILTIN_MODEL if args.base == "builtin" else Path(args.base)
+    base = Path(args.base)
     if not base.is_file():
         raise EmocapError(f"--base model not found: {str(base)!r}")
     out = Path(args.out)

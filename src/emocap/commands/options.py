@@ -89,10 +89,12 @@ def add_model_choice(parser) -> None:
 
 
 def model_by_name(model: str) -> str:
-    """The file --model names: a built-in model's (a name wins over a file of that name) or the path given;
-    read as the option is parsed, so every use of args.model sees the file."""
-    from emocap.classifier import NAMED_MODELS
+    """The file a model option names: a built-in model's (a name wins over a file of that name; 'builtin' is
+    the default one) or the path given; read as the option is parsed, so every use of the option sees the file."""
+    from emocap.classifier import BUILTIN_MODEL, NAMED_MODELS
 
+    if model == "builtin":
+        return str(BUILTIN_MODEL)
     return str(NAMED_MODELS[model]) if model in NAMED_MODELS else model
 
 

@@ -90,7 +90,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     parser.add_argument("--resume", action="store_true", help="continue from last.pt in the run folder")
-    parser.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+    parser.add_argument("--init-from", type=model_by_name, default=None, metavar="CHECKPOINT",
                         help="start from the weights of this best.pt, last.pt or emocap ONNX model (same network; "
                         f"'builtin' or a built-in model's name: {BUILTIN_NAMES}) instead of random ones: a second "
                         "schedule after a first, or fine-tuning; recorded in config.json")
@@ -99,7 +99,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--votes-weight", type=real_number(0, unit="share of the target"), default=None, metavar="W",
                         help="override the preset's share of the target taken from the FER+ votes (0: none; the "
                         "FER2013 label takes what is left after votes and teacher)")
-    parser.add_argument("--teacher", default=None, metavar="MODEL",
+    parser.add_argument("--teacher", type=model_by_name, default=None, metavar="MODEL",
                         help="the model whose probabilities join the targets (presets with a teacher weight): an "
                         "emocap ONNX model ('builtin' or a built-in model's name) that scores the clean faces "
                         "once, or, with --teacher-views same or mirrored, a checkpoint's float weights (best.pt, "
@@ -151,12 +151,6 @@ def _family_weight(text: str) -> tuple[str, int]:
     return name, whole_number(0)(count)
 
 
-def _model_path(name: str | None) -> str | None:
-    """The file --teacher or --init-from names: 'builtin' is the default built-in model, a built-in model's
-    name (as --model takes it) its file, anything else the path given."""
-    return None if name is None else model_by_name("standard" if name == "builtin" else name)
-
-
 RUN_FILES = ("config.json", "curves.csv", "curves.png", "last.pt", "best.pt")
 """What a run writes into its folder (`emocap.training.trainer.train`)."""
 
@@ -166,8 +160,7 @@ def check_inputs_untouched(args: argparse.Namespace, out: str) -> None:
     (a --init-from best.pt in it is overwritten at the first epoch's end)."""
     from emocap.outputs.files import check_named_outputs
 
-    inputs = {"--data": args.data, "--votes": args.votes, "--teacher": _model_path(args.teacher),
-              "--init-from": _model_path(args.init_from)}
+    inputs = {"--data": args.data, "--votes": args.votes, "--teacher": args.teacher, "--init-from": args.init_from}
     check_named_outputs({"--out": out}, {"--data": args.data})
     check_named_outputs([("--out", Path(out) / name) for name in RUN_FILES], inputs)
 
@@ -205,7 +198,7 @@ def _resolved_config(args: argparse.Namespace) -> TrainConfig:
         return resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             warmup_epochs=args.warmup_epochs,
-            init_from=_model_path(args.init_from), votes=args.votes, teacher=_model_path(args.teacher),
+            init_from=args.init_from, votes=args.votes, teacher=args.teacher,
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight, teacher_views=args.teacher_views,
             mix_prob=args.mix_prob, corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,

@@ -32,6 +32,7 @@ from emocap.evaluation.corruptions import corruption_accuracy
 from emocap.evaluation.metrics import confusion_matrix, confusion_scores, macro_f1, per_class_scores
 from emocap.labels import FER2013_LABELS
 from emocap.training.defaults import DEFAULT_ALPHAS, DEFAULT_BATCH_NORM_FACES, DEFAULT_CORRUPTION_FACES
+from emocap.training.export import load_checkpoint
 from emocap.training.from_onnx import emotion_net_from_onnx
 from emocap.training.model import LogitsAndEmbedding, check_same_network, read_checkpoint
 from emocap.training.trainer import save_checkpoint
@@ -194,13 +195,23 @@ def describe_row(row: dict, sample_size: int) -> str:
             f"{row['public_c_mca']:.2%}  PrivateTest {row['private']:.2%}")
 
 
+def base_network(base: str | Path, calibration: np.ndarray) -> tuple:
+    """(network, its input) of the base: a checkpoint's float weights, or an emocap ONNX model's network rebuilt
+    from its graph, batch norms measured on `calibration` (int8 weights rounded: the float ones are better)."""
+    if Path(base).suffix.lower() == ".onnx":
+        net, _, preprocess, _ = emotion_net_from_onnx(base, calibration)
+    else:
+        net, _, preprocess, _ = load_checkpoint(base)
+    return net, preprocess
+
+
 def interpolate(
     base: str | Path, tuned: str | Path, data: str | Path, out: str | Path, *,
     alphas: tuple[float, ...] = DEFAULT_ALPHAS, corruption_faces: int = DEFAULT_CORRUPTION_FACES,
     batch_norm_faces: int = DEFAULT_BATCH_NORM_FACES, adjust_logits: bool = False, mca_tolerance: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Score every alpha between the `base` model (ONNX) and the `tuned` checkpoint, write the chosen
+    """Score every alpha between the `base` model (a checkpoint or ONNX) and the `tuned` checkpoint, write the chosen
     weights to out/wise.pt and the table to out/interpolation.json; returns that table. `progress` is
     given a line for the base and one for each alpha as it is scored."""
     say = progress or (lambda line: None)
@@ -209,7 +220,7 @@ def interpolate(
     rng = np.random.default_rng(0)  # the calibration faces first, then the sample: the order fixes both
     calibration = train.images[rng.permutation(len(train))[:batch_norm_faces]]
     sample = np.sort(rng.permutation(len(public))[:corruption_faces])
-    base_net, _, preprocess, _ = emotion_net_from_onnx(base, calibration)
+    base_net, preprocess = base_network(base, calibration)
     check_same_network(base_net, state["model"], f"--tuned {str(tuned)!r}", than=f"--base {str(base)!r}")
     line = WeightLine(base_net, state["model"], preprocess, calibration)
 
