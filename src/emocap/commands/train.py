@@ -200,7 +200,8 @@ def _resolved_config(args: argparse.Namespace) -> TrainConfig:
             warmup_epochs=args.warmup_epochs,
             init_from=args.init_from, votes=args.votes, teacher=args.teacher,
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight, teacher_views=args.teacher_views,
-            mix_prob=args.mix_prob, corruption_prob=args.corruption_share, wild_prob=args.wild_share, eval_every=args.eval_every,
+            mix_prob=args.mix_prob, corruption_prob=args.corruption_share, wild_prob=args.wild_share,
+            eval_every=args.eval_every,
             corruption_weights=tuple(args.corruption_weight) if args.corruption_weight else None,
             lift_light=args.lift_light or None,
         )

@@ -205,8 +205,8 @@ class TrainConfig:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
         if self.teacher_weight > 0 and self.teacher_views != "clean" and self.teacher.lower().endswith(".onnx"):
             raise ValueError(f"teacher {self.teacher!r} is an ONNX model; a teacher that sees the same augmented "
-                             f"faces (--teacher-views {self.teacher_views}) is a checkpoint of float weights (best.pt, last.pt "
-                             "or checkpoints/*.pt)")
+                             f"faces (--teacher-views {self.teacher_views}) is a checkpoint of float weights "
+                             "(best.pt, last.pt or checkpoints/*.pt)")
 
     @property
     def soft_targets(self) -> bool:
