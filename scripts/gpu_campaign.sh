@@ -14,9 +14,9 @@
 #            checkpoints (split in 15 MiB parts: a ResNet18's 21.4 MiB is over the 16 MiB a file
 #            may be), and every run's config.json, curves.csv, curves.png and log in one tar.gz
 #
-# The tree that travels may hold 64 MiB and the repository's tracked files hold 89: move the big
-# tracked files (the checkpoints and the three models) out of the checkout (nothing here reads them) and carry the data in data/
-# (ignored by .gitignore), from the repository root, here:
+# The tree that travels may hold 64 MiB and the repository's tracked files hold about 132: move the
+# big tracked files (the checkpoints and the three models) out of the checkout (nothing here reads
+# them) and carry the data in data/ (ignored by .gitignore), from the repository root, here:
 #
 #   mkdir -p data/ferplus ../held && cp -r ../shared/data/fer2013-pack data/ && \
 #       cp ../shared/data/ferplus/labels.csv data/ferplus/ && \

@@ -91,4 +91,5 @@ def teacher_probabilities(model_path: str, faces: np.ndarray, class_names: tuple
 def check_teacher_classes(teacher: str, teacher_classes, class_names: tuple[str, ...]) -> None:
     """ValueError quoting the teacher where its classes are not the ones the model trains (ONNX or checkpoint)."""
     if tuple(teacher_classes) != tuple(class_names):
-        raise ValueError(f"teacher {teacher!r} names classes {list(teacher_classes)}, the model trains {list(class_names)}")
+        raise ValueError(f"teacher {teacher!r} names classes {list(teacher_classes)}, "
+                         f"the model trains {list(class_names)}")
