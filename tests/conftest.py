@@ -3,7 +3,8 @@
 The training run is the slow part (a full ResNet18, even on 28 faces), so it is
 made once per session and shared by test_training.py and test_export.py.
 The data builders themselves are plain functions in fer_fixtures.py.
-Also a virtual X screen (Xvfb) for the tests of the window and the screen source.
+Also a virtual X screen (Xvfb) for the tests of the window and the screen source, and the stand-in
+pipeline that `emocap transcribe` runs in its command tests (transcribe_fixtures.SquarePipeline).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from fer_fixtures import write_training_folder
+from transcribe_fixtures import SquarePipeline
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +75,13 @@ def virtual_screen():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def pipeline(monkeypatch):
+    """`emocap transcribe` builds the square-reading stand-in instead of the real pipeline."""
+    from emocap.commands import transcribe
+
+    fake = SquarePipeline()
+    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
+    return fake

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from fer_fixtures import fer_csv_rows, write_fer_csv, write_fer_folder
-from transcribe_fixtures import HAPPY_THEN_ANGRY, files_in, pipeline, write_clip  # noqa: F401 (a fixture)
+from transcribe_fixtures import HAPPY_THEN_ANGRY, files_in, write_clip
 from transcribe_fixtures import run as run_transcribe
 
 from emocap.atomic import atomic_text

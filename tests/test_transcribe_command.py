@@ -23,13 +23,12 @@ import numpy as np
 import pytest
 import srt
 import webvtt
-from transcribe_fixtures import (  # noqa: F401 (a fixture)
+from transcribe_fixtures import (
     BLUE,
     HAPPY_THEN_ANGRY,
     RED,
     SquarePipeline,
     files_in,
-    pipeline,
     run,
     write_clip,
 )

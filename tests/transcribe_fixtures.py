@@ -2,9 +2,8 @@
 
 `write_clip` writes a clip with OpenCV whose frames hold one bright square (or none); `SquarePipeline`
 reads such clips exactly, the square being face 0 and its colour the emotion (blue happy, red angry);
-the `pipeline` fixture puts it in the place of the real one, and `run` runs the command with one
-worker. Plain helpers (imported like `frame_fixtures`: pytest puts tests/ on sys.path); a test file
-that uses the fixture imports it too.
+the `pipeline` fixture (conftest.py) puts it in the place of the real one, and `run` runs the command
+with one worker. Plain helpers (imported like `frame_fixtures`: pytest puts tests/ on sys.path).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import argparse
 
 import cv2
 import numpy as np
-import pytest
 
 from emocap.commands import transcribe
 from emocap.errors import DataError
@@ -78,13 +76,6 @@ def write_clip(path, colours, fps=10.0, size=(160, 120)):
 
 
 HAPPY_THEN_ANGRY = [BLUE] * 15 + [RED] * 15  # 3 s at 10 fps
-
-
-@pytest.fixture
-def pipeline(monkeypatch):
-    fake = SquarePipeline()
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
-    return fake
 
 
 def run(argv: list[str]) -> int:
