@@ -118,6 +118,27 @@ def test_export_refuses_a_file_that_is_not_a_training_checkpoint(tmp_path):
     assert repr(str(weights_only)) in str(error.value)
 
 
+def test_a_network_is_read_alike_from_its_checkpoint_or_its_onnx_model(spread_checkpoint, exported, tmp_path):
+    """`emotion_net_from_file`, the one reader behind --init-from, --teacher and --base: float weights from a
+    checkpoint, the network rebuilt from an ONNX graph; both give the same logits and name the option on error."""
+    from emocap.training.from_onnx import emotion_net_from_file
+
+    from_checkpoint = emotion_net_from_file(spread_checkpoint, CALIBRATION_FACES)
+    from_graph = emotion_net_from_file(exported[0], CALIBRATION_FACES)
+    assert from_checkpoint[1:] == from_graph[1:] == (SPREAD_CONFIG, SPREAD_PREPROCESS, FER2013_LABELS)
+    faces = SPREAD_PREPROCESS(SAMPLE_FACES)
+    with torch.no_grad():
+        torch.testing.assert_close(from_graph[0].eval()(torch.from_numpy(faces)),
+                                   from_checkpoint[0].eval()(torch.from_numpy(faces)), atol=1e-4, rtol=0)
+    (tmp_path / "garbled.onnx").write_bytes(b"not a graph")
+    torch.save({"model": {}}, tmp_path / "other.pt")
+    for path, says in ((tmp_path / "garbled.onnx", "is not a readable ONNX model"),
+                       (tmp_path / "other.pt", "is not an emocap training checkpoint")):
+        with pytest.raises(ValueError) as error:
+            emotion_net_from_file(path, CALIBRATION_FACES, name="--init-from")
+        assert str(error.value).startswith(f"--init-from {str(path)!r} {says}")
+
+
 def test_export_into_a_missing_folder_is_an_output_error(spread_checkpoint, tmp_path):
     with pytest.raises(OutputError, match="does not exist"):
         export.export_onnx(spread_checkpoint, tmp_path / "no-such-folder" / "m.onnx", sample_faces=SAMPLE_FACES)

@@ -626,6 +626,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
     those faces averaged with its mirror image."""
     import timm.loss
 
+    from emocap.datasets import load_fer2013
     from emocap.training import trainer
     from emocap.training.export import load_checkpoint
 
@@ -653,6 +654,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
     assert batches == 1 and len(targets) == batches  # 14 faces in batches of 8
     torch.testing.assert_close(shown[0], taught[0][0])  # the training batch, before the test set is scored
     teacher, _, _, _ = load_checkpoint(teacher_path)
+    train_faces = load_fer2013(tiny_fer, "train")
     faces = taught[0][0]
     with torch.no_grad():
         logits = teacher(faces)
@@ -661,7 +663,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
             assert not torch.allclose(logits, teacher(faces), atol=1e-4, rtol=0)  # so the check below tells them apart
         expected = logits.softmax(1)
         # Exactly, in fp32 outside the training steps' autocast: the mirror image is the width flipped.
-        torch.testing.assert_close(trainer._teacher_network(config, Preprocess())(faces)[0], logits,
+        torch.testing.assert_close(trainer._teacher_network(config, Preprocess(), train_faces)(faces)[0], logits,
                                    atol=1e-5, rtol=0)
     torch.testing.assert_close(taught[0][1], expected, atol=2e-2, rtol=0)  # bf16 or fp32, as the steps run
     label_share = targets[0] - 0.6 * taught[0][1]
@@ -669,9 +671,9 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
     assert ((label_share > 1e-5).sum(1) == 1).all()  # the rest is one hard label a face
     with pytest.raises(ValueError, match=r"teacher '.*best\.pt' names classes \['angry'.*'surprise'\], the model "
                                          r"trains \['angry'.*'contempt'\]"):
-        trainer._teacher_network(dataclasses.replace(config, labels="ferplus"), Preprocess())
+        trainer._teacher_network(dataclasses.replace(config, labels="ferplus"), Preprocess(), train_faces)
     with pytest.raises(ValueError, match=r"reads other input .*check --lift-light"):
-        trainer._teacher_network(config, Preprocess(lift_to=FER2013_FACE_LIGHT))
+        trainer._teacher_network(config, Preprocess(lift_to=FER2013_FACE_LIGHT), train_faces)
 
 
 def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""A shipped ONNX model back into a trainable `EmotionNet`, so a new model can start from the built-in one.
+"""A shipped ONNX model back into a trainable `EmotionNet`, so a new model can start from the built-in one;
+and `emotion_net_from_file`, the one reader of a network given as either a checkpoint or such a model.
 
 The built-in model is an int8 graph whose PyTorch checkpoint was never kept.
 `dequantize_qdq` gives its fp32 graph, in which ONNX export folded every batch
@@ -22,6 +23,7 @@ from torch import nn
 
 from emocap.classifier import read_model_metadata
 from emocap.errors import first_line
+from emocap.labels import LABEL_SETS
 from emocap.preprocessing import Preprocess
 from emocap.training.config import NewerConfigError, TrainConfig
 from emocap.training.model import EmotionNet
@@ -138,3 +140,20 @@ def _conv_output_statistics(net: EmotionNet, pairs, inputs: torch.Tensor) -> dic
         var = (squares / count - mean * mean).clamp_min(0)
         statistics[key] = (mean.float(), var.float())
     return statistics
+
+
+def emotion_net_from_file(path: str | Path, calibration_faces: np.ndarray, *, name: str = "",
+                          ) -> tuple[EmotionNet, TrainConfig, Preprocess, tuple[str, ...]]:
+    """(network, its training configuration, its input, its classes) of a training checkpoint (its float
+    weights, the better start) or of an emocap ONNX model rebuilt from its graph (int8 weights rounded, batch
+    norms measured on `calibration_faces`), told apart by the file's suffix. ValueError quoting the path,
+    after `name` (the option that gave it) where one is given."""
+    from emocap.training.export import load_checkpoint
+
+    try:
+        if Path(path).suffix.lower() == ".onnx":
+            return emotion_net_from_onnx(path, calibration_faces)
+        net, config, preprocess, _ = load_checkpoint(path)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}" if name else str(error)) from None
+    return net, config, preprocess, LABEL_SETS[config.labels]

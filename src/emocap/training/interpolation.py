@@ -32,8 +32,7 @@ from emocap.evaluation.corruptions import corruption_accuracy
 from emocap.evaluation.metrics import confusion_matrix, confusion_scores, macro_f1, per_class_scores
 from emocap.labels import FER2013_LABELS
 from emocap.training.defaults import DEFAULT_ALPHAS, DEFAULT_BATCH_NORM_FACES, DEFAULT_CORRUPTION_FACES
-from emocap.training.export import load_checkpoint
-from emocap.training.from_onnx import emotion_net_from_onnx
+from emocap.training.from_onnx import emotion_net_from_file
 from emocap.training.model import LogitsAndEmbedding, check_same_network, read_checkpoint
 from emocap.training.trainer import save_checkpoint
 
@@ -198,10 +197,7 @@ def describe_row(row: dict, sample_size: int) -> str:
 def base_network(base: str | Path, calibration: np.ndarray) -> tuple:
     """(network, its input) of the base: a checkpoint's float weights, or an emocap ONNX model's network rebuilt
     from its graph, batch norms measured on `calibration` (int8 weights rounded: the float ones are better)."""
-    if Path(base).suffix.lower() == ".onnx":
-        net, _, preprocess, _ = emotion_net_from_onnx(base, calibration)
-    else:
-        net, _, preprocess, _ = load_checkpoint(base)
+    net, _, preprocess, _ = emotion_net_from_file(base, calibration)
     return net, preprocess
 
 

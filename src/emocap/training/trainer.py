@@ -325,19 +325,17 @@ def _build_network(
     mixer, criterion = _loss_and_mixer(config, num_classes)
     teacher = None
     if config.teacher_weight > 0 and config.teacher_views != "clean":
-        teacher = _teacher_network(config, preprocess).to(dev).to(memory_format=torch.channels_last)
+        teacher = _teacher_network(config, preprocess, data.train_faces).to(dev).to(memory_format=torch.channels_last)
     return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion, bf16, teacher)
 
 
-def _teacher_network(config: TrainConfig, preprocess: Preprocess) -> nn.Module:
+def _teacher_network(config: TrainConfig, preprocess: Preprocess, train_faces: FerData) -> nn.Module:
     """The teacher checkpoint's network, frozen, reading each face alone or averaged with its mirror image
     (teacher_views "mirrored"); ValueError quoting it where it reads other classes or input."""
-    from emocap.training.export import load_checkpoint
+    from emocap.training.from_onnx import emotion_net_from_file
 
-    try:
-        teacher, teacher_config, teacher_input, _ = load_checkpoint(config.teacher)
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"teacher {config.teacher!r} is not an emocap checkpoint ({first_line(error)})") from None
+    teacher, teacher_config, teacher_input, _ = emotion_net_from_file(
+        config.teacher, _batch_norm_faces(train_faces), name="teacher")
     check_teacher_classes(config.teacher, LABEL_SETS[teacher_config.labels], LABEL_SETS[config.labels])
     if teacher_input != preprocess:
         raise ValueError(f"teacher {config.teacher!r} reads other input ({teacher_input.to_json()}) than this run "
@@ -510,24 +508,25 @@ def _load_initial_weights(model: EmotionNet, config: TrainConfig, path: Path, tr
     ValueError quoting the path. From a model of other classes, the head keeps the rows of the classes
     both name and starts the others small. A lighter network (fewer blocks a stage) starts from
     the blocks of a larger one that it shares by name and shape, so a student begins where its teacher is."""
-    if path.suffix.lower() == ".onnx":
-        from emocap.training.from_onnx import emotion_net_from_onnx
+    from emocap.training.from_onnx import emotion_net_from_file
 
-        calibration = np.random.default_rng(0).permutation(len(train_data))[:2048]
-        net, source_config, _, source_classes = emotion_net_from_onnx(path, train_data.images[calibration])
-        if source_config.upsample != config.upsample:
-            raise ValueError(f"init_from {str(path)!r} enlarges faces {source_config.upsample}x; "
-                             f"this run trains a network that enlarges them {config.upsample}x")
-        weights = net.state_dict()
-    else:
-        state = read_checkpoint(path, name="init_from")
-        weights = state["model"]
-        source_classes = LABEL_SETS[TrainConfig.from_json(state["config"]).labels]
+    net, source_config, _, source_classes = emotion_net_from_file(path, _batch_norm_faces(train_data),
+                                                                  name="init_from")
+    if source_config.upsample != config.upsample:
+        raise ValueError(f"init_from {str(path)!r} enlarges faces {source_config.upsample}x; "
+                         f"this run trains a network that enlarges them {config.upsample}x")
+    weights = net.state_dict()
     target_classes = LABEL_SETS[config.labels]
     if source_classes != target_classes:
         weights = _head_for_classes(weights, source_classes, target_classes)
     check_same_network(model, weights, f"init_from {str(path)!r}", extra_allowed=True)
     model.load_state_dict({name: weights[name] for name in model.state_dict()})
+
+
+def _batch_norm_faces(train_data: FerData) -> np.ndarray:
+    """The 2,048 training faces (the same each run) on which a network rebuilt from an ONNX graph measures its
+    batch norms."""
+    return train_data.images[np.random.default_rng(0).permutation(len(train_data))[:2048]]
 
 
 def _head_for_classes(weights: dict, source: tuple[str, ...], target: tuple[str, ...]) -> dict:
