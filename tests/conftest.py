@@ -85,3 +85,10 @@ def pipeline(monkeypatch):
     fake = SquarePipeline()
     monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
     return fake
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    """Two usable cores, as CI has, where this machine has one: by default `emocap transcribe` shares work
+    out on Ray only with two or more, and the tests of that default run wherever they run."""
+    monkeypatch.setattr("emocap.onnx_session.usable_cores", lambda: 2)

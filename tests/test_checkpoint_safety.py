@@ -139,8 +139,8 @@ def test_init_from_a_model_of_a_newer_emocap_is_refused_in_one_line_quoting_its_
     assert main(["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(tmp_path / "run"),
                  "--batch-size", "8", "--init-from", str(newer)]) == 2
     assert one_line_error(capsys, "train") == (
-        f"emocap train: error: {str(newer)!r}: its training configuration is version {CONFIG_VERSION + 1}, newer "
-        f"than this emocap reads ({CONFIG_VERSION}): update emocap to use it")
+        f"emocap train: error: init_from {str(newer)!r}: its training configuration is version {CONFIG_VERSION + 1}, "
+        f"newer than this emocap reads ({CONFIG_VERSION}): update emocap to use it")
     assert not (tmp_path / "run").exists()
 
 
@@ -151,7 +151,8 @@ def test_init_from_a_file_that_is_not_a_model_is_one_line_and_leaves_no_run_fold
     out = tmp_path / "run"
     assert main(["train", "--preset", "cpu-quick", "--data", str(data), "--out", str(out), "--init-from",
                  str(junk), "--batch-size", "8"]) == 2
-    assert one_line_error(capsys, "train") == f"emocap train: error: {str(junk)!r} is not a readable ONNX model (DecodeError)"
+    assert one_line_error(capsys, "train") == (
+        f"emocap train: error: init_from {str(junk)!r} is not a readable ONNX model (DecodeError)")
     assert not out.exists()
 
 

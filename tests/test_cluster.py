@@ -209,29 +209,21 @@ def test_a_truncated_video_in_chunks_ends_where_one_pass_ends(tmp_path):
 
 # --- the command, without Ray -------------------------------------------------------------------------
 
-@pytest.fixture
-def stand_in(monkeypatch):
-    from transcribe_fixtures import SquarePipeline
-
-    fake = SquarePipeline()
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: fake)
-    return fake
-
-
-def test_resume_skips_the_videos_whose_outputs_are_there(tmp_path, stand_in, capsys):
+def test_resume_skips_the_videos_whose_outputs_are_there(tmp_path, pipeline, capsys):
     from transcribe_fixtures import HAPPY_THEN_ANGRY, write_clip
 
     for name in ("a", "b"):
         write_clip(tmp_path / f"{name}.avi", HAPPY_THEN_ANGRY)
     (tmp_path / "a.emotions.vtt").write_text("WEBVTT\n")  # an earlier run finished a.avi (and only a vtt)
     assert run_command([tmp_path, "-o", "vtt", "--resume", "--workers", "1"]) == 0
-    assert stand_in.frames == 30  # b.avi only
+    assert pipeline.frames == 30  # b.avi only
     assert f"{tmp_path / 'a.avi'}: skipped, its outputs are there (--resume)" in capsys.readouterr().out
     assert run_command([tmp_path, "-o", "vtt", "-o", "srt", "--resume", "--workers", "1"]) == 0
-    assert stand_in.frames == 90  # the .srt files were missing: both again
+    assert pipeline.frames == 90  # the .srt files were missing: both again
 
 
-def test_ray_missing_is_one_line_when_asked_for_and_one_process_by_default(tmp_path, stand_in, monkeypatch):
+def test_ray_missing_is_one_line_when_asked_for_and_one_process_by_default(tmp_path, pipeline, two_cores,
+                                                                           monkeypatch):
     from transcribe_fixtures import HAPPY_THEN_ANGRY, write_clip
 
     import emocap.cluster
@@ -244,8 +236,8 @@ def test_ray_missing_is_one_line_when_asked_for_and_one_process_by_default(tmp_p
         run_command([tmp_path, "--workers", "2"])
     with pytest.raises(EmocapError, match=r"^--ray-address 10.0.0.5:6379 runs on Ray, which is not installed"):
         run_command([tmp_path, "--ray-address", "10.0.0.5:6379"])
-    assert stand_in.frames == 0
-    assert run_command([tmp_path]) == 0 and stand_in.frames == 60
+    assert pipeline.frames == 0
+    assert run_command([tmp_path]) == 0 and pipeline.frames == 60
 
 
 # --- on Ray ------------------------------------------------------------------------------------------

@@ -51,13 +51,6 @@ def ray_never_starts(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
 
 
-@pytest.fixture
-def stand_in(monkeypatch):
-    from transcribe_fixtures import SquarePipeline
-
-    monkeypatch.setattr(transcribe, "build_pipeline", lambda args, **_: SquarePipeline())
-
-
 def test_a_plan_of_more_chunks_than_a_week_of_video_is_refused():
     """31 years in a 46 KB file was 16 million chunks: 4 GB and minutes to plan, then exit 1, no message."""
     assert len(plan_chunks(0.0, None, 6 * 86400.0, chunk_s=60.0)) == 8640
@@ -70,8 +63,8 @@ def test_a_plan_of_more_chunks_than_a_week_of_video_is_refused():
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["default", "workers-2"])
-def test_a_video_claiming_weeks_is_refused_in_one_line_before_ray_starts(tmp_path, ray_never_starts, stand_in,
-                                                                          capsys, workers):
+def test_a_video_claiming_weeks_is_refused_in_one_line_before_ray_starts(tmp_path, ray_never_starts, pipeline,
+                                                                          two_cores, capsys, workers):
     video = video_claiming(tmp_path / "long.mkv", TWENTY_DAYS_S)
     assert main(["transcribe", str(video), "-o", "vtt", *workers]) == 2
     assert capsys.readouterr().err.splitlines() == [
@@ -81,7 +74,7 @@ def test_a_video_claiming_weeks_is_refused_in_one_line_before_ray_starts(tmp_pat
     assert sorted(path.name for path in tmp_path.iterdir()) == ["long.mkv"]
 
 
-def test_in_one_process_a_video_claiming_decades_ends_where_its_frames_end(tmp_path, stand_in, capsys):
+def test_in_one_process_a_video_claiming_decades_ends_where_its_frames_end(tmp_path, pipeline, capsys):
     video = video_claiming(tmp_path / "long.mkv", 31 * 365.25 * 86400)
     assert main(["transcribe", str(video), "-o", "vtt", "--workers", "1"]) == 2
     assert capsys.readouterr().err.splitlines() == [

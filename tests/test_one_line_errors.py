@@ -28,6 +28,7 @@ from emocap.classifier import EmotionClassifier
 from emocap.cli import main
 from emocap.datasets import load_fer2013
 from emocap.errors import DataError, ModelError, SourceError
+from emocap.onnx_session import usable_cores
 from emocap.sources import open_path, sample_clip
 from emocap_testkit.faces import grace_hopper_bgr
 
@@ -282,6 +283,7 @@ RAY_MOMENTS = {
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(usable_cores() < 2, reason="--workers 2 is one process where only one core is usable: no Ray to signal")
 @pytest.mark.parametrize("moment", RAY_MOMENTS)
 @pytest.mark.parametrize("signum, status, line", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_during_a_ray_run_exits_in_one_line_and_leaves_no_output(tmp_path, request, moment, signum, status,
