@@ -89,10 +89,9 @@ def parsed(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["transcribe", "x.mp4", *argv])
 
 
-def test_more_local_workers_than_cores_are_the_cores_with_a_note(monkeypatch, capsys):
+def test_more_local_workers_than_cores_are_the_cores_with_a_note(two_cores, monkeypatch, capsys):
     """--workers 1000 on 2 cores started 32 Ray workers and took 8 GB."""
     monkeypatch.setattr(emocap.cluster, "ray_installed", lambda: True)
-    monkeypatch.setattr(emocap.onnx_session, "usable_cores", lambda: 2)
     assert transcribe.cluster_settings(parsed("--workers", "1000")).workers == 2
     assert capsys.readouterr().err == "emocap transcribe: note: --workers 1000 is more than the 2 cores here; using 2\n"
     assert transcribe.cluster_settings(parsed("--workers", "2")).workers == 2

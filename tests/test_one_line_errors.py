@@ -283,7 +283,8 @@ RAY_MOMENTS = {
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(usable_cores() < 2, reason="--workers 2 is one process where only one core is usable: no Ray to signal")
+@pytest.mark.skipif(usable_cores() < 2,
+                    reason="--workers 2 is one process where only one core is usable: no Ray to signal")
 @pytest.mark.parametrize("moment", RAY_MOMENTS)
 @pytest.mark.parametrize("signum, status, line", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_during_a_ray_run_exits_in_one_line_and_leaves_no_output(tmp_path, request, moment, signum, status,

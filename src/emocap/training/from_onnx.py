@@ -26,6 +26,7 @@ from emocap.errors import first_line
 from emocap.labels import LABEL_SETS
 from emocap.preprocessing import Preprocess
 from emocap.training.config import NewerConfigError, TrainConfig
+from emocap.training.export import load_checkpoint
 from emocap.training.model import EmotionNet
 from emocap.training.quantization import dequantize_qdq
 
@@ -148,8 +149,6 @@ def emotion_net_from_file(path: str | Path, calibration_faces: np.ndarray, *, na
     weights, the better start) or of an emocap ONNX model rebuilt from its graph (int8 weights rounded, batch
     norms measured on `calibration_faces`), told apart by the file's suffix. ValueError quoting the path,
     after `name` (the option that gave it) where one is given."""
-    from emocap.training.export import load_checkpoint
-
     try:
         if Path(path).suffix.lower() == ".onnx":
             return emotion_net_from_onnx(path, calibration_faces)
