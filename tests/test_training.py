@@ -632,7 +632,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
 
     teacher_path = tiny_run[0] / "best.pt"
     config = dataclasses.replace(tiny_config, arch="resnet10", epochs=1, mix_prob=0.0, label_smoothing=0.0,
-                                 corruption_prob=1.0, teacher=str(teacher_path), teacher_weight=0.6,
+                                 corruption_prob=1.0, teachers=(str(teacher_path),), teacher_weight=0.6,
                                  teacher_views=views, init_from=str(teacher_path))
     taught, shown, targets = [], [], []
     teach = trainer._teacher_probabilities
@@ -663,17 +663,73 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
             assert not torch.allclose(logits, teacher(faces), atol=1e-4, rtol=0)  # so the check below tells them apart
         expected = logits.softmax(1)
         # Exactly, in fp32 outside the training steps' autocast: the mirror image is the width flipped.
-        torch.testing.assert_close(trainer._teacher_network(config, Preprocess(), train_faces)(faces)[0], logits,
-                                   atol=1e-5, rtol=0)
+        teacher_network = trainer._teacher_network(config, str(teacher_path), Preprocess(), train_faces)
+        torch.testing.assert_close(teacher_network(faces)[0], logits, atol=1e-5, rtol=0)
     torch.testing.assert_close(taught[0][1], expected, atol=2e-2, rtol=0)  # bf16 or fp32, as the steps run
     label_share = targets[0] - 0.6 * taught[0][1]
     assert torch.allclose(label_share.sum(1), torch.full((8,), 0.4), atol=1e-5)
     assert ((label_share > 1e-5).sum(1) == 1).all()  # the rest is one hard label a face
     with pytest.raises(ValueError, match=r"teacher '.*best\.pt' names classes \['angry'.*'surprise'\], the model "
                                          r"trains \['angry'.*'contempt'\]"):
-        trainer._teacher_network(dataclasses.replace(config, labels="ferplus"), Preprocess(), train_faces)
+        trainer._teacher_network(dataclasses.replace(config, labels="ferplus"), str(teacher_path), Preprocess(),
+                                 train_faces)
     with pytest.raises(ValueError, match=r"reads other input .*check --lift-light"):
-        trainer._teacher_network(config, Preprocess(lift_to=FER2013_FACE_LIGHT), train_faces)
+        trainer._teacher_network(config, str(teacher_path), Preprocess(lift_to=FER2013_FACE_LIGHT), train_faces)
+
+
+def test_an_ensemble_of_same_view_teachers_teaches_their_averaged_probabilities(tiny_run, tiny_fer, tiny_config,
+                                                                                 tmp_path, monkeypatch):
+    """Two --teacher checkpoints: each scores the batch the student is shown, and the teachers' share of the
+    target is the mean of their probabilities (an ensemble's belief, as benchmarks/ensemble.py scores it)."""
+    from emocap.datasets import load_fer2013
+    from emocap.training import trainer
+
+    first = tiny_run[0] / "best.pt"
+    state = torch.load(first, weights_only=False)
+    state["model"] = {name: -value if name.startswith("head.") else value for name, value in state["model"].items()}
+    second = tmp_path / "negated-head.pt"
+    torch.save(state, second)
+    config = dataclasses.replace(tiny_config, epochs=1, mix_prob=0.0, teachers=(str(first), str(second)),
+                                 teacher_weight=0.6, teacher_views="same")
+    train_faces = load_fer2013(tiny_fer, "train")
+    networks = [trainer._teacher_network(config, str(path), Preprocess(), train_faces) for path in (first, second)]
+    faces = to_model_input(torch.from_numpy(train_faces.images[:8]), Preprocess())
+    with torch.no_grad():
+        each = [network(faces)[0].softmax(1) for network in networks]
+    assert not torch.allclose(each[0], each[1], atol=1e-3, rtol=0)  # two teachers that disagree
+    ensemble = trainer._Network(*[None] * 6, bf16=False, teachers=tuple(networks))
+    torch.testing.assert_close(trainer._teacher_probabilities(ensemble, faces), (each[0] + each[1]) / 2,
+                               atol=1e-6, rtol=0)
+
+    seen = []
+    teach = trainer._teacher_probabilities
+    monkeypatch.setattr(trainer, "_teacher_probabilities",
+                        lambda network, x: seen.append(len(network.teachers)) or teach(network, x))
+    train(config, tiny_fer, tmp_path / "student", device="cpu", progress=False)
+    assert seen == [2]
+    saved = json.loads((tmp_path / "student" / "config.json").read_text())
+    assert saved["teachers"] == [str(first), str(second)]
+
+
+def test_clean_view_teachers_score_the_faces_once_averaged_and_cached_under_their_names(tiny_fer, tiny_config,
+                                                                                       tmp_path):
+    from emocap.classifier import NAMED_MODELS, EmotionClassifier
+    from emocap.datasets import load_fer2013
+    from emocap.training import trainer
+
+    data = load_fer2013(tiny_fer, "train")
+    pair = (str(NAMED_MODELS["standard"]), str(NAMED_MODELS["fast"]))
+    each = [EmotionClassifier(path).predict(data.images) for path in pair]
+    config = dataclasses.replace(tiny_config, mix_prob=0.0, label_smoothing=0.0, teachers=pair, teacher_weight=0.5)
+    targets = trainer._soft_targets(config, data, FER2013_LABELS, None, tmp_path)
+    hard = np.eye(7, dtype=np.float32)[data.labels]
+    np.testing.assert_allclose(targets, 0.5 * hard + 0.5 * (each[0] + each[1]) / 2, atol=1e-6)
+    with np.load(tmp_path / "teacher_probs.npz") as cached:
+        assert tuple(cached["teachers"]) == pair
+    # The same folder, another teacher: its own probabilities, not the cached pair's.
+    alone = dataclasses.replace(config, teachers=pair[1:])
+    np.testing.assert_allclose(trainer._soft_targets(alone, data, FER2013_LABELS, None, tmp_path),
+                               0.5 * hard + 0.5 * each[1], atol=1e-6)
 
 
 def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_path, capsys):

@@ -124,12 +124,34 @@ def test_teacher_views_reach_the_config_and_a_same_view_teacher_must_be_float_we
                                          r"mirrored \(--teacher-views\)"):
         resolve_preset("student", teacher_views="both")
     for views in ("same", "mirrored"):
-        student = resolve_preset("student", teacher="runs/best/model.onnx", teacher_views=views)
+        student = resolve_preset("student", teachers=("runs/best/best.pt", "runs/best/model.onnx"),
+                                 teacher_views=views)
         with pytest.raises(ValueError, match=rf"teacher 'runs/best/model.onnx' is an ONNX model; .*\(--teacher-views "
                                              rf"{views}\) is a checkpoint of float"):
             student.check_sources()
-    resolve_preset("student", teacher="runs/best/best.pt").check_sources()
-    resolve_preset("student", teacher="runs/best/model.onnx", teacher_views="clean").check_sources()
+    resolve_preset("student", teachers=("runs/best/best.pt",)).check_sources()
+    resolve_preset("student", teachers=("runs/best/model.onnx",), teacher_views="clean").check_sources()
+
+
+def test_a_version_4_save_of_one_teacher_loads_as_an_ensemble_of_one():
+    """Version 5 made the teacher a list (an ensemble teacher averages several); the campaign's runs and the
+    built-in models saved one name, or "" for none."""
+    one = {**SAVED_UNVERSIONED, VERSION_KEY: 4, "lift_light": False, "teacher": "checkpoints/distill-campaign.pt",
+           "teacher_weight": 0.7, "teacher_views": "mirrored", "mix_prob": 0.0}
+    assert TrainConfig.from_json(json.dumps(one)).teachers == ("checkpoints/distill-campaign.pt",)
+    none = {**SAVED_UNVERSIONED, VERSION_KEY: 4, "lift_light": False, "teacher_views": "clean"}
+    assert TrainConfig.from_json(json.dumps(none)).teachers == ()
+    assert TrainConfig.from_json(json.dumps(SAVED_UNVERSIONED)).teachers == ()
+
+
+def test_several_teachers_reach_the_config_in_order_each_named_once(capsys, monkeypatch):
+    saved = printed_config(capsys, monkeypatch, "--teacher", "runs/a/best.pt", "--teacher", "runs/b/best.pt")
+    assert saved["teachers"] == ["runs/a/best.pt", "runs/b/best.pt"]
+    assert TrainConfig.from_json(json.dumps(saved)).teachers == ("runs/a/best.pt", "runs/b/best.pt")
+    assert printed_config(capsys, monkeypatch)["teachers"] == []
+    with pytest.raises(ValueError, match=r"TrainConfig.teachers has an invalid value: \('a.pt', 'a.pt'\); "
+                                         r"expected model files, each named once"):
+        resolve_preset("student", teachers=("a.pt", "a.pt"))
 
 
 def test_mix_prob_reaches_the_config_and_a_teacher_needs_it_off(capsys, monkeypatch):
@@ -137,12 +159,12 @@ def test_mix_prob_reaches_the_config_and_a_teacher_needs_it_off(capsys, monkeypa
     assert printed_config(capsys, monkeypatch, "--preset", "fer-best", "--mix-prob", "0")["mix_prob"] == 0.0
     with pytest.raises(ValueError, match=r"Mixup/CutMix \(mix_prob 0.5\) works on FER2013's hard labels only; "
                                          r"set it to 0 \(--mix-prob 0\)"):
-        resolve_preset("fer-best", teacher="t.pt", teacher_weight=0.5)
-    assert resolve_preset("fer-best", teacher="t.pt", teacher_weight=0.5, mix_prob=0.0).soft_targets
+        resolve_preset("fer-best", teachers=("t.pt",), teacher_weight=0.5)
+    assert resolve_preset("fer-best", teachers=("t.pt",), teacher_weight=0.5, mix_prob=0.0).soft_targets
 
 
 def test_teacher_and_init_from_take_the_built_in_models_by_name(capsys, monkeypatch):
     for name, file in [*NAMED_MODELS.items(), ("builtin", BUILTIN_MODEL)]:
         saved = printed_config(capsys, monkeypatch, "--init-from", name, "--teacher", name)
-        assert saved["init_from"] == saved["teacher"] == str(file)
+        assert saved["init_from"] == str(file) and saved["teachers"] == [str(file)]
     assert printed_config(capsys, monkeypatch, "--init-from", "runs/a/best.pt")["init_from"] == "runs/a/best.pt"

@@ -42,6 +42,8 @@ examples:
   emocap train --preset robust --data fer2013/ --votes ferplus/labels.csv --init-from builtin \\
       --teacher builtin --corruption-weight motion_blur=3 --corruption-weight gaussian_blur=2
   emocap train --preset student --data fer2013/ --teacher runs/best/best.pt --init-from runs/best/best.pt
+  emocap train --preset fer-best --data fer2013/ --mix-prob 0 --teacher-weight 0.7 --teacher-views mirrored \\
+      --teacher runs/best/best.pt --teacher runs/best-2/best.pt    # taught by two runs' average
   emocap export runs/best/best.pt -o my-model.onnx --data fer2013/
 
 needs the training extra: pip install 'emocap[train]'
@@ -99,11 +101,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--votes-weight", type=real_number(0, unit="share of the target"), default=None, metavar="W",
                         help="override the preset's share of the target taken from the FER+ votes (0: none; the "
                         "FER2013 label takes what is left after votes and teacher)")
-    parser.add_argument("--teacher", type=model_by_name, default=None, metavar="MODEL",
+    parser.add_argument("--teacher", type=model_by_name, action="append", default=None, metavar="MODEL",
                         help="the model whose probabilities join the targets (presets with a teacher weight): an "
                         "emocap ONNX model ('builtin' or a built-in model's name) that scores the clean faces "
                         "once, or, with --teacher-views same or mirrored, a checkpoint's float weights (best.pt, "
-                        "checkpoints/*.pt)")
+                        "checkpoints/*.pt). Repeat it for an ensemble teacher: the models' probabilities are "
+                        "averaged (each teacher costs a forward pass a batch)")
     parser.add_argument("--teacher-views", choices=TEACHER_VIEWS, default=None,
                         help="what the teacher scores: each clean face once (clean), every augmented face the "
                         "student is shown, as it is shown (same: slower, a closer lesson), or each of those averaged "
@@ -160,7 +163,8 @@ def check_inputs_untouched(args: argparse.Namespace, out: str) -> None:
     (a --init-from best.pt in it is overwritten at the first epoch's end)."""
     from emocap.outputs.files import check_named_outputs
 
-    inputs = {"--data": args.data, "--votes": args.votes, "--teacher": args.teacher, "--init-from": args.init_from}
+    inputs = [("--data", args.data), ("--votes", args.votes), ("--init-from", args.init_from)]
+    inputs += [("--teacher", teacher) for teacher in args.teacher or ()]
     check_named_outputs({"--out": out}, {"--data": args.data})
     check_named_outputs([("--out", Path(out) / name) for name in RUN_FILES], inputs)
 
@@ -198,7 +202,8 @@ def _resolved_config(args: argparse.Namespace) -> TrainConfig:
         return resolve_preset(
             args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             warmup_epochs=args.warmup_epochs,
-            init_from=args.init_from, votes=args.votes, teacher=args.teacher,
+            init_from=args.init_from, votes=args.votes,
+            teachers=tuple(args.teacher) if args.teacher else None,
             votes_weight=args.votes_weight, teacher_weight=args.teacher_weight, teacher_views=args.teacher_views,
             mix_prob=args.mix_prob, corruption_prob=args.corruption_share, wild_prob=args.wild_share,
             eval_every=args.eval_every,

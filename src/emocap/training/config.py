@@ -4,6 +4,7 @@ settings beside its one-line description."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -30,7 +31,7 @@ traceback after the run folder and its config.json were written."""
 
 # --- the saved form ------------------------------------------------------------------------------
 
-CONFIG_VERSION = 4
+CONFIG_VERSION = 5
 """The version of the form `TrainConfig.to_json` saves (a run's config.json, a checkpoint's "config", a
 model's emocap.train_config), written in it under VERSION_KEY. Forms without one are version 1: configs were
 saved so before the version existed, and today's runs, checkpoints and built-in models hold them. A change
@@ -47,24 +48,35 @@ TEACHER_VIEWS = ("clean", "same", "mirrored")
 
 @dataclass(frozen=True)
 class Migration:
-    """How a saved config of one version becomes one of the next: (old name, new name) pairs, and the
-    settings dropped, whose saved values no longer mean anything."""
+    """How a saved config of one version becomes one of the next: (old name, new name) pairs, the settings
+    dropped, whose saved values no longer mean anything, and (renamed setting, old value -> new value) pairs
+    for a setting whose form changed."""
 
     renamed: tuple[tuple[str, str], ...] = ()
     removed: tuple[str, ...] = ()
+    converted: tuple[tuple[str, Callable], ...] = ()
 
     def __call__(self, values: dict) -> dict:
         kept = {name: value for name, value in values.items() if name not in self.removed}
         for old, new in self.renamed:
             if old in kept:
                 kept[new] = kept.pop(old)
+        for name, convert in self.converted:
+            if name in kept:
+                kept[name] = convert(kept[name])
         return kept
+
+
+def _one_teacher_to_many(teacher: str) -> list[str]:
+    return [teacher] if teacher else []
 
 
 MIGRATIONS: dict[int, Migration] = {
     1: Migration(),  # to 2: the version is written, and lift_light added (False where a save lacks it)
     2: Migration(),  # to 3: teacher_views added ("clean" where a save lacks it)
     3: Migration(),  # to 4: teacher_views may be "mirrored"
+    # to 5: one teacher or several, whose probabilities are averaged ("teacher": "a.pt" -> "teachers": ["a.pt"])
+    4: Migration(renamed=(("teacher", "teachers"),), converted=(("teachers", _one_teacher_to_many),)),
 }
 """For each version below CONFIG_VERSION, the step from it to the next."""
 
@@ -139,7 +151,9 @@ class TrainConfig:
     votes: str = ""  # FER+ votes (labels.csv or fer2013new.csv): needed by labels=ferplus and votes_weight > 0
     ferplus_target: str = "probability"  # with labels=ferplus: probability (the vote distribution) | majority
     votes_weight: float = 0.0  # with labels=fer2013: share of the target taken from the votes
-    teacher: str = ""  # an emocap ONNX model of the same classes; its probabilities on clean faces join the target
+    # emocap models of the same classes (ONNX models or checkpoints, see teacher_views): their probabilities,
+    # averaged, join the target; several make an ensemble teacher
+    teachers: tuple[str, ...] = ()
     teacher_weight: float = 0.0
     # clean: the teacher (an ONNX model) scores each clean face once; same: the teacher (a checkpoint's float
     # weights) scores every augmented batch the student sees, so the lesson fits the face as it was shown;
@@ -177,6 +191,8 @@ class TrainConfig:
             "votes_weight": 0 <= self.votes_weight <= 1 and (self.labels == "fer2013" or self.votes_weight == 0),
             "teacher_weight": 0 <= self.teacher_weight <= 1 - self.votes_weight,
             "teacher_views": self.teacher_views in TEACHER_VIEWS,
+            "teachers": isinstance(self.teachers, tuple) and all(isinstance(t, str) and t for t in self.teachers)
+                        and len(set(self.teachers)) == len(self.teachers),
         }
         limits = {
             "corruption_prob": "a share of faces, from 0 to 1 (--corruption-share)",
@@ -188,6 +204,7 @@ class TrainConfig:
             "teacher_weight": f"a share of the target, at most {1 - self.votes_weight:g} beside the votes' "
                               f"{self.votes_weight:g} (--teacher-weight)",
             "teacher_views": f"one of {', '.join(TEACHER_VIEWS)} (--teacher-views)",
+            "teachers": "model files, each named once (--teacher, repeated for an ensemble)",
         }
         for name, ok in checks.items():
             if not ok:
@@ -201,10 +218,11 @@ class TrainConfig:
         """The files a run needs besides the data are named (presets name none: the command line does)."""
         if (self.labels == "ferplus" or self.votes_weight > 0) and not self.votes:
             raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
-        if self.teacher_weight > 0 and not self.teacher:
+        if self.teacher_weight > 0 and not self.teachers:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
-        if self.teacher_weight > 0 and self.teacher_views != "clean" and self.teacher.lower().endswith(".onnx"):
-            raise ValueError(f"teacher {self.teacher!r} is an ONNX model; a teacher that sees the same augmented "
+        onnx = [teacher for teacher in self.teachers if teacher.lower().endswith(".onnx")]
+        if self.teacher_weight > 0 and self.teacher_views != "clean" and onnx:
+            raise ValueError(f"teacher {onnx[0]!r} is an ONNX model; a teacher that sees the same augmented "
                              f"faces (--teacher-views {self.teacher_views}) is a checkpoint of float weights "
                              "(best.pt, last.pt or checkpoints/*.pt)")
 
@@ -232,6 +250,8 @@ class TrainConfig:
             values["crop_scale"] = tuple(values["crop_scale"])
         if "corruption_weights" in values:
             values["corruption_weights"] = tuple(tuple(pair) for pair in values["corruption_weights"])
+        if isinstance(values.get("teachers"), list):
+            values["teachers"] = tuple(values["teachers"])
         return cls(**values)
 
     @classmethod

@@ -167,8 +167,9 @@ class _Network:
     mixer: object | None
     criterion: nn.Module
     bf16: bool  # the steps under bf16 autocast (the test set: fp32 on a CPU, exactly; bf16 on CUDA)
-    # scores each augmented batch (teacher_views "same" or "mirrored"): (logits, embedding), as LogitsAndEmbedding
-    teacher: nn.Module | None = None
+    # score each augmented batch (teacher_views "same" or "mirrored"): (logits, embedding), as LogitsAndEmbedding;
+    # their probabilities are averaged
+    teachers: tuple[nn.Module, ...] = ()
 
     @property
     def scored(self) -> nn.Module:
@@ -274,9 +275,10 @@ def _check_request(config: TrainConfig, limit_train: int | None, out: Path, resu
         raise ValueError(f"{str(out)!r} already holds a run ({kept[0]}): continue it with --resume, "
                          "or train into a new folder")
     config.check_sources()
-    for name in ("init_from", "votes", "teacher"):
-        if getattr(config, name) and not Path(getattr(config, name)).is_file():
-            raise ValueError(f"{name} {getattr(config, name)!r}: no such file")
+    named = [("init_from", config.init_from), ("votes", config.votes)] + [("teacher", t) for t in config.teachers]
+    for name, path in named:
+        if path and not Path(path).is_file():
+            raise ValueError(f"{name} {path!r}: no such file")
 
 
 def _load_data(
@@ -323,22 +325,23 @@ def _build_network(
 
         ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
     mixer, criterion = _loss_and_mixer(config, num_classes)
-    teacher = None
+    teachers = ()
     if config.teacher_weight > 0 and config.teacher_views != "clean":
-        teacher = _teacher_network(config, preprocess, data.train_faces).to(dev).to(memory_format=torch.channels_last)
-    return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion, bf16, teacher)
+        teachers = tuple(_teacher_network(config, path, preprocess, data.train_faces).to(dev)
+                         .to(memory_format=torch.channels_last) for path in config.teachers)
+    return _Network(model, optimizer, ema, BatchAugment(config, preprocess), mixer, criterion, bf16, teachers)
 
 
-def _teacher_network(config: TrainConfig, preprocess: Preprocess, train_faces: FerData) -> nn.Module:
+def _teacher_network(config: TrainConfig, path: str, preprocess: Preprocess, train_faces: FerData) -> nn.Module:
     """The teacher checkpoint's network, frozen, reading each face alone or averaged with its mirror image
     (teacher_views "mirrored"); ValueError quoting it where it reads other classes or input."""
     from emocap.training.from_onnx import emotion_net_from_file
 
-    teacher, teacher_config, teacher_input, _ = emotion_net_from_file(
-        config.teacher, _batch_norm_faces(train_faces), name="teacher")
-    check_teacher_classes(config.teacher, LABEL_SETS[teacher_config.labels], LABEL_SETS[config.labels])
+    teacher, teacher_config, teacher_input, _ = emotion_net_from_file(path, _batch_norm_faces(train_faces),
+                                                                      name="teacher")
+    check_teacher_classes(path, LABEL_SETS[teacher_config.labels], LABEL_SETS[config.labels])
     if teacher_input != preprocess:
-        raise ValueError(f"teacher {config.teacher!r} reads other input ({teacher_input.to_json()}) than this run "
+        raise ValueError(f"teacher {path!r} reads other input ({teacher_input.to_json()}) than this run "
                          f"({preprocess.to_json()}); check --lift-light")
     return LogitsAndEmbedding(teacher, mirror=config.teacher_views == "mirrored").eval().requires_grad_(False)
 
@@ -406,7 +409,7 @@ def train_one_epoch(
         y = data.labels[index]
         if data.targets is not None:
             target = data.targets[index]
-            if network.teacher is not None:
+            if network.teachers:
                 target = target + config.teacher_weight * _teacher_probabilities(network, x)
         else:
             x, target = network.mixer(x, y) if network.mixer is not None else (x, y)
@@ -431,9 +434,10 @@ def train_one_epoch(
 
 @torch.no_grad()
 def _teacher_probabilities(network: _Network, x: torch.Tensor) -> torch.Tensor:
+    """The teachers' probabilities for the batch, averaged: an ensemble's belief, as benchmarks/ensemble.py
+    scores it."""
     with _autocast(x.device, network.bf16):
-        logits, _ = network.teacher(x)
-        return logits.float().softmax(1)
+        return sum(teacher(x)[0].float().softmax(1) for teacher in network.teachers) / len(network.teachers)
 
 
 def _record_epoch(
@@ -488,14 +492,20 @@ def _epoch_line(row: dict, epochs: int) -> str:
 def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: Path) -> np.ndarray:
     teacher_probs = None
     if config.teacher_weight > 0 and config.teacher_views == "clean":
-        # The teacher sees each clean face once; kept in the run folder so --resume need not ask again.
-        cached = out / "teacher_probs.npy"
-        teacher_probs = np.load(cached) if cached.exists() else None
+        # The teachers see each clean face once; kept in the run folder, with their names, so --resume need not
+        # ask again and a run of other teachers in a folder left without weights does not learn this one's.
+        cached = out / "teacher_probs.npz"
+        teacher_probs = None
+        if cached.exists():
+            with np.load(cached) as saved:
+                if tuple(saved["teachers"]) == config.teachers:
+                    teacher_probs = saved["probs"]
         if teacher_probs is None or teacher_probs.shape != (len(data), len(class_names)):
-            teacher_probs = teacher_probabilities(config.teacher, data.images, class_names)
+            teacher_probs = sum(teacher_probabilities(teacher, data.images, class_names)
+                                for teacher in config.teachers) / len(config.teachers)
             with atomic_path(cached) as temporary:
                 with open(temporary, "wb") as stream:
-                    np.save(stream, teacher_probs)
+                    np.savez(stream, probs=teacher_probs, teachers=np.array(config.teachers))
     recipe = TargetRecipe(
         class_names, label_smoothing=config.label_smoothing, votes_weight=config.votes_weight,
         ferplus_target=config.ferplus_target if config.labels == "ferplus" else "", teacher_weight=config.teacher_weight,
