@@ -43,6 +43,24 @@ def test_ema_of_a_last_checkpoint_is_kept_in_half_precision_and_loads_into_the_n
     assert raw_differs  # ema=True took the average, not the raw weights
 
 
+def test_a_last_checkpoint_is_read_as_the_weights_its_run_scored_not_its_raw_ones(ema_run, tmp_path):
+    """`emocap export`, --init-from and --teacher read a last.pt through load_checkpoint: its weight EMA,
+    which best.pt holds and the run's figures describe; the raw weights only where the run kept no EMA."""
+    from emocap.training.export import load_checkpoint
+
+    best, _, _, _ = load_checkpoint(ema_run / "best.pt")  # one epoch: best.pt holds the EMA of that epoch
+    last, _, _, _ = load_checkpoint(ema_run / "last.pt")
+    raw = read_checkpoint(ema_run / "last.pt", name="last")["model"]
+    for name, tensor in best.state_dict().items():
+        torch.testing.assert_close(last.state_dict()[name], tensor, atol=0, rtol=0)
+    assert any(not torch.equal(raw[name], tensor) for name, tensor in best.state_dict().items() if "weight" in name)
+    # The raw weights kept on purpose are not labelled with the EMA's figures.
+    out = tmp_path / "raw.pt"
+    write_weights_only(ema_run / "last.pt", out)
+    assert read_checkpoint(out, name="raw")["metrics"] is None
+    torch.testing.assert_close(load_checkpoint(out)[0].state_dict()["head.weight"], raw["head.weight"].half().float())
+
+
 def test_ema_from_a_run_without_one_is_refused(tiny_run, tmp_path):
     with pytest.raises(ValueError, match="holds no weight EMA"):
         write_weights_only(tiny_run[0] / "last.pt", tmp_path / "slim.pt", ema=True)

@@ -40,7 +40,8 @@ def add_parser(subparsers) -> None:
         subparsers, "export", help="export a trained checkpoint to ONNX (needs emocap[train])",
         description=DESCRIPTION, epilog=EPILOG,
     )
-    parser.add_argument("checkpoint", help="best.pt or last.pt from `emocap train`")
+    parser.add_argument("checkpoint", help="best.pt or last.pt from `emocap train` (a last.pt gives its weight EMA, "
+                        "the weights the run scored, where it kept one)")
     parser.add_argument("-o", "--output", required=True, help="the fp32 .onnx file to write")
     add_fer_data_option(parser, use="training faces calibrate int8; PublicTest faces check agreement")
     parser.add_argument("--mirror", action="store_true",

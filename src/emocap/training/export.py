@@ -20,7 +20,7 @@ from emocap.onnx_session import open_session
 from emocap.preprocessing import Preprocess
 from emocap.training.config import TrainConfig
 from emocap.training.defaults import INT8_SUFFIX
-from emocap.training.model import EmotionNet, LogitsAndEmbedding, check_same_network, read_checkpoint
+from emocap.training.model import EmotionNet, LogitsAndEmbedding, check_same_network, read_checkpoint, scored_weights
 from emocap.training.quantization import (
     DEFAULT_CALIBRATION_FACES,
     INPUT_NAME,
@@ -44,8 +44,9 @@ def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, Preproce
     config = TrainConfig.from_json(state["config"])
     preprocess = Preprocess.from_json(state["preprocess"])
     net = EmotionNet(config, num_classes=len(LABEL_SETS[config.labels]), in_channels=preprocess.channels)
-    check_same_network(net, state["model"], repr(str(path)))
-    net.load_state_dict(state["model"])
+    weights = scored_weights(state)  # a last.pt's EMA, not its raw weights
+    check_same_network(net, weights, repr(str(path)))
+    net.load_state_dict(weights)
     net.eval()
     return net, config, preprocess, state
 

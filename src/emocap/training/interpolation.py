@@ -33,7 +33,7 @@ from emocap.evaluation.metrics import confusion_matrix, confusion_scores, macro_
 from emocap.labels import FER2013_LABELS
 from emocap.training.defaults import DEFAULT_ALPHAS, DEFAULT_BATCH_NORM_FACES, DEFAULT_CORRUPTION_FACES
 from emocap.training.from_onnx import emotion_net_from_file
-from emocap.training.model import LogitsAndEmbedding, check_same_network, read_checkpoint
+from emocap.training.model import LogitsAndEmbedding, check_same_network, read_checkpoint, scored_weights
 from emocap.training.trainer import save_checkpoint
 
 KEPT_RECALL = ("fear", "disgust")
@@ -217,8 +217,9 @@ def interpolate(
     calibration = train.images[rng.permutation(len(train))[:batch_norm_faces]]
     sample = np.sort(rng.permutation(len(public))[:corruption_faces])
     base_net, preprocess = base_network(base, calibration)
-    check_same_network(base_net, state["model"], f"--tuned {str(tuned)!r}", than=f"--base {str(base)!r}")
-    line = WeightLine(base_net, state["model"], preprocess, calibration)
+    tuned_weights = scored_weights(state)
+    check_same_network(base_net, tuned_weights, f"--tuned {str(tuned)!r}", than=f"--base {str(base)!r}")
+    line = WeightLine(base_net, tuned_weights, preprocess, calibration)
 
     floor = clean_scores(line.at(0.0)(public.images), public.labels)
     say(f"base (alpha 0): {describe_scores(floor)}")

@@ -120,6 +120,18 @@ def _checked_state(state, label: str) -> dict:
     return state
 
 
+def scored_weights(state: dict) -> dict:
+    """The weights a run scored and would ship: its weight EMA where it kept one. A best.pt holds them as its
+    model; a last.pt holds the raw weights there (what --resume goes on from) and the EMA beside them, which
+    at a schedule's end still differ (batch-norm statistics by up to a third), so reading a last.pt's
+    "model" as the run's network would export, teach or start from weights no figure of the run describes."""
+    ema = state.get("ema")
+    if not isinstance(ema, dict) or not ema:
+        return state["model"]
+    # timm's ModelEmaV3 keeps the averaged network as its `module`.
+    return {key.removeprefix("module."): tensor for key, tensor in ema.items() if key.startswith("module.")}
+
+
 def check_same_network(model: nn.Module, weights: dict, label: str, *, than: str = "",
                        extra_allowed: bool = False) -> None:
     """ValueError quoting `label` unless `weights` has every weight of `model`, each of its shape (and,

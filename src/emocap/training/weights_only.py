@@ -3,15 +3,16 @@ precision, its config, its preprocessing and its figures; no optimiser, no rando
 
 `emocap train --init-from` and `emocap export` both take the result, as they take best.pt. A full
 checkpoint also holds the optimiser's state (and a last.pt the weight EMA and random state) in single
-precision; one set of weights in half precision is a fraction of that. From a last.pt, `ema=True` keeps the weight EMA (the weights the run scores and would ship) instead of
-the raw weights.
+precision; one set of weights in half precision is a fraction of that. From a last.pt, `ema=True` keeps
+the weight EMA (the weights the run scores and would ship, as `emocap export` and --init-from read a
+last.pt) instead of the raw weights.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from emocap.training.model import read_checkpoint
+from emocap.training.model import read_checkpoint, scored_weights
 from emocap.training.trainer import save_checkpoint
 
 
@@ -19,16 +20,17 @@ def weights_only(state: dict, *, ema: bool = False, name: str = "the checkpoint"
     """The slim checkpoint of a best.pt or last.pt `state`; ValueError naming `name` when `ema` is asked
     of a run that kept none."""
     model = state["model"]
+    metrics = state.get("metrics") or (state.get("history") or [None])[-1]
     if ema:
         if not state.get("ema"):
             raise ValueError(f"{name} holds no weight EMA (a last.pt of a run with ema_decay > 0 does)")
-        # timm's ModelEmaV3 keeps the averaged network as its `module`.
-        model = {key.removeprefix("module."): tensor for key, tensor in state["ema"].items()
-                 if key.startswith("module.")}
+        model = scored_weights(state)
+    elif state.get("ema"):
+        metrics = None  # the run's figures are its EMA's, not these raw weights'
     # Batch-norm counters stay integers; every float tensor is halved.
     weights = {key: tensor.half() if tensor.is_floating_point() else tensor for key, tensor in model.items()}
     return {"config": state["config"], "model": weights, "preprocess": state.get("preprocess"),
-            "epoch": state.get("epoch"), "metrics": state.get("metrics") or (state.get("history") or [None])[-1]}
+            "epoch": state.get("epoch"), "metrics": metrics}
 
 
 def write_weights_only(checkpoint: str | Path, output: str | Path, *, ema: bool = False) -> float:
