@@ -663,7 +663,7 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
             assert not torch.allclose(logits, teacher(faces), atol=1e-4, rtol=0)  # so the check below tells them apart
         expected = logits.softmax(1)
         # Exactly, in fp32 outside the training steps' autocast: the mirror image is the width flipped.
-        teacher_network = trainer._teacher_network(config, str(teacher_path), Preprocess(), train_faces)
+        teacher_network = trainer.teacher_network(config, str(teacher_path), Preprocess())
         torch.testing.assert_close(teacher_network(faces)[0], logits, atol=1e-5, rtol=0)
     torch.testing.assert_close(taught[0][1], expected, atol=2e-2, rtol=0)  # bf16 or fp32, as the steps run
     label_share = targets[0] - 0.6 * taught[0][1]
@@ -671,10 +671,9 @@ def test_a_same_view_teacher_scores_each_augmented_batch_the_student_is_shown(vi
     assert ((label_share > 1e-5).sum(1) == 1).all()  # the rest is one hard label a face
     with pytest.raises(ValueError, match=r"teacher '.*best\.pt' names classes \['angry'.*'surprise'\], the model "
                                          r"trains \['angry'.*'contempt'\]"):
-        trainer._teacher_network(dataclasses.replace(config, labels="ferplus"), str(teacher_path), Preprocess(),
-                                 train_faces)
+        trainer.teacher_network(dataclasses.replace(config, labels="ferplus"), str(teacher_path), Preprocess())
     with pytest.raises(ValueError, match=r"reads other input .*check --lift-light"):
-        trainer._teacher_network(config, str(teacher_path), Preprocess(lift_to=FER2013_FACE_LIGHT), train_faces)
+        trainer.teacher_network(config, str(teacher_path), Preprocess(lift_to=FER2013_FACE_LIGHT))
 
 
 def test_an_ensemble_of_same_view_teachers_teaches_their_averaged_probabilities(tiny_run, tiny_fer, tiny_config,
@@ -692,7 +691,7 @@ def test_an_ensemble_of_same_view_teachers_teaches_their_averaged_probabilities(
     config = dataclasses.replace(tiny_config, epochs=1, mix_prob=0.0, teachers=(str(first), str(second)),
                                  teacher_weight=0.6, teacher_views="same")
     train_faces = load_fer2013(tiny_fer, "train")
-    networks = [trainer._teacher_network(config, str(path), Preprocess(), train_faces) for path in (first, second)]
+    networks = [trainer.teacher_network(config, str(path), Preprocess()) for path in (first, second)]
     faces = to_model_input(torch.from_numpy(train_faces.images[:8]), Preprocess())
     with torch.no_grad():
         each = [network(faces)[0].softmax(1) for network in networks]
@@ -709,6 +708,41 @@ def test_an_ensemble_of_same_view_teachers_teaches_their_averaged_probabilities(
     assert seen == [2]
     saved = json.loads((tmp_path / "student" / "config.json").read_text())
     assert saved["teachers"] == [str(first), str(second)]
+
+
+def test_an_exported_teacher_scores_augmented_batches_as_its_float_network_does(tiny_run, tiny_fer, tiny_config,
+                                                                                tmp_path):
+    """--teacher model.onnx with --teacher-views same or mirrored: ONNX Runtime runs the graph on each augmented
+    batch; an fp32 export gives the float network's logits (one view under --teacher-views same, even from a
+    mirror-averaged graph), and --teacher-views mirrored refuses a graph that sees each face alone rather than
+    silently teaching one view. A run taught so trains."""
+    from emocap.datasets import load_fer2013
+    from emocap.training import trainer
+    from emocap.training.export import export_onnx, load_checkpoint
+
+    checkpoint = tiny_run[0] / "best.pt"
+    train_faces = load_fer2013(tiny_fer, "train")
+    for mirror in (False, True):
+        export_onnx(checkpoint, tmp_path / f"mirror-{mirror}.onnx", sample_faces=train_faces.images[:4], mirror=mirror)
+    network, _, _, _ = load_checkpoint(checkpoint)
+    faces = BatchAugment(dataclasses.replace(tiny_config, corruption_prob=1.0), Preprocess())(
+        torch.from_numpy(train_faces.images[:8]), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        one_view, mirrored = network(faces), (network(faces) + network(faces.flip(3))) / 2
+    for views, graph, expected in [("same", "mirror-False", one_view), ("same", "mirror-True", one_view),
+                                   ("mirrored", "mirror-True", mirrored)]:
+        config = dataclasses.replace(tiny_config, mix_prob=0.0, teachers=(str(tmp_path / f"{graph}.onnx"),),
+                                     teacher_weight=0.5, teacher_views=views)
+        teacher = trainer.teacher_network(config, config.teachers[0], Preprocess())
+        torch.testing.assert_close(teacher(faces)[0], expected, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match=r"teacher '.*mirror-False\.onnx' sees each face alone \(exported without "
+                                         r"--mirror\): --teacher-views mirrored needs"):
+        trainer.teacher_network(dataclasses.replace(config, teachers=(str(tmp_path / "mirror-False.onnx"),)),
+                                 str(tmp_path / "mirror-False.onnx"), Preprocess())
+    with pytest.raises(ValueError, match=r"teacher '.*' names classes .* the model trains \['angry'.*'contempt'\]"):
+        trainer.teacher_network(dataclasses.replace(config, labels="ferplus"), config.teachers[0], Preprocess())
+    summary = train(dataclasses.replace(config, epochs=1), tiny_fer, tmp_path / "taught", device="cpu", progress=False)
+    assert summary.epochs_done == 1
 
 
 def test_clean_view_teachers_score_the_faces_once_averaged_and_cached_under_their_names(tiny_fer, tiny_config,

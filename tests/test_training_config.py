@@ -116,21 +116,21 @@ def test_a_version_2_save_loads_with_the_teacher_scoring_clean_faces_as_it_did()
     assert loaded.teacher_views == "clean" and loaded.teacher_weight == 0.4
 
 
-def test_teacher_views_reach_the_config_and_a_same_view_teacher_must_be_float_weights(capsys, monkeypatch):
+def test_teacher_views_reach_the_config_and_a_clean_view_teacher_must_be_an_exported_model(capsys, monkeypatch):
     assert printed_config(capsys, monkeypatch)["teacher_views"] == "clean"
     assert printed_config(capsys, monkeypatch, "--teacher-views", "same")["teacher_views"] == "same"
     assert printed_config(capsys, monkeypatch, "--teacher-views", "mirrored")["teacher_views"] == "mirrored"
     with pytest.raises(ValueError, match=r"teacher_views has an invalid value: 'both'; expected one of clean, same, "
                                          r"mirrored \(--teacher-views\)"):
         resolve_preset("student", teacher_views="both")
-    for views in ("same", "mirrored"):
-        student = resolve_preset("student", teachers=("runs/best/best.pt", "runs/best/model.onnx"),
-                                 teacher_views=views)
-        with pytest.raises(ValueError, match=rf"teacher 'runs/best/model.onnx' is an ONNX model; .*\(--teacher-views "
-                                             rf"{views}\) is a checkpoint of float"):
-            student.check_sources()
-    resolve_preset("student", teachers=("runs/best/best.pt",)).check_sources()
+    for views in ("same", "mirrored"):  # float weights or an exported graph, each scoring every batch
+        resolve_preset("student", teachers=("runs/best/best.pt", "runs/best/model.onnx"),
+                       teacher_views=views).check_sources()
     resolve_preset("student", teachers=("runs/best/model.onnx",), teacher_views="clean").check_sources()
+    clean = resolve_preset("student", teachers=("runs/best/model.onnx", "runs/best/best.pt"), teacher_views="clean")
+    with pytest.raises(ValueError, match=r"teacher 'runs/best/best.pt' is a checkpoint; a teacher of clean faces "
+                                         r"\(--teacher-views clean\) is an exported model"):
+        clean.check_sources()
 
 
 def test_a_version_4_save_of_one_teacher_loads_as_an_ensemble_of_one():

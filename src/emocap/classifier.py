@@ -194,6 +194,11 @@ class EmotionClassifier:
         """The network's scores float32 (N, len(labels)) before softmax, of the same faces `predict` takes."""
         return self._run(self._logits, self._as_gray(faces))
 
+    def logits_of_input(self, model_input: np.ndarray) -> np.ndarray:
+        """The network's scores float32 (N, len(labels)) of faces already made its input (float32 (N, C, H, W),
+        as `preprocess` makes them): for training, whose augmented batches are made in PyTorch."""
+        return self._finite(self._session.run([self._logits], {self._input: model_input})[0].astype(np.float32))
+
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """The model's logits (N, k) as calibrated probabilities (softmax of logits / temperature): every
         path from the network to a caption comes through here."""

@@ -105,8 +105,9 @@ def add_parser(subparsers) -> None:
                         help="the model whose probabilities join the targets (presets with a teacher weight): an "
                         "emocap ONNX model ('builtin' or a built-in model's name) that scores the clean faces "
                         "once, or, with --teacher-views same or mirrored, a checkpoint's float weights (best.pt, "
-                        "checkpoints/*.pt). Repeat it for an ensemble teacher: the models' probabilities are "
-                        "averaged (each teacher costs a forward pass a batch)")
+                        "checkpoints/*.pt) or an exported model (an int8 graph scores a batch in about half the "
+                        "time) that score every augmented batch. Repeat it for an ensemble teacher: the models' "
+                        "probabilities are averaged (each teacher costs a forward pass a batch)")
     parser.add_argument("--teacher-views", choices=TEACHER_VIEWS, default=None,
                         help="what the teacher scores: each clean face once (clean), every augmented face the "
                         "student is shown, as it is shown (same: slower, a closer lesson), or each of those averaged "

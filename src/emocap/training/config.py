@@ -156,9 +156,9 @@ class TrainConfig:
     teachers: tuple[str, ...] = ()
     teacher_weight: float = 0.0
     # clean: the teacher (an ONNX model) scores each clean face once; same: the teacher (a checkpoint's float
-    # weights) scores every augmented batch the student sees, so the lesson fits the face as it was shown;
-    # mirrored: as same, each face averaged with its mirror image, as the shipped models read faces (a stronger
-    # teacher than its one view, for a student of the same network)
+    # weights, or an ONNX model run by ONNX Runtime) scores every augmented batch the student sees, so the lesson
+    # fits the face as it was shown; mirrored: as same, each face averaged with its mirror image, as the shipped
+    # models read faces (a stronger teacher than its one view, for a student of the same network)
     teacher_views: str = "clean"
     # bookkeeping
     seed: int = 0
@@ -220,11 +220,11 @@ class TrainConfig:
             raise ValueError(f"preset {self.preset!r} trains on FER+ votes: name the votes file (--votes)")
         if self.teacher_weight > 0 and not self.teachers:
             raise ValueError(f"preset {self.preset!r} learns from a teacher model: name it (--teacher)")
-        onnx = [teacher for teacher in self.teachers if teacher.lower().endswith(".onnx")]
-        if self.teacher_weight > 0 and self.teacher_views != "clean" and onnx:
-            raise ValueError(f"teacher {onnx[0]!r} is an ONNX model; a teacher that sees the same augmented "
-                             f"faces (--teacher-views {self.teacher_views}) is a checkpoint of float weights "
-                             "(best.pt, last.pt or checkpoints/*.pt)")
+        checkpoints = [teacher for teacher in self.teachers if not teacher.lower().endswith(".onnx")]
+        if self.teacher_weight > 0 and self.teacher_views == "clean" and checkpoints:
+            raise ValueError(f"teacher {checkpoints[0]!r} is a checkpoint; a teacher of clean faces (--teacher-views "
+                             "clean) is an exported model (emocap export), or let it score every augmented batch "
+                             "(--teacher-views same or mirrored)")
 
     @property
     def soft_targets(self) -> bool:
