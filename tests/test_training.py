@@ -766,6 +766,19 @@ def test_clean_view_teachers_score_the_faces_once_averaged_and_cached_under_thei
                                0.5 * hard + 0.5 * each[1], atol=1e-6)
 
 
+def test_each_epoch_line_says_about_how_long_the_epochs_left_will_take():
+    from emocap.training.trainer import _epoch_line
+
+    row = {"epoch": 27, "train_loss": 1.3, "train_acc": 0.63, "test_acc": 0.68, "public_acc": 0.67,
+           "private_acc": 0.69, "seconds": 615.6}
+    history = [{"seconds": s} for s in (310.0, 305.0, 615.6)]  # one epoch slowed by other work beside it
+    assert _epoch_line(row, 60, history).endswith("(615.6s; epoch 60 in about 2 h 50 min)")  # 33 x 310 s
+    assert _epoch_line({**row, "epoch": 59}, 60, history).endswith("(615.6s; epoch 60 in about 5 min)")
+    assert _epoch_line({**row, "epoch": 60}, 60, history).endswith("private 0.6900  (615.6s)")
+    assert _epoch_line({**row, "epoch": 1, "test_acc": float("nan")}, 2, [row]).endswith(
+        "train 0.630  (615.6s; epoch 2 in about 10 min)")
+
+
 def test_votes_weight_on_the_command_line_overrides_the_presets(tiny_fer, tmp_path, capsys):
     code = main(["train", "--preset", "student", "--data", str(tiny_fer), "--out", str(tmp_path / "run"),
                  "--votes", str(tmp_path / "votes.csv"), "--teacher", "builtin", "--votes-weight", "0.9"])

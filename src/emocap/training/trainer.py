@@ -253,7 +253,7 @@ def train(
         row["seconds"] = time.monotonic() - epoch_start
         _record_epoch(row, run, config, network, generator, preprocess, out, len(data.evaluator.labels))
         if progress:
-            tqdm.write(_epoch_line(row, config.epochs))
+            tqdm.write(_epoch_line(row, config.epochs, run.history))
         if stopping:
             if progress:
                 tqdm.write(f"stopping after {max_minutes} minutes; continue with --resume")
@@ -517,11 +517,23 @@ def _refuse_divergence(row: dict, run: _Progress, config: TrainConfig, network: 
     )
 
 
-def _epoch_line(row: dict, epochs: int) -> str:
+def _epoch_line(row: dict, epochs: int, history: list[dict]) -> str:
+    """One epoch's figures and seconds, and while epochs remain, about how long they will take: the median
+    of the last three epochs' seconds each (a run resumed on another machine, or sharing its cores for a
+    while, soon tells its own pace)."""
     line = f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.3f}  "
     if not math.isnan(row["test_acc"]):
         line += f"test {row['test_acc']:.4f}  public {row['public_acc']:.4f}  private {row['private_acc']:.4f}  "
-    return line + f"({row['seconds']:.1f}s)"
+    left = epochs - row["epoch"]
+    if left <= 0:
+        return line + f"({row['seconds']:.1f}s)"
+    pace = float(np.median([r["seconds"] for r in history[-3:]] or [row["seconds"]]))
+    return line + f"({row['seconds']:.1f}s; epoch {epochs} in about {_duration(left * pace)})"
+
+
+def _duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _soft_targets(config: TrainConfig, data: FerData, class_names, votes, out: Path) -> np.ndarray:
