@@ -358,9 +358,10 @@ def teacher_network(config: TrainConfig, path: str, preprocess: Preprocess) -> n
 class OnnxTeacher(nn.Module):
     """An exported model (`emocap export`, int8 or fp32) as a teacher of augmented batches: the same
     (logits, embedding) interface as LogitsAndEmbedding, run by ONNX Runtime on the CPU. An int8 graph
-    scores a batch in about half the time of the float network under bf16 autocast (234 against 484 ms
-    for 128 faces mirror-averaged, two threads, AMD EPYC with AVX-512 VNNI), reading as the shipped model
-    reads; its logits come without the model's calibrated temperature, as a checkpoint's do."""
+    scores a batch in about half the time of the float network under bf16 autocast (238 against 498 ms
+    for 128 faces mirror-averaged, two threads, AMD EPYC with AVX-512 VNNI; benchmarks/train_step_speed.py
+    --teacher), reading as the shipped model reads; its logits come without the model's calibrated
+    temperature, as a checkpoint's do."""
 
     def __init__(self, path: str, *, mirror: bool) -> None:
         super().__init__()
