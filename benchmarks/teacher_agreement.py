@@ -27,7 +27,7 @@ from emocap.training.config import resolve_preset
 from emocap.training.trainer import teacher_network
 
 
-def mirrored_probabilities(path: str, faces: torch.Tensor, bf16: bool) -> torch.Tensor:
+def taught_probabilities(path: str, faces: torch.Tensor, bf16: bool) -> torch.Tensor:
     config = resolve_preset("fer-best", teachers=(path,), teacher_views="mirrored", teacher_weight=0.7, mix_prob=0.0)
     try:
         teacher = teacher_network(config, path, Preprocess())
@@ -54,9 +54,9 @@ def main(argv=None) -> int:
     augment, generator = BatchAugment(config, Preprocess()), torch.Generator().manual_seed(0)
     faces = torch.cat([augment(torch.from_numpy(train.images[start:start + 128]), generator)
                        for start in range(0, min(args.faces, len(train)), 128)])
-    reference = mirrored_probabilities(args.reference, faces, bf16=False)
-    forms = [(f"{args.reference} (bf16 autocast)", mirrored_probabilities(args.reference, faces, bf16=True))]
-    forms += [(path, mirrored_probabilities(path, faces, bf16=False)) for path in args.others]
+    reference = taught_probabilities(args.reference, faces, bf16=False)
+    forms = [(f"{args.reference} (bf16 autocast)", taught_probabilities(args.reference, faces, bf16=True))]
+    forms += [(path, taught_probabilities(path, faces, bf16=False)) for path in args.others]
     print(f"{len(faces)} augmented training faces, each mirror-averaged; reference: {args.reference} in fp32")
     print(f"{'teacher':60} {'top-1 agreement':>15} {'mean KL':>9} {'largest moved':>13}")
     rows = []
