@@ -57,6 +57,24 @@ def one_line_errors(main, argv=None) -> int:
         return 2
 
 
+# --- a teacher, as training runs it ----------------------------------------------------------------
+
+
+def mirrored_teacher(path: str):
+    """The model at `path` (a checkpoint or an exported graph) as `emocap train --teacher PATH --teacher-views
+    mirrored` scores each augmented batch: (logits, embedding) of each face averaged with its mirror image.
+    EmocapError quoting it where it is no seven-class model of the default input."""
+    from emocap.preprocessing import Preprocess
+    from emocap.training.config import resolve_preset
+    from emocap.training.trainer import teacher_network
+
+    config = resolve_preset("fer-best", teachers=(path,), teacher_views="mirrored", teacher_weight=0.7, mix_prob=0.0)
+    try:
+        return teacher_network(config, path, Preprocess())
+    except ValueError as error:
+        raise EmocapError(str(error)) from None
+
+
 # --- frames of real faces, and the pipeline that reads them ----------------------------------------
 
 HEADS = {"astronaut": (90, 0, 370, 330), "grace_hopper": (60, 40, 460, 460)}

@@ -17,22 +17,17 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import one_line_errors, save_report
+from common import mirrored_teacher, one_line_errors, save_report
 
 from emocap.datasets import load_fer2013
 from emocap.errors import EmocapError
 from emocap.preprocessing import Preprocess
 from emocap.training.augment import BatchAugment
 from emocap.training.config import resolve_preset
-from emocap.training.trainer import teacher_network
 
 
 def taught_probabilities(path: str, faces: torch.Tensor, bf16: bool) -> torch.Tensor:
-    config = resolve_preset("fer-best", teachers=(path,), teacher_views="mirrored", teacher_weight=0.7, mix_prob=0.0)
-    try:
-        teacher = teacher_network(config, path, Preprocess())
-    except ValueError as error:
-        raise EmocapError(str(error)) from None
+    teacher = mirrored_teacher(path)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         return torch.cat([teacher(faces[start:start + 128])[0].float().softmax(1)
                           for start in range(0, len(faces), 128)])

@@ -66,12 +66,9 @@ def step_ms(channels_last: bool, bf16: bool, batch: int, steps: int) -> float:
 
 def teacher_ms(path: str, batch: int, steps: int) -> float:
     """Median ms for the teacher at `path` to score a batch mirror-averaged, as the trainer's teacher does."""
-    from emocap.preprocessing import Preprocess
-    from emocap.training.config import resolve_preset
-    from emocap.training.trainer import teacher_network
+    from common import mirrored_teacher
 
-    config = resolve_preset("fer-best", teachers=(path,), teacher_views="mirrored", teacher_weight=0.7, mix_prob=0.0)
-    teacher = teacher_network(config, path, Preprocess()).to(memory_format=torch.channels_last)
+    teacher = mirrored_teacher(path).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 1, 48, 48).contiguous(memory_format=torch.channels_last)
     times = []
     with torch.no_grad():
