@@ -152,6 +152,29 @@ def test_the_rule_picks_the_lowest_threshold_whose_shown_faces_reach_the_target(
     assert lowest_threshold(probs, labels, target=0.99) == 0.0  # none reaches it: never unsure
 
 
+def test_the_rule_holds_on_every_further_set_of_faces_it_is_given():
+    def faces(tops):
+        return np.array([[p, (1 - p) / 2, (1 - p) / 2] for p, _ in tops]), np.array([label for _, label in tops])
+
+    clean = faces([(0.4, 1), (0.6, 0), (0.8, 0), (0.9, 0), (0.95, 1)])  # reaches 0.7 from 0.45 on
+    harder = faces([(0.5, 1), (0.52, 1), (0.6, 0), (0.7, 0), (0.8, 0)])  # reaches 0.7 once 0.52 is hidden
+    assert lowest_threshold(*clean, target=0.7) == pytest.approx(0.45)
+    assert lowest_threshold(*clean, target=0.7, also=[harder]) == pytest.approx(0.55)
+    assert lowest_threshold(*clean, target=0.7, also=[clean]) == pytest.approx(0.45)
+    never = faces([(0.99, 1), (0.99, 1)])
+    assert lowest_threshold(*clean, target=0.7, also=[harder, never]) == 0.0
+
+
+def test_faces_as_video_shows_them_move_the_threshold_not_the_temperature():
+    logits, labels = synthetic_logits(0.8)
+    unreadable_logits, _ = synthetic_logits(1.0, n=400, seed=1)
+    unrelated_labels = np.random.default_rng(2).integers(0, 7, 400)  # right about 1 in 7 at any threshold
+    alone = fit_calibration(logits, labels, target=0.85)
+    with_wild = fit_calibration(logits, labels, target=0.85, also=[(unreadable_logits, unrelated_labels)])
+    assert with_wild.temperature == alone.temperature
+    assert alone.unsure_below > 0 and with_wild.unsure_below == 0.0
+
+
 def test_probabilities_at_temperature_one_come_back_from_calibrated_ones():
     logits, _ = synthetic_logits(1.0, n=50)
     np.testing.assert_allclose(uncalibrated(softmax(logits, 0.8), 0.8), softmax(logits), atol=1e-5)
@@ -237,6 +260,22 @@ def test_calibrate_writes_a_copy_of_the_model_that_carries_its_fit_and_leaves_th
     assert BUILTIN_MODEL.read_bytes() == before
     calibration = EmotionClassifier(out).calibration
     assert 0.05 <= calibration.temperature <= 20 and 0 <= calibration.unsure_below < 1
+
+
+def test_calibrate_wild_holds_the_promise_on_the_yardsticks_renders_too(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from emocap.cli import main
+    from fer_fixtures import write_fer_folder
+
+    write_fer_folder(tmp_path / "fer", public_per_class=3)
+    clean_only, wild = tmp_path / "clean.onnx", tmp_path / "wild.onnx"
+    assert main(["calibrate", "--data", str(tmp_path / "fer"), "-o", str(clean_only)]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "--data", str(tmp_path / "fer"), "--wild", "-o", str(wild)]) == 0
+    out = capsys.readouterr().out
+    # The fixture's drawn faces reach no threshold, clean or rendered (the rule itself is tested above).
+    assert EmotionClassifier(wild).calibration == EmotionClassifier(clean_only).calibration
+    assert "the same faces as video shows them (the wild yardstick's 21 renders): 100.0% shown, right " in out
 
 
 def test_calibrate_refuses_to_write_over_its_model(tmp_path, capsys):

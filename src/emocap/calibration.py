@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -107,19 +108,26 @@ def risk_coverage(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray 
     return RiskCoverage(np.asarray(thresholds, np.float64), counts / max(len(labels), 1), accuracy)
 
 
-def lowest_threshold(probs: np.ndarray, labels: np.ndarray, target: float = DEFAULT_TARGET) -> float:
-    """The rule: the lowest threshold whose shown faces are right at least `target` of the time; 0 if none is."""
-    curve = risk_coverage(probs, labels)
-    reaching = np.flatnonzero(np.nan_to_num(curve.accuracy, nan=-1.0) >= target)
-    return float(curve.thresholds[reaching[0]]) if len(reaching) else 0.0
+def lowest_threshold(probs: np.ndarray, labels: np.ndarray, target: float = DEFAULT_TARGET,
+                     also: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> float:
+    """The rule: the lowest threshold whose shown faces are right at least `target` of the time, and
+    those of each further (probs, labels) set in `also` too; 0 if none is."""
+    reaching = np.ones(len(THRESHOLDS), bool)
+    for set_probs, set_labels in ((probs, labels), *also):
+        reaching &= np.nan_to_num(risk_coverage(set_probs, set_labels).accuracy, nan=-1.0) >= target
+    return float(THRESHOLDS[np.flatnonzero(reaching)[0]]) if reaching.any() else 0.0
 
 
-def fit_calibration(logits: np.ndarray, labels: np.ndarray, target: float = DEFAULT_TARGET) -> Calibration:
-    """The temperature and the unsure threshold of a model, from its logits on PublicTest faces."""
+def fit_calibration(logits: np.ndarray, labels: np.ndarray, target: float = DEFAULT_TARGET,
+                    also: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> Calibration:
+    """The temperature and the unsure threshold of a model, from its logits on PublicTest faces; the
+    threshold holds on each further (logits, labels) set in `also` too (the same faces as video shows
+    them), while the temperature is fitted on the clean faces alone."""
     if not 0 < target < 1:
         raise ValueError(f"target must be in (0, 1), got {target!r}")
     temperature = fit_temperature(logits, labels)
-    return Calibration(temperature, lowest_threshold(softmax(logits, temperature), labels, target))
+    also_probs = [(softmax(set_logits, temperature), set_labels) for set_logits, set_labels in also]
+    return Calibration(temperature, lowest_threshold(softmax(logits, temperature), labels, target, also_probs))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -17,6 +17,7 @@ share of faces shown and the share right among those shown.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Callable
 
 import cv2
@@ -280,6 +281,17 @@ def _pooled(cells: list[dict]) -> dict:
             "right_when_shown": right / shown if shown else None}
 
 
+def wild_views(faces: np.ndarray, seed: int = 0, progress: Callable[[str], None] | None = None
+               ) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(condition, severity, the faces as it renders them) for every cell of the yardstick, in the table's
+    order; `progress` hears each condition's name before its first cell."""
+    for name, condition in WILD.items():
+        if progress is not None:
+            progress(name)
+        for severity in SEVERITIES:
+            yield name, severity, condition(faces, severity, seed)
+
+
 def wild_accuracy(predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray, *,
                   unsure_below: float = 0.0, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
     """Accuracy on the clean faces and on each condition at each severity, their mean (the wild accuracy),
@@ -290,10 +302,8 @@ def wild_accuracy(predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray
 
     clean = scores(faces)
     cells: dict[str, dict[str, dict]] = {}
-    for name, condition in WILD.items():
-        if progress is not None:
-            progress(name)
-        cells[name] = {str(s): scores(condition(faces, s, seed)) for s in SEVERITIES}
+    for name, severity, images in wild_views(faces, seed, progress):
+        cells.setdefault(name, {})[str(severity)] = scores(images)
     every = [cell for by_severity in cells.values() for cell in by_severity.values()]
     return {
         "faces": len(faces), "seed": seed, "unsure_below": unsure_below, "clean": clean["accuracy"],
