@@ -275,7 +275,18 @@ def test_calibrate_wild_holds_the_promise_on_the_yardsticks_renders_too(tmp_path
     out = capsys.readouterr().out
     # The fixture's drawn faces reach no threshold, clean or rendered (the rule itself is tested above).
     assert EmotionClassifier(wild).calibration == EmotionClassifier(clean_only).calibration
-    assert "the same faces as video shows them (the wild yardstick's 21 renders): 100.0% shown, right " in out
+    assert "the same faces as video shows them (the wild yardstick's 21 renders of each): 100.0% shown, right " in out
+
+
+def test_calibrate_wild_pools_every_render_into_one_set_as_the_yardsticks_figure_does():
+    from emocap.commands.calibrate import _wild_logits
+    from emocap.evaluation.corruptions import SEVERITIES
+    from emocap.evaluation.wild import WILD
+
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    logits, labels = _wild_logits(EmotionClassifier(threads=1), faces, np.array([0, 1, 2, 3]))
+    renders = len(WILD) * len(SEVERITIES)
+    assert logits.shape == (4 * renders, 7) and labels.tolist() == [0, 1, 2, 3] * renders
 
 
 def test_calibrate_refuses_to_write_over_its_model(tmp_path, capsys):
