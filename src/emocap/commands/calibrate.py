@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  the same faces as video shows them (the wild yardstick's {len(wild_labels) // len(labels)} "
               f"renders of each): {curve.coverage[0]:.1%} shown, right {right} of the time")
     print(f"wrote {output}  (report it on PrivateTest: emocap evaluate --data {args.data} --model {output})")
+    return 0
 
 
 def _wild_logits(classifier, faces: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,4 +132,3 @@ def _wild_logits(classifier, faces: np.ndarray, labels: np.ndarray) -> tuple[np.
         views = [classifier.logits(images) for _, _, images in
                  wild_views(faces, progress=lambda name: (bar.set_postfix_str(name), bar.update()))]
     return np.concatenate(views), np.tile(labels, len(views))
-    return 0
