@@ -124,11 +124,10 @@ def _wild_logits(classifier, faces: np.ndarray, labels: np.ndarray) -> tuple[np.
     """(logits, labels) of the faces under every condition and severity of the wild yardstick, pooled as
     its figure of the faces shown and right is."""
     import numpy as np
-    from tqdm import tqdm
 
+    from emocap.commands.options import steps_bar
     from emocap.evaluation.wild import WILD, wild_views
 
-    with tqdm(total=len(WILD), desc="wild", unit="condition", disable=None, leave=False) as bar:
-        views = [classifier.logits(images) for _, _, images in
-                 wild_views(faces, progress=lambda name: (bar.set_postfix_str(name), bar.update()))]
+    with steps_bar(len(WILD), "wild", "condition") as progress:
+        views = [classifier.logits(images) for _, _, images in wild_views(faces, progress=progress)]
     return np.concatenate(views), np.tile(labels, len(views))

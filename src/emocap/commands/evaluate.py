@@ -10,7 +10,7 @@ from pathlib import Path
 
 from emocap.commands.arguments import add_command, whole_number
 from emocap.commands.options import (
-    add_fer_data_option, add_image_limit_option, add_lift_light_option, add_model_choice, chosen_model,
+    add_fer_data_option, add_image_limit_option, add_lift_light_option, add_model_choice, chosen_model, steps_bar,
 )
 from emocap.errors import DataError, ModelError, OutputError
 from emocap.evaluation.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TRAIN_SAMPLE
@@ -264,8 +264,6 @@ def _evaluate(args: argparse.Namespace, classifier, test, votes, plots_dir: Path
 
 
 def _score_wild(classifier, test, votes, args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
-
     from emocap.datasets import split_mask
     from emocap.evaluation.wild import WILD, wild_accuracy, yardstick_labels
 
@@ -275,10 +273,9 @@ def _score_wild(classifier, test, votes, args: argparse.Namespace) -> dict:
         raise DataError(f"no {args.wild_split}_* faces with {whose} labels in the test data to make the wild "
                         "yardstick from")
     started = time.perf_counter()
-    with tqdm(total=len(WILD), desc="wild", unit="condition", disable=None, leave=False) as bar:
+    with steps_bar(len(WILD), "wild", "condition") as progress:
         report = wild_accuracy(classifier.predict, part.images[kept], labels[kept], seed=args.seed,
-                               unsure_below=classifier.calibration.unsure_below,
-                               progress=lambda name: (bar.set_postfix_str(name), bar.update()))
+                               unsure_below=classifier.calibration.unsure_below, progress=progress)
     return {"split": args.wild_split, "labels": whose, **report, "seconds": time.perf_counter() - started}
 
 
@@ -293,8 +290,6 @@ def _save_wild_plot(plots_dir: Path, args: argparse.Namespace, report: dict) -> 
 
 
 def _score_corruptions(classifier, test, args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
-
     from emocap.datasets import split_mask
     from emocap.evaluation.corruptions import CORRUPTIONS, corruption_accuracy
 
@@ -302,9 +297,9 @@ def _score_corruptions(classifier, test, args: argparse.Namespace) -> dict:
     if not len(part):
         raise DataError(f"no {args.corruption_split}_* files in the test data to make FER2013-C from")
     started = time.perf_counter()
-    with tqdm(total=len(CORRUPTIONS), desc="FER2013-C", unit="corruption", disable=None, leave=False) as bar:
+    with steps_bar(len(CORRUPTIONS), "FER2013-C", "corruption") as progress:
         report = corruption_accuracy(classifier.predict, part.images, part.labels, seed=args.seed,
-                                     progress=lambda name: (bar.set_postfix_str(name), bar.update()))
+                                     progress=progress)
     return {"split": args.corruption_split, **report, "seconds": time.perf_counter() - started}
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Callable
 
 from emocap.commands.arguments import positive_int, real_number, whole_number
@@ -203,3 +205,13 @@ def open_requested_source(
             file=sys.stderr,
         )
         return open_source(str(sample_clip()))
+
+
+@contextmanager
+def steps_bar(total: int, desc: str, unit: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar of `total` named steps (a yardstick's conditions, FER2013-C's corruptions): the
+    callback it yields shows a step's name and moves the bar one step."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False) as bar:
+        yield lambda name: (bar.set_postfix_str(name), bar.update())
